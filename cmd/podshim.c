@@ -1,0 +1,64 @@
+/* podshim: an OCI runtime with runc's command line. Every command but
+ * create/run/delete of a pod member is exec'd to the delegate untouched. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "argv.h"
+#include "delegate.h"
+#include "error.h"
+#include "log.h"
+#include "member.h"
+#include "podcmd.h"
+
+static int
+fail (struct podshim_error *err)
+{
+  fprintf (stderr, "podshim: %s\n", err->msg);
+  podshim_log (PODSHIM_LOG_ERROR, "podshim: %s", err->msg);
+  podshim_error_free (err);
+  return 1;
+}
+
+int
+main (int argc, char **argv)
+{
+  struct podshim_error *err = NULL;
+  struct runc_cmdline c;
+  if (runc_cmdline_parse (argc, argv, &c, &err) < 0)
+    return fail (err);
+  podshim_log_init (c.log, c.log_format && strcmp (c.log_format, "json") == 0, c.debug);
+
+  if (c.version && c.command == NULL)
+    {
+      printf ("podshim version %s\n", PODSHIM_VERSION);
+      fflush (stdout);
+    }
+  const char *cmd = c.help || c.command == NULL ? "" : c.command;
+  bool is_create = strcmp (cmd, "create") == 0 || strcmp (cmd, "run") == 0;
+  bool is_delete = strcmp (cmd, "delete") == 0;
+  bool is_pod = strcmp (cmd, "pod") == 0;
+
+  if (is_create || is_delete || is_pod)
+    {
+      struct shim_ctx ctx;
+      if (shim_ctx_init (&ctx, &c, &err) < 0)
+        return fail (err);
+      int status = 0, r;
+      if (is_pod)
+        {
+          r = podcmd_main (&ctx, c.argc - c.command_index - 1, c.argv + c.command_index + 1, &err);
+          shim_ctx_free (&ctx);
+          return r < 0 ? fail (err) : r;
+        }
+      r = is_create ? member_create (&ctx, &status, &err) : member_delete (&ctx, &status, &err);
+      shim_ctx_free (&ctx);
+      if (r < 0)
+        return fail (err);
+      if (r == 0)
+        exit_like (status);
+    }
+  delegate_exec (&c, &err);
+  return fail (err) == 1 ? 127 : 127;
+}

@@ -1,0 +1,240 @@
+#include "config.h"
+#include "fsutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+write_all (int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  while (len > 0)
+    {
+      ssize_t w = write (fd, p, len);
+      if (w < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return -1;
+        }
+      p += w;
+      len -= (size_t) w;
+    }
+  return 0;
+}
+
+int
+read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **ret,
+              size_t *ret_len, struct podshim_error **err)
+{
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | open_flags);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot open `%s`", name);
+  struct stat st;
+  if (fstat (fd, &st) < 0)
+    return podshim_error_set (err, errno, "cannot stat `%s`", name);
+  if (!S_ISREG (st.st_mode))
+    return podshim_error_set (err, 0, "`%s` is not a regular file", name);
+  if ((size_t) st.st_size > max)
+    return podshim_error_set (err, 0, "`%s` is larger than %zu bytes", name, max);
+  size_t cap = (size_t) st.st_size + 1, len = 0;
+  cleanup_free char *buf = malloc (cap + 1);
+  if (buf == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot read `%s`", name);
+  for (;;)
+    {
+      if (len == cap)
+        {
+          /* The file grew while we read it. */
+          if (cap > max)
+            return podshim_error_set (err, 0, "`%s` is larger than %zu bytes", name, max);
+          cap *= 2;
+          char *n = realloc (buf, cap + 1);
+          if (n == NULL)
+            return podshim_error_set (err, ENOMEM, "cannot read `%s`", name);
+          buf = n;
+        }
+      ssize_t r = read (fd, buf + len, cap - len);
+      if (r < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return podshim_error_set (err, errno, "cannot read `%s`", name);
+        }
+      if (r == 0)
+        break;
+      len += (size_t) r;
+    }
+  if (len > max)
+    return podshim_error_set (err, 0, "`%s` is larger than %zu bytes", name, max);
+  buf[len] = '\0';
+  *ret = steal_pointer (&buf);
+  if (ret_len)
+    *ret_len = len;
+  return 0;
+}
+
+int
+write_file_atomic_at (int dirfd, const char *name, const char *buf, size_t len, mode_t mode,
+                      struct podshim_error **err)
+{
+  struct stat st;
+  if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+    {
+      if (!S_ISREG (st.st_mode))
+        return podshim_error_set (err, 0, "cannot replace `%s`: not a regular file", name);
+      mode = st.st_mode & 07777;
+    }
+  else if (errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot stat `%s`", name);
+
+  const char *base = strrchr (name, '/');
+  cleanup_free char *tmp = NULL;
+  if (asprintf (&tmp, "%.*s.%s.podshim-tmp-%d", base ? (int) (base - name + 1) : 0, name,
+                base ? base + 1 : name, (int) getpid ())
+      < 0)
+    return podshim_error_set (err, ENOMEM, "cannot write `%s`", name);
+
+  cleanup_close int fd
+      = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0 && errno == EEXIST)
+    {
+      /* A leftover of a killed podshim with our pid: it is ours to replace. */
+      unlinkat (dirfd, tmp, 0);
+      fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    }
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot create `%s`", tmp);
+  if (fchmod (fd, mode) < 0 || write_all (fd, buf, len) < 0 || fsync (fd) < 0)
+    {
+      int e = errno;
+      unlinkat (dirfd, tmp, 0);
+      return podshim_error_set (err, e, "cannot write `%s`", tmp);
+    }
+  if (renameat (dirfd, tmp, dirfd, name) < 0)
+    {
+      int e = errno;
+      unlinkat (dirfd, tmp, 0);
+      return podshim_error_set (err, e, "cannot rename `%s` to `%s`", tmp, name);
+    }
+  return 0;
+}
+
+int
+open_dir_at (int dirfd, const char *name, struct podshim_error **err)
+{
+  int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        return -ENOENT;
+      return podshim_error_set (err, errno, "cannot open directory `%s`", name);
+    }
+  return fd;
+}
+
+int
+ensure_dir_at (int dirfd, const char *name, mode_t mode, struct podshim_error **err)
+{
+  int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  if (errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot open directory `%s`", name);
+  if (mkdirat (dirfd, name, mode) < 0 && errno != EEXIST)
+    return podshim_error_set (err, errno, "cannot create directory `%s`", name);
+  fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot open directory `%s`", name);
+  return fd;
+}
+
+int
+ensure_dir_path (const char *path, mode_t mode, struct podshim_error **err)
+{
+  int fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  if (path[0] != '/')
+    return podshim_error_set (err, 0, "state directory `%s` is not an absolute path", path);
+  cleanup_close int cur = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0)
+    return podshim_error_set (err, errno, "cannot open `/`");
+  cleanup_free char *copy = strdup (path);
+  if (copy == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot open `%s`", path);
+  char *save = NULL;
+  for (char *c = strtok_r (copy, "/", &save); c; c = strtok_r (NULL, "/", &save))
+    {
+      /* Leading components may be symlinks (/var/run); the state dir itself is ours. */
+      int next = openat (cur, c, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (next < 0 && errno == ENOENT)
+        {
+          if (mkdirat (cur, c, mode) < 0 && errno != EEXIST)
+            return podshim_error_set (err, errno, "cannot create directory `%s` in `%s`", c, path);
+          next = openat (cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+      if (next < 0)
+        return podshim_error_set (err, errno, "cannot open `%s` in `%s`", c, path);
+      close (cur);
+      cur = next;
+    }
+  return steal_fd (&cur);
+}
+
+static int
+rm_rf_children (int fd, const char *name, int depth, struct podshim_error **err)
+{
+  if (depth > 256)
+    return podshim_error_set (err, 0, "cannot remove `%s`: too deep", name);
+  int dup_fd = dup (fd);
+  if (dup_fd < 0)
+    return podshim_error_set (err, errno, "cannot remove `%s`", name);
+  cleanup_dir DIR *d = fdopendir (dup_fd);
+  if (d == NULL)
+    {
+      close (dup_fd);
+      return podshim_error_set (err, errno, "cannot list `%s`", name);
+    }
+  struct dirent *de;
+  while ((errno = 0, de = readdir (d)) != NULL)
+    {
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      if (unlinkat (fd, de->d_name, 0) == 0 || errno == ENOENT)
+        continue;
+      if (errno != EISDIR && errno != EPERM)
+        return podshim_error_set (err, errno, "cannot remove `%s/%s`", name, de->d_name);
+      if (rm_rf_at (fd, de->d_name, err) < 0)
+        return -1;
+    }
+  if (errno != 0)
+    return podshim_error_set (err, errno, "cannot list `%s`", name);
+  return 0;
+}
+
+int
+rm_rf_at (int dirfd, const char *name, struct podshim_error **err)
+{
+  cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT)
+        return 0;
+      if (errno == ENOTDIR || errno == ELOOP)
+        {
+          if (unlinkat (dirfd, name, 0) < 0 && errno != ENOENT)
+            return podshim_error_set (err, errno, "cannot remove `%s`", name);
+          return 0;
+        }
+      return podshim_error_set (err, errno, "cannot open `%s`", name);
+    }
+  if (rm_rf_children (fd, name, 0, err) < 0)
+    return -1;
+  if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot remove directory `%s`", name);
+  return 0;
+}

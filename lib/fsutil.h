@@ -1,0 +1,39 @@
+/* File helpers: bounded reads, atomic replace, directories opened without
+ * following symlinks. All take a directory fd first (openat style). */
+#ifndef PODSHIM_FSUTIL_H
+#define PODSHIM_FSUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+/* Reads name (relative to dirfd, or absolute) up to max bytes; more is an error.
+ * open_flags are or-ed in (e.g. O_NOFOLLOW). *ret is NUL-terminated. */
+int read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **ret,
+                  size_t *ret_len, struct podshim_error **err);
+
+/* Replaces name in dirfd atomically: temp file in the same directory, full
+ * write, fsync, renameat. Keeps the mode of an existing file, else uses mode. */
+int write_file_atomic_at (int dirfd, const char *name, const char *buf, size_t len,
+                          mode_t mode, struct podshim_error **err);
+
+/* Opens (creating with mode if missing) the directory name under dirfd without
+ * following a symlink in its last component. Returns the O_DIRECTORY fd. */
+int ensure_dir_at (int dirfd, const char *name, mode_t mode, struct podshim_error **err);
+
+/* As ensure_dir_at, for an absolute path, creating missing components. */
+int ensure_dir_path (const char *path, mode_t mode, struct podshim_error **err);
+
+/* Opens an existing directory under dirfd without following symlinks. Returns
+ * -ENOENT (without setting err) when it is missing, < 0 with err otherwise. */
+int open_dir_at (int dirfd, const char *name, struct podshim_error **err);
+
+/* Removes name under dirfd recursively, never following symlinks. Missing is fine. */
+int rm_rf_at (int dirfd, const char *name, struct podshim_error **err);
+
+/* Writes all of buf to fd, retrying on EINTR and short writes. Sets errno. */
+int write_all (int fd, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,306 @@
+#include "config.h"
+#include "json.h"
+
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+/* yajl's tree free and our emitter recurse: bound nesting before parsing. */
+static int
+check_depth (const char *buf, size_t len, const char *what, struct podshim_error **err)
+{
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++)
+    {
+      char c = buf[i];
+      if (c == '\0')
+        return podshim_error_set (err, 0, "invalid %s: NUL byte at offset %zu", what, i);
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            in_string = false;
+          continue;
+        }
+      if (c == '"')
+        in_string = true;
+      else if (c == '[' || c == '{')
+        {
+          if (++depth > PODSHIM_JSON_MAX_DEPTH)
+            return podshim_error_set (err, 0, "invalid %s: nested deeper than %d levels", what,
+                                      PODSHIM_JSON_MAX_DEPTH);
+        }
+      else if ((c == ']' || c == '}') && depth > 0)
+        depth--;
+    }
+  return 0;
+}
+
+int
+json_parse (const char *buf, size_t len, const char *what, yajl_val *ret,
+            struct podshim_error **err)
+{
+  if (check_depth (buf, len, what, err) < 0)
+    return -1;
+  cleanup_free char *copy = malloc (len + 1);
+  if (copy == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot parse %s", what);
+  memcpy (copy, buf, len);
+  copy[len] = '\0';
+  char ebuf[512] = "";
+  yajl_val v = yajl_tree_parse (copy, ebuf, sizeof (ebuf));
+  if (v == NULL)
+    {
+      /* yajl's message may span lines; keep the first for the log. */
+      char *nl = strchr (ebuf, '\n');
+      if (nl)
+        *nl = '\0';
+      return podshim_error_set (err, 0, "invalid %s: %s", what,
+                                ebuf[0] ? ebuf : "malformed JSON");
+    }
+  *ret = v;
+  return 0;
+}
+
+static yajl_gen_status
+emit (yajl_gen g, yajl_val v)
+{
+  yajl_gen_status s = yajl_gen_status_ok;
+  switch (v->type)
+    {
+    case yajl_t_string:
+      return yajl_gen_string (g, (const unsigned char *) v->u.string, strlen (v->u.string));
+    case yajl_t_number:
+      return yajl_gen_number (g, v->u.number.r, strlen (v->u.number.r));
+    case yajl_t_true:
+      return yajl_gen_bool (g, 1);
+    case yajl_t_false:
+      return yajl_gen_bool (g, 0);
+    case yajl_t_null:
+      return yajl_gen_null (g);
+    case yajl_t_object:
+      s = yajl_gen_map_open (g);
+      for (size_t i = 0; s == yajl_gen_status_ok && i < v->u.object.len; i++)
+        {
+          const char *k = v->u.object.keys[i];
+          s = yajl_gen_string (g, (const unsigned char *) k, strlen (k));
+          if (s == yajl_gen_status_ok)
+            s = emit (g, v->u.object.values[i]);
+        }
+      return s == yajl_gen_status_ok ? yajl_gen_map_close (g) : s;
+    case yajl_t_array:
+      s = yajl_gen_array_open (g);
+      for (size_t i = 0; s == yajl_gen_status_ok && i < v->u.array.len; i++)
+        s = emit (g, v->u.array.values[i]);
+      return s == yajl_gen_status_ok ? yajl_gen_array_close (g) : s;
+    case yajl_t_any:
+      break;
+    }
+  return yajl_gen_invalid_string;
+}
+
+static void
+cleanup_genp (yajl_gen *g)
+{
+  if (*g)
+    yajl_gen_free (*g);
+}
+
+int
+json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
+{
+  __attribute__ ((cleanup (cleanup_genp))) yajl_gen g = yajl_gen_alloc (NULL);
+  if (g == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot allocate JSON generator");
+  /* yajl_gen's own depth limit is 128; the tree was bounded at parse time. */
+  yajl_gen_status s = emit (g, v);
+  if (s != yajl_gen_status_ok)
+    return podshim_error_set (err, 0, "cannot generate JSON (yajl status %d)", (int) s);
+  const unsigned char *buf;
+  size_t len;
+  yajl_gen_get_buf (g, &buf, &len);
+  char *out = malloc (len + 1);
+  if (out == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot generate JSON");
+  memcpy (out, buf, len);
+  out[len] = '\0';
+  *ret = out;
+  *ret_len = len;
+  return 0;
+}
+
+yajl_val
+json_get (yajl_val obj, const char *key)
+{
+  if (obj == NULL || obj->type != yajl_t_object)
+    return NULL;
+  for (size_t i = obj->u.object.len; i > 0; i--)
+    if (strcmp (obj->u.object.keys[i - 1], key) == 0)
+      return obj->u.object.values[i - 1];
+  return NULL;
+}
+
+yajl_val
+json_get_object (yajl_val obj, const char *key)
+{
+  yajl_val v = json_get (obj, key);
+  return v && v->type == yajl_t_object ? v : NULL;
+}
+
+yajl_val
+json_get_array (yajl_val obj, const char *key)
+{
+  yajl_val v = json_get (obj, key);
+  return v && v->type == yajl_t_array ? v : NULL;
+}
+
+const char *
+json_get_string (yajl_val obj, const char *key)
+{
+  yajl_val v = json_get (obj, key);
+  return v && v->type == yajl_t_string ? v->u.string : NULL;
+}
+
+yajl_val
+json_get_path (yajl_val obj, const char *const *path)
+{
+  for (; obj && *path; path++)
+    obj = json_get (obj, *path);
+  return obj;
+}
+
+static yajl_val
+new_node (yajl_type t)
+{
+  yajl_val v = calloc (1, sizeof (*v));
+  if (v == NULL)
+    abort ();
+  v->type = t;
+  return v;
+}
+
+static char *
+xstrdup (const char *s)
+{
+  char *r = strdup (s);
+  if (r == NULL)
+    abort ();
+  return r;
+}
+
+yajl_val
+json_new_string (const char *s)
+{
+  yajl_val v = new_node (yajl_t_string);
+  v->u.string = xstrdup (s);
+  return v;
+}
+
+yajl_val
+json_new_object (void)
+{
+  return new_node (yajl_t_object);
+}
+
+yajl_val
+json_new_array (void)
+{
+  return new_node (yajl_t_array);
+}
+
+yajl_val
+json_new_number (long long n)
+{
+  yajl_val v = new_node (yajl_t_number);
+  if (asprintf (&v->u.number.r, "%lld", n) < 0)
+    abort ();
+  v->u.number.i = n;
+  v->u.number.d = (double) n;
+  v->u.number.flags = YAJL_NUMBER_INT_VALID | YAJL_NUMBER_DOUBLE_VALID;
+  return v;
+}
+
+yajl_val
+json_new_bool (bool b)
+{
+  return new_node (b ? yajl_t_true : yajl_t_false);
+}
+
+static void *
+xreallocarray (void *p, size_t n, size_t size)
+{
+  void *r = reallocarray (p, n, size);
+  if (r == NULL)
+    abort ();
+  return r;
+}
+
+void
+json_object_set (yajl_val obj, const char *key, yajl_val v)
+{
+  size_t n = obj->u.object.len;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (obj->u.object.keys[i], key) == 0)
+      {
+        yajl_tree_free (obj->u.object.values[i]);
+        obj->u.object.values[i] = v;
+        /* Drop later duplicates so the value set is the one a reader sees. */
+        for (size_t j = n; j > i + 1; j--)
+          if (strcmp (obj->u.object.keys[j - 1], key) == 0)
+            {
+              free ((char *) obj->u.object.keys[j - 1]);
+              yajl_tree_free (obj->u.object.values[j - 1]);
+              memmove (&obj->u.object.keys[j - 1], &obj->u.object.keys[j],
+                       (obj->u.object.len - j) * sizeof (char *));
+              memmove (&obj->u.object.values[j - 1], &obj->u.object.values[j],
+                       (obj->u.object.len - j) * sizeof (yajl_val));
+              obj->u.object.len--;
+            }
+        return;
+      }
+  obj->u.object.keys = xreallocarray (obj->u.object.keys, n + 1, sizeof (char *));
+  obj->u.object.values = xreallocarray (obj->u.object.values, n + 1, sizeof (yajl_val));
+  obj->u.object.keys[n] = xstrdup (key);
+  obj->u.object.values[n] = v;
+  obj->u.object.len = n + 1;
+}
+
+size_t
+json_object_remove (yajl_val obj, const char *key)
+{
+  size_t removed = 0, out = 0;
+  for (size_t i = 0; i < obj->u.object.len; i++)
+    {
+      if (strcmp (obj->u.object.keys[i], key) == 0)
+        {
+          free ((char *) obj->u.object.keys[i]);
+          yajl_tree_free (obj->u.object.values[i]);
+          removed++;
+          continue;
+        }
+      obj->u.object.keys[out] = obj->u.object.keys[i];
+      obj->u.object.values[out] = obj->u.object.values[i];
+      out++;
+    }
+  obj->u.object.len = out;
+  return removed;
+}
+
+void
+json_array_append (yajl_val arr, yajl_val v)
+{
+  size_t n = arr->u.array.len;
+  arr->u.array.values = xreallocarray (arr->u.array.values, n + 1, sizeof (yajl_val));
+  arr->u.array.values[n] = v;
+  arr->u.array.len = n + 1;
+}
+
+void
+json_array_remove (yajl_val arr, size_t i)
+{
+  yajl_tree_free (arr->u.array.values[i]);
+  memmove (&arr->u.array.values[i], &arr->u.array.values[i + 1],
+           (arr->u.array.len - i - 1) * sizeof (yajl_val));
+  arr->u.array.len--;
+}

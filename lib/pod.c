@@ -1,0 +1,411 @@
+#include "config.h"
+#include "pod.h"
+#include "fsutil.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <stdint.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#define POD_STATE_FILE "pod.json"
+#define POD_STATE_VERSION 1
+#define POD_STATE_MAX (16 * 1024 * 1024)
+
+static const struct
+{
+  unsigned bit;
+  const char *name;
+  const char *oci;
+} ns_table[POD_NS_COUNT] = {
+  { POD_NS_NET, "net", "network" },
+  { POD_NS_IPC, "ipc", "ipc" },
+  { POD_NS_UTS, "uts", "uts" },
+  { POD_NS_PID, "pid", "pid" },
+};
+
+const char *
+pod_ns_name (unsigned bit)
+{
+  for (int i = 0; i < POD_NS_COUNT; i++)
+    if (ns_table[i].bit == bit)
+      return ns_table[i].name;
+  return NULL;
+}
+
+const char *
+pod_ns_oci_type (unsigned bit)
+{
+  for (int i = 0; i < POD_NS_COUNT; i++)
+    if (ns_table[i].bit == bit)
+      return ns_table[i].oci;
+  return NULL;
+}
+
+static unsigned
+ns_from_name (const char *s, size_t len)
+{
+  for (int i = 0; i < POD_NS_COUNT; i++)
+    if (strlen (ns_table[i].name) == len && strncmp (ns_table[i].name, s, len) == 0)
+      return ns_table[i].bit;
+  return 0;
+}
+
+int
+pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **err)
+{
+  unsigned mask = 0;
+  const char *p = list;
+  for (;;)
+    {
+      const char *end = strchr (p, ',');
+      size_t len = end ? (size_t) (end - p) : strlen (p);
+      /* Tolerate spaces around items: "net, ipc". */
+      const char *s = p;
+      while (len > 0 && *s == ' ')
+        s++, len--;
+      while (len > 0 && s[len - 1] == ' ')
+        len--;
+      unsigned bit = ns_from_name (s, len);
+      if (bit == 0)
+        return podshim_error_set (err, 0,
+                                  "unknown namespace `%.*s` in `%s` (expected net, ipc, uts, pid)",
+                                  (int) (len > 64 ? 64 : len), s, list);
+      mask |= bit;
+      if (end == NULL)
+        break;
+      p = end + 1;
+    }
+  *ret = mask;
+  return 0;
+}
+
+bool
+pod_name_valid (const char *name)
+{
+  size_t n = strlen (name);
+  if (n == 0 || n > POD_NAME_MAX || name[0] == '.')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = name[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+            || c == '.' || c == '-'))
+        return false;
+    }
+  return true;
+}
+
+bool
+container_id_valid (const char *id)
+{
+  size_t n = strlen (id);
+  if (n == 0 || n > 1024 || strcmp (id, ".") == 0 || strcmp (id, "..") == 0)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = id[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+            || c == '.' || c == '-' || c == '+'))
+        return false;
+    }
+  /* It becomes a file name. */
+  return n <= 255;
+}
+
+static void
+member_free (struct pod_member *m)
+{
+  free (m->id);
+  if (m->raw)
+    yajl_tree_free (m->raw);
+}
+
+void
+pod_state_free (struct pod_state *p)
+{
+  if (p == NULL)
+    return;
+  free (p->name);
+  free (p->root);
+  free (p->network_owner);
+  for (size_t i = 0; i < p->n_members; i++)
+    member_free (&p->members[i]);
+  free (p->members);
+  if (p->raw)
+    yajl_tree_free (p->raw);
+  memset (p, 0, sizeof (*p));
+}
+
+static char *
+xstrdup_or_null (const char *s)
+{
+  if (s == NULL)
+    return NULL;
+  char *r = strdup (s);
+  if (r == NULL)
+    abort ();
+  return r;
+}
+
+static int
+get_uint (yajl_val obj, const char *key, unsigned long long max, unsigned long long *ret)
+{
+  yajl_val v = json_get (obj, key);
+  if (v == NULL)
+    {
+      *ret = 0;
+      return 0;
+    }
+  if (v->type != yajl_t_number || !(v->u.number.flags & YAJL_NUMBER_INT_VALID)
+      || v->u.number.i < 0 || (unsigned long long) v->u.number.i > max)
+    return -1;
+  *ret = (unsigned long long) v->u.number.i;
+  return 0;
+}
+
+static int
+ns_list_from_json (yajl_val arr, unsigned *ret)
+{
+  unsigned mask = 0;
+  if (arr == NULL)
+    return (*ret = 0), 0;
+  if (arr->type != yajl_t_array)
+    return -1;
+  for (size_t i = 0; i < arr->u.array.len; i++)
+    {
+      yajl_val s = arr->u.array.values[i];
+      if (s->type != yajl_t_string)
+        return -1;
+      /* A namespace a newer version knows is ignored, not an error. */
+      mask |= ns_from_name (s->u.string, strlen (s->u.string));
+    }
+  *ret = mask;
+  return 0;
+}
+
+static yajl_val
+ns_list_to_json (unsigned mask)
+{
+  yajl_val arr = json_new_array ();
+  for (int i = 0; i < POD_NS_COUNT; i++)
+    if (mask & ns_table[i].bit)
+      json_array_append (arr, json_new_string (ns_table[i].name));
+  return arr;
+}
+
+static yajl_val
+copy_tree (yajl_val v)
+{
+  /* Cheap deep copy through emit/parse; state files are small. */
+  cleanup_free char *buf = NULL;
+  size_t len;
+  yajl_val out = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (json_emit (v, &buf, &len, &e) < 0 || json_parse (buf, len, "state", &out, &e) < 0)
+    abort ();
+  return out;
+}
+
+int
+pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct podshim_error **err)
+{
+  cleanup_pod_state struct pod_state p = { 0 };
+  if (json_parse (buf, len, "pod state", &p.raw, err) < 0)
+    return -1;
+  if (p.raw->type != yajl_t_object)
+    return podshim_error_set (err, 0, "invalid pod state: not a JSON object");
+  unsigned long long version, pid, start;
+  if (get_uint (p.raw, "version", 1000000, &version) < 0 || version < 1)
+    return podshim_error_set (err, 0, "invalid pod state: bad `version`");
+  const char *name = json_get_string (p.raw, "name");
+  if (name == NULL || !pod_name_valid (name))
+    return podshim_error_set (err, 0, "invalid pod state: bad `name`");
+  p.name = xstrdup_or_null (name);
+  p.root = xstrdup_or_null (json_get_string (p.raw, "root"));
+  p.network_owner = xstrdup_or_null (json_get_string (p.raw, "network_owner"));
+  if (ns_list_from_json (json_get (p.raw, "pinned"), &p.pinned) < 0)
+    return podshim_error_set (err, 0, "invalid pod state: bad `pinned`");
+  yajl_val pause = json_get_object (p.raw, "pause");
+  if (get_uint (pause, "pid", INT32_MAX, &pid) < 0 || get_uint (pause, "start", UINT64_MAX, &start) < 0)
+    return podshim_error_set (err, 0, "invalid pod state: bad `pause`");
+  p.pause_pid = (pid_t) pid;
+  p.pause_start = start;
+
+  yajl_val members = json_get (p.raw, "members");
+  if (members && members->type != yajl_t_array)
+    return podshim_error_set (err, 0, "invalid pod state: `members` is not an array");
+  size_t n = members ? members->u.array.len : 0;
+  p.members = calloc (n ? n : 1, sizeof (struct pod_member));
+  if (p.members == NULL)
+    return podshim_error_set (err, ENOMEM, "cannot load pod state");
+  for (size_t i = 0; i < n; i++)
+    {
+      yajl_val m = members->u.array.values[i];
+      const char *id = json_get_string (m, "id");
+      if (id == NULL || !container_id_valid (id))
+        return podshim_error_set (err, 0, "invalid pod state: member %zu has a bad `id`", i);
+      struct pod_member *pm = &p.members[p.n_members++];
+      pm->id = xstrdup_or_null (id);
+      pm->raw = copy_tree (m);
+      if (get_uint (m, "pid", INT32_MAX, &pid) < 0 || get_uint (m, "start", UINT64_MAX, &start) < 0)
+        return podshim_error_set (err, 0, "invalid pod state: member `%s` has a bad pid", id);
+      pm->pid = (pid_t) pid;
+      pm->start = start;
+      yajl_val c = json_get (m, "creating");
+      pm->creating = c && c->type == yajl_t_true;
+      if (ns_list_from_json (json_get (m, "share"), &pm->share) < 0)
+        return podshim_error_set (err, 0, "invalid pod state: member `%s` has a bad `share`", id);
+    }
+  *ret = p;
+  memset (&p, 0, sizeof (p));
+  return 0;
+}
+
+static yajl_val
+number_u (unsigned long long v)
+{
+  yajl_val n = json_new_number (0);
+  free (n->u.number.r);
+  if (asprintf (&n->u.number.r, "%llu", v) < 0)
+    abort ();
+  n->u.number.i = (long long) v;
+  return n;
+}
+
+int
+pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct podshim_error **err)
+{
+  cleanup_json yajl_val root = p->raw ? copy_tree (p->raw) : json_new_object ();
+  json_object_set (root, "version", json_new_number (POD_STATE_VERSION));
+  json_object_set (root, "name", json_new_string (p->name));
+  if (p->root)
+    json_object_set (root, "root", json_new_string (p->root));
+  json_object_set (root, "pinned", ns_list_to_json (p->pinned));
+  if (p->pause_pid > 0)
+    {
+      yajl_val pause = json_new_object ();
+      json_object_set (pause, "pid", json_new_number (p->pause_pid));
+      json_object_set (pause, "start", number_u (p->pause_start));
+      json_object_set (root, "pause", pause);
+    }
+  else
+    json_object_remove (root, "pause");
+  if (p->network_owner)
+    json_object_set (root, "network_owner", json_new_string (p->network_owner));
+  else
+    json_object_remove (root, "network_owner");
+  yajl_val members = json_new_array ();
+  for (size_t i = 0; i < p->n_members; i++)
+    {
+      const struct pod_member *m = &p->members[i];
+      yajl_val o = m->raw ? copy_tree (m->raw) : json_new_object ();
+      json_object_set (o, "id", json_new_string (m->id));
+      json_object_set (o, "pid", json_new_number (m->pid));
+      json_object_set (o, "start", number_u (m->start));
+      json_object_set (o, "creating", json_new_bool (m->creating));
+      json_object_set (o, "share", ns_list_to_json (m->share));
+      json_array_append (members, o);
+    }
+  json_object_set (root, "members", members);
+  return json_emit (root, ret, ret_len, err);
+}
+
+int
+pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
+                struct podshim_error **err)
+{
+  cleanup_free char *buf = NULL;
+  size_t len;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (poddir_fd, POD_STATE_FILE, O_NOFOLLOW, POD_STATE_MAX, &buf, &len, &e) < 0)
+    {
+      if (e->errno_ == ENOENT)
+        return -ENOENT;
+      *err = steal_pointer (&e);
+      return podshim_error_wrap (err, "pod `%s`", pod_name);
+    }
+  if (pod_state_parse (buf, len, ret, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`: corrupted state file " POD_STATE_FILE
+                                    " (inspect it, or remove the pod's directory after its"
+                                    " members are gone)", pod_name);
+  return 0;
+}
+
+int
+pod_state_save (int poddir_fd, const struct pod_state *p, struct podshim_error **err)
+{
+  cleanup_free char *buf = NULL;
+  size_t len;
+  if (pod_state_emit (p, &buf, &len, err) < 0)
+    return -1;
+  if (write_file_atomic_at (poddir_fd, POD_STATE_FILE, buf, len, 0600, err) < 0)
+    return podshim_error_wrap (err, "cannot save the state of pod `%s`", p->name);
+  return 0;
+}
+
+struct pod_member *
+pod_state_find (struct pod_state *p, const char *id)
+{
+  for (size_t i = 0; i < p->n_members; i++)
+    if (strcmp (p->members[i].id, id) == 0)
+      return &p->members[i];
+  return NULL;
+}
+
+struct pod_member *
+pod_state_add (struct pod_state *p, const char *id)
+{
+  struct pod_member *n = reallocarray (p->members, p->n_members + 1, sizeof (*n));
+  if (n == NULL)
+    abort ();
+  p->members = n;
+  struct pod_member *m = &p->members[p->n_members++];
+  memset (m, 0, sizeof (*m));
+  m->id = xstrdup_or_null (id);
+  return m;
+}
+
+void
+pod_state_remove (struct pod_state *p, const char *id)
+{
+  size_t out = 0;
+  for (size_t i = 0; i < p->n_members; i++)
+    {
+      if (strcmp (p->members[i].id, id) == 0)
+        {
+          member_free (&p->members[i]);
+          continue;
+        }
+      p->members[out++] = p->members[i];
+    }
+  p->n_members = out;
+}
+
+int
+pod_lock (int pods_fd, const char *name, struct podshim_error **err)
+{
+  char lock_name[POD_NAME_MAX + 8];
+  snprintf (lock_name, sizeof (lock_name), "%s.lock", name);
+  for (int attempt = 0; attempt < 1000; attempt++)
+    {
+      cleanup_close int fd
+          = openat (pods_fd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0)
+        return podshim_error_set (err, errno, "cannot open lock `%s`", lock_name);
+      int r;
+      do
+        r = flock (fd, LOCK_EX);
+      while (r < 0 && errno == EINTR);
+      if (r < 0)
+        return podshim_error_set (err, errno, "cannot lock `%s`", lock_name);
+      struct stat a, b;
+      if (fstat (fd, &a) < 0)
+        return podshim_error_set (err, errno, "cannot stat lock `%s`", lock_name);
+      if (fstatat (pods_fd, lock_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino
+          && a.st_dev == b.st_dev)
+        return steal_fd (&fd);
+      /* The pod was torn down while we waited: take the new lock file. */
+    }
+  return podshim_error_set (err, 0, "cannot lock `%s`: it keeps being replaced", lock_name);
+}

@@ -1,0 +1,86 @@
+/* A pod's recorded state (pod.json), its lock, and the names that may become
+ * paths. Knows nothing about runc. */
+#ifndef PODSHIM_POD_H
+#define PODSHIM_POD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "json.h"
+
+enum pod_ns
+{
+  POD_NS_NET = 1 << 0,
+  POD_NS_IPC = 1 << 1,
+  POD_NS_UTS = 1 << 2,
+  POD_NS_PID = 1 << 3,
+};
+#define POD_NS_DEFAULT (POD_NS_NET | POD_NS_IPC | POD_NS_UTS)
+#define POD_NS_COUNT 4
+
+/* Short names (net, ipc, uts, pid) and OCI types (network, ipc, uts, pid). */
+const char *pod_ns_name (unsigned bit);
+const char *pod_ns_oci_type (unsigned bit);
+/* Parses a comma list of short names into a mask; err names a bad item. */
+int pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **err);
+
+#define POD_NAME_MAX 128
+bool pod_name_valid (const char *name);
+/* runc's rule: [A-Za-z0-9_+.-]+, and not "." or "..", at most 1024 bytes. */
+bool container_id_valid (const char *id);
+
+struct pod_member
+{
+  char *id;
+  pid_t pid;                /* init PID, or the creating podshim's while creating */
+  unsigned long long start; /* its start time */
+  bool creating;
+  unsigned share;
+  yajl_val raw; /* the member's object as read: unknown fields survive */
+};
+
+struct pod_state
+{
+  char *name;
+  char *root;
+  unsigned pinned;          /* namespaces pinned under ns/ */
+  pid_t pause_pid;          /* 0: none */
+  unsigned long long pause_start;
+  char *network_owner;      /* member whose network hook set up the pod's netns */
+  struct pod_member *members;
+  size_t n_members;
+  yajl_val raw;             /* pod.json as read */
+};
+
+void pod_state_free (struct pod_state *p);
+static inline void
+cleanup_pod_statep (struct pod_state *p)
+{
+  pod_state_free (p);
+}
+#define cleanup_pod_state __attribute__ ((cleanup (cleanup_pod_statep)))
+
+/* Reads pod.json from the pod directory. Returns 0, or -ENOENT without err when
+ * absent, or < 0 with err (a corrupted file is an error naming it). */
+int pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
+                    struct podshim_error **err);
+/* Writes pod.json atomically, keeping fields this version does not know. */
+int pod_state_save (int poddir_fd, const struct pod_state *p, struct podshim_error **err);
+/* Pure: parse / emit, for tests and fuzzing. */
+int pod_state_parse (const char *buf, size_t len, struct pod_state *ret,
+                     struct podshim_error **err);
+int pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len,
+                    struct podshim_error **err);
+
+struct pod_member *pod_state_find (struct pod_state *p, const char *id);
+/* Appends a member (id copied). */
+struct pod_member *pod_state_add (struct pod_state *p, const char *id);
+void pod_state_remove (struct pod_state *p, const char *id);
+
+/* Takes the exclusive lock of pod `name` in pods_fd (file `<name>.lock`). The
+ * lock file is removed at teardown, so a waiter retries if it was unlinked. */
+int pod_lock (int pods_fd, const char *name, struct podshim_error **err);
+
+#endif

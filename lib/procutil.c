@@ -1,0 +1,73 @@
+#include "config.h"
+#include "procutil.h"
+#include "cleanup.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int
+read_stat (pid_t pid, char *buf, size_t size)
+{
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = read (fd, buf, size - 1);
+  if (n < 0)
+    return -errno;
+  buf[n] = '\0';
+  return 0;
+}
+
+/* Fields after the command (which may contain spaces and parens). */
+static const char *
+after_comm (const char *buf)
+{
+  const char *p = strrchr (buf, ')');
+  return p ? p + 2 : NULL;
+}
+
+int
+proc_start_time (pid_t pid, unsigned long long *ret)
+{
+  if (pid <= 0)
+    return -EINVAL;
+  char buf[1024];
+  int r = read_stat (pid, buf, sizeof (buf));
+  if (r < 0)
+    return r;
+  const char *p = after_comm (buf);
+  if (p == NULL)
+    return -EIO;
+  /* p starts at field 3 (state); start time is field 22. */
+  for (int field = 3; field < 22; field++)
+    {
+      p = strchr (p, ' ');
+      if (p == NULL)
+        return -EIO;
+      p++;
+    }
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull (p, &end, 10);
+  if (errno != 0 || end == p)
+    return -EIO;
+  *ret = v;
+  return 0;
+}
+
+bool
+proc_is_alive (pid_t pid, unsigned long long start_time)
+{
+  char buf[1024];
+  if (pid <= 0 || read_stat (pid, buf, sizeof (buf)) < 0)
+    return false;
+  const char *p = after_comm (buf);
+  if (p == NULL || *p == 'Z' || *p == 'X')
+    return false;
+  unsigned long long st;
+  return proc_start_time (pid, &st) == 0 && st == start_time;
+}

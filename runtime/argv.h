@@ -1,0 +1,55 @@
+/* The runc command line: `podshim [podshim opts] [runc global opts] COMMAND [ARGS]`.
+ * Flags follow Go's flag package as runc (urfave/cli v1) parses them: one or
+ * two dashes, `--name value` or `--name=value`, bool flags only `--name[=bool]`,
+ * `--` ends the flags; command flags may follow positional arguments. */
+#ifndef PODSHIM_ARGV_H
+#define PODSHIM_ARGV_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+struct runc_cmdline
+{
+  /* podshim's own options, consumed (never passed on). NULL when absent. */
+  const char *shim_runtime;
+  const char *shim_state;
+
+  /* runc global options (pointers into the caller's argv). */
+  const char *root;
+  const char *log;
+  const char *log_format;
+  bool debug;
+  bool version; /* -v / --version before any command */
+
+  /* The delegate's argv: the caller's argv without podshim's options, argv[0]
+   * included, NULL-terminated. Owned (the array, not the strings). */
+  char **argv;
+  int argc;
+
+  /* Index in argv of the command, or -1 when there is none. */
+  int command_index;
+  const char *command;
+
+  /* For create, run and delete. */
+  const char *bundle;
+  const char *pid_file;
+  const char *console_socket;
+  const char *id;       /* the first positional argument */
+  int n_positional;
+  bool detach;
+  bool force;
+  bool help;
+};
+
+/* Parses argv (argc entries). On failure (a podshim option without value) sets
+ * err; runc's own errors are left for the delegate to report. */
+int runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *ret,
+                        struct podshim_error **err);
+
+void runc_cmdline_free (struct runc_cmdline *c);
+
+/* Parses a Go bool ("1", "t", "T", "TRUE", "true", "True", and the false forms). */
+int parse_go_bool (const char *s, bool *ret);
+
+#endif

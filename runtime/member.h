@@ -1,0 +1,44 @@
+/* Pod membership around the delegate's create, run and delete: the shim's
+ * side of the transaction, and pod state housekeeping shared with `pod gc`. */
+#ifndef PODSHIM_MEMBER_H
+#define PODSHIM_MEMBER_H
+
+#include <stdbool.h>
+
+#include "argv.h"
+#include "error.h"
+#include "pod.h"
+
+struct shim_ctx
+{
+  struct runc_cmdline *cmd;
+  char *state_dir; /* absolute */
+  char *root;      /* the delegate's state root */
+  char rootkey[17];
+};
+
+int shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err);
+void shim_ctx_free (struct shim_ctx *ctx);
+
+/* The key of a --root under the state dir: 16 hex digits of its FNV-1a hash. */
+void shim_rootkey (const char *root, char out[17]);
+
+/* create/run. Returns 1 when the container is not a pod member (the caller
+ * execs the delegate), 0 with *ret_status set when it ran the delegate. */
+int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
+
+/* delete. Returns 1 when the container is in no pod (exec the delegate). */
+int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
+
+/* Opens <state>/<rootkey>. create: make it (0700). Returns -ENOENT without err
+ * when missing and !create. */
+int shim_open_root_state (const char *state_dir, const char *rootkey, const char *root,
+                          bool create, struct podshim_error **err);
+
+/* With the pod locked: drops dead members (and their index entries) and tears
+ * the sandbox down when no member is left. *ret_gone is set when the pod was
+ * removed (state saved otherwise only if changed). */
+int pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
+                      bool *ret_gone, struct podshim_error **err);
+
+#endif

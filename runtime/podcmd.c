@@ -1,0 +1,386 @@
+#include "config.h"
+#include "podcmd.h"
+#include "fsutil.h"
+#include "procutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+typedef int (*pod_visit_fn) (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd,
+                             const char *name, void *data, struct podshim_error **err);
+
+static bool
+has_suffix (const char *s, const char *suffix)
+{
+  size_t a = strlen (s), b = strlen (suffix);
+  return a >= b && strcmp (s + a - b, suffix) == 0;
+}
+
+/* Calls fn for every pod of every root (or only ctx->root when only_root). */
+static int
+for_each_pod (struct shim_ctx *ctx, bool only_root, bool with_locks, pod_visit_fn fn, void *data,
+              struct podshim_error **err)
+{
+  cleanup_close int sfd = open (ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sfd < 0)
+    return errno == ENOENT ? 0 : podshim_error_set (err, errno, "cannot open `%s`", ctx->state_dir);
+  int dfd = dup (sfd);
+  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  if (d == NULL)
+    return podshim_error_set (err, errno, "cannot list `%s`", ctx->state_dir);
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.' || strlen (de->d_name) != 16)
+        continue;
+      if (only_root && strcmp (de->d_name, ctx->rootkey) != 0)
+        continue;
+      cleanup_close int rootfd = open_dir_at (sfd, de->d_name, err);
+      if (rootfd < 0)
+        {
+          if (rootfd == -ENOENT)
+            continue;
+          return -1;
+        }
+      cleanup_free char *root = NULL;
+      cleanup_error struct podshim_error *e = NULL;
+      if (read_file_at (rootfd, "root", O_NOFOLLOW, 4096, &root, NULL, &e) < 0)
+        continue;
+      cleanup_close int podsfd = open_dir_at (rootfd, "pods", err);
+      if (podsfd == -ENOENT)
+        continue;
+      if (podsfd < 0)
+        return -1;
+      int pdfd = dup (podsfd);
+      cleanup_dir DIR *pd = pdfd >= 0 ? fdopendir (pdfd) : NULL;
+      if (pd == NULL)
+        return podshim_error_set (err, errno, "cannot list pods");
+      struct dirent *pe;
+      while ((pe = readdir (pd)) != NULL)
+        {
+          char name[POD_NAME_MAX + 8];
+          if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name))
+            continue;
+          if (with_locks && has_suffix (name, ".lock"))
+            name[strlen (name) - 5] = '\0';
+          else if (has_suffix (name, ".lock"))
+            continue;
+          if (!pod_name_valid (name))
+            continue;
+          if (fn (ctx, root, rootfd, podsfd, name, data, err) < 0)
+            return -1;
+        }
+    }
+  return 0;
+}
+
+struct list_data
+{
+  yajl_gen g;
+  const char *only; /* inspect: this name */
+  bool json;
+  bool full;
+  int found;
+};
+
+static void
+gen_str (yajl_gen g, const char *s)
+{
+  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
+}
+
+static void
+gen_ns_list (yajl_gen g, unsigned mask)
+{
+  yajl_gen_array_open (g);
+  for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
+    if (mask & b)
+      gen_str (g, pod_ns_name (b));
+  yajl_gen_array_close (g);
+}
+
+static int
+list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
+            void *data, struct podshim_error **err)
+{
+  struct list_data *ld = data;
+  if (ld->only && strcmp (ld->only, name) != 0)
+    return 0;
+  cleanup_close int poddir = open_dir_at (podsfd, name, err);
+  if (poddir == -ENOENT)
+    return 0;
+  if (poddir < 0)
+    return -1;
+  cleanup_pod_state struct pod_state pod = { 0 };
+  int r = pod_state_load (poddir, name, &pod, err);
+  if (r == -ENOENT)
+    return 0;
+  if (r < 0)
+    return -1;
+  ld->found++;
+  unsigned shared = 0;
+  for (size_t i = 0; i < pod.n_members; i++)
+    shared |= pod.members[i].share;
+  bool pause_alive = pod.pause_pid > 0 && proc_is_alive (pod.pause_pid, pod.pause_start);
+  if (!ld->json)
+    {
+      printf ("%-24s %-28s ", name, root);
+      char sh[32] = "";
+      for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
+        if (shared & b)
+          {
+            if (sh[0])
+              strcat (sh, ",");
+            strcat (sh, pod_ns_name (b));
+          }
+      printf ("%-16s %-8d", sh[0] ? sh : "-", pause_alive ? (int) pod.pause_pid : 0);
+      for (size_t i = 0; i < pod.n_members; i++)
+        printf ("%s%.12s", i ? "," : " ", pod.members[i].id);
+      printf ("\n");
+      return 0;
+    }
+  yajl_gen g = ld->g;
+  yajl_gen_map_open (g);
+  gen_str (g, "name");
+  gen_str (g, name);
+  gen_str (g, "root");
+  gen_str (g, root);
+  gen_str (g, "shared");
+  gen_ns_list (g, shared);
+  gen_str (g, "pinned");
+  gen_ns_list (g, pod.pinned);
+  gen_str (g, "pause_pid");
+  yajl_gen_integer (g, pause_alive ? pod.pause_pid : 0);
+  if (pod.network_owner)
+    {
+      gen_str (g, "network_owner");
+      gen_str (g, pod.network_owner);
+    }
+  gen_str (g, "members");
+  yajl_gen_array_open (g);
+  for (size_t i = 0; i < pod.n_members; i++)
+    gen_str (g, pod.members[i].id);
+  yajl_gen_array_close (g);
+  if (ld->full)
+    {
+      gen_str (g, "state_dir");
+      char pd[PATH_MAX];
+      char key[17];
+      shim_rootkey (root, key);
+      snprintf (pd, sizeof (pd), "%s/%s/pods/%s", ctx->state_dir, key, name);
+      gen_str (g, pd);
+      gen_str (g, "member_details");
+      yajl_gen_array_open (g);
+      for (size_t i = 0; i < pod.n_members; i++)
+        {
+          const struct pod_member *m = &pod.members[i];
+          yajl_gen_map_open (g);
+          gen_str (g, "id");
+          gen_str (g, m->id);
+          gen_str (g, "pid");
+          yajl_gen_integer (g, m->pid);
+          gen_str (g, "creating");
+          yajl_gen_bool (g, m->creating);
+          gen_str (g, "alive");
+          yajl_gen_bool (g, m->pid > 0 ? proc_is_alive (m->pid, m->start) : true);
+          gen_str (g, "share");
+          gen_ns_list (g, m->share);
+          yajl_gen_map_close (g);
+        }
+      yajl_gen_array_close (g);
+    }
+  yajl_gen_map_close (g);
+  return 0;
+}
+
+static void
+print_gen (yajl_gen g)
+{
+  const unsigned char *buf;
+  size_t len;
+  yajl_gen_get_buf (g, &buf, &len);
+  fwrite (buf, 1, len, stdout);
+  fputc ('\n', stdout);
+}
+
+static int
+pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_error **err)
+{
+  struct list_data ld = { .json = json, .only = only, .full = only != NULL };
+  if (json)
+    {
+      ld.g = yajl_gen_alloc (NULL);
+      if (ld.g == NULL)
+        abort ();
+      yajl_gen_config (ld.g, yajl_gen_beautify, 1);
+      yajl_gen_array_open (ld.g);
+    }
+  else
+    printf ("%-24s %-28s %-16s %-8s %s\n", "POD", "ROOT", "SHARED", "PAUSE", "MEMBERS");
+  int r = for_each_pod (ctx, false, false, list_visit, &ld, err);
+  if (json)
+    {
+      yajl_gen_array_close (ld.g);
+      if (r == 0)
+        print_gen (ld.g);
+      yajl_gen_free (ld.g);
+    }
+  if (r < 0)
+    return -1;
+  if (only && ld.found == 0)
+    return podshim_error_set (err, 0, "no pod named `%s`", only);
+  return 0;
+}
+
+static int
+gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
+          void *data, struct podshim_error **err)
+{
+  int *count = data;
+  cleanup_close int lockfd = pod_lock (podsfd, name, err);
+  if (lockfd < 0)
+    return -1;
+  cleanup_close int poddir = open_dir_at (podsfd, name, err);
+  if (poddir == -ENOENT)
+    {
+      /* A lock without a pod: a leftover. */
+      char lock[POD_NAME_MAX + 8];
+      snprintf (lock, sizeof (lock), "%s.lock", name);
+      unlinkat (podsfd, lock, 0);
+      return 0;
+    }
+  if (poddir < 0)
+    return -1;
+  cleanup_pod_state struct pod_state pod = { 0 };
+  int r = pod_state_load (poddir, name, &pod, err);
+  if (r == -ENOENT)
+    {
+      /* Killed before its first save: nothing can be a member. */
+      pod.name = strdup (name);
+      if (pod.name == NULL)
+        abort ();
+    }
+  else if (r < 0)
+    {
+      fprintf (stderr, "podshim: %s\n", (*err)->msg);
+      podshim_error_free (*err);
+      *err = NULL;
+      return 0;
+    }
+  bool gone;
+  if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, &gone, err) < 0)
+    return -1;
+  if (gone)
+    (*count)++;
+  return 0;
+}
+
+static int
+gc_index (struct shim_ctx *ctx, struct podshim_error **err)
+{
+  /* containers/<id> entries whose pod no longer lists them. */
+  cleanup_close int sfd = open (ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (sfd < 0)
+    return 0;
+  int dfd = dup (sfd);
+  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  if (d == NULL)
+    return podshim_error_set (err, errno, "cannot list `%s`", ctx->state_dir);
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.' || strlen (de->d_name) != 16)
+        continue;
+      cleanup_close int rootfd = open_dir_at (sfd, de->d_name, NULL);
+      cleanup_close int cfd = rootfd >= 0 ? open_dir_at (rootfd, "containers", NULL) : -1;
+      cleanup_close int podsfd = rootfd >= 0 ? open_dir_at (rootfd, "pods", NULL) : -1;
+      if (cfd < 0)
+        continue;
+      int cdfd = dup (cfd);
+      cleanup_dir DIR *cd = cdfd >= 0 ? fdopendir (cdfd) : NULL;
+      struct dirent *ce;
+      while (cd && (ce = readdir (cd)) != NULL)
+        {
+          if (!container_id_valid (ce->d_name))
+            continue;
+          cleanup_free char *pod = NULL;
+          cleanup_error struct podshim_error *e = NULL;
+          if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
+              || !pod_name_valid (pod))
+            continue;
+          cleanup_close int poddir = podsfd >= 0 ? open_dir_at (podsfd, pod, NULL) : -1;
+          cleanup_pod_state struct pod_state st = { 0 };
+          if (poddir >= 0 && pod_state_load (poddir, pod, &st, &e) == 0
+              && pod_state_find (&st, ce->d_name))
+            continue;
+          if (e == NULL)
+            unlinkat (cfd, ce->d_name, 0);
+        }
+      /* An empty root directory is removed too. */
+      if (podsfd >= 0)
+        unlinkat (rootfd, "pods", AT_REMOVEDIR);
+      unlinkat (rootfd, "containers", AT_REMOVEDIR);
+      if (faccessat (rootfd, "pods", F_OK, AT_SYMLINK_NOFOLLOW) < 0
+          && faccessat (rootfd, "containers", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        {
+          unlinkat (rootfd, "root", 0);
+          unlinkat (sfd, de->d_name, AT_REMOVEDIR);
+        }
+    }
+  return 0;
+}
+
+static const char usage[] = "usage: podshim pod list [--format json|table]\n"
+                            "       podshim pod inspect NAME\n"
+                            "       podshim pod gc\n";
+
+int
+podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error **err)
+{
+  if (argc < 1)
+    {
+      fputs (usage, stderr);
+      return 2;
+    }
+  const char *sub = argv[0];
+  if (strcmp (sub, "list") == 0 || strcmp (sub, "ls") == 0)
+    {
+      bool json = false;
+      for (int i = 1; i < argc; i++)
+        {
+          const char *f = NULL;
+          if (strcmp (argv[i], "--format") == 0 && i + 1 < argc)
+            f = argv[++i];
+          else if (strncmp (argv[i], "--format=", 9) == 0)
+            f = argv[i] + 9;
+          else if (strcmp (argv[i], "--json") == 0)
+            f = "json";
+          if (f == NULL || (strcmp (f, "json") != 0 && strcmp (f, "table") != 0))
+            return podshim_error_set (err, 0, "pod list: unknown option `%s`", argv[i]);
+          json = strcmp (f, "json") == 0;
+        }
+      return pod_list (ctx, json, NULL, err) < 0 ? -1 : 0;
+    }
+  if (strcmp (sub, "inspect") == 0)
+    {
+      if (argc != 2)
+        return podshim_error_set (err, 0, "pod inspect needs exactly one pod name");
+      if (!pod_name_valid (argv[1]))
+        return podshim_error_set (err, 0, "invalid pod name `%.200s`", argv[1]);
+      return pod_list (ctx, true, argv[1], err) < 0 ? -1 : 0;
+    }
+  if (strcmp (sub, "gc") == 0)
+    {
+      int removed = 0;
+      if (for_each_pod (ctx, false, true, gc_visit, &removed, err) < 0)
+        return -1;
+      if (gc_index (ctx, err) < 0)
+        return -1;
+      printf ("removed %d pod(s)\n", removed);
+      return 0;
+    }
+  fputs (usage, stderr);
+  return podshim_error_set (err, 0, "unknown pod command `%s`", sub);
+}

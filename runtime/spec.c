@@ -1,0 +1,231 @@
+#include "config.h"
+#include "spec.h"
+
+#include <string.h>
+
+int
+pod_ns_index (unsigned bit)
+{
+  switch (bit)
+    {
+    case POD_NS_NET:
+      return 0;
+    case POD_NS_IPC:
+      return 1;
+    case POD_NS_UTS:
+      return 2;
+    case POD_NS_PID:
+      return 3;
+    }
+  return -1;
+}
+
+static bool
+is_network_hook (yajl_val hook)
+{
+  yajl_val args = json_get_array (hook, "args");
+  if (args == NULL)
+    return false;
+  for (size_t i = 0; i < args->u.array.len && i < 3; i++)
+    {
+      yajl_val a = args->u.array.values[i];
+      if (a->type == yajl_t_string && strcmp (a->u.string, "libnetwork-setkey") == 0)
+        return true;
+    }
+  return false;
+}
+
+static const char *const hook_kinds[] = { "prestart", "createRuntime", NULL };
+
+bool
+spec_has_network_hook (yajl_val spec)
+{
+  yajl_val hooks = json_get_object (spec, "hooks");
+  for (int k = 0; hooks && hook_kinds[k]; k++)
+    {
+      yajl_val arr = json_get_array (hooks, hook_kinds[k]);
+      for (size_t i = 0; arr && i < arr->u.array.len; i++)
+        if (is_network_hook (arr->u.array.values[i]))
+          return true;
+    }
+  return false;
+}
+
+static size_t
+drop_network_hooks (yajl_val spec)
+{
+  size_t dropped = 0;
+  yajl_val hooks = json_get_object (spec, "hooks");
+  for (int k = 0; hooks && hook_kinds[k]; k++)
+    {
+      yajl_val arr = json_get_array (hooks, hook_kinds[k]);
+      for (size_t i = arr ? arr->u.array.len : 0; i > 0; i--)
+        if (is_network_hook (arr->u.array.values[i - 1]))
+          {
+            json_array_remove (arr, i - 1);
+            dropped++;
+          }
+    }
+  return dropped;
+}
+
+bool
+sysctl_in_namespaces (const char *key, unsigned mask)
+{
+  /* The kernel's namespaced sysctls, as runc's validator lists them. */
+  if ((mask & POD_NS_NET) && strncmp (key, "net.", 4) == 0)
+    return true;
+  if ((mask & POD_NS_IPC)
+      && (strcmp (key, "kernel.msgmax") == 0 || strcmp (key, "kernel.msgmnb") == 0
+          || strcmp (key, "kernel.msgmni") == 0 || strcmp (key, "kernel.sem") == 0
+          || strcmp (key, "kernel.shmall") == 0 || strcmp (key, "kernel.shmmax") == 0
+          || strcmp (key, "kernel.shmmni") == 0 || strcmp (key, "kernel.shm_rmid_forced") == 0
+          || strncmp (key, "fs.mqueue.", 10) == 0))
+    return true;
+  if ((mask & POD_NS_UTS)
+      && (strcmp (key, "kernel.hostname") == 0 || strcmp (key, "kernel.domainname") == 0))
+    return true;
+  return false;
+}
+
+static void
+drop_sysctls (yajl_val lx, unsigned mask)
+{
+  yajl_val sysctl = json_get_object (lx, "sysctl");
+  if (sysctl == NULL)
+    return;
+  size_t i = 0;
+  while (i < sysctl->u.object.len)
+    {
+      if (!sysctl_in_namespaces (sysctl->u.object.keys[i], mask))
+        {
+          i++;
+          continue;
+        }
+      /* Copy: removal frees the key; duplicates go with it. */
+      cleanup_free char *k = strdup (sysctl->u.object.keys[i]);
+      if (k == NULL)
+        abort ();
+      json_object_remove (sysctl, k);
+    }
+}
+
+static int
+set_namespace (yajl_val lx, const char *type, const char *path, struct podshim_error **err)
+{
+  yajl_val nss = json_get (lx, "namespaces");
+  if (nss == NULL)
+    {
+      nss = json_new_array ();
+      json_object_set (lx, "namespaces", nss);
+    }
+  else if (nss->type != yajl_t_array)
+    return podshim_error_set (err, 0, "invalid config.json: `linux.namespaces` is not an array");
+  bool found = false;
+  for (size_t i = 0; i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      if (ns->type != yajl_t_object)
+        return podshim_error_set (err, 0,
+                                  "invalid config.json: `linux.namespaces[%zu]` is not an object", i);
+      const char *t = json_get_string (ns, "type");
+      if (t == NULL || strcmp (t, type) != 0)
+        continue;
+      if (found)
+        return podshim_error_set (err, 0,
+                                  "invalid config.json: namespace `%s` is listed twice", type);
+      found = true;
+      json_object_set (ns, "path", json_new_string (path));
+    }
+  if (!found)
+    {
+      yajl_val ns = json_new_object ();
+      json_object_set (ns, "type", json_new_string (type));
+      json_object_set (ns, "path", json_new_string (path));
+      json_array_append (nss, ns);
+    }
+  return 0;
+}
+
+static int
+add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
+{
+  if (plan->n_volumes == 0)
+    return 0;
+  yajl_val mounts = json_get (spec, "mounts");
+  if (mounts == NULL)
+    {
+      mounts = json_new_array ();
+      json_object_set (spec, "mounts", mounts);
+    }
+  else if (mounts->type != yajl_t_array)
+    return podshim_error_set (err, 0, "invalid config.json: `mounts` is not an array");
+  for (size_t v = 0; v < plan->n_volumes; v++)
+    {
+      for (size_t i = 0; i < mounts->u.array.len; i++)
+        {
+          const char *d = json_get_string (mounts->u.array.values[i], "destination");
+          if (d && strcmp (d, plan->volumes[v].destination) == 0)
+            return podshim_error_set (err, 0,
+                                      "pod volume `%s` conflicts with a mount of the container at"
+                                      " the same path",
+                                      plan->volumes[v].destination);
+        }
+      yajl_val m = json_new_object ();
+      json_object_set (m, "destination", json_new_string (plan->volumes[v].destination));
+      json_object_set (m, "type", json_new_string ("bind"));
+      json_object_set (m, "source", json_new_string (plan->volumes[v].source));
+      yajl_val opts = json_new_array ();
+      json_array_append (opts, json_new_string ("rbind"));
+      json_array_append (opts, json_new_string ("rw"));
+      json_object_set (m, "options", opts);
+      json_array_append (mounts, m);
+    }
+  return 0;
+}
+
+int
+spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_hooks,
+               struct podshim_error **err)
+{
+  if (spec == NULL || spec->type != yajl_t_object)
+    return podshim_error_set (err, 0, "invalid config.json: not a JSON object");
+  yajl_val lx = json_get (spec, "linux");
+  if (lx == NULL)
+    {
+      lx = json_new_object ();
+      json_object_set (spec, "linux", lx);
+    }
+  else if (lx->type != yajl_t_object)
+    return podshim_error_set (err, 0, "invalid config.json: `linux` is not an object");
+  yajl_val hooks = json_get (spec, "hooks");
+  if (hooks && hooks->type != yajl_t_object)
+    return podshim_error_set (err, 0, "invalid config.json: `hooks` is not an object");
+  yajl_val sysctl = json_get (lx, "sysctl");
+  if (sysctl && sysctl->type != yajl_t_object)
+    return podshim_error_set (err, 0, "invalid config.json: `linux.sysctl` is not an object");
+
+  for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
+    {
+      if (!(plan->share & bit))
+        continue;
+      const char *path = plan->ns_path[pod_ns_index (bit)];
+      if (path == NULL)
+        return podshim_error_set (err, 0, "internal error: no path for namespace %s",
+                                  pod_ns_name (bit));
+      if (set_namespace (lx, pod_ns_oci_type (bit), path, err) < 0)
+        return -1;
+    }
+  if (plan->share & POD_NS_UTS)
+    {
+      json_object_remove (spec, "hostname");
+      json_object_remove (spec, "domainname");
+    }
+  drop_sysctls (lx, plan->share);
+  size_t dropped = 0;
+  if ((plan->share & POD_NS_NET) && !plan->keep_network_hook)
+    dropped = drop_network_hooks (spec);
+  if (ret_dropped_hooks)
+    *ret_dropped_hooks = dropped;
+  return add_volume_mounts (spec, plan, err);
+}
