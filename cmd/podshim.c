@@ -32,7 +32,8 @@ main (int argc, char **argv)
 
   if (c.version && c.command == NULL)
     {
-      printf ("podshim version %s\n", PODSHIM_VERSION);
+      printf ("podshim version %s%s\n", PODSHIM_VERSION,
+              PODSHIM_FAULT_INJECTION ? " (fault injection)" : "");
       fflush (stdout);
     }
   const char *cmd = c.help || c.command == NULL ? "" : c.command;
