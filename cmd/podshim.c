@@ -25,7 +25,7 @@ int
 main (int argc, char **argv)
 {
   struct podshim_error *err = NULL;
-  struct runc_cmdline c;
+  __attribute__ ((cleanup (runc_cmdline_free))) struct runc_cmdline c = { 0 };
   if (runc_cmdline_parse (argc, argv, &c, &err) < 0)
     return fail (err);
   podshim_log_init (c.log, c.log_format && strcmp (c.log_format, "json") == 0, c.debug);

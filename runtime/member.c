@@ -152,9 +152,9 @@ pod_teardown_locked (int podsfd, int poddir, const struct pod_state *pod, struct
 
 int
 pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
-                  bool *ret_gone, struct podshim_error **err)
+                  bool dirty, bool *ret_gone, struct podshim_error **err)
 {
-  bool changed = false;
+  bool changed = dirty;
   for (size_t i = pod->n_members; i > 0; i--)
     {
       struct pod_member *m = &pod->members[i - 1];
@@ -269,11 +269,20 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
                      : open_dir_at (h->rootfd, "pods", err);
   if (h->podsfd < 0)
     return h->podsfd;
+  if (!create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return -ENOENT; /* no pod: do not leave a lock file behind */
   h->lockfd = pod_lock (h->podsfd, name, err);
   if (h->lockfd < 0)
     return -1;
   h->poddir = create ? ensure_dir_at (h->podsfd, name, 0700, err)
                      : open_dir_at (h->podsfd, name, err);
+  if (h->poddir == -ENOENT)
+    {
+      /* Torn down while we waited; the lock file is ours to remove. */
+      char lock[POD_NAME_MAX + 8];
+      snprintf (lock, sizeof (lock), "%s.lock", name);
+      unlinkat (h->podsfd, lock, 0);
+    }
   if (h->poddir < 0)
     return h->poddir;
   return 0;
@@ -308,9 +317,7 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
       pod.network_owner = NULL;
     }
   bool gone;
-  if (pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, &gone, err) < 0)
-    return -1;
-  if (!gone && pod_state_save (h.poddir, &pod, err) < 0)
+  if (pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, true, &gone, err) < 0)
     return -1;
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` left pod `%s`", id, name);
   return 0;
@@ -545,11 +552,11 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         cleanup_error struct podshim_error *e2 = NULL;
         cleanup_pod_state struct pod_state pod = { 0 };
         if (pod_state_load (h.poddir, req.name, &pod, &e2) == 0)
-          pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, &gone, &e2);
+          pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, false, &gone, &e2);
         else if (e2 == NULL)
           {
             struct pod_state empty = { .name = req.name };
-            pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &empty, &gone, &e2);
+            pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &empty, false, &gone, &e2);
           }
         return -1;
       }

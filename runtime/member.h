@@ -37,8 +37,8 @@ int shim_open_root_state (const char *state_dir, const char *rootkey, const char
 
 /* With the pod locked: drops dead members (and their index entries) and tears
  * the sandbox down when no member is left. *ret_gone is set when the pod was
- * removed (state saved otherwise only if changed). */
+ * removed; otherwise the state is saved if it changed or dirty is set. */
 int pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
-                      bool *ret_gone, struct podshim_error **err);
+                      bool dirty, bool *ret_gone, struct podshim_error **err);
 
 #endif

@@ -270,7 +270,7 @@ gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const 
       return 0;
     }
   bool gone;
-  if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, &gone, err) < 0)
+  if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, false, &gone, err) < 0)
     return -1;
   if (gone)
     (*count)++;
