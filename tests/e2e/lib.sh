@@ -16,14 +16,17 @@
 # Output is TAP.  Only loopback traffic, please (see shared/FACTS.md).
 #
 # Variables (set before sourcing or in the environment):
-#   PODSHIM       podshim binary (default: $BUILD/podshim, BUILD default
-#                 <repo>/build)
+#   PODSHIM       podshim binary (default: $BUILD/podshim, else
+#                 $BUILD/cmd/podshim; BUILD defaults to <repo>/build)
 #   E2E_KEEP=1    keep the private dockerd at exit and print how to stop it
 # Set by dockerd_up: E2E_DIR (the daemon dir), DOCKER_HOST, PODSHIM_STATE.
 
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${BUILD:=$E2E_REPO/build}"
-: "${PODSHIM:=$BUILD/podshim}"
+if [[ -z ${PODSHIM:-} ]]; then
+	PODSHIM=$BUILD/podshim
+	[[ -x $PODSHIM || ! -x $BUILD/cmd/podshim ]] || PODSHIM=$BUILD/cmd/podshim
+fi
 export PODSHIM
 E2E_PASS=0
 E2E_FAIL=0

@@ -1,0 +1,392 @@
+# shellcheck shell=bash
+# tests/pod/lib.sh — helpers for podshim's pod tests (TAP, run as root).
+#
+#   #!/usr/bin/env bash
+#   . "$(dirname "$0")/lib.sh"
+#   plan 3
+#   b=$(mkb web -a podshim.pod=web -- sleep 1000)
+#   check "A joins" member A "$b"
+#   ...
+#   done_testing
+#
+# Everything lives in one mktemp dir $T: a read-only busybox rootfs shared by
+# all bundles ($ROOTFS), the runc --root ($RUNC_ROOT), the podshim state
+# ($STATE) and podshim's --log file ($LOG, JSON).  An EXIT trap deletes every
+# container, runs `pod gc`, kills this test's podshim-pause processes,
+# unmounts whatever is left under $T and removes it — also when a test fails.
+#
+# Environment: PODSHIM (required; may be a valgrind wrapper), PODSHIM_PAUSE,
+# PODSHIM_SRCDIR, PODSHIM_BUILDDIR.  POD_KEEP=1 keeps $T for a post-mortem.
+
+set -uo pipefail
+export LC_ALL=C
+
+: "${PODSHIM:?PODSHIM must name the podshim binary}"
+
+# --- TAP -------------------------------------------------------------------
+
+T_N=0
+T_FAIL=0
+T_PLANNED=
+
+plan() {
+	T_PLANNED=$1
+	echo "1..$1"
+}
+
+diag() {
+	local line
+	while IFS= read -r line; do echo "# $line"; done <<<"$*"
+}
+
+ok() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1"
+}
+
+not_ok() {
+	T_N=$((T_N + 1)) T_FAIL=$((T_FAIL + 1))
+	echo "not ok $T_N - $1"
+	shift
+	(($# == 0)) || diag "$@"
+}
+
+skip() {
+	T_N=$((T_N + 1))
+	echo "ok $T_N - $1 # SKIP ${2:-}"
+}
+
+# skip_all REASON: before plan; the whole script is skipped.
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+# check DESC CMD...: ok if CMD succeeds, else not_ok with its output.
+check() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		ok "$desc"
+	else
+		not_ok "$desc" "command: $*" "$out"
+	fi
+}
+
+# check_fails DESC CMD...: ok if CMD fails.
+check_fails() {
+	local desc=$1 out
+	shift
+	if out=$("$@" 2>&1); then
+		not_ok "$desc" "command unexpectedly succeeded: $*" "$out"
+	else
+		ok "$desc"
+	fi
+}
+
+# is DESC GOT WANT
+is() {
+	if [[ "$2" == "$3" ]]; then
+		ok "$1"
+	else
+		not_ok "$1" "got:  '$2'" "want: '$3'"
+	fi
+}
+
+# isnt DESC GOT NOTWANT
+isnt() {
+	if [[ "$2" != "$3" ]]; then
+		ok "$1"
+	else
+		not_ok "$1" "got '$2', which it must not be"
+	fi
+}
+
+done_testing() {
+	[[ -n $T_PLANNED ]] || echo "1..$T_N"
+	if [[ -n $T_PLANNED && $T_PLANNED != "$T_N" ]]; then
+		diag "planned $T_PLANNED tests, ran $T_N"
+		exit 1
+	fi
+	((T_FAIL == 0)) || exit 1
+	exit 0
+}
+
+# --- prerequisites ---------------------------------------------------------
+
+[[ $(id -u) == 0 ]] || skip_all "needs root"
+for _p in runc jq busybox stat mountpoint sha256sum timeout; do
+	command -v "$_p" >/dev/null || skip_all "needs $_p"
+done
+_BUSYBOX=$(command -v busybox)
+file -L "$_BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
+	ldd "$_BUSYBOX" 2>&1 | grep -q 'not a dynamic' || skip_all "needs a static busybox (busybox-static)"
+
+# --- the temp dir and its cleanup ------------------------------------------
+
+T=$(mktemp -d /tmp/podshim-pod.XXXXXX)
+RUNC_ROOT=$T/runc
+STATE=$T/state
+LOG=$T/podshim.log
+ROOTFS=$T/rootfs
+mkdir -p "$T/b" "$T/out"
+
+# Inodes of nsfs objects (a pinned pid namespace) under $T.
+_pinned_pid_ns() {
+	local f
+	find "$T" -xdev -path '*/ns/pid' 2>/dev/null | while read -r f; do
+		mountpoint -q "$f" 2>/dev/null && stat -L -c %i "$f" 2>/dev/null
+	done
+}
+
+# PIDs of podshim-pause processes belonging to this test: those named in a
+# pod.json under $T and those whose PID namespace is pinned under $T.
+our_pauses() {
+	local inos f p
+	inos=" $(_pinned_pid_ns | tr '\n' ' ') "
+	{
+		find "$T" -name pod.json 2>/dev/null | while read -r f; do
+			jq -r '.pause.pid // empty' "$f" 2>/dev/null
+		done
+		for p in /proc/[0-9]*; do
+			[[ $(cat "$p/comm" 2>/dev/null) == podshim-pause ]] || continue
+			f=$(stat -L -c %i "$p/ns/pid" 2>/dev/null) || continue
+			[[ $inos == *" $f "* ]] && echo "${p#/proc/}"
+		done
+	} | sort -u | while read -r p; do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && echo "$p"
+	done
+}
+
+# Mount points under $T, deepest first.
+our_mounts() {
+	awk -v t="$T/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+_cleanup() {
+	local rc=$? root id s p pauses m
+	set +e
+	trap - EXIT
+	for root in "$T"/runc*; do
+		[[ -d $root ]] || continue
+		for id in $(runc --root "$root" list -q 2>/dev/null); do
+			timeout 30 "$PODSHIM" --podshim-state "$STATE" --root "$root" delete --force "$id" \
+				>/dev/null 2>&1 </dev/null ||
+				timeout 30 runc --root "$root" delete --force "$id" >/dev/null 2>&1 </dev/null
+		done
+	done
+	pauses=$(our_pauses)
+	for s in "$T"/state*; do
+		[[ -d $s ]] && timeout 60 "$PODSHIM" --podshim-state "$s" pod gc >/dev/null 2>&1 </dev/null
+	done
+	for p in $pauses $(our_pauses); do
+		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && kill -9 "$p" 2>/dev/null
+	done
+	for m in $(our_mounts); do
+		umount -l "$m" 2>/dev/null
+	done
+	if [[ ${POD_KEEP:-} == 1 ]]; then
+		echo "# kept $T" >&2
+	else
+		rm -rf "$T"
+	fi
+	exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- rootfs and bundles ----------------------------------------------------
+
+_make_rootfs() {
+	local a
+	mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc,www,shared,data,vol,run}
+	cp "$_BUSYBOX" "$ROOTFS/bin/busybox"
+	for a in sh sleep nc httpd wget kill hostname ps cat echo readlink ls grep \
+		stat true false touch rm test; do
+		ln -s busybox "$ROOTFS/bin/$a"
+	done
+	: >"$ROOTFS/etc/hostname"
+	echo "hello from the pod" >"$ROOTFS/www/index.html"
+	(cd "$T" && runc spec) || return 1
+	jq --arg r "$ROOTFS" '
+		.root = {path: $r, readonly: true}
+		| .process.terminal = false
+		| .process.args = ["sleep", "1000"]
+		| .mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs",
+		               options: ["nosuid", "nodev", "mode=1777"]}]' \
+		"$T/config.json" >"$T/spec.json" && rm "$T/config.json"
+}
+_make_rootfs || {
+	echo "Bail out! cannot build the test rootfs"
+	exit 1
+}
+
+# mkb NAME [-a KEY=VAL]... [-e KEY=VAL]... [-j JQFILTER]... [-- ARG...]
+# Makes bundle $T/b/NAME (annotations -a, process env -e, extra jq edits -j,
+# process.args after --; default `sleep 1000`) and prints its path.
+mkb() {
+	local name=$1 dir filter='.' anns='{}' envs='[]' args=
+	shift
+	dir=$T/b/$name
+	while (($#)); do
+		case $1 in
+		-a) anns=$(jq -c --arg k "${2%%=*}" --arg v "${2#*=}" '. + {($k): $v}' <<<"$anns") ;;
+		-e) envs=$(jq -c --arg e "$2" '. + [$e]' <<<"$envs") ;;
+		-j) filter="$filter | $2" ;;
+		--)
+			shift
+			args=$(jq -cn '$ARGS.positional' --args "$@")
+			break
+			;;
+		*)
+			echo "mkb: bad option $1" >&2
+			return 1
+			;;
+		esac
+		shift 2
+	done
+	mkdir -p "$dir"
+	jq --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" "
+		(if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
+		| .process.env += \$e
+		| (if \$args != null then .process.args = \$args else . end)
+		| $filter" "$T/spec.json" >"$dir/config.json" || return 1
+	echo "$dir"
+}
+
+# --- podshim and runc ------------------------------------------------------
+
+# shim ARGS...: podshim with this test's state, runc root and JSON log.
+shim() {
+	"$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"
+}
+
+# shim_root ROOT ARGS...: the same with another runc root.
+shim_root() {
+	local root=$1
+	shift
+	"$PODSHIM" --podshim-state "$STATE" --root "$root" --log "$LOG" --log-format json "$@"
+}
+
+rc() {
+	runc --root "$RUNC_ROOT" "$@"
+}
+
+# create ID BUNDLE [OPTS...]: `podshim create`, stdio to $T/out/ID.
+create() {
+	local id=$1 b=$2
+	shift 2
+	shim create "$@" --bundle "$b" "$id" </dev/null >"$T/out/$id" 2>&1 || {
+		local s=$?
+		cat "$T/out/$id" >&2
+		return $s
+	}
+}
+
+# member ID BUNDLE: create and start.
+member() {
+	create "$1" "$2" && shim start "$1" </dev/null
+}
+
+# del ID: podshim delete --force.
+del() {
+	shim delete --force "$1" </dev/null
+}
+
+# xin ID CMD...: run CMD in container ID.
+xin() {
+	local id=$1
+	shift
+	rc exec "$id" "$@" </dev/null
+}
+
+# cpid ID [ROOT]: the host PID of container ID's init.
+cpid() {
+	runc --root "${2:-$RUNC_ROOT}" state "$1" | jq -er '.pid | select(. > 0)'
+}
+
+# nsino PID TYPE: the inode of /proc/PID/ns/TYPE.
+nsino() {
+	stat -L -c %i "/proc/$1/ns/$2"
+}
+
+# rootkey ROOT: podshim's FNV-1a key of a runc root.
+rootkey() {
+	local s=$1 h=-3750763034362895579 i c
+	for ((i = 0; i < ${#s}; i++)); do
+		printf -v c '%d' "'${s:i:1}"
+		h=$(((h ^ c) * 1099511628211))
+	done
+	printf '%016x\n' "$h"
+}
+
+# poddir POD [ROOT]
+poddir() {
+	echo "$STATE/$(rootkey "${2:-$RUNC_ROOT}")/pods/$1"
+}
+
+# pinned POD TYPE [ROOT]: the inode of the pinned namespace.
+pinned() {
+	stat -L -c %i "$(poddir "$1" "${3:-$RUNC_ROOT}")/ns/$2"
+}
+
+# members POD [ROOT]: the pod's members, sorted, comma-separated ("" if no pod).
+members() {
+	shim pod list --format json </dev/null |
+		jq -r --arg p "$1" --arg r "${2:-$RUNC_ROOT}" \
+			'[.[] | select(.name == $p and .root == $r) | .members[]] | sort | join(",")'
+}
+
+# pod_count: how many pods `pod list` shows (all roots).
+pod_count() {
+	shim pod list --format json </dev/null | jq length
+}
+
+# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+wait_for() {
+	local n=$(($1 * 10))
+	shift
+	while ((n-- > 0)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# no_ns_refs TYPE INODE: no process has it and no mount table mentions it.
+no_ns_refs() {
+	local pat="$1:[$2]" p found=
+	for p in /proc/[0-9]*; do
+		[[ $(readlink "$p/ns/$1" 2>/dev/null) == "$pat" ]] && found+=" ns:${p#/proc/}"
+		grep -qF "$pat" "$p/mountinfo" 2>/dev/null && found+=" mnt:${p#/proc/}"
+	done
+	[[ -z $found ]] || {
+		echo "$pat still referenced by:$found"
+		return 1
+	}
+}
+
+# no_mounts_under DIR
+no_mounts_under() {
+	! grep -F " $1/" /proc/self/mountinfo
+}
+
+# no_pods [STATE]: no pod directory and no index entry left.
+no_pods() {
+	local s=${1:-$STATE} left
+	left=$(find "$s" -mindepth 3 -maxdepth 3 \( -path '*/pods/*' -o -path '*/containers/*' \) 2>/dev/null)
+	[[ -z $left ]] || {
+		echo "left: $left"
+		return 1
+	}
+}
+
+# sha FILE
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# log_has_error TEXT: the JSON log has an error line containing TEXT.
+log_has_error() {
+	jq -e --arg t "$1" 'select(.level == "error" and (.msg | contains($t)))' "$LOG" >/dev/null
+}
