@@ -76,7 +76,7 @@ check() {
 # returns 1 if anything failed or the plan count was not met.
 done_testing() {
 	[[ -n $E2E_PLANNED ]] || echo "1..$E2E_N"
-	echo "$E2E_PASS passed, $E2E_FAIL failed"
+	echo "# $E2E_PASS passed, $E2E_FAIL failed"
 	((E2E_FAIL == 0)) && [[ -z $E2E_PLANNED || $E2E_PLANNED == "$E2E_N" ]]
 }
 
