@@ -145,12 +145,13 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
 {
   memset (c, 0, sizeof (*c));
   c->command_index = -1;
-  c->argv = calloc ((size_t) argc + 1, sizeof (char *));
-  if (c->argv == NULL)
+  /* Owned here until the end: nothing leaks on an error. */
+  cleanup_free char **av = calloc ((size_t) argc + 1, sizeof (char *));
+  if (av == NULL)
     return podshim_error_set (err, ENOMEM, "cannot parse the command line");
   int out = 0;
   if (argc > 0)
-    c->argv[out++] = argv[0];
+    av[out++] = argv[0];
 
   int i;
   for (i = 1; i < argc; i++)
@@ -158,7 +159,7 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       struct flag f;
       if (strcmp (argv[i], "--") == 0)
         {
-          c->argv[out++] = argv[i++];
+          av[out++] = argv[i++];
           break;
         }
       if (!split_flag (argv[i], &f))
@@ -182,13 +183,13 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             c->shim_state = v;
           continue;
         }
-      c->argv[out++] = argv[i];
+      av[out++] = argv[i];
       enum flag_kind kind = lookup (global_flags, &f);
       const char *value = f.inline_value;
       if (kind == FLAG_VALUE && value == NULL && i + 1 < argc)
         {
           value = argv[++i];
-          c->argv[out++] = argv[i];
+          av[out++] = argv[i];
         }
       if (flag_is (&f, "root"))
         c->root = value;
@@ -209,8 +210,9 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       c->command = argv[i];
     }
   for (; i < argc; i++)
-    c->argv[out++] = argv[i];
-  c->argv[out] = NULL;
+    av[out++] = argv[i];
+  av[out] = NULL;
+  c->argv = steal_pointer (&av);
   c->argc = out;
 
   if (c->command && !c->help

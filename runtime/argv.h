@@ -43,7 +43,8 @@ struct runc_cmdline
 };
 
 /* Parses argv (argc entries). On failure (a podshim option without value) sets
- * err; runc's own errors are left for the delegate to report. */
+ * err and leaves nothing to free; runc's own errors are left for the delegate
+ * to report. */
 int runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *ret,
                         struct podshim_error **err);
 

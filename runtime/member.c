@@ -341,7 +341,7 @@ struct join_result
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod_request *req,
-             yajl_val spec, struct join_result *res, struct podshim_error **err)
+             bool networked, struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -418,7 +418,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
   res->keep_network_hook = false;
-  if ((req->share & POD_NS_NET) && spec_has_network_hook (spec) && pod.network_owner == NULL)
+  if ((req->share & POD_NS_NET) && networked && pod.network_owner == NULL)
     {
       pod.network_owner = strdup (id);
       res->keep_network_hook = true;
@@ -545,7 +545,11 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
       return -1;
-    if (join_locked (ctx, &h, &req, spec, &res, err) < 0)
+    /* A networked member brings the pod its interface through Docker's
+       setkey hook; a `--network none` one carries the hook but no interface. */
+    bool networked = (req.share & POD_NS_NET) && spec_has_network_hook (spec)
+                     && !docker_network_none (spec, c->id);
+    if (join_locked (ctx, &h, &req, networked, &res, err) < 0)
       {
         /* Nothing of ours was recorded; drop a sandbox made only for us. */
         bool gone;

@@ -44,19 +44,50 @@ hostname_mount_source (yajl_val spec)
   return NULL;
 }
 
-int
-docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err)
+/* Docker's directory of container id: the directory of the /etc/hostname
+ * mount's source, whose basename is id. Its length, or 0 when there is none. */
+static size_t
+docker_container_dir (yajl_val spec, const char *id, const char **ret)
 {
-  *ret = NULL;
   const char *src = hostname_mount_source (spec);
   if (src == NULL || src[0] != '/')
     return 0;
   const char *slash = strrchr (src, '/');
-  /* dir = src up to the last '/', and its basename must be the container ID. */
   size_t dir_len = (size_t) (slash - src);
   size_t id_len = strlen (id);
   if (dir_len <= id_len || src[dir_len - id_len - 1] != '/'
       || strncmp (src + dir_len - id_len, id, id_len) != 0)
+    return 0;
+  *ret = src;
+  return dir_len;
+}
+
+bool
+docker_network_none (yajl_val spec, const char *id)
+{
+  const char *dir;
+  size_t dir_len = docker_container_dir (spec, id, &dir);
+  if (dir_len == 0)
+    return false;
+  cleanup_free char *path = NULL, *buf = NULL;
+  size_t len;
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_json yajl_val doc = NULL;
+  if (asprintf (&path, "%.*s/hostconfig.json", (int) dir_len, dir) < 0
+      || read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0
+      || json_parse (buf, len, path, &doc, &e) < 0)
+    return false;
+  const char *mode = json_get_string (doc, "NetworkMode");
+  return mode && strcmp (mode, "none") == 0;
+}
+
+int
+docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err)
+{
+  *ret = NULL;
+  const char *src;
+  size_t dir_len = docker_container_dir (spec, id, &src);
+  if (dir_len == 0)
     return 0;
   cleanup_free char *path = NULL;
   if (asprintf (&path, "%.*s/config.v2.json", (int) dir_len, src) < 0)
@@ -81,21 +112,20 @@ docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim
 }
 
 /* Looks key up in annotations, then labels, then env (as ENVKEY=...). Sets
- * *from to where it was found. */
+ * *from to where it was found, naming the key as given there. */
 static const char *
-lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *envkey,
-        const char **from)
+lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *envkey, char from[64])
 {
   const char *v = json_get_string (json_get_object (spec, "annotations"), key);
   if (v)
     {
-      *from = "annotation";
+      snprintf (from, 64, "annotation %s", key);
       return v;
     }
   v = json_get_string (json_get_path (labels_doc, label_path), key);
   if (v)
     {
-      *from = "label";
+      snprintf (from, 64, "label %s", key);
       return v;
     }
   yajl_val env = json_get_array (json_get_object (spec, "process"), "env");
@@ -106,7 +136,7 @@ lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *envkey,
       if (e->type == yajl_t_string && strncmp (e->u.string, envkey, klen) == 0
           && e->u.string[klen] == '=')
         {
-          *from = "environment variable";
+          snprintf (from, 64, "environment variable %s", envkey);
           return e->u.string + klen + 1;
         }
     }
@@ -189,13 +219,13 @@ pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *r
                        struct podshim_error **err)
 {
   cleanup_pod_request struct pod_request r = { 0 };
-  const char *from = NULL;
-  const char *name = lookup (spec, labels_doc, "podshim.pod", "PODSHIM_POD", &from);
+  char from[64];
+  const char *name = lookup (spec, labels_doc, "podshim.pod", "PODSHIM_POD", from);
   if (name == NULL)
     return 0;
   if (!pod_name_valid (name))
     return podshim_error_set (err, 0,
-                              "invalid pod name `%.200s` (from %s podshim.pod): a pod name is 1-%d"
+                              "invalid pod name `%.200s` (from %s): a pod name is 1-%d"
                               " characters of [A-Za-z0-9_.-] not starting with `.`",
                               name, from, POD_NAME_MAX);
   r.name = strdup (name);
@@ -203,13 +233,13 @@ pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *r
     return podshim_error_set (err, ENOMEM, "cannot read the pod name");
 
   r.share = POD_NS_DEFAULT;
-  const char *share = lookup (spec, labels_doc, "podshim.share", "PODSHIM_SHARE", &from);
+  const char *share = lookup (spec, labels_doc, "podshim.share", "PODSHIM_SHARE", from);
   if (share && pod_ns_parse_list (share, &r.share, err) < 0)
-    return podshim_error_wrap (err, "invalid %s podshim.share", from);
+    return podshim_error_wrap (err, "invalid %s", from);
 
-  const char *vols = lookup (spec, labels_doc, "podshim.volumes", "PODSHIM_VOLUMES", &from);
+  const char *vols = lookup (spec, labels_doc, "podshim.volumes", "PODSHIM_VOLUMES", from);
   if (vols && vols[0] != '\0' && pod_volumes_parse (vols, &r.volumes, &r.n_volumes, err) < 0)
-    return podshim_error_wrap (err, "invalid %s podshim.volumes", from);
+    return podshim_error_wrap (err, "invalid %s", from);
 
   *ret = r;
   memset (&r, 0, sizeof (r));

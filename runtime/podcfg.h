@@ -39,6 +39,11 @@ bool spec_may_name_pod (const char *buf, size_t len);
  * label); labels are at Config.Labels. */
 int docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err);
 
+/* True when dockerd (< 28) says container id has `--network none`
+ * (hostconfig.json beside config.v2.json): it carries a libnetwork-setkey hook
+ * all the same, but has no interface to give the pod. */
+bool docker_network_none (yajl_val spec, const char *id);
+
 /* Returns 1 and fills ret when the container belongs to a pod, 0 when not,
  * < 0 on a bad value (err names it and where it came from). labels_doc may be NULL. */
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,

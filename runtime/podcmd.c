@@ -10,6 +10,8 @@
 
 typedef int (*pod_visit_fn) (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd,
                              const char *name, void *data, struct podshim_error **err);
+typedef int (*root_visit_fn) (struct shim_ctx *ctx, int statefd, const char *key, int rootfd,
+                              const char *root, void *data, struct podshim_error **err);
 
 static bool
 has_suffix (const char *s, const char *suffix)
@@ -18,10 +20,9 @@ has_suffix (const char *s, const char *suffix)
   return a >= b && strcmp (s + a - b, suffix) == 0;
 }
 
-/* Calls fn for every pod of every root (or only ctx->root when only_root). */
+/* Calls fn for every <state>/<rootkey> directory that records its root. */
 static int
-for_each_pod (struct shim_ctx *ctx, bool only_root, bool with_locks, pod_visit_fn fn, void *data,
-              struct podshim_error **err)
+for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
 {
   cleanup_close int sfd = open (ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (sfd < 0)
@@ -35,45 +36,72 @@ for_each_pod (struct shim_ctx *ctx, bool only_root, bool with_locks, pod_visit_f
     {
       if (de->d_name[0] == '.' || strlen (de->d_name) != 16)
         continue;
-      if (only_root && strcmp (de->d_name, ctx->rootkey) != 0)
-        continue;
       cleanup_close int rootfd = open_dir_at (sfd, de->d_name, err);
+      if (rootfd == -ENOENT)
+        continue;
       if (rootfd < 0)
-        {
-          if (rootfd == -ENOENT)
-            continue;
-          return -1;
-        }
+        return -1;
       cleanup_free char *root = NULL;
       cleanup_error struct podshim_error *e = NULL;
       if (read_file_at (rootfd, "root", O_NOFOLLOW, 4096, &root, NULL, &e) < 0)
         continue;
-      cleanup_close int podsfd = open_dir_at (rootfd, "pods", err);
-      if (podsfd == -ENOENT)
-        continue;
-      if (podsfd < 0)
+      if (fn (ctx, sfd, de->d_name, rootfd, root, data, err) < 0)
         return -1;
-      int pdfd = dup (podsfd);
-      cleanup_dir DIR *pd = pdfd >= 0 ? fdopendir (pdfd) : NULL;
-      if (pd == NULL)
-        return podshim_error_set (err, errno, "cannot list pods");
-      struct dirent *pe;
-      while ((pe = readdir (pd)) != NULL)
-        {
-          char name[POD_NAME_MAX + 8];
-          if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name))
-            continue;
-          if (with_locks && has_suffix (name, ".lock"))
-            name[strlen (name) - 5] = '\0';
-          else if (has_suffix (name, ".lock"))
-            continue;
-          if (!pod_name_valid (name))
-            continue;
-          if (fn (ctx, root, rootfd, podsfd, name, data, err) < 0)
-            return -1;
-        }
     }
   return 0;
+}
+
+struct pods_visit
+{
+  bool with_locks;
+  pod_visit_fn fn;
+  void *data;
+};
+
+static int
+pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const char *root,
+              void *data, struct podshim_error **err)
+{
+  struct pods_visit *pv = data;
+  cleanup_close int podsfd = open_dir_at (rootfd, "pods", err);
+  if (podsfd == -ENOENT)
+    return 0;
+  if (podsfd < 0)
+    return -1;
+  int pdfd = dup (podsfd);
+  cleanup_dir DIR *pd = pdfd >= 0 ? fdopendir (pdfd) : NULL;
+  if (pd == NULL)
+    return podshim_error_set (err, errno, "cannot list pods");
+  struct dirent *pe;
+  while ((pe = readdir (pd)) != NULL)
+    {
+      char name[POD_NAME_MAX + 8];
+      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name))
+        continue;
+      if (has_suffix (name, ".lock"))
+        {
+          /* A lock names a pod too (gc removes lone locks); else skip it. */
+          if (!pv->with_locks)
+            continue;
+          name[strlen (name) - 5] = '\0';
+          if (faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            continue; /* visited through its directory */
+        }
+      if (!pod_name_valid (name))
+        continue;
+      if (pv->fn (ctx, root, rootfd, podsfd, name, pv->data, err) < 0)
+        return -1;
+    }
+  return 0;
+}
+
+/* Calls fn for every pod of every root. with_locks: also for lone lock files. */
+static int
+for_each_pod (struct shim_ctx *ctx, bool with_locks, pod_visit_fn fn, void *data,
+              struct podshim_error **err)
+{
+  struct pods_visit pv = { with_locks, fn, data };
+  return for_each_root (ctx, pods_of_root, &pv, err);
 }
 
 struct list_data
@@ -219,7 +247,7 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
     }
   else
     printf ("%-24s %-28s %-16s %-8s %s\n", "POD", "ROOT", "SHARED", "PAUSE", "MEMBERS");
-  int r = for_each_pod (ctx, false, false, list_visit, &ld, err);
+  int r = for_each_pod (ctx, false, list_visit, &ld, err);
   if (json)
     {
       yajl_gen_array_close (ld.g);
@@ -277,58 +305,41 @@ gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const 
   return 0;
 }
 
+/* Drops containers/<id> entries whose pod no longer lists them, and a root
+ * directory left with nothing in it. */
 static int
-gc_index (struct shim_ctx *ctx, struct podshim_error **err)
+gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const char *root,
+         void *data, struct podshim_error **err)
 {
-  /* containers/<id> entries whose pod no longer lists them. */
-  cleanup_close int sfd = open (ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (sfd < 0)
-    return 0;
-  int dfd = dup (sfd);
-  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
-  if (d == NULL)
-    return podshim_error_set (err, errno, "cannot list `%s`", ctx->state_dir);
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL)
+  cleanup_close int cfd = open_dir_at (rootfd, "containers", NULL);
+  cleanup_close int podsfd = open_dir_at (rootfd, "pods", NULL);
+  int cdfd = cfd >= 0 ? dup (cfd) : -1;
+  cleanup_dir DIR *cd = cdfd >= 0 ? fdopendir (cdfd) : NULL;
+  struct dirent *ce;
+  while (cd && (ce = readdir (cd)) != NULL)
     {
-      if (de->d_name[0] == '.' || strlen (de->d_name) != 16)
+      if (!container_id_valid (ce->d_name))
         continue;
-      cleanup_close int rootfd = open_dir_at (sfd, de->d_name, NULL);
-      cleanup_close int cfd = rootfd >= 0 ? open_dir_at (rootfd, "containers", NULL) : -1;
-      cleanup_close int podsfd = rootfd >= 0 ? open_dir_at (rootfd, "pods", NULL) : -1;
-      if (cfd < 0)
+      cleanup_free char *pod = NULL;
+      cleanup_error struct podshim_error *e = NULL;
+      if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
+          || !pod_name_valid (pod))
         continue;
-      int cdfd = dup (cfd);
-      cleanup_dir DIR *cd = cdfd >= 0 ? fdopendir (cdfd) : NULL;
-      struct dirent *ce;
-      while (cd && (ce = readdir (cd)) != NULL)
-        {
-          if (!container_id_valid (ce->d_name))
-            continue;
-          cleanup_free char *pod = NULL;
-          cleanup_error struct podshim_error *e = NULL;
-          if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
-              || !pod_name_valid (pod))
-            continue;
-          cleanup_close int poddir = podsfd >= 0 ? open_dir_at (podsfd, pod, NULL) : -1;
-          cleanup_pod_state struct pod_state st = { 0 };
-          if (poddir >= 0 && pod_state_load (poddir, pod, &st, &e) == 0
-              && pod_state_find (&st, ce->d_name))
-            continue;
-          if (e == NULL)
-            unlinkat (cfd, ce->d_name, 0);
-        }
-      /* An empty root directory is removed too. */
-      if (podsfd >= 0)
-        unlinkat (rootfd, "pods", AT_REMOVEDIR);
-      unlinkat (rootfd, "containers", AT_REMOVEDIR);
-      if (faccessat (rootfd, "pods", F_OK, AT_SYMLINK_NOFOLLOW) < 0
-          && faccessat (rootfd, "containers", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-        {
-          unlinkat (rootfd, "root", 0);
-          unlinkat (sfd, de->d_name, AT_REMOVEDIR);
-        }
+      cleanup_close int poddir = podsfd >= 0 ? open_dir_at (podsfd, pod, NULL) : -1;
+      cleanup_pod_state struct pod_state st = { 0 };
+      if (poddir >= 0 && pod_state_load (poddir, pod, &st, &e) == 0
+          && pod_state_find (&st, ce->d_name))
+        continue;
+      if (e == NULL)
+        unlinkat (cfd, ce->d_name, 0);
     }
+  /* rmdir fails (ENOTEMPTY) while anything is recorded. */
+  if (unlinkat (rootfd, "pods", AT_REMOVEDIR) == 0 || errno == ENOENT)
+    if (unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
+      {
+        unlinkat (rootfd, "root", 0);
+        unlinkat (statefd, key, AT_REMOVEDIR);
+      }
   return 0;
 }
 
@@ -374,9 +385,8 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error *
   if (strcmp (sub, "gc") == 0)
     {
       int removed = 0;
-      if (for_each_pod (ctx, false, true, gc_visit, &removed, err) < 0)
-        return -1;
-      if (gc_index (ctx, err) < 0)
+      if (for_each_pod (ctx, true, gc_visit, &removed, err) < 0
+          || for_each_root (ctx, gc_root, NULL, err) < 0)
         return -1;
       printf ("removed %d pod(s)\n", removed);
       return 0;

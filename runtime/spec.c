@@ -70,8 +70,22 @@ drop_network_hooks (yajl_val spec)
 }
 
 bool
-sysctl_in_namespaces (const char *key, unsigned mask)
+sysctl_in_namespaces (const char *key_in, unsigned mask)
 {
+  /* runc (and crun) also take '/' as the separator when it comes first
+   * ("net/ipv4/ip_forward"): classify the dotted form, '.' and '/' swapped. */
+  size_t sep = strcspn (key_in, "./");
+  cleanup_free char *swapped = NULL;
+  const char *key = key_in;
+  if (key_in[sep] == '/')
+    {
+      swapped = strdup (key_in);
+      if (swapped == NULL)
+        abort ();
+      for (char *p = swapped; *p; p++)
+        *p = *p == '/' ? '.' : *p == '.' ? '/' : *p;
+      key = swapped;
+    }
   /* The kernel's namespaced sysctls, as runc's validator lists them. */
   if ((mask & POD_NS_NET) && strncmp (key, "net.", 4) == 0)
     return true;
@@ -147,6 +161,27 @@ set_namespace (yajl_val lx, const char *type, const char *path, struct podshim_e
   return 0;
 }
 
+/* Same path for the kernel: empty and "." components do not count, so
+ * "/data/", "//data" and "data" (runc takes it from /) are all "/data". */
+static bool
+same_mount_path (const char *a, const char *b)
+{
+  for (;;)
+    {
+      while (*a == '/' || (a[0] == '.' && (a[1] == '/' || a[1] == '\0')))
+        a++;
+      while (*b == '/' || (b[0] == '.' && (b[1] == '/' || b[1] == '\0')))
+        b++;
+      size_t la = strcspn (a, "/"), lb = strcspn (b, "/");
+      if (la != lb || strncmp (a, b, la) != 0)
+        return false;
+      if (la == 0)
+        return true; /* both at the end */
+      a += la;
+      b += lb;
+    }
+}
+
 static int
 add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
 {
@@ -165,7 +200,7 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
       for (size_t i = 0; i < mounts->u.array.len; i++)
         {
           const char *d = json_get_string (mounts->u.array.values[i], "destination");
-          if (d && strcmp (d, plan->volumes[v].destination) == 0)
+          if (d && same_mount_path (d, plan->volumes[v].destination))
             return podshim_error_set (err, 0,
                                       "pod volume `%s` conflicts with a mount of the container at"
                                       " the same path",
