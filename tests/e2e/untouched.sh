@@ -210,7 +210,7 @@ refused "label podshim.volumes=relative" 'podshim: invalid label podshim.volumes
 	--label podshim.pod=ut-err --label podshim.volumes=relative
 refused "env PODSHIM_POD=bad/name" 'podshim: invalid pod name `bad/name`' \
 	-e PODSHIM_POD=bad/name
-refused "env PODSHIM_SHARE=bogus" 'podshim: invalid .*podshim.share: .*`bogus`' \
+refused "env PODSHIM_SHARE=bogus" 'podshim: invalid environment variable PODSHIM_SHARE: .*`bogus`' \
 	-e PODSHIM_POD=ut-err -e PODSHIM_SHARE=bogus
 refused "label podshim.pod=.hidden" 'podshim: invalid pod name `.hidden`' \
 	--label podshim.pod=.hidden
