@@ -185,6 +185,8 @@ ensure_dir_path (const char *path, mode_t mode, struct podshim_error **err)
   return steal_fd (&cur);
 }
 
+static int rm_rf_depth (int dirfd, const char *name, int depth, struct podshim_error **err);
+
 static int
 rm_rf_children (int fd, const char *name, int depth, struct podshim_error **err)
 {
@@ -208,7 +210,7 @@ rm_rf_children (int fd, const char *name, int depth, struct podshim_error **err)
         continue;
       if (errno != EISDIR && errno != EPERM)
         return podshim_error_set (err, errno, "cannot remove `%s/%s`", name, de->d_name);
-      if (rm_rf_at (fd, de->d_name, err) < 0)
+      if (rm_rf_depth (fd, de->d_name, depth + 1, err) < 0)
         return -1;
     }
   if (errno != 0)
@@ -216,8 +218,10 @@ rm_rf_children (int fd, const char *name, int depth, struct podshim_error **err)
   return 0;
 }
 
-int
-rm_rf_at (int dirfd, const char *name, struct podshim_error **err)
+/* depth bounds the recursion (two fds and a frame per level): a pod volume's
+ * tree is made by its members. */
+static int
+rm_rf_depth (int dirfd, const char *name, int depth, struct podshim_error **err)
 {
   cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
@@ -232,9 +236,15 @@ rm_rf_at (int dirfd, const char *name, struct podshim_error **err)
         }
       return podshim_error_set (err, errno, "cannot open `%s`", name);
     }
-  if (rm_rf_children (fd, name, 0, err) < 0)
+  if (rm_rf_children (fd, name, depth, err) < 0)
     return -1;
   if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
     return podshim_error_set (err, errno, "cannot remove directory `%s`", name);
   return 0;
+}
+
+int
+rm_rf_at (int dirfd, const char *name, struct podshim_error **err)
+{
+  return rm_rf_depth (dirfd, name, 0, err);
 }

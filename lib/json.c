@@ -4,23 +4,43 @@
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
-/* yajl's tree free and our emitter recurse: bound nesting before parsing. */
+/* yajl's tree free and our emitter recurse: bound nesting before parsing.
+ * yajl_tree_parse accepts comments, so they are skipped here too: a quote in
+ * one must not hide the brackets after it. A \u0000 escape would silently cut
+ * the C string yajl makes of it, so it is refused like a NUL byte. */
 static int
 check_depth (const char *buf, size_t len, const char *what, struct podshim_error **err)
 {
+  const char *nul = memchr (buf, '\0', len);
+  if (nul)
+    return podshim_error_set (err, 0, "invalid %s: NUL byte at offset %zu", what,
+                              (size_t) (nul - buf));
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < len; i++)
     {
       char c = buf[i];
-      if (c == '\0')
-        return podshim_error_set (err, 0, "invalid %s: NUL byte at offset %zu", what, i);
       if (in_string)
         {
           if (c == '\\')
-            i++;
+            {
+              if (len - i >= 6 && memcmp (buf + i + 1, "u0000", 5) == 0)
+                return podshim_error_set (err, 0, "invalid %s: \\u0000 (NUL) at offset %zu",
+                                          what, i);
+              i++;
+            }
           else if (c == '"')
             in_string = false;
+          continue;
+        }
+      if (c == '/' && i + 1 < len && (buf[i + 1] == '/' || buf[i + 1] == '*'))
+        {
+          bool line = buf[i + 1] == '/';
+          const char *end = line ? memchr (buf + i + 2, '\n', len - i - 2)
+                                 : memmem (buf + i + 2, len - i - 2, "*/", 2);
+          if (end == NULL)
+            break; /* the rest is an unterminated comment */
+          i = (size_t) (end - buf) + (line ? 0 : 1);
           continue;
         }
       if (c == '"')

@@ -157,10 +157,15 @@ get_uint (yajl_val obj, const char *key, unsigned long long max, unsigned long l
       *ret = 0;
       return 0;
     }
-  if (v->type != yajl_t_number || !(v->u.number.flags & YAJL_NUMBER_INT_VALID)
-      || v->u.number.i < 0 || (unsigned long long) v->u.number.i > max)
+  /* From the raw text: what number_u writes (up to UINT64_MAX) reads back. */
+  if (v->type != yajl_t_number || v->u.number.r[0] < '0' || v->u.number.r[0] > '9')
     return -1;
-  *ret = (unsigned long long) v->u.number.i;
+  char *end;
+  errno = 0;
+  unsigned long long n = strtoull (v->u.number.r, &end, 10);
+  if (errno != 0 || *end != '\0' || n > max)
+    return -1;
+  *ret = n;
   return 0;
 }
 
@@ -284,7 +289,9 @@ pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct p
   json_object_set (root, "pinned", ns_list_to_json (p->pinned));
   if (p->pause_pid > 0)
     {
-      yajl_val pause = json_new_object ();
+      /* Start from the object read, if any: its unknown fields survive too. */
+      yajl_val old = json_get_object (root, "pause");
+      yajl_val pause = old ? copy_tree (old) : json_new_object ();
       json_object_set (pause, "pid", json_new_number (p->pause_pid));
       json_object_set (pause, "start", number_u (p->pause_start));
       json_object_set (root, "pause", pause);

@@ -6,7 +6,7 @@
 #include "argv.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define KEEP(...) ((int[]){ __VA_ARGS__ }), (int) (sizeof ((int[]){ __VA_ARGS__ }) / sizeof (int))
+#define KEEP(...) ((int[]){ __VA_ARGS__ }), (int)(sizeof ((int[]){ __VA_ARGS__ }) / sizeof (int))
 
 static int
 count (char **argv)
@@ -35,8 +35,8 @@ assert_passed (const struct runc_cmdline *c, char **in, const int *keep, int n)
   for (int i = 0; i < n; i++)
     {
       if (c->argv[i] != in[keep[i]])
-        fail_msg ("argv[%d] is `%s`, expected input[%d] `%s`", i, c->argv[i] ? c->argv[i] : "(null)",
-                  keep[i], in[keep[i]]);
+        fail_msg ("argv[%d] is `%s`, expected input[%d] `%s`", i,
+                  c->argv[i] ? c->argv[i] : "(null)", keep[i], in[keep[i]]);
     }
   assert_null (c->argv[n]);
 }
@@ -54,7 +54,7 @@ assert_all_passed (const struct runc_cmdline *c, char **in)
 static void
 test_root_forms (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--root", "/r1", "state", "x");
   parse_ok (a, &c);
@@ -97,7 +97,7 @@ test_root_forms (void **state)
 static void
 test_log_flags (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--log", "/l.json", "--log-format", "json", "create", "id");
   parse_ok (a, &c);
@@ -120,7 +120,7 @@ test_log_flags (void **state)
 static void
 test_bool_flags (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--debug", "--systemd-cgroup", "create", "x");
   parse_ok (a, &c);
@@ -154,7 +154,7 @@ test_bool_flags (void **state)
 static void
 test_value_flags (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   /* --criu and --rootless take a value (rootless: true|false|auto). */
   char **a = ARGV ("podshim", "--criu", "/usr/sbin/criu", "--rootless", "true", "create", "x");
@@ -185,10 +185,10 @@ test_value_flags (void **state)
 static void
 test_podshim_options_consumed (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state",
-                   "/s", "--log", "/l", "create", "--bundle", "/b", "id");
+  char **a = ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state", "/s",
+                   "--log", "/l", "create", "--bundle", "/b", "id");
   parse_ok (a, &c);
   assert_ptr_equal (c.shim_runtime, a[2]);
   assert_ptr_equal (c.shim_state, a[6]);
@@ -231,7 +231,7 @@ test_podshim_options_consumed (void **state)
 static void
 test_podshim_option_missing_value (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   struct podshim_error *err = NULL;
   char **a = ARGV ("podshim", "--podshim-runtime");
@@ -258,7 +258,7 @@ test_podshim_option_missing_value (void **state)
 static void
 test_runc_option_missing_value (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   /* runc reports it; we pass it on and do not crash. */
   char **a = ARGV ("podshim", "--root");
@@ -294,7 +294,7 @@ test_runc_option_missing_value (void **state)
 static void
 test_double_dash (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--root", "/r", "--", "create", "id");
   parse_ok (a, &c);
@@ -332,7 +332,7 @@ test_double_dash (void **state)
 static void
 test_create_flags (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "create", "id", "--bundle", "/b", "--pid-file", "/p",
                    "--console-socket", "/s");
@@ -382,7 +382,7 @@ test_create_flags (void **state)
 static void
 test_run_detach_delete_force (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "run", "-d", "--bundle", "/b", "id");
   parse_ok (a, &c);
@@ -425,7 +425,7 @@ test_run_detach_delete_force (void **state)
 static void
 test_no_command (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim");
   parse_ok (a, &c);
@@ -456,7 +456,7 @@ test_no_command (void **state)
 static void
 test_version (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--version");
   parse_ok (a, &c);
@@ -491,7 +491,7 @@ test_version (void **state)
 static void
 test_unknown_flags (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   char **a = ARGV ("podshim", "--no-such-flag", "-x=1", "create", "--whatever=2", "id");
   parse_ok (a, &c);
@@ -512,7 +512,7 @@ test_unknown_flags (void **state)
 static void
 test_empty_strings (void **state)
 {
-  (void) state;
+  (void)state;
   struct runc_cmdline c;
   /* "" is not a flag: it is the command. */
   char **a = ARGV ("podshim", "", "create", "id");
@@ -549,7 +549,7 @@ test_empty_strings (void **state)
 static void
 test_parse_go_bool (void **state)
 {
-  (void) state;
+  (void)state;
   const char *t[] = { "1", "t", "T", "TRUE", "true", "True" };
   const char *f[] = { "0", "f", "F", "FALSE", "false", "False" };
   const char *bad[] = { "", "yes", "tRUE", "2", "true ", "FaLse" };

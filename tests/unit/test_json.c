@@ -23,9 +23,10 @@ parse_err (const char *buf, size_t len, struct podshim_error **err)
 static void
 test_unknown_fields_survive (void **state)
 {
-  (void) state;
-  assert_roundtrip ("{\"ociVersion\":\"1.0.2\",\"x-future\":{\"a\":[1,{\"b\":null,\"c\":[true,false]}],"
-                    "\"d\":\"e\"},\"process\":{\"args\":[\"sh\"],\"newField\":{\"deep\":{\"er\":[[]]}}}}");
+  (void)state;
+  assert_roundtrip (
+      "{\"ociVersion\":\"1.0.2\",\"x-future\":{\"a\":[1,{\"b\":null,\"c\":[true,false]}],"
+      "\"d\":\"e\"},\"process\":{\"args\":[\"sh\"],\"newField\":{\"deep\":{\"er\":[[]]}}}}");
   assert_roundtrip ("[]");
   assert_roundtrip ("\"top-level string\"");
   assert_roundtrip ("42");
@@ -39,7 +40,7 @@ test_unknown_fields_survive (void **state)
 static void
 test_numbers_keep_their_text (void **state)
 {
-  (void) state;
+  (void)state;
   /* uint64 max does not fit long long; floats and exponents are not reformatted. */
   assert_roundtrip ("[18446744073709551615,-9223372036854775808,-9223372036854775809,"
                     "123456789012345678901234567890123,1.50,-0.0,0,-0,1e400,1E+2,-2.5e-3,"
@@ -68,7 +69,7 @@ test_numbers_keep_their_text (void **state)
 static void
 test_unicode (void **state)
 {
-  (void) state;
+  (void)state;
   /* Raw UTF-8 passes through; \u escapes come out as UTF-8. */
   assert_roundtrip ("{\"caf\xc3\xa9\":\"\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80 \xe2\x82\xac\"}");
   char *out = t_canon ("[\"\\u00e9\",\"\\ud83d\\ude00\",\"\\u20ac\",\"\\u0041\"]");
@@ -84,7 +85,7 @@ test_unicode (void **state)
 static void
 test_control_char_escapes (void **state)
 {
-  (void) state;
+  (void)state;
   char *out = t_canon ("[\"q\\\"b\\\\s\\/n\\nt\\tr\\rb\\bf\\fu\\u0001\\u001f\\u007f\"]");
   /* yajl_gen: short escapes where JSON has them, \u00XX for the rest, '/' and
    * DEL unescaped. */
@@ -99,7 +100,7 @@ test_control_char_escapes (void **state)
 static void
 test_empty_containers (void **state)
 {
-  (void) state;
+  (void)state;
   assert_roundtrip ("{\"a\":[],\"b\":{},\"c\":[[]],\"d\":[{}],\"e\":{\"f\":{}}}");
   assert_roundtrip ("{}");
   assert_roundtrip ("{\"\":\"\"}");
@@ -108,7 +109,7 @@ test_empty_containers (void **state)
 static void
 test_duplicate_keys (void **state)
 {
-  (void) state;
+  (void)state;
   const char *text = "{\"k\":1,\"x\":0,\"k\":2,\"k\":3}";
   assert_roundtrip (text); /* all kept, in order */
   yajl_val v = t_parse (text);
@@ -134,7 +135,7 @@ static char *
 nested (const char *open, const char *close, int depth, const char *prefix)
 {
   size_t pl = strlen (prefix);
-  char *s = malloc (pl + (size_t) depth * (strlen (open) + strlen (close)) + 1);
+  char *s = malloc (pl + (size_t)depth * (strlen (open) + strlen (close)) + 1);
   assert_non_null (s);
   char *p = stpcpy (s, prefix);
   for (int i = 0; i < depth; i++)
@@ -147,7 +148,7 @@ nested (const char *open, const char *close, int depth, const char *prefix)
 static void
 test_depth_limit (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   char *ok = nested ("[", "]", PODSHIM_JSON_MAX_DEPTH, "");
   char *out = t_canon (ok);
@@ -192,7 +193,7 @@ test_depth_limit (void **state)
 static void
 test_nul_bytes (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   const char raw[] = "{\"a\":\"x\0y\"}";
   assert_true (parse_err (raw, sizeof (raw) - 1, &err) < 0);
@@ -214,9 +215,10 @@ test_nul_bytes (void **state)
 static void
 test_malformed (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
-  const char *bad[] = { "", "{", "{\"a\":}", "[1,]", "{} x", "{'a':1}", "[01]", "nul", "{\"a\" 1}" };
+  const char *bad[]
+      = { "", "{", "{\"a\":}", "[1,]", "{} x", "{'a':1}", "[01]", "nul", "{\"a\" 1}" };
   for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++)
     {
       assert_true (parse_err (bad[i], strlen (bad[i]), &err) < 0);
@@ -238,7 +240,7 @@ test_malformed (void **state)
 static void
 test_object_set_remove (void **state)
 {
-  (void) state;
+  (void)state;
   yajl_val v = t_parse ("{\"a\":1,\"b\":{\"c\":2}}");
   json_object_set (v, "z", json_new_bool (true));
   json_object_set (v, "a", json_new_array ());
@@ -264,7 +266,7 @@ test_object_set_remove (void **state)
 static void
 test_array_append_remove (void **state)
 {
-  (void) state;
+  (void)state;
   yajl_val v = t_parse ("[0,1,2,3]");
   json_array_remove (v, 1);
   json_array_append (v, json_new_string ("x"));
@@ -298,7 +300,7 @@ test_array_append_remove (void **state)
 static void
 test_getters (void **state)
 {
-  (void) state;
+  (void)state;
   yajl_val v = t_parse ("{\"o\":{\"p\":{\"q\":\"deep\"}},\"a\":[1],\"s\":\"str\",\"n\":5}");
   assert_non_null (json_get_object (v, "o"));
   assert_null (json_get_object (v, "a"));

@@ -28,8 +28,7 @@ t_strdup (const char *s)
   return r;
 }
 
-static inline char *
-t_printf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+static inline char *t_printf (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 static inline char *
 t_printf (const char *fmt, ...)
 {
@@ -55,8 +54,8 @@ t_mkdtemp (void)
 static inline int
 t_rm_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-  (void) st;
-  (void) ftw;
+  (void)st;
+  (void)ftw;
   if (flag == FTW_DP)
     return rmdir (path);
   return unlink (path);

@@ -1,0 +1,160 @@
+/* Pod requests: the input as config.json (and as the Docker labels document),
+ * and as the raw value of podshim.share / podshim.volumes / a name.
+ * Checks: the fast path never skips a spec that names a pod; what is accepted
+ * is valid; volume directory names are distinct plain file names. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "pod.h"
+#include "podcfg.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                                \
+  do                                                                                               \
+    {                                                                                              \
+      if (!(cond))                                                                                 \
+        {                                                                                          \
+          fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
+          abort ();                                                                                \
+        }                                                                                          \
+    }                                                                                              \
+  while (0)
+
+static bool
+plain_name (const char *n)
+{
+  return n[0] != '\0' && strchr (n, '/') == NULL && strcmp (n, ".") != 0 && strcmp (n, "..") != 0;
+}
+
+/* Accepted volumes are absolute, clean, distinct, at most POD_VOLUMES_MAX,
+ * and their directory names are distinct file names. */
+static void
+check_volumes (char **v, size_t n)
+{
+  CHECK (n <= POD_VOLUMES_MAX);
+  CHECK (v[n] == NULL);
+  char **dn = calloc (n + 1, sizeof (char *));
+  CHECK (dn != NULL);
+  for (size_t i = 0; i < n; i++)
+    {
+      size_t len = strlen (v[i]);
+      CHECK (len >= 2 && len <= POD_VOLUME_PATH_MAX && v[i][0] == '/' && v[i][len - 1] != '/');
+      CHECK (strstr (v[i], "//") == NULL && strstr (v[i], "/./") == NULL
+             && strstr (v[i], "/../") == NULL);
+      CHECK (!(len >= 2 && strcmp (v[i] + len - 2, "/.") == 0));
+      CHECK (!(len >= 3 && strcmp (v[i] + len - 3, "/..") == 0));
+      dn[i] = pod_volume_dirname (v[i]);
+      CHECK (plain_name (dn[i]));
+      for (size_t j = 0; j < i; j++)
+        {
+          CHECK (strcmp (v[i], v[j]) != 0);
+          CHECK (strcmp (dn[i], dn[j]) != 0);
+        }
+    }
+  for (size_t i = 0; i < n; i++)
+    free (dn[i]);
+  free (dn);
+}
+
+static void
+as_spec (const char *buf, size_t len)
+{
+  struct podshim_error *err = NULL;
+  yajl_val spec = NULL;
+  if (json_parse (buf, len, "config.json", &spec, &err) < 0)
+    {
+      podshim_error_free (err);
+      return;
+    }
+  bool may = spec_may_name_pod (buf, len);
+  /* The document is also tried as its own labels document (Config.Labels). */
+  for (int as_labels = 0; as_labels < 2; as_labels++)
+    {
+      struct pod_request r = { 0 };
+      int ret = pod_request_from_spec (spec, as_labels ? spec : NULL, &r, &err);
+      if (!as_labels && !may)
+        CHECK (ret == 0); /* the fast path must not skip a pod member */
+      if (ret < 0)
+        {
+          CHECK (err && err->msg && err->msg[0]);
+          CHECK (r.name == NULL);
+          podshim_error_free (err);
+          err = NULL;
+          continue;
+        }
+      CHECK (err == NULL);
+      if (ret == 0)
+        {
+          CHECK (r.name == NULL);
+          continue;
+        }
+      CHECK (ret == 1);
+      CHECK (pod_name_valid (r.name));
+      CHECK (r.share != 0 && (r.share & ~0xfu) == 0);
+      if (r.volumes)
+        check_volumes (r.volumes, r.n_volumes);
+      else
+        CHECK (r.n_volumes == 0);
+      pod_request_free (&r);
+    }
+  yajl_tree_free (spec);
+}
+
+static void
+as_string (const char *s)
+{
+  struct podshim_error *err = NULL;
+  char **v = NULL;
+  size_t n = 0;
+  if (pod_volumes_parse (s, &v, &n, &err) == 0)
+    {
+      check_volumes (v, n);
+      for (size_t i = 0; i < n; i++)
+        free (v[i]);
+      free (v);
+    }
+  else
+    {
+      CHECK (err && err->msg[0] && v == NULL);
+      podshim_error_free (err);
+      err = NULL;
+    }
+
+  unsigned mask = 0;
+  if (pod_ns_parse_list (s, &mask, &err) == 0)
+    CHECK (mask != 0 && (mask & ~0xfu) == 0);
+  else
+    {
+      CHECK (err && err->msg[0]);
+      podshim_error_free (err);
+    }
+
+  if (pod_name_valid (s))
+    {
+      size_t l = strlen (s);
+      CHECK (l >= 1 && l <= POD_NAME_MAX && s[0] != '.' && plain_name (s));
+    }
+  if (container_id_valid (s))
+    CHECK (strlen (s) <= 255 && plain_name (s));
+  free (pod_volume_dirname (s));
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  as_spec ((const char *)data, size);
+  char *s = malloc (size + 1);
+  if (s == NULL)
+    return 0;
+  memcpy (s, data, size);
+  s[size] = '\0';
+  as_string (s);
+  free (s);
+  return 0;
+}

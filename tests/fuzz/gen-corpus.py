@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora tests/fuzz/corpus/<target>/ from tests/data
+and a few hand-picked inputs. hack/fuzz copies them to a temporary directory,
+so a fuzzing run never modifies the repository."""
+import json
+import os
+import shutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "..", "data", "spec")
+BITS = {"net": 1, "ipc": 2, "uts": 4, "pid": 8}
+VOLUMES = ["/data", "/var/cache/nginx", "/proc", "/etc/hostname", "/tmp", "/dev/shm", "/a", "/x y"]
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def specs():
+    for f in sorted(os.listdir(DATA)):
+        if f.endswith(".in.json"):
+            case = f[: -len(".in.json")]
+            with open(os.path.join(DATA, f), "rb") as fh:
+                text = fh.read()
+            with open(os.path.join(DATA, case + ".plan.json")) as fh:
+                plan = json.load(fh)
+            yield case, text, plan
+
+
+def main():
+    shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
+    for case, text, plan in specs():
+        share = sum(BITS[s] for s in plan["share"])
+        vols = [v["destination"] for v in plan.get("volumes", [])]
+        idx = [VOLUMES.index(v) for v in vols if v in VOLUMES][:2]
+        which = sum(i << (3 * n) for n, i in enumerate(idx))
+        head = bytes([share, int(plan.get("keep_network_hook", False)), len(idx), which])
+        write("fuzz_spec", case, head + text)
+        write("fuzz_podcfg", case, text)
+
+    # Regressions: brackets hidden from the depth limit behind a quote in a comment.
+    write("fuzz_spec", "depth-behind-comment", b"\x07\x00\x00\x00" + b'/* " */' + b"[" * 130 + b"]" * 130)
+    write("fuzz_spec", "depth-behind-line-comment", b"\x01\x00\x00\x00" + b'{"a":1 // "\n,"b":' + b"[" * 130
+          + b"]" * 130 + b"}")
+
+    for i, s in enumerate([
+        '{"annotations":{"podshim.pod":"web","podshim.share":"net,ipc,uts,pid","podshim.volumes":"/data,/var/cache/nginx"}}',
+        '{"process":{"env":["PATH=/bin","PODSHIM_POD=db","PODSHIM_SHARE=ipc","PODSHIM_VOLUMES= /a , /b "]}}',
+        '{"Config":{"Labels":{"podshim.pod":"lab","podshim.share":"pid"}},"annotations":{"podshim.share":"net"}}',
+        '{"annotations":{"\\u0070odshim.pod":"esc"},"mounts":[{"destination":"\\/etc\\/hostname","source":"/d/c1/hostname"}]}',
+        "net,ipc,uts", " net , pid ", "bogus", "net,,ipc", "/data,/var/cache/nginx,/data",
+        "/a/../b", "//a", "/a/", "web-1.slot_2", "x" * 129, ".hidden", "a/b",
+    ]):
+        write("fuzz_podcfg", "seed-%02d" % i, s)
+
+    for i, argv in enumerate([
+        ["podshim", "--root", "/run/docker/runtime-runc/moby", "--log", "/l/log.json", "--log-format", "json",
+         "--systemd-cgroup", "create", "--bundle", "/b", "--pid-file", "/b/init.pid", "id"],
+        ["podshim", "--podshim-runtime", "crun", "--podshim-state=/s", "run", "-d", "id"],
+        ["podshim", "-podshim-runtime=/usr/bin/runc", "--rootless", "true", "--", "delete", "-f", "id"],
+        ["podshim", "--debug=false", "-root=/r", "create", "id", "-b", "/b", "--console-socket", "/s"],
+        ["podshim", "--podshim-state"],
+        ["podshim", "--version"],
+        ["podshim", "pod", "list", "--format", "json"],
+        ["podshim", "", "--root", ""],
+    ]):
+        write("fuzz_argv", "seed-%02d" % i, "\0".join(argv))
+
+    for i, s in enumerate([
+        '{"version":1,"name":"web","root":"/run/runc","pinned":["net","ipc","uts","pid"],'
+        '"pause":{"pid":123,"start":456},"network_owner":"c1","members":[{"id":"c1","pid":10,"start":20,'
+        '"creating":false,"share":["net","ipc"],"x":{"y":[1.50]}},{"id":"c2","pid":0,"start":0,"creating":true,'
+        '"share":["pid","net"]}],"future":{"n":18446744073709551615}}',
+        '{"version":1,"name":"a"}',
+        '{"version":2,"name":"b","members":[{"id":"x","start":18446744073709551615}],"pinned":["cgroup"]}',
+        '{"version":1,"name":"c","name":"d","members":[],"pause":{"pid":0}}',
+    ]):
+        write("fuzz_podstate", "seed-%02d" % i, s)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,464 @@
+/* pod.json parse/emit, members, names, namespace lists and the pod lock. */
+#include "config.h"
+#include "testutil.h"
+
+#include "pod.h"
+
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+
+static const char full_state[]
+    = "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
+      "runc\",\"pinned\":[\"net\",\"ipc\",\"uts\",\"pid\"],"
+      "\"pause\":{\"pid\":123,\"start\":18446744073709551,\"x-pause\":true},"
+      "\"network_owner\":\"c1\",\"members\":["
+      "{\"id\":\"c1\",\"pid\":10,\"start\":20,\"creating\":false,\"share\":[\"net\",\"ipc\"],"
+      "\"future\":{\"a\":[1,2.50]}},"
+      "{\"z-first\":\"y\",\"id\":\"c2\",\"pid\":0,\"start\":0,\"creating\":true,"
+      "\"share\":[\"pid\",\"cgroup\",\"net\"]}],"
+      "\"futureTop\":{\"k\":\"v\",\"n\":18446744073709551615}}";
+
+static struct pod_state
+parse_ok (const char *text)
+{
+  struct pod_state p = { 0 };
+  struct podshim_error *err = NULL;
+  int r = pod_state_parse (text, strlen (text), &p, &err);
+  assert_no_error (r, err);
+  return p;
+}
+
+static char *
+emit_ok (const struct pod_state *p)
+{
+  struct podshim_error *err = NULL;
+  char *out = NULL;
+  size_t len = 0;
+  int r = pod_state_emit (p, &out, &len, &err);
+  assert_no_error (r, err);
+  assert_int_equal (strlen (out), len);
+  return out;
+}
+
+static void
+test_state_parse (void **state)
+{
+  (void)state;
+  struct pod_state p = parse_ok (full_state);
+  assert_string_equal (p.name, "web");
+  assert_string_equal (p.root, "/run/runc");
+  assert_int_equal (p.pinned, POD_NS_NET | POD_NS_IPC | POD_NS_UTS | POD_NS_PID);
+  assert_int_equal (p.pause_pid, 123);
+  assert_int_equal (p.pause_start, 18446744073709551ULL);
+  assert_string_equal (p.network_owner, "c1");
+  assert_int_equal (p.n_members, 2);
+  assert_string_equal (p.members[0].id, "c1");
+  assert_int_equal (p.members[0].pid, 10);
+  assert_int_equal (p.members[0].start, 20);
+  assert_false (p.members[0].creating);
+  assert_int_equal (p.members[0].share, POD_NS_NET | POD_NS_IPC);
+  assert_string_equal (p.members[1].id, "c2");
+  assert_true (p.members[1].creating);
+  /* a namespace a newer version knows is ignored */
+  assert_int_equal (p.members[1].share, POD_NS_NET | POD_NS_PID);
+  pod_state_free (&p);
+  assert_null (p.name);
+  pod_state_free (NULL);
+}
+
+static void
+test_state_roundtrip_keeps_unknown (void **state)
+{
+  (void)state;
+  struct pod_state p = parse_ok (full_state);
+  char *out = emit_ok (&p);
+  /* Known fields rewritten in place, unknown ones (top level, pause, members) kept. */
+  assert_string_equal (
+      out, "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
+           "runc\",\"pinned\":[\"net\",\"ipc\",\"uts\",\"pid\"],"
+           "\"pause\":{\"pid\":123,\"start\":18446744073709551,\"x-pause\":true},"
+           "\"network_owner\":\"c1\",\"members\":["
+           "{\"id\":\"c1\",\"pid\":10,\"start\":20,\"creating\":false,\"share\":[\"net\",\"ipc\"],"
+           "\"future\":{\"a\":[1,2.50]}},"
+           "{\"z-first\":\"y\",\"id\":\"c2\",\"pid\":0,\"start\":0,\"creating\":true,"
+           "\"share\":[\"net\",\"pid\"]}],"
+           "\"futureTop\":{\"k\":\"v\",\"n\":18446744073709551615}}");
+  /* and a second round is stable */
+  struct pod_state q = parse_ok (out);
+  char *out2 = emit_ok (&q);
+  assert_string_equal (out2, out);
+  free (out2);
+  pod_state_free (&q);
+  free (out);
+
+  /* Edits show up; removed things go. */
+  p.members[0].creating = true;
+  p.members[0].pid = 99;
+  p.members[0].start = 18446744073709551615ULL;
+  p.pause_pid = 0;
+  free (p.network_owner);
+  p.network_owner = NULL;
+  pod_state_remove (&p, "c2");
+  struct pod_member *m = pod_state_add (&p, "c3");
+  m->share = POD_NS_UTS;
+  out = emit_ok (&p);
+  assert_string_equal (
+      out, "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
+           "runc\",\"pinned\":[\"net\",\"ipc\",\"uts\",\"pid\"],"
+           "\"members\":["
+           "{\"id\":\"c1\",\"pid\":99,\"start\":18446744073709551615,\"creating\":true,"
+           "\"share\":[\"net\",\"ipc\"],\"future\":{\"a\":[1,2.50]}},"
+           "{\"id\":\"c3\",\"pid\":0,\"start\":0,\"creating\":false,\"share\":[\"uts\"]}],"
+           "\"futureTop\":{\"k\":\"v\",\"n\":18446744073709551615}}");
+  /* what is written reads back, a start time beyond long long included */
+  struct pod_state back = parse_ok (out);
+  assert_int_equal (back.members[0].start, 18446744073709551615ULL);
+  assert_true (back.members[0].creating);
+  pod_state_free (&back);
+  free (out);
+  pod_state_free (&p);
+}
+
+static void
+test_state_from_scratch (void **state)
+{
+  (void)state;
+  struct pod_state p = { 0 };
+  p.name = t_strdup ("db");
+  p.pinned = POD_NS_DEFAULT;
+  p.pause_pid = 7;
+  p.pause_start = 8;
+  pod_state_add (&p, "x")->pid = 5;
+  char *out = emit_ok (&p);
+  assert_string_equal (out,
+                       "{\"version\":1,\"name\":\"db\",\"pinned\":[\"net\",\"ipc\",\"uts\"],"
+                       "\"pause\":{\"pid\":7,\"start\":8},\"members\":[{\"id\":\"x\",\"pid\":5,"
+                       "\"start\":0,\"creating\":false,\"share\":[]}]}");
+  struct pod_state q = parse_ok (out);
+  assert_null (q.root);
+  assert_int_equal (q.pause_pid, 7);
+  assert_int_equal (q.members[0].pid, 5);
+  pod_state_free (&q);
+  free (out);
+  pod_state_free (&p);
+
+  /* Minimal valid state */
+  q = parse_ok ("{\"version\":1,\"name\":\"a\"}");
+  assert_int_equal (q.n_members, 0);
+  assert_int_equal (q.pinned, 0);
+  assert_int_equal (q.pause_pid, 0);
+  pod_state_free (&q);
+}
+
+static void
+assert_state_error (const char *text, const char *needle)
+{
+  struct pod_state p = { 0 };
+  struct podshim_error *err = NULL;
+  if (pod_state_parse (text, strlen (text), &p, &err) == 0)
+    fail_msg ("`%s` parsed", text);
+  assert_null (p.name); /* untouched */
+  assert_null (p.members);
+  assert_error_contains (&err, needle);
+}
+
+static void
+test_state_errors (void **state)
+{
+  (void)state;
+  assert_state_error ("", "invalid pod state");
+  assert_state_error ("{\"version\":1,", "invalid pod state");
+  assert_state_error ("[]", "invalid pod state: not a JSON object");
+  assert_state_error ("{\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":0,\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":-1,\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":\"1\",\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":1.5,\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":99999999999999999999,\"name\":\"a\"}", "bad `version`");
+  assert_state_error ("{\"version\":1}", "bad `name`");
+  assert_state_error ("{\"version\":1,\"name\":\"\"}", "bad `name`");
+  assert_state_error ("{\"version\":1,\"name\":\"../x\"}", "bad `name`");
+  assert_state_error ("{\"version\":1,\"name\":\".x\"}", "bad `name`");
+  assert_state_error ("{\"version\":1,\"name\":7}", "bad `name`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"pinned\":\"net\"}", "bad `pinned`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"pinned\":[1]}", "bad `pinned`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"pause\":{\"pid\":-2}}", "bad `pause`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"pause\":{\"pid\":2147483648}}",
+                      "bad `pause`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":{}}", "`members` is not an array");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{}]}", "member 0 has a bad `id`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"ok\"},\"x\"]}",
+                      "member 1 has a bad `id`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"../../etc\"}]}",
+                      "member 0 has a bad `id`");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"pid\":\"1\"}]}",
+                      "member `c` has a bad pid");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"start\":-1}]}",
+                      "member `c` has a bad pid");
+  assert_state_error (
+      "{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"start\":18446744073709551616}]}",
+      "member `c` has a bad pid");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"pid\":1e3}]}",
+                      "member `c` has a bad pid");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"pid\":-0}]}",
+                      "member `c` has a bad pid");
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"members\":[{\"id\":\"c\",\"share\":{}}]}",
+                      "member `c` has a bad `share`");
+  /* a later duplicate is what counts, as for every reader */
+  assert_state_error ("{\"version\":1,\"name\":\"a\",\"name\":\"b/c\"}", "bad `name`");
+}
+
+static void
+test_members (void **state)
+{
+  (void)state;
+  struct pod_state p = { 0 };
+  p.name = t_strdup ("p");
+  assert_null (pod_state_find (&p, "a"));
+  pod_state_add (&p, "a");
+  pod_state_add (&p, "b");
+  struct pod_member *c = pod_state_add (&p, "c");
+  assert_string_equal (c->id, "c");
+  assert_int_equal (c->pid, 0);
+  assert_false (c->creating);
+  assert_null (c->raw);
+  assert_int_equal (p.n_members, 3);
+  struct pod_member *b = pod_state_find (&p, "b");
+  assert_non_null (b);
+  assert_string_equal (b->id, "b");
+  assert_ptr_equal (b, &p.members[1]);
+  pod_state_remove (&p, "b");
+  assert_int_equal (p.n_members, 2);
+  assert_null (pod_state_find (&p, "b"));
+  assert_string_equal (p.members[0].id, "a");
+  assert_string_equal (p.members[1].id, "c");
+  pod_state_remove (&p, "missing");
+  assert_int_equal (p.n_members, 2);
+  pod_state_remove (&p, "a");
+  pod_state_remove (&p, "c");
+  assert_int_equal (p.n_members, 0);
+  pod_state_add (&p, "d");
+  assert_non_null (pod_state_find (&p, "d"));
+  pod_state_free (&p);
+}
+
+static void
+test_names (void **state)
+{
+  (void)state;
+  char id255[256], id256[257];
+  memset (id255, 'a', 255);
+  id255[255] = '\0';
+  memset (id256, 'a', 256);
+  id256[256] = '\0';
+  assert_true (container_id_valid ("abc"));
+  assert_true (container_id_valid ("a.b_c-d+E9"));
+  assert_true (container_id_valid ("..."));
+  assert_true (container_id_valid (".hidden"));
+  assert_true (container_id_valid (id255));
+  assert_false (container_id_valid (id256)); /* a file name */
+  assert_false (container_id_valid (""));
+  assert_false (container_id_valid ("."));
+  assert_false (container_id_valid (".."));
+  assert_false (container_id_valid ("a/b"));
+  assert_false (container_id_valid ("a b"));
+  assert_false (container_id_valid ("caf\xc3\xa9"));
+  assert_false (container_id_valid ("a\nb"));
+
+  assert_true (pod_name_valid ("web"));
+  assert_true (pod_name_valid ("a.b-c_D9"));
+  assert_false (pod_name_valid ("a+b"));
+  assert_false (pod_name_valid (".x"));
+  assert_false (pod_name_valid (""));
+}
+
+static void
+test_ns_lists (void **state)
+{
+  (void)state;
+  struct podshim_error *err = NULL;
+  unsigned m = 0;
+  assert_int_equal (pod_ns_parse_list ("net", &m, &err), 0);
+  assert_int_equal (m, POD_NS_NET);
+  assert_int_equal (pod_ns_parse_list ("pid,uts,ipc,net", &m, &err), 0);
+  assert_int_equal (m, POD_NS_NET | POD_NS_IPC | POD_NS_UTS | POD_NS_PID);
+  assert_int_equal (pod_ns_parse_list (" net , pid ", &m, &err), 0);
+  assert_int_equal (m, POD_NS_NET | POD_NS_PID);
+  assert_int_equal (pod_ns_parse_list ("ipc,ipc", &m, &err), 0);
+  assert_int_equal (m, POD_NS_IPC);
+  assert_null (err);
+
+  m = 12345;
+  assert_true (pod_ns_parse_list ("net,bogus", &m, &err) < 0);
+  assert_int_equal (m, 12345); /* untouched on failure */
+  assert_error_contains (&err, "unknown namespace `bogus` in `net,bogus`");
+  assert_true (pod_ns_parse_list ("", &m, &err) < 0);
+  assert_error_contains (&err, "unknown namespace ``");
+  assert_true (pod_ns_parse_list ("net,,ipc", &m, &err) < 0);
+  assert_error_contains (&err, "unknown namespace ``");
+  assert_true (pod_ns_parse_list ("net,", &m, &err) < 0);
+  assert_error_contains (&err, "unknown namespace ``");
+  assert_true (pod_ns_parse_list ("NET", &m, &err) < 0);
+  assert_error_contains (&err, "`NET`");
+  assert_true (pod_ns_parse_list ("network", &m, &err) < 0);
+  assert_error_contains (&err, "(expected net, ipc, uts, pid)");
+  assert_true (pod_ns_parse_list ("net;ipc", &m, &err) < 0);
+  assert_error_contains (&err, "`net;ipc`");
+
+  assert_string_equal (pod_ns_name (POD_NS_NET), "net");
+  assert_string_equal (pod_ns_oci_type (POD_NS_NET), "network");
+  assert_string_equal (pod_ns_oci_type (POD_NS_PID), "pid");
+  assert_null (pod_ns_name (1u << 7));
+  assert_null (pod_ns_oci_type (0));
+}
+
+static void
+test_state_load_save (void **state)
+{
+  (void)state;
+  char *dir = t_mkdtemp ();
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (dfd >= 0);
+  struct podshim_error *err = NULL;
+  struct pod_state p = { 0 };
+  assert_int_equal (pod_state_load (dfd, "web", &p, &err), -ENOENT);
+  assert_null (err);
+
+  p = parse_ok (full_state);
+  assert_int_equal (pod_state_save (dfd, &p, &err), 0);
+  struct stat st;
+  assert_int_equal (fstatat (dfd, "pod.json", &st, 0), 0);
+  assert_int_equal (st.st_mode & 07777, 0600);
+  struct pod_state q = { 0 };
+  assert_int_equal (pod_state_load (dfd, "web", &q, &err), 0);
+  char *a = emit_ok (&p), *b = emit_ok (&q);
+  assert_string_equal (a, b);
+  free (a);
+  free (b);
+  pod_state_free (&q);
+  pod_state_free (&p);
+
+  char *path = t_printf ("%s/pod.json", dir);
+  t_write (path, "{\"version\":1,\"name\":\"web\",\"members\":[{\"id\":\"a/b\"}]}");
+  assert_true (pod_state_load (dfd, "web", &q, &err) < 0);
+  assert_error_contains (&err, "pod `web`: corrupted state file pod.json");
+  t_write (path, "{trunc");
+  assert_true (pod_state_load (dfd, "web", &q, &err) < 0);
+  assert_error_contains (&err, "corrupted state file pod.json");
+  /* pod.json as a symlink is not followed */
+  unlink (path);
+  char *elsewhere = t_printf ("%s/elsewhere.json", dir);
+  t_write (elsewhere, "{\"version\":1,\"name\":\"web\"}");
+  assert_int_equal (symlink (elsewhere, path), 0);
+  assert_true (pod_state_load (dfd, "web", &q, &err) < 0);
+  assert_error_contains (&err, "pod `web`");
+  free (elsewhere);
+  free (path);
+  close (dfd);
+  t_rmtree (dir);
+  free (dir);
+}
+
+static ino_t
+ino_at (int dfd, const char *name)
+{
+  struct stat st;
+  assert_int_equal (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+  return st.st_ino;
+}
+
+/* True when pid is still running (not exited) after waiting ms. */
+static bool
+still_running_after (pid_t pid, int ms)
+{
+  usleep ((useconds_t)ms * 1000);
+  int status;
+  return waitpid (pid, &status, WNOHANG) == 0;
+}
+
+static void
+test_lock_retries_when_unlinked (void **state)
+{
+  (void)state;
+  char *dir = t_mkdtemp ();
+  int pods = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (pods >= 0);
+  struct podshim_error *err = NULL;
+  int fd1 = pod_lock (pods, "web", &err);
+  assert_true (fd1 >= 0);
+  ino_t first = ino_at (pods, "web.lock");
+
+  int report[2];
+  assert_int_equal (pipe2 (report, O_CLOEXEC), 0);
+  pid_t child = fork ();
+  assert_true (child >= 0);
+  if (child == 0)
+    {
+      /* fork shares fd1's open file description, lock included: drop ours. */
+      close (fd1);
+      free (dir);
+      alarm (20); /* never outlive a failed test */
+      struct podshim_error *cerr = NULL;
+      int fd = pod_lock (pods, "web", &cerr);
+      struct stat held, named;
+      /* The result goes through the pipe: the exit code may be valgrind's. */
+      ino_t r[3] = { 1, 0, 0 };
+      if (fd >= 0 && fstat (fd, &held) == 0 && fstatat (pods, "web.lock", &named, 0) == 0)
+        r[0] = 0, r[1] = held.st_ino, r[2] = named.st_ino;
+      podshim_error_free (cerr);
+      _exit (write (report[1], r, sizeof (r)) == (ssize_t)sizeof (r) ? 0 : 3);
+    }
+  close (report[1]);
+  /* The child waits on the first lock file. */
+  assert_true (still_running_after (child, 200));
+
+  /* Teardown: the holder unlinks the lock file; a new pod takes a new one. */
+  assert_int_equal (unlinkat (pods, "web.lock", 0), 0);
+  int fd2 = pod_lock (pods, "web", &err);
+  assert_true (fd2 >= 0);
+  ino_t second = ino_at (pods, "web.lock");
+  assert_true (second != first);
+  close (fd1);
+  /* The child got the unlinked file's lock, must notice and wait on the new one. */
+  assert_true (still_running_after (child, 300));
+  close (fd2);
+
+  ino_t got[3] = { 1, 0, 0 };
+  struct pollfd pfd = { .fd = report[0], .events = POLLIN };
+  assert_int_equal (poll (&pfd, 1, 10000), 1);
+  assert_int_equal (read (report[0], got, sizeof (got)), (ssize_t)sizeof (got));
+  int status;
+  assert_int_equal (waitpid (child, &status, 0), child);
+  assert_true (WIFEXITED (status));
+  assert_int_equal (got[0], 0);   /* pod_lock succeeded */
+  assert_true (got[1] == second); /* holding the new lock file */
+  assert_true (got[2] == second); /* which is the one named */
+  close (report[0]);
+
+  /* A symlinked lock file is refused. */
+  assert_int_equal (symlinkat ("/etc/passwd", pods, "evil.lock"), 0);
+  assert_true (pod_lock (pods, "evil", &err) < 0);
+  assert_error_contains (&err, "cannot open lock `evil.lock`");
+
+  close (pods);
+  t_rmtree (dir);
+  free (dir);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_state_parse),
+    cmocka_unit_test (test_state_roundtrip_keeps_unknown),
+    cmocka_unit_test (test_state_from_scratch),
+    cmocka_unit_test (test_state_errors),
+    cmocka_unit_test (test_members),
+    cmocka_unit_test (test_names),
+    cmocka_unit_test (test_ns_lists),
+    cmocka_unit_test (test_state_load_save),
+    cmocka_unit_test (test_lock_retries_when_unlinked),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
