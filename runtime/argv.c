@@ -20,7 +20,9 @@ static const struct flag_def global_flags[] = {
   { "debug", FLAG_BOOL },        { "log", FLAG_VALUE },      { "log-format", FLAG_VALUE },
   { "root", FLAG_VALUE },        { "criu", FLAG_VALUE },     { "systemd-cgroup", FLAG_BOOL },
   { "rootless", FLAG_VALUE },    { "help", FLAG_BOOL },      { "h", FLAG_BOOL },
-  { "version", FLAG_BOOL },      { "v", FLAG_BOOL },         { NULL, FLAG_UNKNOWN },
+  { "version", FLAG_BOOL },      { "v", FLAG_BOOL },
+  /* crun's own global options that take a value. */
+  { "cgroup-manager", FLAG_VALUE }, { "log-level", FLAG_VALUE }, { NULL, FLAG_UNKNOWN },
 };
 
 /* create, run and delete: the commands podshim acts on. */
