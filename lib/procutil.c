@@ -68,6 +68,17 @@ proc_is_alive (pid_t pid, unsigned long long start_time)
   const char *p = after_comm (buf);
   if (p == NULL || *p == 'Z' || *p == 'X')
     return false;
+  /* Field 9, flags: PF_EXITING (0x4) means it is dying (a killed PID 1 waits
+     in the kernel for its namespace to empty): dead to us. */
+  const char *f = p;
+  for (int field = 3; f && field < 9; field++)
+    {
+      f = strchr (f, ' ');
+      if (f)
+        f++;
+    }
+  if (f && (strtoul (f, NULL, 10) & 0x4))
+    return false;
   unsigned long long st;
   return proc_start_time (pid, &st) == 0 && st == start_time;
 }

@@ -113,9 +113,13 @@ delegate_knows (const char *root, const char *id)
 static bool
 member_alive (const char *root, const struct pod_member *m)
 {
-  if (m->pid > 0)
-    return proc_is_alive (m->pid, m->start);
-  return delegate_knows (root, m->id);
+  if (m->pid > 0 && proc_is_alive (m->pid, m->start))
+    return true;
+  /* A creating member records its podshim; if that died (after the delegate's
+     create, say), the container may still exist: ask the delegate's state. */
+  if (m->pid <= 0 || m->creating)
+    return delegate_knows (root, m->id);
+  return false;
 }
 
 /* Removes containers/<id> if it names pod. */
@@ -335,6 +339,7 @@ pod_path (const struct shim_ctx *ctx, const char *name, const char *sub, const c
 struct join_result
 {
   bool keep_network_hook;
+  bool recorded; /* the member is in pod.json */
 };
 
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
@@ -431,6 +436,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
   m->share = req->share;
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
+  res->recorded = true;
   fault_point ("after-state");
 
   cleanup_close int cfd = ensure_dir_at (h->rootfd, "containers", 0700, err);
@@ -551,12 +557,21 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                      && !docker_network_none (spec, c->id);
     if (join_locked (ctx, &h, &req, networked, &res, err) < 0)
       {
-        /* Nothing of ours was recorded; drop a sandbox made only for us. */
+        /* Take back what we recorded (the index may be what failed); drop a
+           sandbox made only for us. */
         bool gone;
         cleanup_error struct podshim_error *e2 = NULL;
         cleanup_pod_state struct pod_state pod = { 0 };
         if (pod_state_load (h.poddir, req.name, &pod, &e2) == 0)
-          pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, false, &gone, &e2);
+          {
+            bool ours = res.recorded && pod_state_find (&pod, c->id) != NULL;
+            if (ours)
+              {
+                unindex (h.rootfd, c->id, req.name);
+                pod_state_remove (&pod, c->id);
+              }
+            pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, ours, &gone, &e2);
+          }
         else if (e2 == NULL)
           {
             struct pod_state empty = { .name = req.name };

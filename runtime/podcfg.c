@@ -3,6 +3,7 @@
 #include "fsutil.h"
 #include "pod.h"
 
+#include <ctype.h>
 #include <fcntl.h>
 #include <string.h>
 
@@ -21,11 +22,32 @@ pod_request_free (struct pod_request *r)
   memset (r, 0, sizeof (*r));
 }
 
+/* A \u00XX escape of a letter, '_', '.' or '/': the characters of the words
+ * spec_may_name_pod looks for. Go writes \u only for <, >, &, controls and
+ * U+2028/9, none of them. */
+static bool
+has_word_escape (const char *buf, size_t len)
+{
+  const char *end = buf + len;
+  for (const char *p = buf; (p = memmem (p, (size_t) (end - p), "\\u00", 4)) != NULL; p += 4)
+    {
+      if (end - p < 6 || !isxdigit ((unsigned char) p[4]) || !isxdigit ((unsigned char) p[5]))
+        continue;
+      char hex[3] = { p[4], p[5], '\0' };
+      int c = (int) strtol (hex, NULL, 16);
+      if (isalpha (c) || c == '_' || c == '.' || c == '/')
+        return true;
+    }
+  return false;
+}
+
 bool
 spec_may_name_pod (const char *buf, size_t len)
 {
+  /* JSON may spell the words with escapes: \u00XX, or \/ (Go writes neither). */
   return memmem (buf, len, "podshim", 7) != NULL || memmem (buf, len, "PODSHIM_", 8) != NULL
-         || memmem (buf, len, "\"/etc/hostname\"", 15) != NULL;
+         || memmem (buf, len, "\"/etc/hostname\"", 15) != NULL || memmem (buf, len, "\\/", 2) != NULL
+         || has_word_escape (buf, len);
 }
 
 static const char *

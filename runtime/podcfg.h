@@ -29,8 +29,8 @@ cleanup_pod_requestp (struct pod_request *r)
 #define cleanup_pod_request __attribute__ ((cleanup (cleanup_pod_requestp)))
 
 /* False when config.json's bytes cannot name a pod: no "podshim"/"PODSHIM_"
- * anywhere and no Docker /etc/hostname mount. The fast path for every other
- * container. */
+ * anywhere, no Docker /etc/hostname mount, and no \u00XX or \/ escape that
+ * could spell them. The fast path for every other container. */
 bool spec_may_name_pod (const char *buf, size_t len);
 
 /* Loads the Docker labels of container `id`: `<dir>/config.v2.json`, where dir

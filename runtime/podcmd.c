@@ -139,12 +139,18 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   cleanup_close int poddir = open_dir_at (podsfd, name, err);
   if (poddir == -ENOENT)
     return 0;
-  if (poddir < 0)
-    return -1;
   cleanup_pod_state struct pod_state pod = { 0 };
-  int r = pod_state_load (poddir, name, &pod, err);
+  int r = poddir < 0 ? -1 : pod_state_load (poddir, name, &pod, err);
   if (r == -ENOENT)
     return 0;
+  if (r < 0 && ld->only == NULL)
+    {
+      /* One unreadable pod does not hide the others from `pod list`. */
+      fprintf (stderr, "podshim: %s\n", (*err)->msg);
+      podshim_error_free (*err);
+      *err = NULL;
+      return 0;
+    }
   if (r < 0)
     return -1;
   ld->found++;
@@ -263,10 +269,9 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
 }
 
 static int
-gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
-          void *data, struct podshim_error **err)
+gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
+        struct podshim_error **err)
 {
-  int *count = data;
   cleanup_close int lockfd = pod_lock (podsfd, name, err);
   if (lockfd < 0)
     return -1;
@@ -291,17 +296,26 @@ gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const 
         abort ();
     }
   else if (r < 0)
-    {
-      fprintf (stderr, "podshim: %s\n", (*err)->msg);
-      podshim_error_free (*err);
-      *err = NULL;
-      return 0;
-    }
+    return -1;
   bool gone;
   if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, false, &gone, err) < 0)
     return -1;
   if (gone)
     (*count)++;
+  return 0;
+}
+
+static int
+gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
+          void *data, struct podshim_error **err)
+{
+  if (gc_pod (root, rootfd, podsfd, name, data, err) < 0)
+    {
+      /* One bad pod does not keep gc from the others. */
+      fprintf (stderr, "podshim: pod `%s`: %s (skipped)\n", name, (*err)->msg);
+      podshim_error_free (*err);
+      *err = NULL;
+    }
   return 0;
 }
 

@@ -289,6 +289,15 @@ sandbox_start_pause (int poddir_fd, const char *pause_path, pid_t *ret_pid,
   return 0;
 }
 
+static void
+signal_pause (int pidfd, pid_t pid, int sig)
+{
+  if (pidfd >= 0)
+    syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+  else
+    kill (pid, sig);
+}
+
 int
 sandbox_destroy (int poddir_fd, pid_t pause_pid, unsigned long long pause_start,
                  struct podshim_error **err)
@@ -296,16 +305,18 @@ sandbox_destroy (int poddir_fd, pid_t pause_pid, unsigned long long pause_start,
   if (pause_pid > 0)
     {
       int pidfd = (int) syscall (SYS_pidfd_open, pause_pid, 0);
+      /* No pidfds (kernel < 5.3, valgrind): kill(2) right after the identity check. */
+      bool no_pidfd = pidfd < 0 && errno != ESRCH;
       /* Check identity after taking the pidfd, so the kill cannot hit a reused PID. */
-      if (pidfd >= 0 && proc_is_alive (pause_pid, pause_start))
+      if ((pidfd >= 0 || no_pidfd) && proc_is_alive (pause_pid, pause_start))
         {
           /* SIGTERM: the pause exits cleanly; SIGKILL after 200 ms. Not our
              child: wait until it has left (its reaper collects it). */
-          syscall (SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+          signal_pause (pidfd, pause_pid, SIGTERM);
           for (int i = 0; i < 2000 && proc_is_alive (pause_pid, pause_start); i++)
             {
               if (i == 200)
-                syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                signal_pause (pidfd, pause_pid, SIGKILL);
               struct timespec ts = { 0, 1000000 };
               nanosleep (&ts, NULL);
             }

@@ -3,6 +3,8 @@
 # volumes, the three ways to name a pod and their precedence, pod list and
 # inspect, members leaving, teardown (the namespaces really freed), runc
 # roots, and run (foreground and detached).
+# eval '...' strings expand later: variables used there look unused.
+# shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
 HOST_NET=$(nsino self net)
@@ -24,11 +26,12 @@ for ns in net ipc uts; do
 		not_ok "$ns namespace: A, B and the pinned file agree" "A=$ia B=$ib pinned=$ip"
 	fi
 done
-host_ns=$(eval echo "\$HOST_NET \$HOST_IPC \$HOST_UTS")
+host_ns="$HOST_NET $HOST_IPC $HOST_UTS"
 is "the pod's namespaces are not the host's" \
 	"$( [[ " $host_ns " != *" $(nsino "$pa" net) "* && " $host_ns " != *" $(nsino "$pa" ipc) "* &&
 		" $host_ns " != *" $(nsino "$pa" uts) "* ]] && echo distinct)" distinct
 WEB_NET=$(pinned web net)
+mark_netns "$(poddir web)/ns/net"
 is "hostname in A is the pod name" "$(xin A hostname)" web
 is "hostname in B is the pod name" "$(xin B hostname)" web
 check "A's httpd on 127.0.0.1 answers" wait_for 5 xin A wget -qO- http://127.0.0.1:8080/
@@ -53,8 +56,7 @@ is "pod inspect web: a one-element array with name, members, state dir" \
 		'[length, .[0].name, (.[0].members | sort), (.[0].state_dir == $d), .[0].root]' <<<"$insp")" \
 	"[1,\"web\",[\"A\",\"B\"],true,\"$RUNC_ROOT\"]"
 check_fails "pod inspect of an unknown pod fails" shim pod inspect nosuchpod
-check "pod list (table) shows web" sh -c "\"\$0\" --podshim-state '$STATE' pod list | grep -q '^web '" \
-	"$PODSHIM"
+is "pod list (table) shows web" "$(shim pod list | awk '$1 == "web" { print $1 }')" web
 
 # --- a member sharing only ipc ----------------------------------------------
 
@@ -91,6 +93,8 @@ check "P2 sends SIGHUP to P1 by its PID" xin P2 sh -c 'kill -HUP $(cat /shared/p
 check "P1 trapped the SIGHUP" wait_for 5 grep -q HUP "$(poddir pids)/volumes/-shared/hup"
 PIDS_PID=$(pinned pids pid)
 PIDS_NET=$(pinned pids net)
+PAUSE_START=$(proc_start "$pause")
+mark_netns "$(poddir pids)/ns/net"
 
 # --- naming a pod by environment variable and Docker label ---------------------
 
@@ -124,8 +128,7 @@ is "annotation wins over label and env" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/c
 bq2=$(mkb Q2 -e PODSHIM_POD=by-env -j "$(fake_docker Q2 '{"podshim.pod":"by-label"}')")
 check "Q2 (label and env) is created" create Q2 "$bq2"
 is "label wins over env" "$(members by-label),$(members by-env)" "Q2,"
-check "delete Q1, Q2, L, E" sh -c 'for i in Q1 Q2 L E; do "$0" --podshim-state "$1" --root "$2" delete --force $i || exit 1; done' \
-	"$PODSHIM" "$STATE" "$RUNC_ROOT"
+check "delete Q1, Q2, L, E" del_all Q1 Q2 L E
 is "their pods are gone" "$(members by-annotation)$(members by-label)$(members labelpod)$(members envpod)" ""
 
 # --- a member leaves while others run ------------------------------------------
@@ -151,7 +154,7 @@ s=$?
 is "foreground run alone in pod solo: its exit status (3) and hostname" "$s:$out" "3:solo"
 is "pod solo is gone after it" "$(members solo):$(test -e "$(poddir solo)" && echo left)" ":"
 bd=$(mkb D -a podshim.pod=web)
-check "run --detach joins web" shim run --detach --bundle "$bd" D
+check "run --detach joins web" run_detached D "$bd"
 is "D shares web's netns" "$(nsino "$(cpid D)" net)" "$WEB_NET"
 is "web lists A, C, D" "$(members web)" A,C,D
 check "delete D" del D
@@ -162,25 +165,28 @@ R2=$T/runc2
 b1=$(mkb R1 -a podshim.pod=same)
 b2=$(mkb R2 -a podshim.pod=same)
 check "pod same under the first root" create R1 "$b1"
-check "pod same under a second root" shim_root "$R2" create --bundle "$b2" R2
+check "pod same under a second root" create_in "$R2" R2 "$b2"
 n1=$(nsino "$(cpid R1)" net) n2=$(nsino "$(cpid R2 "$R2")" net)
 isnt "same-named pods of two roots have different netns" "$n1" "$n2"
 is "each is its own pod" "$(members same)/$(members same "$R2")" R1/R2
-check "delete R1 and R2" sh -c "$(declare -f shim shim_root del rc); del R1 && shim_root '$R2' delete --force R2" 
+check "delete R1" del R1
+check "delete R2" shim_root "$R2" delete --force R2
 
 # --- teardown --------------------------------------------------------------------
 
-check "delete P1 and P2" sh -c "$(declare -f shim del); del P1 && del P2"
-check "delete A and C" sh -c "$(declare -f shim del); del A && del C"
+since=$(now_ticks)
+check "delete P1 and P2" del_all P1 P2
+check "delete A and C" del_all A C
 check "web's last delete removed its directory" test ! -e "$(poddir web)"
 is "pod list is empty" "$(pod_count)" 0
 check "no podshim-pause of this test is left" test -z "$(our_pauses)"
 check "no mount under the state dir" no_mounts_under "$STATE"
 check "the state dir has no pods and no index entries" no_pods
-check "web's netns ($WEB_NET) is freed: no process, no mount table has it" no_ns_refs net "$WEB_NET"
-check "pids's netns ($PIDS_NET) is freed" no_ns_refs net "$PIDS_NET"
-check "pids's PID namespace ($PIDS_PID) is freed" no_ns_refs pid "$PIDS_PID"
-check "pause $pause is gone" test ! -e "/proc/$pause/comm" -o "$(cat "/proc/$pause/comm" 2>/dev/null)" != podshim-pause
+check "pause $pause is gone" wait_for 5 eval '! proc_alive "$pause" "$PAUSE_START"'
+check "web's netns ($WEB_NET) is freed: no process, no mount table has it" \
+	wait_for 10 no_ns_refs net "$WEB_NET" "$since"
+check "pids's netns ($PIDS_NET) is freed" wait_for 10 no_ns_refs net "$PIDS_NET" "$since"
+check "pids's PID namespace ($PIDS_PID) is freed" wait_for 10 no_ns_refs pid "$PIDS_PID" "$since"
 mode=$(stat -c %a "$STATE" "$STATE/$(rootkey "$RUNC_ROOT")" | tr '\n' ' ')
 is "the state dirs are 0700" "$mode" "700 700 "
 

@@ -1,0 +1,230 @@
+#!/usr/bin/env bash
+# Crash safety (a fault-injection build: PODSHIM_FAULT=<point> SIGKILLs podshim
+# there), corrupted and future pod.json files, a read-only state dir.
+# eval '...' strings expand later: variables used there look unused.
+# shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+
+# is_fault_build BINARY: its --version's first line says "(fault injection)".
+is_fault_build() {
+	local v
+	v=$("$1" --version 2>/dev/null)
+	[[ ${v%%$'\n'*} == *"(fault injection)"* ]]
+}
+if is_fault_build "$PODSHIM"; then
+	:
+elif [[ -n ${PODSHIM_BUILDDIR:-} ]] && is_fault_build "$PODSHIM_BUILDDIR/../build-fault/cmd/podshim"; then
+	PODSHIM=$(cd "$PODSHIM_BUILDDIR/../build-fault/cmd" && pwd)/podshim
+	diag "using $PODSHIM"
+else
+	skip_all "needs a fault-injection build (meson setup build-fault -Dfault_injection=true)"
+fi
+
+KEY=$(rootkey "$RUNC_ROOT")
+
+# consistent POD: every member of POD is a container runc knows, every pinned
+# namespace of it is mounted once, and no other mount is under its directory.
+consistent() {
+	local pod=$1 d id want got
+	d=$(poddir "$pod")
+	for id in $(jq -r '.members[].id' "$d/pod.json"); do
+		rc state "$id" >/dev/null 2>&1 || {
+			echo "member $id has no container"
+			return 1
+		}
+	done
+	want=$(jq -r '.pinned[]' "$d/pod.json" | sort | tr '\n' ' ')
+	got=$(grep -F " $d/" /proc/self/mountinfo | awk '{ print $5 }' | sed "s|^$d/ns/||" | sort | tr '\n' ' ')
+	[[ $got == "$want" ]] || {
+		echo "mounts under $d: '$got', pinned: '$want'"
+		return 1
+	}
+}
+
+# gone POD: no directory, no mount, no index entry, no pause of this test.
+gone() {
+	local d
+	d=$(poddir "$1")
+	[[ ! -e $d ]] || {
+		echo "$d exists"
+		return 1
+	}
+	no_mounts_under "$d" || return 1
+	[[ -z $(grep -rlx -- "$1" "$STATE/$KEY/containers" 2>/dev/null) ]] || {
+		echo "index entries name $1"
+		return 1
+	}
+	[[ -z $(our_pauses) ]] || {
+		echo "pause left: $(our_pauses)"
+		return 1
+	}
+}
+
+# --- crashes during create ----------------------------------------------------------
+
+for point in after-state after-config before-confirm; do
+	for variant in alone joining; do
+		pod=f-$point-$variant id=$point-$variant
+		if [[ $variant == joining ]]; then
+			create "$id-live" "$(mkb "$id-live" -a "podshim.pod=$pod" -a podshim.volumes=/shared)" ||
+				not_ok "$id: the live member joins $pod"
+			live_net=$(pinned "$pod" net)
+		fi
+		b=$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid)
+		orig=$(sha "$b/config.json")
+		PODSHIM_FAULT=$point shim create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+		is "$point ($variant): podshim dies by SIGKILL" "$?" 137
+		if [[ $(sha "$b/config.json") == "$orig" ]]; then
+			state=original
+		elif jq -e . "$b/config.json" >/dev/null 2>&1; then
+			state=rewritten
+		else
+			state=broken
+		fi
+		case $point in
+		after-state) want=original ;;
+		*) want=rewritten ;;
+		esac
+		is "$point ($variant): config.json is whole ($want)" "$state" "$want"
+		if [[ $point == before-confirm ]]; then
+			is "$point ($variant): the delegate made the container" "$(rc state "$id" | jq -r .status)" created
+		fi
+		runc --root "$RUNC_ROOT" delete --force "$id" >/dev/null 2>&1
+		check "$point ($variant): pod gc" shim pod gc
+		if [[ $variant == alone ]]; then
+			check "$point ($variant): the pod is gone" gone "$pod"
+		else
+			is "$point ($variant): the pod keeps only its live member, same netns" \
+				"$(members "$pod"):$(pinned "$pod" net)" "$id-live:$live_net"
+			check "$point ($variant): the pod is consistent" consistent "$pod"
+		fi
+		check "$point ($variant): the index entry is gone" test ! -e "$STATE/$KEY/containers/$id"
+		check "$point ($variant): a normal create in the same pod works" \
+			create "$id-again" "$(mkb "$id-again" -a "podshim.pod=$pod" -a podshim.share=net,ipc,uts,pid)"
+		check "$point ($variant): and delete" del "$id-again"
+		if [[ $variant == joining ]]; then
+			check "$point ($variant): the live member leaves" del "$id-live"
+		fi
+		check "$point ($variant): nothing left of the pod" gone "$pod"
+	done
+done
+
+# A crash after the delegate's create but before the member is confirmed: the
+# container exists, so the member must survive a gc that runs before anyone
+# deletes the container (as the next pod operation would).
+b=$(mkb bc -a podshim.pod=f-bc)
+PODSHIM_FAULT=before-confirm shim create --bundle "$b" bc </dev/null >/dev/null 2>&1
+shim pod gc >/dev/null 2>&1
+got="$(members f-bc):$(test -e "$(poddir f-bc)/ns/net" && echo pinned)"
+if [[ $got == "bc:pinned" ]]; then
+	ok "before-confirm: gc keeps the member while its container exists"
+else
+	not_ok "before-confirm: gc keeps the member while its container exists" \
+		"members:pinned = '$got'"
+fi
+del bc >/dev/null 2>&1
+runc --root "$RUNC_ROOT" delete --force bc >/dev/null 2>&1
+shim pod gc >/dev/null 2>&1
+check "before-confirm: all gone after the container's delete and gc" gone f-bc
+
+# --- a crash during delete -------------------------------------------------------
+
+for variant in alone joining; do
+	pod=f-leave-$variant id=leave-$variant
+	if [[ $variant == joining ]]; then
+		member "$id-live" "$(mkb "$id-live" -a "podshim.pod=$pod")" || not_ok "$id-live joins"
+	fi
+	check "before-leave ($variant): member joins" \
+		member "$id" "$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid)"
+	PODSHIM_FAULT=before-leave shim delete --force "$id" </dev/null >/dev/null 2>&1
+	is "before-leave ($variant): podshim dies by SIGKILL" "$?" 137
+	check_fails "before-leave ($variant): the container is gone" rc state "$id"
+	check "before-leave ($variant): pod gc" shim pod gc
+	if [[ $variant == alone ]]; then
+		check "before-leave ($variant): gc tore the pod down" gone "$pod"
+	else
+		is "before-leave ($variant): gc removed the member" "$(members "$pod")" "$id-live"
+		check "before-leave ($variant): the pod is consistent" consistent "$pod"
+		check "before-leave ($variant): the live member leaves" del "$id-live"
+		check "before-leave ($variant): nothing left" gone "$pod"
+	fi
+done
+
+# A retried delete (what containerd does) after the crash cleans up as well.
+check "before-leave (retry): member joins" member lr "$(mkb lr -a podshim.pod=f-retry)"
+PODSHIM_FAULT=before-leave shim delete --force lr </dev/null >/dev/null 2>&1
+shim delete --force lr </dev/null >/dev/null 2>&1
+check "before-leave (retry): a second delete removed the member and the pod" gone f-retry
+
+# --- a corrupted pod.json -----------------------------------------------------------
+
+mkdir -m 700 "$(poddir corrupt)"
+head -c 300 /dev/urandom | tr '\0{[' 'xyz' >"$(poddir corrupt)/pod.json"
+b=$(mkb CO1 -a podshim.pod=corrupt)
+orig=$(sha "$b/config.json")
+: >"$LOG"
+err=$(shim create --bundle "$b" CO1 2>&1 </dev/null >/dev/null)
+s=$?
+isnt "a member of a pod with a garbage pod.json: create fails" "$s" 0
+check "the message names pod.json and says corrupted (stderr)" \
+	eval '[[ $err == *pod.json* && $err == *corrupted* ]]'
+check "and the JSON log has it as an error" eval 'log_has_error pod.json && log_has_error corrupted'
+is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state CO1 >/dev/null 2>&1 && echo exists)" "$orig:"
+check "pod list still works, and lists no pod corrupt" eval '[[ $(shim pod list --format json 2>/dev/null | jq "[.[] | select(.name == \"corrupt\")] | length") == 0 ]]'
+check "pod gc does not fail on it" shim pod gc
+rm -rf "$(poddir corrupt)" "$(poddir corrupt).lock"
+
+# --- pod.json written by a newer podshim -----------------------------------------------
+
+check "U1 joins pod future" member U1 "$(mkb U1 -a podshim.pod=future -a podshim.share=net,ipc,uts,pid)"
+pj=$(poddir future)/pod.json
+jq '.future_top = {x: [1, 2]} | .members[0].future_member = "kept" | .pause.future_pause = true' "$pj" >"$T/pj" &&
+	cat "$T/pj" >"$pj"
+check "U2 joins it" member U2 "$(mkb U2 -a podshim.pod=future -a podshim.share=net,ipc,uts,pid)"
+is "both are members" "$(members future)" U1,U2
+is "unknown fields survive the rewrite (top level, member, pause)" \
+	"$(jq -c '[.future_top, (.members[] | select(.id == "U1") | .future_member), .pause.future_pause]' "$pj")" \
+	'[{"x":[1,2]},"kept",true]'
+is "U2 shares U1's namespaces" "$(nsino "$(cpid U2)" net) $(nsino "$(cpid U2)" pid)" \
+	"$(nsino "$(cpid U1)" net) $(nsino "$(cpid U1)" pid)"
+check "U1 leaves" del U1
+is "the fields survive U1's departure too" "$(jq -c '[.future_top, .pause.future_pause]' "$pj")" '[{"x":[1,2]},true]'
+check "U2 leaves, the pod is gone" eval 'del U2 && gone future'
+
+# --- a read-only state dir ----------------------------------------------------------
+
+RO=$T/state-ro
+mkdir -p "$RO"
+mount -t tmpfs -o size=4m,mode=700 tmpfs "$RO" && mount -o remount,ro "$RO"
+b=$(mkb RO1 -a podshim.pod=ro)
+orig=$(sha "$b/config.json")
+: >"$LOG"
+err=$("$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
+	create --bundle "$b" RO1 2>&1 </dev/null >/dev/null)
+s=$?
+isnt "create with an empty read-only state dir fails" "$s" 0
+check "with a clear message (stderr and log)" eval '[[ $err == *"Read-only file system"* ]] && log_has_error "Read-only file system"'
+is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state RO1 >/dev/null 2>&1 && echo exists)" "$orig:"
+
+mount -o remount,rw "$RO"
+ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
+ro create --bundle "$b" RO1 </dev/null >/dev/null 2>&1
+check "RO1 joins pod ro while the state dir is writable" rc state RO1
+ro_net=$(stat -L -c %i "$RO/$KEY/pods/ro/ns/net")
+mount -o remount,ro "$RO"
+b=$(mkb RO2 -a podshim.pod=ro)
+orig=$(sha "$b/config.json")
+: >"$LOG"
+err=$(ro create --bundle "$b" RO2 2>&1 </dev/null >/dev/null)
+s=$?
+isnt "then read-only: a second member's create fails" "$s" 0
+check "with a clear message (stderr and log)" eval '[[ $err == *"Read-only file system"* ]] && log_has_error "Read-only file system"'
+is "config.json untouched, no container, pod ro unchanged" \
+	"$(sha "$b/config.json"):$(rc state RO2 >/dev/null 2>&1 && echo exists):$(jq -c '[.members[].id]' "$RO/$KEY/pods/ro/pod.json")" \
+	"$orig::[\"RO1\"]"
+mount -o remount,rw "$RO"
+check "writable again: RO1 leaves, pod ro is torn down" eval 'ro delete --force RO1 </dev/null && [[ ! -e $RO/$KEY/pods/ro ]] && no_mounts_under "$RO"'
+check "its netns is freed" wait_for 10 no_ns_refs net "$ro_net" "$(now_ticks)"
+umount "$RO"
+
+done_testing
