@@ -162,9 +162,12 @@ setup_crun() {
 	if [[ $(stat -f -c %T /sys/fs/cgroup 2>/dev/null) == tmpfs ]] \
 		&& [[ -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
 		CRUN=$T/bin/crun
+		# crun makes directories where the cgroup2 mount was: give it one of
+		# ours, so they go with $T instead of the host's /sys/fs/cgroup.
+		mkdir -p "$T/cgunified"
 		cat >"$CRUN" <<EOF
 #!/bin/sh
-exec unshare --mount --propagation private -- /bin/sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null; exec "\$0" "\$@"' $(printf %q "$CRUN_BIN") "\$@"
+exec unshare --mount --propagation private -- /bin/sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null && mount --bind $(printf %q "$T/cgunified") /sys/fs/cgroup/unified; exec "\$0" "\$@"' $(printf %q "$CRUN_BIN") "\$@"
 EOF
 		chmod 755 "$CRUN"
 	fi
