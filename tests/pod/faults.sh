@@ -227,4 +227,27 @@ check "writable again: RO1 leaves, pod ro is torn down" eval 'ro delete --force 
 check "its netns is freed" wait_for 10 no_ns_refs net "$ro_net" "$(now_ticks)"
 umount "$RO"
 
+# --- a full state dir --------------------------------------------------------------
+
+FULL=$T/state-full
+mkdir -p "$FULL"
+mount -t tmpfs -o size=256k,mode=700 tmpfs "$FULL"
+full() { "$PODSHIM" --podshim-state "$FULL" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
+dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null || true
+b=$(mkb FU1 -a podshim.pod=full)
+orig=$(sha "$b/config.json")
+: >"$LOG"
+err=$(full create --bundle "$b" FU1 2>&1 </dev/null >/dev/null)
+s=$?
+isnt "create with a full state dir fails" "$s" 0
+check "with a clear message (stderr and log)" eval '[[ $err == *"No space left on device"* ]] && log_has_error "No space left on device"'
+is "config.json untouched, no container, no pod, no mount" \
+	"$(sha "$b/config.json"):$(rc state FU1 >/dev/null 2>&1 && echo exists):$(ls "$FULL"/*/pods 2>/dev/null | tr -d '\n'):$(no_mounts_under "$FULL" && echo clean)" \
+	"$orig:::clean"
+rm -f "$FULL/fill"
+full create --bundle "$b" FU1 </dev/null >/dev/null 2>&1
+check "space again: FU1 joins pod full" rc state FU1
+check "FU1 leaves, pod full is torn down" eval 'full delete --force FU1 </dev/null && [[ ! -e $FULL/$KEY/pods/full ]] && no_mounts_under "$FULL"'
+umount "$FULL"
+
 done_testing
