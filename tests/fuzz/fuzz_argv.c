@@ -11,18 +11,7 @@
 
 #include "argv.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-  do                                                                                               \
-    {                                                                                              \
-      if (!(cond))                                                                                 \
-        {                                                                                          \
-          fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-          abort ();                                                                                \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
+#include "fuzz.h"
 
 /* "-podshim-runtime", "--podshim-state=x", ...: a podshim option token. With
  * *inline_value set when it carries its value after '='. */

@@ -14,18 +14,7 @@
 #include "json.h"
 #include "spec.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-  do                                                                                               \
-    {                                                                                              \
-      if (!(cond))                                                                                 \
-        {                                                                                          \
-          fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);                \
-          abort ();                                                                                \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
+#include "fuzz.h"
 
 static const char *const ns_paths[POD_NS_COUNT] = {
   "/run/podshim/k/pods/p/ns/net",
