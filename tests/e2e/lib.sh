@@ -105,6 +105,42 @@ wait_for() {
 	return 1
 }
 
+# --- shared checks -----------------------------------------------------------
+
+# is DESC GOT WANT / like DESC GOT ERE: compare and record one result.
+is() {
+	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
+}
+like() {
+	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: /$3/"; fi
+}
+
+# retry TRIES PAUSE CMD...: like wait_for, but CMD runs in this shell (so it
+# may set variables) and nothing is printed.
+retry() {
+	local n=$1 pause=$2 i
+	shift 2
+	for ((i = 1; i <= n; i++)); do
+		"$@" && return 0
+		((i == n)) || sleep "$pause"
+	done
+	return 1
+}
+
+# pods: podshim's pod list (JSON) for this daemon; pod_members POD: its member
+# IDs, sorted, one a line ("" when there is no such pod).
+pods() { podshim_cli pod list --format json; }
+pod_members() { pods | jq -r --arg n "$1" '.[] | select(.name == $n) | .members[]' | sort; }
+
+# pod_is POD ID...: POD's members are exactly the IDs.
+pod_is() {
+	local n=$1 want got
+	shift
+	want=$(printf '%s\n' "$@" | sort)
+	got=$(pod_members "$n")
+	[[ $got == "$want" ]] || { echo "pod $n members: [${got//$'\n'/ }], want [$*]"; return 1; }
+}
+
 # --- cleanup ---------------------------------------------------------------
 
 # at_exit CMD...: run CMD at exit (last registered runs first).

@@ -25,18 +25,8 @@ POD=n1
 
 # --- helpers ------------------------------------------------------------------
 
-pods() { podshim_cli pod list --format json; }
-pod_members() { pods | jq -r --arg n "$1" '.[] | select(.name == $n) | .members[]' | sort; }
 pod_field() { pods | jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty'; }
 
-# pod_is POD ID...: POD's members are exactly the IDs.
-pod_is() {
-	local n=$1 want got
-	shift
-	want=$(printf '%s\n' "$@" | sort)
-	got=$(pod_members "$n")
-	[[ $got == "$want" ]] || { echo "pod $n members: [${got//$'\n'/ }], want [$*]"; return 1; }
-}
 owner_is() {
 	local o
 	o=$(pod_field "$POD" network_owner)

@@ -34,7 +34,6 @@ PAUSES=()
 
 # --- helpers ------------------------------------------------------------------
 
-pods() { podshim_cli pod list --format json; }
 
 # task_cid SERVICE SLOT: the running container of SERVICE's task in SLOT.
 task_cid() {
@@ -51,17 +50,8 @@ one_task_cid() {
 	echo "$ids"
 }
 
-pod_members() { pods | jq -r --arg n "$1" '.[] | select(.name == $n) | .members[]' | sort; }
 pod_field() { pods | jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty'; }
 
-# pod_is POD ID...: POD's members are exactly the IDs.
-pod_is() {
-	local n=$1 want got
-	shift
-	want=$(printf '%s\n' "$@" | sort)
-	got=$(pod_members "$n")
-	[[ $got == "$want" ]] || { echo "pod $n members: [${got//$'\n'/ }], want [$*]"; return 1; }
-}
 
 # slot_pod POD SLOT SERVICE...: POD's members are exactly the running tasks
 # of the SERVICEs in SLOT.

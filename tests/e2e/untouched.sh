@@ -22,21 +22,6 @@ set -uo pipefail
 DOCKER_BIN=$(type -P docker)
 docker() { timeout 60 "$DOCKER_BIN" "$@"; }
 
-is() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
-}
-like() {
-	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: /$3/"; fi
-}
-retry() { # retry TRIES PAUSE CMD...
-	local n=$1 pause=$2 i
-	shift 2
-	for ((i = 1; i <= n; i++)); do
-		"$@" && return 0
-		((i == n)) || sleep "$pause"
-	done
-	return 1
-}
 now() { echo "${EPOCHREALTIME/./}"; }
 inspect() { docker inspect -f "$2" "$1" 2>&1; }
 state_is() { [[ $(inspect "$1" '{{.State.Status}}') == "$2" ]]; }

@@ -32,26 +32,6 @@ TOKEN=tok-$$-$RANDOM
 DOCKER_BIN=$(type -P docker)
 docker() { timeout 60 "$DOCKER_BIN" "$@"; }
 
-# retry TRIES PAUSE CMD...: like wait_for, but CMD runs in this shell (so it
-# may set variables) and nothing is printed.
-retry() {
-	local n=$1 pause=$2 i
-	shift 2
-	for ((i = 1; i <= n; i++)); do
-		"$@" && return 0
-		((i == n)) || sleep "$pause"
-	done
-	return 1
-}
-
-# is DESC GOT WANT / like DESC GOT ERE: compare and record one result.
-is() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
-}
-like() {
-	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: /$3/"; fi
-}
-
 # run_d NAME ARGS...: docker run -d --name NAME ARGS (container remembered
 # for rm_all); a failure to start is reported as a failed test.
 CONTAINERS=()
@@ -74,11 +54,6 @@ state() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
 health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
 health_is() { [[ $(health "$1") == "$2" ]]; }
 
-# pod_members NAME: the pod's member IDs, sorted, one a line ("" if no pod).
-pod_members() {
-	podshim_cli pod list --format json 2>/dev/null |
-		jq -r --arg n "$1" '.[] | select(.name == $n) | .members[]' | sort
-}
 pod_field() { # pod_field NAME JQ-PATH
 	podshim_cli pod inspect "$1" 2>/dev/null | jq -r ".[0]$2"
 }
