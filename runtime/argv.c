@@ -16,22 +16,34 @@ struct flag_def
   enum flag_kind kind;
 };
 
+/* The global options of runc 1.1-1.3 and crun (1.8-1.2x). */
 static const struct flag_def global_flags[] = {
   { "debug", FLAG_BOOL },        { "log", FLAG_VALUE },      { "log-format", FLAG_VALUE },
   { "root", FLAG_VALUE },        { "criu", FLAG_VALUE },     { "systemd-cgroup", FLAG_BOOL },
   { "rootless", FLAG_VALUE },    { "help", FLAG_BOOL },      { "h", FLAG_BOOL },
   { "version", FLAG_BOOL },      { "v", FLAG_BOOL },
-  /* crun's own global options that take a value. */
-  { "cgroup-manager", FLAG_VALUE }, { "log-level", FLAG_VALUE }, { NULL, FLAG_UNKNOWN },
+  /* crun's own. */
+  { "cgroup-manager", FLAG_VALUE }, { "log-level", FLAG_VALUE }, { "?", FLAG_BOOL },
+  { "usage", FLAG_BOOL },        { "V", FLAG_BOOL },         { NULL, FLAG_UNKNOWN },
 };
 
-/* create, run and delete: the commands podshim acts on. */
-static const struct flag_def command_flags[] = {
-  { "bundle", FLAG_VALUE },      { "b", FLAG_VALUE },         { "console-socket", FLAG_VALUE },
-  { "pid-file", FLAG_VALUE },    { "no-pivot", FLAG_BOOL },   { "no-new-keyring", FLAG_BOOL },
-  { "preserve-fds", FLAG_VALUE }, { "detach", FLAG_BOOL },    { "d", FLAG_BOOL },
-  { "keep", FLAG_BOOL },         { "force", FLAG_BOOL },      { "f", FLAG_BOOL },
-  { "help", FLAG_BOOL },         { "h", FLAG_BOOL },          { NULL, FLAG_UNKNOWN },
+/* create and run (run adds detach and keep): runc 1.1-1.3 (1.2 added
+ * --pidfd-socket) and crun (-f/--config FILE, --no-subreaper on create). */
+static const struct flag_def create_flags[] = {
+  { "bundle", FLAG_VALUE },       { "b", FLAG_VALUE },        { "console-socket", FLAG_VALUE },
+  { "pidfd-socket", FLAG_VALUE }, { "pid-file", FLAG_VALUE }, { "no-pivot", FLAG_BOOL },
+  { "no-new-keyring", FLAG_BOOL }, { "preserve-fds", FLAG_VALUE }, { "no-subreaper", FLAG_BOOL },
+  { "config", FLAG_VALUE },       { "f", FLAG_VALUE },        { "detach", FLAG_BOOL },
+  { "d", FLAG_BOOL },             { "keep", FLAG_BOOL },      { "help", FLAG_BOOL },
+  { "h", FLAG_BOOL },             { "?", FLAG_BOOL },         { "usage", FLAG_BOOL },
+  { NULL, FLAG_UNKNOWN },
+};
+
+/* delete: runc's -f/--force, crun's -r/--regex. */
+static const struct flag_def delete_flags[] = {
+  { "force", FLAG_BOOL }, { "f", FLAG_BOOL }, { "regex", FLAG_BOOL }, { "r", FLAG_BOOL },
+  { "help", FLAG_BOOL },  { "h", FLAG_BOOL }, { "?", FLAG_BOOL },     { "usage", FLAG_BOOL },
+  { NULL, FLAG_UNKNOWN },
 };
 
 int
@@ -107,6 +119,8 @@ static void
 parse_command_args (struct runc_cmdline *c)
 {
   char **argv = c->argv;
+  bool is_delete = strcmp (c->command, "delete") == 0;
+  const struct flag_def *defs = is_delete ? delete_flags : create_flags;
   for (int i = c->command_index + 1; i < c->argc; i++)
     {
       struct flag f;
@@ -123,23 +137,39 @@ parse_command_args (struct runc_cmdline *c)
             c->id = argv[i];
           continue;
         }
-      enum flag_kind kind = lookup (command_flags, &f);
+      enum flag_kind kind = lookup (defs, &f);
+      if (kind == FLAG_UNKNOWN && c->uncertain == NULL)
+        c->uncertain = argv[i];
       const char *value = f.inline_value;
-      if (kind == FLAG_VALUE && value == NULL && i + 1 < c->argc)
-        value = argv[++i];
+      if (kind == FLAG_VALUE && value == NULL)
+        {
+          if (i + 1 < c->argc)
+            value = argv[++i];
+          else if (c->uncertain == NULL)
+            c->uncertain = argv[i];
+        }
       if (flag_is (&f, "bundle") || flag_is (&f, "b"))
         c->bundle = value;
       else if (flag_is (&f, "pid-file"))
         c->pid_file = value;
       else if (flag_is (&f, "console-socket"))
         c->console_socket = value;
+      else if (!is_delete && (flag_is (&f, "config") || flag_is (&f, "f")))
+        c->config = value;
       else if (flag_is (&f, "detach") || flag_is (&f, "d"))
         c->detach = bool_value (&f);
-      else if (flag_is (&f, "force") || flag_is (&f, "f"))
+      else if (is_delete && (flag_is (&f, "force") || flag_is (&f, "f")))
         c->force = bool_value (&f);
-      else if (flag_is (&f, "help") || flag_is (&f, "h"))
+      else if (flag_is (&f, "help") || flag_is (&f, "h") || flag_is (&f, "?")
+               || flag_is (&f, "usage"))
         c->help = true;
     }
+}
+
+static bool
+is_pod_command (const char *cmd)
+{
+  return strcmp (cmd, "create") == 0 || strcmp (cmd, "run") == 0 || strcmp (cmd, "delete") == 0;
 }
 
 int
@@ -187,6 +217,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
         }
       av[out++] = argv[i];
       enum flag_kind kind = lookup (global_flags, &f);
+      if (kind == FLAG_UNKNOWN && c->uncertain == NULL)
+        c->uncertain = argv[i];
       const char *value = f.inline_value;
       if (kind == FLAG_VALUE && value == NULL && i + 1 < argc)
         {
@@ -217,9 +249,12 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
   c->argv = steal_pointer (&av);
   c->argc = out;
 
-  if (c->command && !c->help
-      && (strcmp (c->command, "create") == 0 || strcmp (c->command, "run") == 0
-          || strcmp (c->command, "delete") == 0))
+  /* An unknown global option may have taken the next word as its value:
+     `--new-opt X create ...` is then a create (of uncertain meaning). */
+  if (c->uncertain && c->command && !is_pod_command (c->command)
+      && c->command_index + 1 < c->argc && is_pod_command (c->argv[c->command_index + 1]))
+    c->command = c->argv[++c->command_index];
+  if (c->command && !c->help && is_pod_command (c->command))
     parse_command_args (c);
   return 0;
 }

@@ -35,8 +35,13 @@ struct runc_cmdline
   const char *bundle;
   const char *pid_file;
   const char *console_socket;
+  const char *config;   /* crun's --config FILE (create, run) */
   const char *id;       /* the first positional argument */
   int n_positional;
+  /* The first argument podshim cannot classify with certainty (an option
+   * neither runc 1.1-1.3 nor crun has, or a value option without its value),
+   * or NULL. A pod member's command line must have none. */
+  const char *uncertain;
   bool detach;
   bool force;
   bool help;

@@ -518,29 +518,70 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
 {
   struct runc_cmdline *c = ctx->cmd;
   const char *bundle = c->bundle ? c->bundle : ".";
-  if (c->id == NULL || c->n_positional != 1)
-    return 1;
   cleanup_close int bundle_fd = open (bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (bundle_fd < 0)
     return 1; /* the delegate reports it */
   cleanup_free char *orig = NULL;
   size_t orig_len;
   cleanup_error struct podshim_error *rerr = NULL;
-  if (read_file_at (bundle_fd, "config.json", 0, CONFIG_MAX, &orig, &orig_len, &rerr) < 0)
+  /* crun's --config names the file it reads instead of config.json. */
+  const char *config = c->config ? c->config : "config.json";
+  if (read_file_at (bundle_fd, config, 0, CONFIG_MAX, &orig, &orig_len, &rerr) < 0)
     return 1;
-  if (!spec_may_name_pod (orig, orig_len))
+  /* Bytes first: most containers never get parsed. */
+  if (!spec_may_name_pod (orig, orig_len)
+      && !(c->id && docker_labels_may_name_pod (orig, orig_len, c->id)))
     return 1;
 
+  /* Until a pod key is found, trouble of ours is no reason to fail a
+     container: the delegate runs it untouched (and judges config.json). */
   cleanup_json yajl_val spec = NULL;
-  if (json_parse (orig, orig_len, "config.json", &spec, err) < 0)
-    return -1;
+  cleanup_error struct podshim_error *perr = NULL;
+  if (json_parse (orig, orig_len, "config.json", &spec, &perr) < 0)
+    {
+      if (memmem (orig, orig_len, "\"podshim.pod\"", 13) == NULL
+          && memmem (orig, orig_len, "\"PODSHIM_POD=", 13) == NULL)
+        {
+          podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` names no pod we can read: %s",
+                       c->id ? c->id : "", perr->msg);
+          return 1;
+        }
+      *err = steal_pointer (&perr);
+      return -1;
+    }
   cleanup_json yajl_val labels = NULL;
-  if (container_id_valid (c->id) && docker_labels_load (spec, c->id, &labels, err) < 0)
-    return -1;
+  if (c->id && container_id_valid (c->id) && docker_labels_load (spec, c->id, &labels, &perr) < 0)
+    {
+      cleanup_pod_request struct pod_request own = { 0 };
+      cleanup_error struct podshim_error *e2 = NULL;
+      if (pod_request_from_spec (spec, NULL, &own, &e2) == 0)
+        {
+          podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels of `%s`: %s", c->id,
+                       perr->msg);
+          return 1;
+        }
+      *err = steal_pointer (&perr);
+      return -1;
+    }
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
   if (r <= 0)
     return r < 0 ? -1 : 1;
+  /* A member outside its pod is worse than a refused one. */
+  if (c->uncertain)
+    return podshim_error_set (err, 0,
+                              "cannot be sure what `%.64s` means in this command line (podshim"
+                              " knows the options of runc 1.1-1.3 and crun): refusing to %s"
+                              " a member of pod `%s`",
+                              c->uncertain, c->command, req.name);
+  if (c->config)
+    return podshim_error_set (err, 0, "pod `%s`: a member cannot use --config (`%.64s`)",
+                              req.name, c->config);
+  if (c->id == NULL || c->n_positional != 1)
+    return podshim_error_set (err, 0,
+                              "pod `%s`: expected exactly one container ID on the command line,"
+                              " got %d",
+                              req.name, c->n_positional);
   if (!container_id_valid (c->id))
     return podshim_error_set (err, 0, "invalid container ID `%.200s` for pod `%s`", c->id,
                               req.name);
@@ -634,15 +675,24 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   cleanup_free char *pod = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0)
+  if (read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0 || !pod_name_valid (pod))
     {
-      if (e->errno_ == ENOENT)
+      if (e && e->errno_ == ENOENT)
         return 1;
-      *err = steal_pointer (&e);
-      return -1;
+      /* A damaged entry names no pod we could act on: never block the
+         delete; drop the entry (a member is pruned when its pod is touched). */
+      podshim_log (PODSHIM_LOG_WARNING, "podshim: dropping the damaged index entry of `%s`: %s",
+                   c->id, e ? e->msg : "not a pod name");
+      if (unlinkat (cfd, c->id, 0) < 0 && errno != ENOENT)
+        unlinkat (cfd, c->id, AT_REMOVEDIR);
+      return 1;
     }
-  if (!pod_name_valid (pod))
-    return podshim_error_set (err, 0, "corrupted index entry for container `%s`", c->id);
+  if (c->uncertain)
+    return podshim_error_set (err, 0,
+                              "cannot be sure what `%.64s` means in this command line (podshim"
+                              " knows the options of runc 1.1-1.3 and crun): refusing to delete"
+                              " `%s`, a member of pod `%s`",
+                              c->uncertain, c->id, pod);
 
   int status;
   if (delegate_run (c, &status, err) < 0)

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "podcfg.h"
 #include "fsutil.h"
+#include "log.h"
 #include "pod.h"
 
 #include <ctype.h>
@@ -46,8 +47,60 @@ spec_may_name_pod (const char *buf, size_t len)
 {
   /* JSON may spell the words with escapes: \u00XX, or \/ (Go writes neither). */
   return memmem (buf, len, "podshim", 7) != NULL || memmem (buf, len, "PODSHIM_", 8) != NULL
-         || memmem (buf, len, "\"/etc/hostname\"", 15) != NULL || memmem (buf, len, "\\/", 2) != NULL
-         || has_word_escape (buf, len);
+         || memmem (buf, len, "\\/", 2) != NULL || has_word_escape (buf, len);
+}
+
+int
+spec_scan_docker_dirs (const char *buf, size_t len, const char *id, docker_dir_fn fn, void *data)
+{
+  size_t id_len = strlen (id);
+  cleanup_free char *needle = malloc (id_len + 12);
+  if (needle == NULL)
+    return 1;
+  int n = snprintf (needle, id_len + 12, "/%s/hostname\"", id);
+  const char *end = buf + len;
+  for (const char *p = buf; (p = memmem (p, (size_t) (end - p), needle, (size_t) n)) != NULL;
+       p += n)
+    {
+      /* Back to the string's opening quote; an escape inside makes the bytes
+         differ from the string: let the parser decide. */
+      const char *q = p;
+      while (q > buf && q[-1] != '"')
+        if (*--q == '\\')
+          return 1;
+      if (q == buf || (q - 1 > buf && q[-2] == '\\'))
+        return 1;
+      if (*q != '/')
+        continue;
+      size_t dir_len = (size_t) (p - q) + 1 + id_len;
+      if (fn (q, dir_len, data))
+        return 1;
+    }
+  return 0;
+}
+
+static bool
+labels_file_names_podshim (const char *dir, size_t dir_len, void *data)
+{
+  (void) data;
+  cleanup_free char *path = NULL, *buf = NULL;
+  size_t len;
+  cleanup_error struct podshim_error *e = NULL;
+  if (asprintf (&path, "%.*s/config.v2.json", (int) dir_len, dir) < 0)
+    return true;
+  if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0)
+    {
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels: %s", e->msg);
+      return false;
+    }
+  return memmem (buf, len, "podshim", 7) != NULL;
+}
+
+bool
+docker_labels_may_name_pod (const char *buf, size_t len, const char *id)
+{
+  return container_id_valid (id)
+         && spec_scan_docker_dirs (buf, len, id, labels_file_names_podshim, NULL) != 0;
 }
 
 static const char *

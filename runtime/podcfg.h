@@ -29,9 +29,23 @@ cleanup_pod_requestp (struct pod_request *r)
 #define cleanup_pod_request __attribute__ ((cleanup (cleanup_pod_requestp)))
 
 /* False when config.json's bytes cannot name a pod: no "podshim"/"PODSHIM_"
- * anywhere, no Docker /etc/hostname mount, and no \u00XX or \/ escape that
- * could spell them. The fast path for every other container. */
+ * anywhere, and no \u00XX or \/ escape that could spell them. The fast path
+ * for every other container (Docker's labels: docker_labels_may_name_pod). */
 bool spec_may_name_pod (const char *buf, size_t len);
+
+typedef bool (*docker_dir_fn) (const char *dir, size_t dir_len, void *data);
+
+/* Byte scan for Docker's container directory of `id` (valid) without parsing:
+ * calls fn for the directory D of every JSON string "D/hostname" where D is
+ * absolute and ends in "/<id>", a superset of what docker_labels_load reads.
+ * Returns 1 when fn returned true or when an escape makes the bytes
+ * uncertain (then parse), else 0. Meant for bytes spec_may_name_pod rejected. */
+int spec_scan_docker_dirs (const char *buf, size_t len, const char *id, docker_dir_fn fn,
+                           void *data);
+
+/* True when config.v2.json of a directory spec_scan_docker_dirs finds holds
+ * the bytes "podshim" (or the scan is uncertain). Unreadable files: false. */
+bool docker_labels_may_name_pod (const char *buf, size_t len, const char *id);
 
 /* Loads the Docker labels of container `id`: `<dir>/config.v2.json`, where dir
  * is the directory of the /etc/hostname mount's source and its basename is id.

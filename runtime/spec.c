@@ -124,8 +124,31 @@ drop_sysctls (yajl_val lx, unsigned mask)
     }
 }
 
+/* A path podshim itself wrote for a pod (`.../pods/<pod>/ns/<short>`): a
+ * bundle re-created after an earlier join, possibly under another state dir. */
+static bool
+is_pod_ns_path (const char *p, const char *short_name)
+{
+  size_t n = strlen (p), sn = strlen (short_name);
+  if (n < sn + 4 || strcmp (p + n - sn, short_name) != 0 || strncmp (p + n - sn - 4, "/ns/", 4) != 0)
+    return false;
+  size_t end = n - sn - 4; /* the pod name ends here */
+  size_t start = end;
+  while (start > 0 && p[start - 1] != '/')
+    start--;
+  if (start == end || start < 6 || strncmp (p + start - 6, "/pods/", 6) != 0)
+    return false;
+  char name[POD_NAME_MAX + 1];
+  if (end - start > POD_NAME_MAX)
+    return false;
+  memcpy (name, p + start, end - start);
+  name[end - start] = '\0';
+  return pod_name_valid (name);
+}
+
 static int
-set_namespace (yajl_val lx, const char *type, const char *path, struct podshim_error **err)
+set_namespace (yajl_val lx, const char *type, const char *short_name, const char *path,
+               struct podshim_error **err)
 {
   yajl_val nss = json_get (lx, "namespaces");
   if (nss == NULL)
@@ -149,6 +172,17 @@ set_namespace (yajl_val lx, const char *type, const char *path, struct podshim_e
         return podshim_error_set (err, 0,
                                   "invalid config.json: namespace `%s` is listed twice", type);
       found = true;
+      /* The member's own choice (`--network container:X`, a bundle's path):
+         never silently replaced. A pod's path: joined before, by podshim. */
+      yajl_val own = json_get (ns, "path");
+      if (own
+          && !(own->type == yajl_t_string
+               && (own->u.string[0] == '\0' || is_pod_ns_path (own->u.string, short_name))))
+        return podshim_error_set (err, 0,
+                                  "the container already joins its %s namespace at `%.200s`;"
+                                  " a pod member cannot also share it with the pod"
+                                  " (drop that namespace from podshim.share or the path)",
+                                  type, own->type == yajl_t_string ? own->u.string : "?");
       json_object_set (ns, "path", json_new_string (path));
     }
   if (!found)
@@ -240,6 +274,16 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
   if (sysctl && sysctl->type != yajl_t_object)
     return podshim_error_set (err, 0, "invalid config.json: `linux.sysctl` is not an object");
 
+  yajl_val nss = json_get (lx, "namespaces");
+  for (size_t i = 0; nss && nss->type == yajl_t_array && i < nss->u.array.len; i++)
+    {
+      const char *t = json_get_string (nss->u.array.values[i], "type");
+      if (t && strcmp (t, "user") == 0)
+        return podshim_error_set (err, 0,
+                                  "a pod member cannot have its own user namespace (userns-remap,"
+                                  " rootless): the pod's namespaces belong to the host's user"
+                                  " namespace");
+    }
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     {
       if (!(plan->share & bit))
@@ -248,7 +292,7 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
       if (path == NULL)
         return podshim_error_set (err, 0, "internal error: no path for namespace %s",
                                   pod_ns_name (bit));
-      if (set_namespace (lx, pod_ns_oci_type (bit), path, err) < 0)
+      if (set_namespace (lx, pod_ns_oci_type (bit), pod_ns_name (bit), path, err) < 0)
         return -1;
     }
   if (plan->share & POD_NS_UTS)

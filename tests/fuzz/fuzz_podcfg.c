@@ -51,6 +51,44 @@ check_volumes (char **v, size_t n)
   free (dn);
 }
 
+struct want_dir
+{
+  const char *dir;
+  size_t len;
+  bool found;
+};
+
+static bool
+match_dir (const char *dir, size_t len, void *data)
+{
+  struct want_dir *w = data;
+  if (len == w->len && memcmp (dir, w->dir, len) == 0)
+    w->found = true;
+  return false;
+}
+
+/* The byte scan of Docker's directory misses no /etc/hostname mount source
+ * that docker_labels_load would follow (ID "c1"). */
+static void
+check_docker_scan (yajl_val spec, const char *buf, size_t len)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+    {
+      yajl_val m = mounts->u.array.values[i];
+      const char *d = json_get_string (m, "destination");
+      const char *src = json_get_string (m, "source");
+      if (d == NULL || strcmp (d, "/etc/hostname") != 0 || src == NULL || src[0] != '/')
+        continue;
+      size_t n = strlen (src);
+      if (n < 12 || strcmp (src + n - 12, "/c1/hostname") != 0)
+        continue;
+      struct want_dir w = { src, n - 9, false };
+      if (spec_scan_docker_dirs (buf, len, "c1", match_dir, &w) == 0)
+        CHECK (w.found);
+    }
+}
+
 static void
 as_spec (const char *buf, size_t len)
 {
@@ -62,6 +100,8 @@ as_spec (const char *buf, size_t len)
       return;
     }
   bool may = spec_may_name_pod (buf, len);
+  if (!may)
+    check_docker_scan (spec, buf, len);
   /* The document is also tried as its own labels document (Config.Labels). */
   for (int as_labels = 0; as_labels < 2; as_labels++)
     {

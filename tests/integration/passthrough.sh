@@ -159,6 +159,38 @@ run_tests() {
 	pair nobundle "run: missing bundle" cat -- run -b "$T/bundles/nonexistent" "$(cid nob)"
 }
 
+# A container that names no pod is never failed by podshim: whatever podshim
+# cannot read or parse (runc accepts \u0000 in a string; Docker's
+# config.v2.json garbage, unreadable or huge) leaves it to the delegate.
+nonmember_tests() {
+	local id dir v2 digest kind
+	mkbundle nmnul 'echo ran' '.annotations["x"] = "a\u0000b" | .process.env += ["PODSHIM_SHARE=net"]'
+	digest=$(sha "$BUNDLE/config.json")
+	pair nmnul "non-member with \\u0000 in an annotation" cat -- run -b "$BUNDLE" "$(cid nmnul)"
+	is "$(sha "$BUNDLE/config.json")" "$digest" "$DLG: (config.json byte-identical)"
+	for kind in garbage directory huge; do
+		id=$(cid "nm$kind")
+		dir=$T/docker/containers/$id
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		echo "$id" >"$dir/hostname"
+		v2=$dir/config.v2.json
+		case $kind in
+		garbage) printf '{"Config":{"Labels":{"podshim.share":' >"$v2" ;;
+		directory) mkdir "$v2" ;;
+		huge) truncate -s 40M "$v2" ;;
+		esac
+		mkbundle "nm$kind" 'cat /etc/hostname' \
+			'.mounts += [{destination: "/etc/hostname", type: "bind", source: $src, options: ["rbind", "ro"]}]' \
+			--arg src "$dir/hostname"
+		digest=$(sha "$BUNDLE/config.json")
+		pair "nm$kind" "Docker non-member whose config.v2.json is $kind" cat -- run -b "$BUNDLE" "$id"
+		is "$(<"$T/out/nm$kind.s.out"):$(sha "$BUNDLE/config.json")" "$id:$digest" \
+			"$DLG: (it ran, config.json byte-identical)"
+	done
+	rm -rf "$T/docker"
+}
+
 lifecycle_tests() {
 	local id
 	mkbundle life 'trap "exit 0" TERM; sleep 1000 & wait' # a fixed set of processes for ps
@@ -394,6 +426,7 @@ for d in runc crun; do
 	fi
 	use_delegate "$d"
 	run_tests
+	nonmember_tests
 	lifecycle_tests
 	misc_tests
 	pod_option_tests

@@ -110,13 +110,33 @@ bad "pod name bad/name from a Docker label" 'bad/name' "$(
 bad "podshim.share=net,bogus" 'bogus' "$(mkb X6 -a podshim.pod=ok -a podshim.share=net,bogus)"
 bad "podshim.volumes=relative/path" 'relative/path' "$(mkb X7 -a podshim.pod=ok -a podshim.volumes=relative/path)"
 bad "podshim.volumes=/a/../b" '/a/../b' "$(mkb X8 -a podshim.pod=ok -a podshim.volumes=/a/../b)"
-b=$(mkb X9 -a podshim.pod=ok)
+b=$(mkb X9 -a podshim.pod=ok -j '{annotations} + .')
 head -c "$(($(stat -c %s "$b/config.json") / 2))" "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
-bad "truncated config.json naming a pod" 'config.json' "$b"
+bad "truncated config.json still naming a pod" 'config.json' "$b"
+# Cut before the pod key: nothing names a pod, the delegate judges it.
+b=$(mkb X9b -a podshim.pod=ok)
+head -c "$(($(stat -c %s "$b/config.json") / 2))" "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
+bad "truncated config.json whose pod key is cut off: runc's own error" 'unexpected EOF' "$b"
 bad "duplicate network namespace entries" 'network' \
 	"$(mkb X10 -a podshim.pod=ok -j '.linux.namespaces += [{type: "network"}]')"
 bad "a pod volume over a mount of the container" '/tmp' \
 	"$(mkb X11 -a podshim.pod=ok -a podshim.volumes=/tmp)"
+# A member's own namespace choices are refused, never replaced.
+bad "a member joining a network namespace by path (--network container:X)" \
+	'network namespace at `/proc/1/ns/net`' \
+	"$(mkb X12 -a podshim.pod=ok -j '.linux.namespaces |= map(if .type == "network" then .path = "/proc/1/ns/net" else . end)')"
+bad "a bundle naming a wrong-type path for a shared namespace" 'uts namespace at `/proc/1/ns/net`' \
+	"$(mkb X13 -a podshim.pod=ok -j '.linux.namespaces |= map(if .type == "uts" then .path = "/proc/1/ns/net" else . end)')"
+bad "a member with its own user namespace (userns-remap)" 'own user namespace' \
+	"$(mkb X14 -a podshim.pod=ok -j '.linux.namespaces += [{type: "user"}]
+		| .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
+		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]')"
+check "a member keeping its own path for an unshared namespace joins" eval '
+	member X15 "$(mkb X15 -a podshim.pod=ownpid -a podshim.share=net \
+		-j ".linux.namespaces |= map(if .type == \"pid\" then .path = \"/proc/$$/ns/pid\" else . end)")"'
+is "X15 is in the host's PID namespace, the pod's network" \
+	"$(nsino "$(cpid X15)" pid):$(nsino "$(cpid X15)" net)" "$(nsino $$ pid):$(pinned ownpid net)"
+check "delete X15" del X15
 
 # --- the delegate fails ---------------------------------------------------------------
 

@@ -382,17 +382,18 @@ test_may_name_pod (void **state)
   const char *yes[] = {
     "{\"annotations\":{\"podshim.pod\":\"x\"}}",
     "{\"process\":{\"env\":[\"PODSHIM_POD=x\"]}}",
-    "{\"mounts\":[{\"destination\":\"/etc/hostname\",\"source\":\"/d/id/hostname\"}]}",
   };
   const char *no[] = {
     "{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":[\"sh\"],\"env\":[\"PATH=/bin\"]}}",
     "{\"mounts\":[{\"destination\":\"/etc/hostname2\"}]}",
     "{\"annotations\":{\"Podshim.pod\":\"x\"}}",
     "",
+    /* Docker's labels are scanned apart (docker_labels_may_name_pod). */
+    "{\"mounts\":[{\"destination\":\"/etc/hostname\",\"source\":\"/d/id/hostname\"}]}",
   };
-  for (size_t i = 0; i < 3; i++)
+  for (size_t i = 0; i < 2; i++)
     assert_true (spec_may_name_pod (yes[i], strlen (yes[i])));
-  for (size_t i = 0; i < 4; i++)
+  for (size_t i = 0; i < 5; i++)
     assert_false (spec_may_name_pod (no[i], strlen (no[i])));
   /* JSON escapes can spell a pod: such documents take the slow path. */
   const char *escaped[] = {
@@ -425,6 +426,57 @@ test_may_name_pod (void **state)
   const char *s = "{}podshim";
   assert_false (spec_may_name_pod (s, 2));
   assert_true (spec_may_name_pod (s, 9));
+}
+
+struct seen
+{
+  int n;
+  char dirs[4][64];
+};
+
+static bool
+record_dir (const char *dir, size_t len, void *data)
+{
+  struct seen *s = data;
+  if (s->n < 4)
+    snprintf (s->dirs[s->n++], 64, "%.*s", (int) len, dir);
+  return false;
+}
+
+static int
+scan (const char *text, const char *id, struct seen *s)
+{
+  memset (s, 0, sizeof (*s));
+  return spec_scan_docker_dirs (text, strlen (text), id, record_dir, s);
+}
+
+static void
+test_scan_docker_dirs (void **state)
+{
+  (void)state;
+  struct seen s;
+  assert_int_equal (
+      scan ("{\"mounts\":[{\"destination\":\"/etc/hostname\",\"source\":\"/d/c1/hostname\"}]}",
+            "c1", &s),
+      0);
+  assert_int_equal (s.n, 1);
+  assert_string_equal (s.dirs[0], "/d/c1");
+  /* every string that could be the source, in any order of keys */
+  assert_int_equal (scan ("{\"a\":\"/x/c1/hostname\",\"b\":[\"/c1/hostname\",\"/y/c1/hostname\"]}",
+                          "c1", &s),
+                    0);
+  assert_int_equal (s.n, 3);
+  assert_string_equal (s.dirs[0], "/x/c1");
+  assert_string_equal (s.dirs[1], "/c1");
+  assert_string_equal (s.dirs[2], "/y/c1");
+  /* not it: another ID, a suffix of the ID, a relative path, not the end of a string */
+  assert_int_equal (scan ("{\"a\":\"/d/c2/hostname\",\"b\":\"/d/xc1/hostname\"}", "c1", &s), 0);
+  assert_int_equal (s.n, 0);
+  assert_int_equal (scan ("{\"a\":\"d/c1/hostname\",\"b\":\"/d/c1/hostname2\"}", "c1", &s), 0);
+  assert_int_equal (s.n, 0);
+  /* an escape in the string: uncertain, parse */
+  assert_int_equal (scan ("{\"a\":\"/d\\\"q/c1/hostname\"}", "c1", &s), 1);
+  assert_int_equal (scan ("{\"a\":\"/d\\u0041/c1/hostname\"}", "c1", &s), 1);
 }
 
 /* dockerd's layout: <dir>/<id>/hostname and <dir>/<id>/config.v2.json */
@@ -505,6 +557,10 @@ test_docker_labels (void **state)
   yajl_tree_free (doc);
   doc = NULL;
 
+  /* The byte scan finds it without parsing. */
+  assert_true (docker_labels_may_name_pod (d.spec, strlen (d.spec), id));
+  assert_false (docker_labels_may_name_pod (d.spec, strlen (d.spec), "someone-else"));
+
   /* The directory's basename must be the ID. */
   assert_int_equal (labels (d.spec, "someone-else", &doc, &err), 0);
   assert_null (doc);
@@ -521,6 +577,14 @@ test_docker_labels (void **state)
   docker_setup (&d, "c1", "{\"Config\":{\"Labels\":{\"other\":\"x\"}}}");
   assert_int_equal (labels (d.spec, "c1", &doc, &err), 0);
   assert_null (doc);
+  assert_false (docker_labels_may_name_pod (d.spec, strlen (d.spec), "c1"));
+  docker_teardown (&d);
+  /* unreadable (here: a directory) or missing: the scan says no pod */
+  docker_setup (&d, "c1", NULL);
+  char *v2 = t_printf ("%s/config.v2.json", d.cdir);
+  assert_int_equal (mkdir (v2, 0700), 0);
+  assert_false (docker_labels_may_name_pod (d.spec, strlen (d.spec), "c1"));
+  free (v2);
   docker_teardown (&d);
 
   /* A corrupted one that may name a pod is an error naming the file. */
@@ -588,6 +652,7 @@ main (void)
     cmocka_unit_test (test_volumes),
     cmocka_unit_test (test_volume_dirname),
     cmocka_unit_test (test_may_name_pod),
+    cmocka_unit_test (test_scan_docker_dirs),
     cmocka_unit_test (test_docker_labels),
     cmocka_unit_test (test_docker_network_none),
   };

@@ -13,11 +13,14 @@ Plan fields:
   volumes            [{destination, source}]
   dropped_hooks      expected count of dropped hooks (checked by test_spec)
   error              a substring of the expected error; no .out.json then
+                     (a namespace joined by a path other than the pod's, or an
+                     own user namespace, is refused)
 
 Numbers keep their text, duplicate keys and key order are kept, as in
 podshim's own JSON layer.
 """
 import json
+import re
 import os
 import sys
 
@@ -117,11 +120,18 @@ def join(spec, plan):
     if nss is None:
         nss = []
         linux.set("namespaces", nss)
+    assert not any(ns.get("type") == "user" for ns in nss), "own user namespace"
     for short, oci in ORDER:
         if short not in share:
             continue
         entries = [ns for ns in nss if ns.get("type") == oci]
         assert len(entries) <= 1, "namespace listed twice"
+        # A path of the member's own (other than the pod's) is refused.
+        # A path of the member's own is refused; one podshim wrote before
+        # (.../pods/<pod>/ns/<short>) is replaced.
+        own = entries[0].get("path") if entries else None
+        assert own in (None, "") or re.search(r"/pods/[A-Za-z0-9_-][A-Za-z0-9_.-]*/ns/" + short + "$", own), \
+            "namespace already joined by path"
         if entries:
             entries[0].set("path", paths[short])
         else:
