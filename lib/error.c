@@ -7,12 +7,23 @@
 
 static char *vformat (const char *fmt, va_list ap) __attribute__ ((format (printf, 1, 0)));
 
+/* No message grows past this (values from labels are quoted in it). */
+#define ERROR_MSG_MAX 2048
+
+static void
+cap_message (char *s)
+{
+  if (s && strlen (s) > ERROR_MSG_MAX)
+    strcpy (s + ERROR_MSG_MAX - 15, "... (truncated)");
+}
+
 static char *
 vformat (const char *fmt, va_list ap)
 {
   char *s = NULL;
   if (vasprintf (&s, fmt, ap) < 0)
     return NULL;
+  cap_message (s);
   return s;
 }
 
@@ -41,6 +52,7 @@ podshim_error_set (struct podshim_error **err, int errno_, const char *fmt, ...)
     e->msg = steal_pointer (&base);
   if (e->msg == NULL)
     abort ();
+  cap_message (e->msg);
   *err = e;
   return -1;
 }
@@ -58,6 +70,7 @@ podshim_error_wrap (struct podshim_error **err, const char *fmt, ...)
   if (ctx && asprintf (&m, "%s: %s", ctx, (*err)->msg) >= 0)
     {
       free ((*err)->msg);
+      cap_message (m);
       (*err)->msg = m;
     }
   return -1;

@@ -248,3 +248,62 @@ rm_rf_at (int dirfd, const char *name, struct podshim_error **err)
 {
   return rm_rf_depth (dirfd, name, 0, err);
 }
+
+int
+open_private_dir_path (const char *path, bool create, struct podshim_error **err)
+{
+  if (path[0] != '/')
+    return podshim_error_set (err, 0, "state directory `%s` is not an absolute path", path);
+  cleanup_close int cur = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0)
+    return podshim_error_set (err, errno, "cannot open `/`");
+  const char *p = path;
+  while (*p)
+    {
+      while (*p == '/')
+        p++;
+      size_t n = strcspn (p, "/");
+      if (n == 0)
+        break;
+      char comp[NAME_MAX + 1];
+      if (n > NAME_MAX)
+        return podshim_error_set (err, ENAMETOOLONG, "cannot open state directory `%s`", path);
+      memcpy (comp, p, n);
+      comp[n] = '\0';
+      int next = openat (cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (next < 0 && errno == ENOENT && create)
+        {
+          if (mkdirat (cur, comp, 0700) < 0 && errno != EEXIST)
+            return podshim_error_set (err, errno, "cannot create directory `%.*s`",
+                                      (int) (p + n - path), path);
+          next = openat (cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        }
+      if (next < 0)
+        {
+          int e = errno;
+          struct stat st;
+          if ((e == ELOOP || e == ENOTDIR) && fstatat (cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0
+              && S_ISLNK (st.st_mode))
+            return podshim_error_set (err, 0,
+                                      "state directory `%s`: `%.*s` is a symbolic link (give"
+                                      " podshim the real path)",
+                                      path, (int) (p + n - path), path);
+          if (e == ENOENT && !create)
+            return -ENOENT;
+          return podshim_error_set (err, e, "cannot open `%.*s`", (int) (p + n - path), path);
+        }
+      close (cur);
+      cur = next;
+      p += n;
+    }
+  struct stat st;
+  if (fstat (cur, &st) < 0)
+    return podshim_error_set (err, errno, "cannot stat state directory `%s`", path);
+  if (st.st_uid != geteuid () || (st.st_mode & 022) != 0)
+    return podshim_error_set (err, 0,
+                              "state directory `%s` is unsafe: owned by uid %u with mode %04o"
+                              " (it must be owned by uid %u and writable by no one else)",
+                              path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777),
+                              (unsigned) geteuid ());
+  return steal_fd (&cur);
+}

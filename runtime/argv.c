@@ -197,7 +197,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       if (!split_flag (argv[i], &f))
         break;
       bool shim_runtime = flag_is (&f, "podshim-runtime");
-      if (shim_runtime || flag_is (&f, "podshim-state"))
+      bool shim_max = flag_is (&f, "podshim-max-pods");
+      if (shim_runtime || shim_max || flag_is (&f, "podshim-state"))
         {
           const char *v = f.inline_value;
           if (v == NULL)
@@ -208,9 +209,13 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             }
           if (*v == '\0')
             return podshim_error_set (err, 0, "option `--%s` needs a non-empty value",
-                                      shim_runtime ? "podshim-runtime" : "podshim-state");
+                                      shim_runtime ? "podshim-runtime"
+                                      : shim_max   ? "podshim-max-pods"
+                                                   : "podshim-state");
           if (shim_runtime)
             c->shim_runtime = v;
+          else if (shim_max)
+            c->shim_max_pods = v;
           else
             c->shim_state = v;
           continue;

@@ -8,10 +8,12 @@
 #include "sandbox.h"
 #include "spec.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,8 +55,7 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
     s = getenv ("PODSHIM_STATE");
   if (s == NULL || *s == '\0')
     s = "/run/podshim";
-  if (s[0] != '/')
-    return podshim_error_set (err, 0, "state directory `%s` is not an absolute path", s);
+  /* Checked when opened: a non-member never needs it. */
   ctx->state_dir = strdup (s);
   if (ctx->state_dir == NULL)
     abort ();
@@ -71,32 +72,57 @@ shim_ctx_free (struct shim_ctx *ctx)
 }
 
 int
-shim_open_root_state (const char *state_dir, const char *rootkey, const char *root, bool create,
-                      struct podshim_error **err)
+shim_max_pods (const struct shim_ctx *ctx, long *ret, struct podshim_error **err)
 {
-  cleanup_close int sfd = -1;
-  if (create)
+  const char *v = ctx->cmd->shim_max_pods;
+  const char *from = "--podshim-max-pods";
+  if (v == NULL && (v = getenv ("PODSHIM_MAX_PODS")) != NULL && *v != '\0')
+    from = "PODSHIM_MAX_PODS";
+  if (v == NULL || *v == '\0')
     {
-      sfd = ensure_dir_path (state_dir, 0700, err);
-      if (sfd < 0)
-        return -1;
+      *ret = POD_MAX_PODS_DEFAULT;
+      return 0;
     }
-  else
+  char *end;
+  errno = 0;
+  long n = strtol (v, &end, 10);
+  if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 1000000)
+    return podshim_error_set (err, 0, "invalid %s `%.32s`: a number from 1 to 1000000", from, v);
+  *ret = n;
+  return 0;
+}
+
+int
+shim_open_root_state (const char *state_dir, const char *rootkey, const char *root, bool create,
+                      int *ret_statefd, struct podshim_error **err)
+{
+  cleanup_close int sfd = open_private_dir_path (state_dir, create, err);
+  if (sfd < 0)
+    return sfd;
+  /* Shared: `pod gc` removes empty root directories only while no one
+     holds the state dir (LOCK_EX|LOCK_NB). */
+  if (ret_statefd)
     {
-      sfd = open (state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (sfd < 0)
-        return errno == ENOENT ? -ENOENT
-                               : podshim_error_set (err, errno, "cannot open `%s`", state_dir);
+      int r;
+      while ((r = flock (sfd, LOCK_SH)) < 0 && errno == EINTR)
+        ;
+      if (r < 0)
+        return podshim_error_set (err, errno, "cannot lock `%s`", state_dir);
     }
+  int rfd;
   if (!create)
-    return open_dir_at (sfd, rootkey, err);
-  cleanup_close int rfd = ensure_dir_at (sfd, rootkey, 0700, err);
+    rfd = open_dir_at (sfd, rootkey, err);
+  else
+    rfd = ensure_dir_at (sfd, rootkey, 0700, err);
   if (rfd < 0)
+    return rfd;
+  cleanup_close int rootfd = rfd;
+  if (create && faccessat (rootfd, "root", F_OK, AT_SYMLINK_NOFOLLOW) < 0
+      && write_file_atomic_at (rootfd, "root", root, strlen (root), 0600, err) < 0)
     return -1;
-  if (faccessat (rfd, "root", F_OK, AT_SYMLINK_NOFOLLOW) < 0
-      && write_file_atomic_at (rfd, "root", root, strlen (root), 0600, err) < 0)
-    return -1;
-  return steal_fd (&rfd);
+  if (ret_statefd)
+    *ret_statefd = steal_fd (&sfd);
+  return steal_fd (&rootfd);
 }
 
 /* Is the delegate still holding container id? Both runc and crun keep <root>/<id>/. */
@@ -136,7 +162,8 @@ unindex (int rootfd, const char *id, const char *pod)
 }
 
 static int
-pod_teardown_locked (int podsfd, int poddir, const struct pod_state *pod, struct podshim_error **err)
+pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state *pod,
+                     struct podshim_error **err)
 {
   if (sandbox_destroy (poddir, pod->pause_pid, pod->pause_start, err) < 0)
     return -1;
@@ -149,7 +176,9 @@ pod_teardown_locked (int podsfd, int poddir, const struct pod_state *pod, struct
   char lock[POD_NAME_MAX + 8];
   snprintf (lock, sizeof (lock), "%s.lock", pod->name);
   /* Still held by us: waiters see it unlinked and start over. */
-  unlinkat (podsfd, lock, 0);
+  cleanup_close int locksfd = open_dir_at (rootfd, "locks", NULL);
+  if (locksfd >= 0)
+    unlinkat (locksfd, lock, 0);
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` torn down", pod->name);
   return 0;
 }
@@ -188,7 +217,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
   *ret_gone = false;
   if (pod->n_members == 0)
     {
-      if (pod_teardown_locked (podsfd, poddir, pod, err) < 0)
+      if (pod_teardown_locked (rootfd, podsfd, poddir, pod, err) < 0)
         return -1;
       *ret_gone = true;
       return 0;
@@ -248,25 +277,60 @@ struct pod_handles
   int podsfd;
   int poddir;
   int lockfd;
+  int statefd; /* holds the state dir's shared lock */
+  int locksfd;
 };
+#define POD_HANDLES_INIT { -1, -1, -1, -1, -1, -1 }
 
 static void
 pod_handles_close (struct pod_handles *h)
 {
   cleanup_closep (&h->poddir);
   cleanup_closep (&h->lockfd);
+  cleanup_closep (&h->locksfd);
   cleanup_closep (&h->podsfd);
   cleanup_closep (&h->rootfd);
-  h->rootfd = h->podsfd = h->poddir = h->lockfd = -1;
+  cleanup_closep (&h->statefd);
+  h->rootfd = h->podsfd = h->poddir = h->lockfd = h->statefd = h->locksfd = -1;
 }
 #define cleanup_pod_handles __attribute__ ((cleanup (pod_handles_close)))
+
+/* Refuses a new pod when the root already has the most it may. */
+static int
+pods_limit_check (const struct shim_ctx *ctx, int podsfd, const char *name,
+                  struct podshim_error **err)
+{
+  long max;
+  if (shim_max_pods (ctx, &max, err) < 0)
+    return -1;
+  int dfd = dup (podsfd);
+  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  if (d == NULL)
+    {
+      if (dfd >= 0)
+        close (dfd);
+      return podshim_error_set (err, errno, "cannot list pods");
+    }
+  long n = 0;
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    if (de->d_name[0] != '.' && (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN))
+      n++;
+  if (n >= max)
+    return podshim_error_set (err, 0,
+                              "cannot create pod `%s`: root `%.200s` already has %ld pods, the"
+                              " most allowed (--podshim-max-pods %ld)",
+                              name, ctx->root, n, max);
+  return 0;
+}
 
 /* Locks pod `name` and opens its directory (creating it if create). */
 static int
 pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, struct pod_handles *h,
                  struct podshim_error **err)
 {
-  h->rootfd = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, err);
+  h->rootfd = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd,
+                                    err);
   if (h->rootfd < 0)
     return h->rootfd;
   h->podsfd = create ? ensure_dir_at (h->rootfd, "pods", 0700, err)
@@ -275,9 +339,22 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
     return h->podsfd;
   if (!create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
     return -ENOENT; /* no pod: do not leave a lock file behind */
-  h->lockfd = pod_lock (h->podsfd, name, err);
+  /* Locks live apart from pods: pod `web.lock` is no lock of pod `web`. */
+  h->locksfd = create ? ensure_dir_at (h->rootfd, "locks", 0700, err)
+                      : open_dir_at (h->rootfd, "locks", err);
+  if (h->locksfd < 0)
+    return h->locksfd;
+  h->lockfd = pod_lock (h->locksfd, name, err);
   if (h->lockfd < 0)
     return -1;
+  if (create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT
+      && pods_limit_check (ctx, h->podsfd, name, err) < 0)
+    {
+      char lock[POD_NAME_MAX + 8];
+      snprintf (lock, sizeof (lock), "%s.lock", name);
+      unlinkat (h->locksfd, lock, 0);
+      return -1;
+    }
   h->poddir = create ? ensure_dir_at (h->podsfd, name, 0700, err)
                      : open_dir_at (h->podsfd, name, err);
   if (h->poddir == -ENOENT)
@@ -285,7 +362,7 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
       /* Torn down while we waited; the lock file is ours to remove. */
       char lock[POD_NAME_MAX + 8];
       snprintf (lock, sizeof (lock), "%s.lock", name);
-      unlinkat (h->podsfd, lock, 0);
+      unlinkat (h->locksfd, lock, 0);
     }
   if (h->poddir < 0)
     return h->poddir;
@@ -298,7 +375,7 @@ static int
 member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
               struct podshim_error **err)
 {
-  cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
+  cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
   int r = pod_open_locked (ctx, name, false, &h, err);
   if (r == -ENOENT)
     return 0;
@@ -450,7 +527,7 @@ static int
 confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
                 struct podshim_error **err)
 {
-  cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
+  cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
   if (pod_open_locked (ctx, name, false, &h, err) < 0)
     return podshim_error_set (err, ENOENT, "pod `%s` vanished during create", name);
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -589,7 +666,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
 
   struct join_result res = { 0 };
   {
-    cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
+    cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
       return -1;
     /* A networked member brings the pod its interface through Docker's
@@ -662,12 +739,17 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   struct runc_cmdline *c = ctx->cmd;
   if (c->id == NULL || c->n_positional != 1 || !container_id_valid (c->id))
     return 1;
+  cleanup_error struct podshim_error *serr = NULL;
   cleanup_close int rootfd
-      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, false, err);
+      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &serr);
   if (rootfd == -ENOENT)
     return 1;
   if (rootfd < 0)
-    return -1;
+    {
+      /* No member can have been made there: never block a delete. */
+      podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", serr->msg);
+      return 1;
+    }
   cleanup_close int cfd = open_dir_at (rootfd, "containers", err);
   if (cfd == -ENOENT)
     return 1;

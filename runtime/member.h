@@ -31,9 +31,16 @@ int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error *
 int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
 
 /* Opens <state>/<rootkey>. create: make it (0700). Returns -ENOENT without err
- * when missing and !create. */
+ * when missing and !create. The state dir must pass open_private_dir_path.
+ * ret_statefd (may be NULL): the state dir, locked shared, for the caller to
+ * hold while it works in the tree. */
 int shim_open_root_state (const char *state_dir, const char *rootkey, const char *root,
-                          bool create, struct podshim_error **err);
+                          bool create, int *ret_statefd, struct podshim_error **err);
+
+#define POD_MAX_PODS_DEFAULT 1000
+
+/* The most pods a root may have: --podshim-max-pods, PODSHIM_MAX_PODS, or 1000. */
+int shim_max_pods (const struct shim_ctx *ctx, long *ret, struct podshim_error **err);
 
 /* With the pod locked: drops dead members (and their index entries) and tears
  * the sandbox down when no member is left. *ret_gone is set when the pod was

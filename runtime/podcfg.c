@@ -264,9 +264,9 @@ pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_
         len--;
       if (!volume_path_valid (p, len))
         return podshim_error_set (err, 0,
-                                  "invalid pod volume `%.*s` in `%s`: must be an absolute path"
+                                  "invalid pod volume `%.*s` in `%.200s`: must be an absolute path"
                                   " without `.`, `..` or empty components",
-                                  (int) (len > 256 ? 256 : len), p, list);
+                                  (int) (len > 200 ? 200 : len), p, list);
       bool dup = false;
       for (size_t i = 0; i < n; i++)
         if (strlen (vols[i]) == len && strncmp (vols[i], p, len) == 0)

@@ -3,7 +3,9 @@
 #include "fsutil.h"
 #include "procutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
@@ -24,9 +26,11 @@ has_suffix (const char *s, const char *suffix)
 static int
 for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
 {
-  cleanup_close int sfd = open (ctx->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int sfd = open_private_dir_path (ctx->state_dir, false, err);
+  if (sfd == -ENOENT)
+    return 0;
   if (sfd < 0)
-    return errno == ENOENT ? 0 : podshim_error_set (err, errno, "cannot open `%s`", ctx->state_dir);
+    return -1;
   int dfd = dup (sfd);
   cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
   if (d == NULL)
@@ -75,20 +79,28 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
   struct dirent *pe;
   while ((pe = readdir (pd)) != NULL)
     {
+      if (pe->d_type != DT_DIR && pe->d_type != DT_UNKNOWN)
+        continue; /* only directories are pods */
+      if (!pod_name_valid (pe->d_name))
+        continue;
+      if (pv->fn (ctx, root, rootfd, podsfd, pe->d_name, pv->data, err) < 0)
+        return -1;
+    }
+  if (!pv->with_locks)
+    return 0;
+  /* A lone lock names a pod too: gc removes it. */
+  cleanup_close int locksfd = open_dir_at (rootfd, "locks", NULL);
+  int ldfd = locksfd >= 0 ? dup (locksfd) : -1;
+  cleanup_dir DIR *ld = ldfd >= 0 ? fdopendir (ldfd) : NULL;
+  while (ld && (pe = readdir (ld)) != NULL)
+    {
       char name[POD_NAME_MAX + 8];
-      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name))
+      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name)
+          || !has_suffix (name, ".lock"))
         continue;
-      if (has_suffix (name, ".lock"))
-        {
-          /* A lock names a pod too (gc removes lone locks); else skip it. */
-          if (!pv->with_locks)
-            continue;
-          name[strlen (name) - 5] = '\0';
-          if (faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-            continue; /* visited through its directory */
-        }
-      if (!pod_name_valid (name))
-        continue;
+      name[strlen (name) - 5] = '\0';
+      if (!pod_name_valid (name) || faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        continue; /* visited through its directory */
       if (pv->fn (ctx, root, rootfd, podsfd, name, pv->data, err) < 0)
         return -1;
     }
@@ -272,7 +284,11 @@ static int
 gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
         struct podshim_error **err)
 {
-  cleanup_close int lockfd = pod_lock (podsfd, name, err);
+  /* The same lock as create and delete take. */
+  cleanup_close int locksfd = ensure_dir_at (rootfd, "locks", 0700, err);
+  if (locksfd < 0)
+    return -1;
+  cleanup_close int lockfd = pod_lock (locksfd, name, err);
   if (lockfd < 0)
     return -1;
   cleanup_close int poddir = open_dir_at (podsfd, name, err);
@@ -281,7 +297,7 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
       /* A lock without a pod: a leftover. */
       char lock[POD_NAME_MAX + 8];
       snprintf (lock, sizeof (lock), "%s.lock", name);
-      unlinkat (podsfd, lock, 0);
+      unlinkat (locksfd, lock, 0);
       return 0;
     }
   if (poddir < 0)
@@ -332,28 +348,55 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
   struct dirent *ce;
   while (cd && (ce = readdir (cd)) != NULL)
     {
-      if (!container_id_valid (ce->d_name))
+      /* Dot files are the temporary files of atomic writes in progress. */
+      if (ce->d_name[0] == '.' || !container_id_valid (ce->d_name))
         continue;
       cleanup_free char *pod = NULL;
       cleanup_error struct podshim_error *e = NULL;
       if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
           || !pod_name_valid (pod))
         continue;
+      /* Under the pod's lock, as create and delete write the index. */
+      cleanup_close int locksfd = -1, lockfd = -1;
+      if (podsfd >= 0 && faccessat (podsfd, pod, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          locksfd = open_dir_at (rootfd, "locks", NULL);
+          lockfd = locksfd >= 0 ? pod_lock (locksfd, pod, &e) : -1;
+          if (lockfd < 0)
+            continue;
+        }
       cleanup_close int poddir = podsfd >= 0 ? open_dir_at (podsfd, pod, NULL) : -1;
       cleanup_pod_state struct pod_state st = { 0 };
       if (poddir >= 0 && pod_state_load (poddir, pod, &st, &e) == 0
           && pod_state_find (&st, ce->d_name))
         continue;
+      if (lockfd >= 0 && poddir == -ENOENT)
+        {
+          /* Torn down while we waited: the lock we made is a leftover. */
+          char lock[POD_NAME_MAX + 8];
+          snprintf (lock, sizeof (lock), "%s.lock", pod);
+          unlinkat (locksfd, lock, 0);
+        }
       if (e == NULL)
         unlinkat (cfd, ce->d_name, 0);
     }
-  /* rmdir fails (ENOTEMPTY) while anything is recorded. */
+  /* rmdir fails (ENOTEMPTY) while anything is recorded; and nothing is
+     removed while a create or delete holds the state dir (shared): it may be
+     about to make its pod here. */
+  int lfd = dup (statefd);
+  if (lfd < 0)
+    return 0;
+  cleanup_close int sfd = lfd;
+  if (flock (sfd, LOCK_EX | LOCK_NB) < 0)
+    return 0;
   if (unlinkat (rootfd, "pods", AT_REMOVEDIR) == 0 || errno == ENOENT)
     if (unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
-      {
-        unlinkat (rootfd, "root", 0);
-        unlinkat (statefd, key, AT_REMOVEDIR);
-      }
+      if (unlinkat (rootfd, "locks", AT_REMOVEDIR) == 0 || errno == ENOENT)
+        {
+          unlinkat (rootfd, "root", 0);
+          unlinkat (statefd, key, AT_REMOVEDIR);
+        }
+  flock (sfd, LOCK_UN);
   return 0;
 }
 

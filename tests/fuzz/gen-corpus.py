@@ -53,6 +53,8 @@ def main():
         '{"annotations":{"\\u0070odshim.pod":"esc"},"mounts":[{"destination":"\\/etc\\/hostname","source":"/d/c1/hostname"}]}',
         "net,ipc,uts", " net , pid ", "bogus", "net,,ipc", "/data,/var/cache/nginx,/data",
         "/a/../b", "//a", "/a/", "web-1.slot_2", "x" * 129, ".hidden", "a/b",
+        '{"mounts":[{"destination":"/etc/hostname","source":"/var/lib/docker/containers/c1/hostname"}]}',
+        '{"x":"/c1/hostname","mounts":[{"destination":"/etc/hostname","source":"/d\\u0041/c1/hostname"}]}',
     ]):
         write("fuzz_podcfg", "seed-%02d" % i, s)
 
@@ -66,6 +68,11 @@ def main():
         ["podshim", "--version"],
         ["podshim", "pod", "list", "--format", "json"],
         ["podshim", "", "--root", ""],
+        ["podshim", "--podshim-max-pods", "2", "create", "--pidfd-socket", "/s", "--no-subreaper",
+         "-f", "c.json", "--preserve-fds", "2", "id"],
+        ["podshim", "--new-global", "X", "create", "--bundle", "/b", "--unknown", "id"],
+        ["podshim", "--cgroup-manager=systemd", "delete", "-f", "--regex", "i.*"],
+        ["podshim", "run", "--keep", "id", "--pid-file"],
     ]):
         write("fuzz_argv", "seed-%02d" % i, "\0".join(argv))
 

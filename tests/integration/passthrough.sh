@@ -94,6 +94,39 @@ argv_tests() {
 	argv_is "argv: delete of a pod member" "$out" --root "$T/root-fake" delete --force=true "$(cid argvpod)"
 	is "$(pods_left)" 0 "argv: the fake pod is gone after its member's delete"
 
+	# runc 1.2's --pidfd-socket takes a value: the member still joins its pod.
+	rm -f "$out"
+	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
+	argv_is "argv: a member's create with --pidfd-socket PATH" "$out" --root "$T/root-fake" \
+		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
+	is "$(pods_left)" 1 "argv: (and it is in its pod)"
+	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+		delete -f "$(cid argvpod)"
+	is "$(pods_left)" 0 "argv: (gone after its delete)"
+	# Options podshim cannot be sure of: refused for a member, passed for others.
+	local how
+	for how in "--no-such-option" "--pidfd-socket" "-f $BUNDLE/config.json"; do
+		rm -f "$out"
+		# shellcheck disable=SC2086 # the split is the point
+		FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+			create --bundle "$BUNDLE" $how "$(cid argvpod)" 2>"$T/out/uncertain.err"
+		is "$?:$(test -e "$out" && echo ran):$(pods_left)" "1::0" \
+			"argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)"
+	done
+	mkbundle argvplain 'true'
+	rm -f "$out"
+	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
+		create --no-such-option x --bundle "$BUNDLE" "$(cid argvplain)"
+	argv_is "argv: a non-member's create with an unknown option passes untouched" "$out" \
+		create --no-such-option x --bundle "$BUNDLE" "$(cid argvplain)"
+	# crun's -f/--config: the file it names decides, not config.json.
+	jq '.annotations["podshim.pod"] = "argv"' "$BUNDLE/config.json" >"$BUNDLE/member.json"
+	rm -f "$out"
+	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
+		create --config member.json --bundle "$BUNDLE" "$(cid argvplain)" 2>"$T/out/config.err"
+	is "$?:$(test -e "$out" && echo ran)" "1:" "argv: crun's --config naming a member's file is refused"
+
 	# Exit status of the delegate.
 	FAKE_OUT=$out FAKE_RC=42 "$PODSHIM" --podshim-runtime "$FAKE" list
 	is "$?" 42 "exit status of an exec'd delegate"

@@ -123,4 +123,37 @@ check "delete the last one" del "$leaving"
 is "no pod is left" "$(pod_count)" 0
 check "nothing left: no pods, no index, no mounts" eval 'no_pods && no_mounts_under "$STATE"'
 
+# --- pod gc racing creates and deletes -----------------------------------------------
+
+# gc loops (bounded) while rounds of 8 concurrent creates, each of a new pod,
+# and then their deletes run on an empty state dir: gc takes the locks create
+# and delete take, and never pulls a directory from under them.
+gc_loop() {
+	local n=0
+	while [[ -e $T/gc-go ]] && ((n < 2000)); do
+		shim pod gc >/dev/null 2>>"$T/out/gc.err" || echo "gc failed" >>"$T/out/gc.err"
+		n=$((n + 1))
+	done
+	echo "$n" >"$T/out/gc.n"
+}
+: >"$T/gc-go"
+: >"$T/out/gc.err"
+gc_loop &
+gc_pid=$!
+gc_fail=
+for round in 1 2 3 4; do
+	ids=()
+	for i in 1 2 3 4 5 6 7 8; do
+		ids+=("Q$round-$i")
+		mkb "Q$round-$i" -a "podshim.pod=gcr$round-$i" >/dev/null
+	done
+	out=$(together create_c "${ids[@]}") || gc_fail+=" round $round creates: $out;"
+	out=$(together del "${ids[@]}") || gc_fail+=" round $round deletes: $out;"
+done
+rm -f "$T/gc-go"
+wait "$gc_pid"
+is "4 rounds of 8 creates and 8 deletes beside a pod gc loop all succeed" "$gc_fail" ""
+is "and every pod gc succeeded ($(cat "$T/out/gc.n" 2>/dev/null) runs)" "$(head -c 600 "$T/out/gc.err")" ""
+check "nothing left: no pods, no index, no mounts" eval 'no_pods && no_mounts_under "$STATE"'
+
 done_testing

@@ -201,8 +201,8 @@ is "the symlink is still a symlink" "$(stat -c %F "$STATE/$KEY/pods/evil")" "sym
 mkdir -m 700 "$STATE/$KEY/pods/evil2"
 ln -s "$T/target/file" "$STATE/$KEY/pods/evil2/pod.json"
 planted E2 evil2 "pods/evil2/pod.json -> a file elsewhere"
-ln -s "$T/target/file" "$STATE/$KEY/pods/evil3.lock"
-planted E3 evil3 "pods/evil3.lock -> a file elsewhere"
+ln -s "$T/target/file" "$STATE/$KEY/locks/evil3.lock"
+planted E3 evil3 "locks/evil3.lock -> a file elsewhere"
 ln -s "$T/target/file" "$STATE/$KEY/containers/E4"
 planted E4 evil4 "containers/E4 (the index entry) -> a file elsewhere"
 is "and pod evil4 is not left behind" "$(members evil4):$(test -e "$(poddir evil4)" && echo left)" ":"
@@ -210,10 +210,112 @@ mkdir -m 700 "$STATE/$KEY/pods/evil5"
 ln -s "$T/target" "$STATE/$KEY/pods/evil5/volumes"
 planted E5 evil5 "pods/evil5/volumes -> elsewhere"
 is "pod modes still lists Z1 only" "$(members modes)" Z1
-rm -f "$STATE/$KEY/pods/evil" "$STATE/$KEY/containers/E4" "$STATE/$KEY/pods/evil3.lock"
+rm -f "$STATE/$KEY/pods/evil" "$STATE/$KEY/containers/E4" "$STATE/$KEY/locks/evil3.lock"
 rm -rf "$STATE/$KEY/pods/evil2" "$STATE/$KEY/pods/evil5"
 check "delete Z1" del Z1
 check "pod gc leaves nothing" eval 'shim pod gc >/dev/null && no_pods && no_mounts_under "$STATE"'
 is "the target is still untouched" "$(snap)" "$target_before"
+
+# --- state and command-line robustness ------------------------------------------------
+
+# like DESC STRING GLOB
+like() {
+	# shellcheck disable=SC2053 # the glob is the point
+	if [[ $2 == $3 ]]; then ok "$1"; else not_ok "$1" "got: ${2:0:400}" "want: $3"; fi
+}
+# mshim MAX ARGS...: shim with --podshim-max-pods MAX; its output in $T/out/mshim
+# (never in a pipe: a created container's init would hold it).
+mshim() {
+	local max=$1
+	shift
+	"$PODSHIM" --podshim-max-pods "$max" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" \
+		--log-format json "$@" </dev/null >"$T/out/mshim" 2>&1
+}
+# out_of CMD...: runs CMD with its output in a file, then prints it (and
+# returns CMD's status).
+out_of() {
+	local s
+	"$@" </dev/null >"$T/out/out_of" 2>&1
+	s=$?
+	cat "$T/out/out_of"
+	return $s
+}
+
+check "pod web.lock (L1) and pod web (L2) are two pods" eval '
+	member L1 "$(mkb L1 -a podshim.pod=web.lock)" && member L2 "$(mkb L2 -a podshim.pod=web)"'
+is "each lists its own member" "$(members web.lock) $(members web)" "L1 L2"
+check "delete L1, L2" del_all L1 L2
+
+check "I1 in pod idx" member I1 "$(mkb I1 -a podshim.pod=idx)"
+check "plain container P1 (no pod)" member P1 "$(mkb P1)"
+mkdir -p "$STATE/$KEY/containers" && printf 'bad/name\n' >"$STATE/$KEY/containers/P1"
+check "a damaged index entry does not block delete of non-member P1" del P1
+check "(and the damaged entry is gone)" test ! -e "$STATE/$KEY/containers/P1"
+check "delete I1" del I1
+
+b=$(mkb U1 -a podshim.pod=flags)
+: >"$LOG"
+err=$(out_of shim create --pidfd-socket "$T/pidfd.sock" --unknown-opt --bundle "$b" U1)
+is "a member's create with an option podshim does not know fails" "$?:$(rc state U1 >/dev/null 2>&1 && echo exists)" "1:"
+like "naming the option" "$err" "*--unknown-opt*pod \`flags\`*"
+check "in the log too" log_has_error "--unknown-opt"
+b=$(mkb U2 -a podshim.pod=flags)
+err=$(out_of shim --new-global-opt X create --bundle "$b" U2)
+is "an unknown global option before create: refused for a member" "$?:$(members flags)" "1:"
+b=$(mkb U3)
+shim create --made-up-flag --bundle "$b" U3 </dev/null >/dev/null 2>&1
+check "a non-member's create with an unknown option is the delegate's business" eval '
+	[[ $(rc state U3 2>/dev/null | jq -r .status) != created ]] && no_pods'
+
+b=$(mkb V1 -a podshim.pod=long -j '.annotations["podshim.share"] = "net," + ("x" * 1000000)')
+: >"$LOG"
+err=$(out_of shim create --bundle "$b" V1)
+is "a 1 MB podshim.share is refused" "$?" 1
+like "naming it" "$err" "*unknown namespace \`xxx*"
+check "quoting at most ~200 bytes of it: stderr ${#err} bytes" test "${#err}" -lt 600
+check "and the log line $(wc -c <"$LOG") bytes" test "$(wc -c <"$LOG")" -lt 800
+
+check "pods mx1 and mx2 with --podshim-max-pods 2" eval '
+	mshim 2 create --bundle "$(mkb M1 -a podshim.pod=mx1)" M1 &&
+	mshim 2 create --bundle "$(mkb M2 -a podshim.pod=mx2)" M2'
+b=$(mkb M3 -a podshim.pod=mx3)
+: >"$LOG"
+mshim 2 create --bundle "$b" M3
+is "a third pod is refused" "$?:$(members mx3)" "1:"
+err=$(<"$T/out/mshim")
+like "with a clear error" "$err" "*already has 2 pods*--podshim-max-pods 2*"
+check "in the log too" log_has_error "already has 2 pods"
+check "PODSHIM_MAX_PODS=2 too" eval '! PODSHIM_MAX_PODS=2 shim create --bundle "$b" M3 </dev/null >/dev/null 2>&1'
+check "a new member of an existing pod is still welcome" eval '
+	mshim 2 create --bundle "$(mkb M4 -a podshim.pod=mx1)" M4 && [[ $(members mx1) == M1,M4 ]]'
+check "delete M1, M2, M4" del_all M1 M2 M4
+
+# state_refused DESC STATEDIR TEXT: a member's create is refused naming TEXT,
+# a non-member's create is not.
+state_refused() {
+	local desc=$1 sd=$2 text=$3 err s
+	err=$(out_of "$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S1 -a podshim.pod=sd)" S1)
+	s=$?
+	rc delete --force S1 >/dev/null 2>&1
+	if ((s != 0)) && [[ $err == *"$text"* ]] && ! rc state S1 >/dev/null 2>&1; then
+		ok "$desc: refused"
+	else
+		not_ok "$desc: refused" "status $s: $err"
+	fi
+	"$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S2)" S2 </dev/null >/dev/null 2>&1
+	is "$desc: a non-member is not harmed" "$(rc state S2 | jq -r .status)" created
+	rc delete --force S2 >/dev/null 2>&1
+}
+mkdir -m 0777 "$T/st-open"
+state_refused "a state dir of mode 0777" "$T/st-open" "st-open\` is unsafe"
+mkdir -m 0700 "$T/st-other" && chown 65534 "$T/st-other"
+state_refused "a state dir owned by uid 65534" "$T/st-other" "owned by uid 65534"
+mkdir -m 0700 "$T/st-real" && ln -s "$T/st-real" "$T/st-link"
+state_refused "a symlink on the state dir's path" "$T/st-link/state" "st-link\` is a symbolic link"
+check "a fresh state dir is made 0700" eval '
+	"$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" create \
+		--bundle "$(mkb S3 -a podshim.pod=fresh)" S3 </dev/null >/dev/null 2>&1 &&
+	[[ $(stat -c %a "$T/st-new/a/b") == 700 ]]'
+"$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" delete --force S3 </dev/null >/dev/null 2>&1
 
 done_testing

@@ -363,11 +363,32 @@ test_create_flags (void **state)
   assert_int_equal (c.n_positional, 2);
   runc_cmdline_free (&c);
 
-  /* An unknown command flag is taken as a bool: the ID still follows. */
+  /* An unknown command flag is taken as a bool: the ID still follows; the
+     command line is uncertain (a member's is refused). */
   char **e = ARGV ("podshim", "create", "--future-flag", "id");
   parse_ok (e, &c);
   assert_string_equal (c.id, "id");
   assert_int_equal (c.n_positional, 1);
+  assert_ptr_equal (c.uncertain, e[2]);
+  runc_cmdline_free (&c);
+
+  /* runc 1.2's --pidfd-socket takes a value; crun's -f/--config and
+     --no-subreaper; none is uncertain. */
+  char **g = ARGV ("podshim", "create", "--pidfd-socket", "/sock", "--no-new-keyring",
+                   "--no-subreaper", "-f", "other.json", "--bundle", "/b", "id");
+  parse_ok (g, &c);
+  assert_string_equal (c.id, "id");
+  assert_int_equal (c.n_positional, 1);
+  assert_string_equal (c.config, "other.json");
+  assert_string_equal (c.bundle, "/b");
+  assert_null (c.uncertain);
+  assert_all_passed (&c, g);
+  runc_cmdline_free (&c);
+
+  /* A value option without its value is uncertain. */
+  char **h = ARGV ("podshim", "create", "id", "--pid-file");
+  parse_ok (h, &c);
+  assert_ptr_equal (c.uncertain, h[3]);
   runc_cmdline_free (&c);
 
   /* Other commands' flags are not interpreted. */
@@ -419,6 +440,21 @@ test_run_detach_delete_force (void **state)
   parse_ok (g, &c);
   assert_true (c.help);
   assert_null (c.id);
+  runc_cmdline_free (&c);
+
+  /* delete's -f is --force (create's is crun's --config); crun's --regex. */
+  char **h = ARGV ("podshim", "delete", "-f", "--regex", "id");
+  parse_ok (h, &c);
+  assert_true (c.force);
+  assert_null (c.config);
+  assert_string_equal (c.id, "id");
+  assert_null (c.uncertain);
+  runc_cmdline_free (&c);
+
+  char **i = ARGV ("podshim", "run", "--keep", "--no-subreaper", "-d", "id");
+  parse_ok (i, &c);
+  assert_true (c.detach);
+  assert_null (c.uncertain);
   runc_cmdline_free (&c);
 }
 
@@ -498,7 +534,26 @@ test_unknown_flags (void **state)
   assert_string_equal (c.command, "create");
   assert_int_equal (c.command_index, 3);
   assert_string_equal (c.id, "id");
+  assert_ptr_equal (c.uncertain, a[1]);
   assert_all_passed (&c, a);
+  runc_cmdline_free (&c);
+
+  /* An unknown global option may have taken a value: `X create` is a create. */
+  char **d = ARGV ("podshim", "--new-opt", "X", "create", "--bundle", "/b", "id");
+  parse_ok (d, &c);
+  assert_string_equal (c.command, "create");
+  assert_int_equal (c.command_index, 3);
+  assert_string_equal (c.id, "id");
+  assert_string_equal (c.bundle, "/b");
+  assert_ptr_equal (c.uncertain, d[1]);
+  assert_all_passed (&c, d);
+  runc_cmdline_free (&c);
+
+  /* crun's global options are known. */
+  char **e = ARGV ("podshim", "--cgroup-manager", "systemd", "--log-level=debug", "--usage");
+  parse_ok (e, &c);
+  assert_null (c.uncertain);
+  assert_null (c.command);
   runc_cmdline_free (&c);
 
   char **b = ARGV ("podshim", "--help", "create", "id");
