@@ -101,6 +101,11 @@ argv_tests() {
 	argv_is "argv: a member's create with --pidfd-socket PATH" "$out" --root "$T/root-fake" \
 		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
 	is "$(pods_left)" 1 "argv: (and it is in its pod)"
+	rm -f "$out"
+	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+		delete --no-such-option "$(cid argvpod)" 2>"$T/out/uncertain.err"
+	is "$?:$(test -e "$out" && echo ran):$(pods_left)" "1::1" \
+		"argv: a member's delete with an unknown option is refused"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete -f "$(cid argvpod)"
 	is "$(pods_left)" 0 "argv: (gone after its delete)"
