@@ -1,7 +1,6 @@
 #include "config.h"
 #include "podcfg.h"
 #include "fsutil.h"
-#include "log.h"
 #include "pod.h"
 
 #include <ctype.h>
@@ -88,11 +87,9 @@ labels_file_names_podshim (const char *dir, size_t dir_len, void *data)
   cleanup_error struct podshim_error *e = NULL;
   if (asprintf (&path, "%.*s/config.v2.json", (int) dir_len, dir) < 0)
     return true;
+  /* Unreadable: no label can be found, the container is no member. */
   if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0)
-    {
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels: %s", e->msg);
-      return false;
-    }
+    return false;
   return memmem (buf, len, "podshim", 7) != NULL;
 }
 

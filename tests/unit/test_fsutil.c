@@ -309,6 +309,58 @@ test_ensure_dir (void **state)
 }
 
 static void
+test_private_dir_path (void **state)
+{
+  struct fx *f = *state;
+  struct podshim_error *err = NULL;
+  char *missing = t_printf ("%s/s/t", f->dir);
+  assert_int_equal (open_private_dir_path (missing, false, &err), -ENOENT);
+  assert_null (err);
+  int fd = open_private_dir_path (missing, true, &err);
+  assert_no_error (fd, err);
+  close (fd);
+  struct stat st;
+  assert_int_equal (stat (missing, &st), 0);
+  assert_int_equal (st.st_mode & 07777, 0700);
+  fd = open_private_dir_path (missing, false, &err); /* exists: opened */
+  assert_no_error (fd, err);
+  close (fd);
+
+  /* Writable by others, or another owner: refused, naming it. */
+  assert_int_equal (chmod (missing, 0770), 0);
+  assert_true (open_private_dir_path (missing, true, &err) < 0);
+  assert_error_contains (&err, "is unsafe");
+  assert_int_equal (chmod (missing, 0755), 0); /* readable is fine */
+  fd = open_private_dir_path (missing, true, &err);
+  assert_no_error (fd, err);
+  close (fd);
+  if (geteuid () == 0)
+    {
+      assert_int_equal (chown (missing, 65534, 0), 0);
+      assert_true (open_private_dir_path (missing, true, &err) < 0);
+      assert_error_contains (&err, "owned by uid 65534");
+    }
+
+  /* A symlink anywhere on the path is refused, and nothing is made through it. */
+  char *real = t_printf ("%s/real", f->dir);
+  assert_int_equal (mkdir (real, 0700), 0);
+  assert_int_equal (symlinkat ("real", f->dfd, "link"), 0);
+  char *via = t_printf ("%s/link/state", f->dir);
+  assert_true (open_private_dir_path (via, true, &err) < 0);
+  assert_error_contains (&err, "/link` is a symbolic link");
+  assert_int_equal (faccessat (f->dfd, "real/state", F_OK, 0), -1);
+  char *last = t_printf ("%s/link", f->dir);
+  assert_true (open_private_dir_path (last, false, &err) < 0);
+  assert_error_contains (&err, "is a symbolic link");
+  assert_true (open_private_dir_path ("relative", true, &err) < 0);
+  assert_error_contains (&err, "not an absolute path");
+  free (missing);
+  free (real);
+  free (via);
+  free (last);
+}
+
+static void
 test_rm_rf_never_follows (void **state)
 {
   struct fx *f = *state;
@@ -402,6 +454,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_atomic_refuses_symlink, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_limits, setup, teardown),
     cmocka_unit_test_setup_teardown (test_ensure_dir, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_private_dir_path, setup, teardown),
     cmocka_unit_test_setup_teardown (test_rm_rf_never_follows, setup, teardown),
     cmocka_unit_test_setup_teardown (test_rm_rf_depth, setup, teardown),
   };
