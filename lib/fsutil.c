@@ -275,7 +275,7 @@ open_private_dir_path (const char *path, bool create, struct podshim_error **err
         {
           if (mkdirat (cur, comp, 0700) < 0 && errno != EEXIST)
             return podshim_error_set (err, errno, "cannot create directory `%.*s`",
-                                      (int) (p + n - path), path);
+                                      (int)(p + n - path), path);
           next = openat (cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         }
       if (next < 0)
@@ -287,10 +287,10 @@ open_private_dir_path (const char *path, bool create, struct podshim_error **err
             return podshim_error_set (err, 0,
                                       "state directory `%s`: `%.*s` is a symbolic link (give"
                                       " podshim the real path)",
-                                      path, (int) (p + n - path), path);
+                                      path, (int)(p + n - path), path);
           if (e == ENOENT && !create)
             return -ENOENT;
-          return podshim_error_set (err, e, "cannot open `%.*s`", (int) (p + n - path), path);
+          return podshim_error_set (err, e, "cannot open `%.*s`", (int)(p + n - path), path);
         }
       close (cur);
       cur = next;
@@ -303,7 +303,7 @@ open_private_dir_path (const char *path, bool create, struct podshim_error **err
     return podshim_error_set (err, 0,
                               "state directory `%s` is unsafe: owned by uid %u with mode %04o"
                               " (it must be owned by uid %u and writable by no one else)",
-                              path, (unsigned) st.st_uid, (unsigned) (st.st_mode & 07777),
-                              (unsigned) geteuid ());
+                              path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+                              (unsigned)geteuid ());
   return steal_fd (&cur);
 }

@@ -68,9 +68,9 @@ pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **err)
         len--;
       unsigned bit = ns_from_name (s, len);
       if (bit == 0)
-        return podshim_error_set (err, 0,
-                                  "unknown namespace `%.*s` in `%.200s` (expected net, ipc, uts, pid)",
-                                  (int) (len > 64 ? 64 : len), s, list);
+        return podshim_error_set (
+            err, 0, "unknown namespace `%.*s` in `%.200s` (expected net, ipc, uts, pid)",
+            (int)(len > 64 ? 64 : len), s, list);
       mask |= bit;
       if (end == NULL)
         break;

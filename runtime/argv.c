@@ -18,32 +18,55 @@ struct flag_def
 
 /* The global options of runc 1.1-1.3 and crun (1.8-1.2x). */
 static const struct flag_def global_flags[] = {
-  { "debug", FLAG_BOOL },        { "log", FLAG_VALUE },      { "log-format", FLAG_VALUE },
-  { "root", FLAG_VALUE },        { "criu", FLAG_VALUE },     { "systemd-cgroup", FLAG_BOOL },
-  { "rootless", FLAG_VALUE },    { "help", FLAG_BOOL },      { "h", FLAG_BOOL },
-  { "version", FLAG_BOOL },      { "v", FLAG_BOOL },
+  { "debug", FLAG_BOOL },
+  { "log", FLAG_VALUE },
+  { "log-format", FLAG_VALUE },
+  { "root", FLAG_VALUE },
+  { "criu", FLAG_VALUE },
+  { "systemd-cgroup", FLAG_BOOL },
+  { "rootless", FLAG_VALUE },
+  { "help", FLAG_BOOL },
+  { "h", FLAG_BOOL },
+  { "version", FLAG_BOOL },
+  { "v", FLAG_BOOL },
   /* crun's own. */
-  { "cgroup-manager", FLAG_VALUE }, { "log-level", FLAG_VALUE }, { "?", FLAG_BOOL },
-  { "usage", FLAG_BOOL },        { "V", FLAG_BOOL },         { NULL, FLAG_UNKNOWN },
+  { "cgroup-manager", FLAG_VALUE },
+  { "log-level", FLAG_VALUE },
+  { "?", FLAG_BOOL },
+  { "usage", FLAG_BOOL },
+  { "V", FLAG_BOOL },
+  { NULL, FLAG_UNKNOWN },
 };
 
 /* create and run (run adds detach and keep): runc 1.1-1.3 (1.2 added
  * --pidfd-socket) and crun (-f/--config FILE, --no-subreaper on create). */
 static const struct flag_def create_flags[] = {
-  { "bundle", FLAG_VALUE },       { "b", FLAG_VALUE },        { "console-socket", FLAG_VALUE },
-  { "pidfd-socket", FLAG_VALUE }, { "pid-file", FLAG_VALUE }, { "no-pivot", FLAG_BOOL },
-  { "no-new-keyring", FLAG_BOOL }, { "preserve-fds", FLAG_VALUE }, { "no-subreaper", FLAG_BOOL },
-  { "config", FLAG_VALUE },       { "f", FLAG_VALUE },        { "detach", FLAG_BOOL },
-  { "d", FLAG_BOOL },             { "keep", FLAG_BOOL },      { "help", FLAG_BOOL },
-  { "h", FLAG_BOOL },             { "?", FLAG_BOOL },         { "usage", FLAG_BOOL },
+  { "bundle", FLAG_VALUE },
+  { "b", FLAG_VALUE },
+  { "console-socket", FLAG_VALUE },
+  { "pidfd-socket", FLAG_VALUE },
+  { "pid-file", FLAG_VALUE },
+  { "no-pivot", FLAG_BOOL },
+  { "no-new-keyring", FLAG_BOOL },
+  { "preserve-fds", FLAG_VALUE },
+  { "no-subreaper", FLAG_BOOL },
+  { "config", FLAG_VALUE },
+  { "f", FLAG_VALUE },
+  { "detach", FLAG_BOOL },
+  { "d", FLAG_BOOL },
+  { "keep", FLAG_BOOL },
+  { "help", FLAG_BOOL },
+  { "h", FLAG_BOOL },
+  { "?", FLAG_BOOL },
+  { "usage", FLAG_BOOL },
   { NULL, FLAG_UNKNOWN },
 };
 
 /* delete: runc's -f/--force, crun's -r/--regex. */
 static const struct flag_def delete_flags[] = {
-  { "force", FLAG_BOOL }, { "f", FLAG_BOOL }, { "regex", FLAG_BOOL }, { "r", FLAG_BOOL },
-  { "help", FLAG_BOOL },  { "h", FLAG_BOOL }, { "?", FLAG_BOOL },     { "usage", FLAG_BOOL },
-  { NULL, FLAG_UNKNOWN },
+  { "force", FLAG_BOOL }, { "f", FLAG_BOOL },     { "regex", FLAG_BOOL },
+  { "r", FLAG_BOOL },     { "help", FLAG_BOOL },  { "h", FLAG_BOOL },
+  { "?", FLAG_BOOL },     { "usage", FLAG_BOOL }, { NULL, FLAG_UNKNOWN },
 };
 
 int
@@ -256,8 +279,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
 
   /* An unknown global option may have taken the next word as its value:
      `--new-opt X create ...` is then a create (of uncertain meaning). */
-  if (c->uncertain && c->command && !is_pod_command (c->command)
-      && c->command_index + 1 < c->argc && is_pod_command (c->argv[c->command_index + 1]))
+  if (c->uncertain && c->command && !is_pod_command (c->command) && c->command_index + 1 < c->argc
+      && is_pod_command (c->argv[c->command_index + 1]))
     c->command = c->argv[++c->command_index];
   if (c->command && !c->help && is_pod_command (c->command))
     parse_command_args (c);

@@ -280,7 +280,10 @@ struct pod_handles
   int statefd; /* holds the state dir's shared lock */
   int locksfd;
 };
-#define POD_HANDLES_INIT { -1, -1, -1, -1, -1, -1 }
+#define POD_HANDLES_INIT                                                                           \
+  {                                                                                                \
+    -1, -1, -1, -1, -1, -1                                                                         \
+  }
 
 static void
 pod_handles_close (struct pod_handles *h)
@@ -329,8 +332,8 @@ static int
 pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, struct pod_handles *h,
                  struct podshim_error **err)
 {
-  h->rootfd = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd,
-                                    err);
+  h->rootfd
+      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd, err);
   if (h->rootfd < 0)
     return h->rootfd;
   h->podsfd = create ? ensure_dir_at (h->rootfd, "pods", 0700, err)
@@ -652,8 +655,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                               " a member of pod `%s`",
                               c->uncertain, c->command, req.name);
   if (c->config)
-    return podshim_error_set (err, 0, "pod `%s`: a member cannot use --config (`%.64s`)",
-                              req.name, c->config);
+    return podshim_error_set (err, 0, "pod `%s`: a member cannot use --config (`%.64s`)", req.name,
+                              c->config);
   if (c->id == NULL || c->n_positional != 1)
     return podshim_error_set (err, 0,
                               "pod `%s`: expected exactly one container ID on the command line,"

@@ -34,8 +34,8 @@ int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error *
  * when missing and !create. The state dir must pass open_private_dir_path.
  * ret_statefd (may be NULL): the state dir, locked shared, for the caller to
  * hold while it works in the tree. */
-int shim_open_root_state (const char *state_dir, const char *rootkey, const char *root,
-                          bool create, int *ret_statefd, struct podshim_error **err);
+int shim_open_root_state (const char *state_dir, const char *rootkey, const char *root, bool create,
+                          int *ret_statefd, struct podshim_error **err);
 
 #define POD_MAX_PODS_DEFAULT 1000
 

@@ -58,8 +58,7 @@ spec_scan_docker_dirs (const char *buf, size_t len, const char *id, docker_dir_f
     return 1;
   int n = snprintf (needle, id_len + 12, "/%s/hostname\"", id);
   const char *end = buf + len;
-  for (const char *p = buf; (p = memmem (p, (size_t) (end - p), needle, (size_t) n)) != NULL;
-       p += n)
+  for (const char *p = buf; (p = memmem (p, (size_t)(end - p), needle, (size_t)n)) != NULL; p += n)
     {
       /* Back to the string's opening quote; an escape inside makes the bytes
          differ from the string: let the parser decide. */
@@ -71,7 +70,7 @@ spec_scan_docker_dirs (const char *buf, size_t len, const char *id, docker_dir_f
         return 1;
       if (*q != '/')
         continue;
-      size_t dir_len = (size_t) (p - q) + 1 + id_len;
+      size_t dir_len = (size_t)(p - q) + 1 + id_len;
       if (fn (q, dir_len, data))
         return 1;
     }
@@ -81,11 +80,11 @@ spec_scan_docker_dirs (const char *buf, size_t len, const char *id, docker_dir_f
 static bool
 labels_file_names_podshim (const char *dir, size_t dir_len, void *data)
 {
-  (void) data;
+  (void)data;
   cleanup_free char *path = NULL, *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
-  if (asprintf (&path, "%.*s/config.v2.json", (int) dir_len, dir) < 0)
+  if (asprintf (&path, "%.*s/config.v2.json", (int)dir_len, dir) < 0)
     return true;
   /* Unreadable: no label can be found, the container is no member. */
   if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0)
@@ -263,7 +262,7 @@ pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_
         return podshim_error_set (err, 0,
                                   "invalid pod volume `%.*s` in `%.200s`: must be an absolute path"
                                   " without `.`, `..` or empty components",
-                                  (int) (len > 200 ? 200 : len), p, list);
+                                  (int)(len > 200 ? 200 : len), p, list);
       bool dup = false;
       for (size_t i = 0; i < n; i++)
         if (strlen (vols[i]) == len && strncmp (vols[i], p, len) == 0)

@@ -95,7 +95,7 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
   while (ld && (pe = readdir (ld)) != NULL)
     {
       char name[POD_NAME_MAX + 8];
-      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name)
+      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int)sizeof (name)
           || !has_suffix (name, ".lock"))
         continue;
       name[strlen (name) - 5] = '\0';

@@ -130,7 +130,8 @@ static bool
 is_pod_ns_path (const char *p, const char *short_name)
 {
   size_t n = strlen (p), sn = strlen (short_name);
-  if (n < sn + 4 || strcmp (p + n - sn, short_name) != 0 || strncmp (p + n - sn - 4, "/ns/", 4) != 0)
+  if (n < sn + 4 || strcmp (p + n - sn, short_name) != 0
+      || strncmp (p + n - sn - 4, "/ns/", 4) != 0)
     return false;
   size_t end = n - sn - 4; /* the pod name ends here */
   size_t start = end;

@@ -439,7 +439,7 @@ record_dir (const char *dir, size_t len, void *data)
 {
   struct seen *s = data;
   if (s->n < 4)
-    snprintf (s->dirs[s->n++], 64, "%.*s", (int) len, dir);
+    snprintf (s->dirs[s->n++], 64, "%.*s", (int)len, dir);
   return false;
 }
 
@@ -462,9 +462,8 @@ test_scan_docker_dirs (void **state)
   assert_int_equal (s.n, 1);
   assert_string_equal (s.dirs[0], "/d/c1");
   /* every string that could be the source, in any order of keys */
-  assert_int_equal (scan ("{\"a\":\"/x/c1/hostname\",\"b\":[\"/c1/hostname\",\"/y/c1/hostname\"]}",
-                          "c1", &s),
-                    0);
+  assert_int_equal (
+      scan ("{\"a\":\"/x/c1/hostname\",\"b\":[\"/c1/hostname\",\"/y/c1/hostname\"]}", "c1", &s), 0);
   assert_int_equal (s.n, 3);
   assert_string_equal (s.dirs[0], "/x/c1");
   assert_string_equal (s.dirs[1], "/c1");
@@ -645,16 +644,11 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_annotation),
-    cmocka_unit_test (test_precedence_per_key),
-    cmocka_unit_test (test_share),
-    cmocka_unit_test (test_pod_names),
-    cmocka_unit_test (test_volumes),
-    cmocka_unit_test (test_volume_dirname),
-    cmocka_unit_test (test_may_name_pod),
-    cmocka_unit_test (test_scan_docker_dirs),
-    cmocka_unit_test (test_docker_labels),
-    cmocka_unit_test (test_docker_network_none),
+    cmocka_unit_test (test_annotation),    cmocka_unit_test (test_precedence_per_key),
+    cmocka_unit_test (test_share),         cmocka_unit_test (test_pod_names),
+    cmocka_unit_test (test_volumes),       cmocka_unit_test (test_volume_dirname),
+    cmocka_unit_test (test_may_name_pod),  cmocka_unit_test (test_scan_docker_dirs),
+    cmocka_unit_test (test_docker_labels), cmocka_unit_test (test_docker_network_none),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
