@@ -172,7 +172,7 @@ check "and the JSON log has it as an error" eval 'log_has_error pod.json && log_
 is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state CO1 >/dev/null 2>&1 && echo exists)" "$orig:"
 check "pod list still works, and lists no pod corrupt" eval '[[ $(shim pod list --format json 2>/dev/null | jq "[.[] | select(.name == \"corrupt\")] | length") == 0 ]]'
 check "pod gc does not fail on it" shim pod gc
-rm -rf "$(poddir corrupt)" "$(poddir corrupt).lock"
+rm -rf "$(poddir corrupt)" "$(dirname "$(dirname "$(poddir corrupt)")")/locks/corrupt.lock"
 
 # --- pod.json written by a newer podshim -----------------------------------------------
 
