@@ -103,7 +103,7 @@ no_pinned_mounts() { ! grep -F " $PODSHIM_STATE/" /proc/self/mountinfo; }
 no_links() {
 	local l bad=0
 	for l in "$@"; do
-		if ip link show "$l" >/dev/null 2>&1; then
+		if ip -n "$PODSHIM_DOCKERD_NETNS" link show "$l" >/dev/null 2>&1; then
 			echo "$l still exists"
 			bad=1
 		fi
@@ -227,7 +227,7 @@ diag "after stop A / restart B / start A: $(member_state "$A")"
 
 # --- cleanup ----------------------------------------------------------------
 
-veths=$(ip -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
+veths=$(ip -n "$PODSHIM_DOCKERD_NETNS" -o link show master "$BRIDGE" 2>/dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }')
 diag "veths on $BRIDGE before removal: $(echo $veths)"
 check "docker rm -f A B C" docker rm -f "$A" "$B" "$C"
 check "the pod is gone" wait_for -n 50 no_pod

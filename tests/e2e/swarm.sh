@@ -212,7 +212,7 @@ owner_back() {
 }
 gwbridge_gone() {
 	docker network rm docker_gwbridge >/dev/null 2>&1 || true
-	wait_for -n 25 sh -c '! ip link show docker_gwbridge 2>/dev/null'
+	wait_for -n 25 sh -c '! ip -n "$PODSHIM_DOCKERD_NETNS" link show docker_gwbridge 2>/dev/null'
 }
 ips_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1"; }
 the_end() { no_pinned_mounts && no_pauses; }
