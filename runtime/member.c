@@ -346,7 +346,7 @@ struct join_result
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod_request *req,
-             bool networked, struct join_result *res, struct podshim_error **err)
+             enum spec_network net, struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -393,6 +393,18 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
 
+  /* A hook-less engine moves a second member's interface into the pod's
+     namespace after create, as eth0 again: it fails there and the veth
+     stays. Refuse before the engine plumbs anything. */
+  if ((req->share & POD_NS_NET) && net == SPEC_NET_AFTER_CREATE && pod.network_owner)
+    return podshim_error_set (
+        err, 0,
+        "pod `%s` already has a networked member (`%.12s`, its network owner), and this engine"
+        " (dockerd 26.0.0 or >= 28: no libnetwork-setkey hook) would add a second interface"
+        " named eth0 to the pod's network namespace. Start this member with `--network none`"
+        " (a Swarm service: `--network host`): it shares the pod's network all the same",
+        req->name, pod.network_owner);
+
   if (!(pod.pinned & POD_NS_NET))
     {
       if (sandbox_create (h->poddir, req->name, err) < 0)
@@ -423,7 +435,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
   res->keep_network_hook = false;
-  if ((req->share & POD_NS_NET) && networked && pod.network_owner == NULL)
+  if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
     {
       pod.network_owner = strdup (id);
       res->keep_network_hook = true;
@@ -551,11 +563,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
       return -1;
-    /* A networked member brings the pod its interface through Docker's
-       setkey hook; a `--network none` one carries the hook but no interface. */
-    bool networked = (req.share & POD_NS_NET) && spec_has_network_hook (spec)
-                     && !docker_network_none (spec, c->id);
-    if (join_locked (ctx, &h, &req, networked, &res, err) < 0)
+    /* A networked member brings the pod its interface: through Docker's
+       setkey hook, or (hook-less engines) by dockerd after create. A
+       `--network none` one carries the hook (dockerd < 28) but no interface. */
+    cleanup_free char *mode = docker_network_mode (spec, c->id);
+    enum spec_network net
+        = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
+    if (join_locked (ctx, &h, &req, net, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a
            sandbox made only for us. */

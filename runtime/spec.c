@@ -51,6 +51,31 @@ spec_has_network_hook (yajl_val spec)
   return false;
 }
 
+enum spec_network
+spec_network_kind (yajl_val spec, const char *mode)
+{
+  if (mode
+      && (strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0
+          || strncmp (mode, "container:", 10) == 0))
+    return SPEC_NET_NO_INTERFACE;
+  if (spec_has_network_hook (spec))
+    return SPEC_NET_HOOK;
+  if (mode == NULL)
+    return SPEC_NET_NO_INTERFACE; /* no engine we know plumbs it after create */
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      if (t == NULL || strcmp (t, "network") != 0)
+        continue;
+      const char *path = json_get_string (ns, "path");
+      /* A fresh namespace: dockerd plumbs /proc/<init>/ns/net after create. */
+      return path == NULL || path[0] == '\0' ? SPEC_NET_AFTER_CREATE : SPEC_NET_NO_INTERFACE;
+    }
+  return SPEC_NET_NO_INTERFACE; /* the engine's own network namespace */
+}
+
 static size_t
 drop_network_hooks (yajl_val spec)
 {

@@ -31,6 +31,23 @@ int pod_ns_index (unsigned bit);
 /* True when the spec carries Docker's libnetwork-setkey prestart hook. */
 bool spec_has_network_hook (yajl_val spec);
 
+/* How a container would bring an interface into the network namespace it
+ * is given. */
+enum spec_network
+{
+  SPEC_NET_NO_INTERFACE, /* none, host, container:, no fresh netns, or not Docker */
+  SPEC_NET_HOOK,         /* Docker's setkey hook moves it in at start (dockerd
+                            <= 25, 26.0.1-27.x); podshim can drop the hook */
+  SPEC_NET_AFTER_CREATE, /* hook-less Docker (26.0.0, >= 28): dockerd moves it
+                            into /proc/<init>/ns/net after create, always
+                            named eth0; nothing in the config to drop */
+};
+
+/* Classifies spec from what it shows: the setkey hook, the network namespace
+ * entry (none: host; with a path: joins one that exists), and Docker's
+ * NetworkMode (NULL when not a Docker container). */
+enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_mode);
+
 /* Edits spec in place: sets linux.namespaces[].path of each shared type (the
  * existing entry, or a new one), drops hostname/domainname when UTS is
  * shared, drops namespaced sysctls of shared namespaces, drops the network
