@@ -219,7 +219,7 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
 
   if (c->command && !c->help
       && (strcmp (c->command, "create") == 0 || strcmp (c->command, "run") == 0
-          || strcmp (c->command, "delete") == 0))
+          || strcmp (c->command, "delete") == 0 || strcmp (c->command, "start") == 0))
     parse_command_args (c);
   return 0;
 }

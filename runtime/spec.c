@@ -207,6 +207,34 @@ same_mount_path (const char *a, const char *b)
     }
 }
 
+const char *
+spec_mount_source (yajl_val spec, const char *dest)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+    {
+      const char *d = json_get_string (mounts->u.array.values[i], "destination");
+      if (d && same_mount_path (d, dest))
+        return json_get_string (mounts->u.array.values[i], "source");
+    }
+  return NULL;
+}
+
+/* Points the bind mounts at dest (Docker's /etc/resolv.conf, /etc/hosts) at
+ * source; a container without such a mount keeps its image's file. */
+static void
+set_mount_source (yajl_val spec, const char *dest, const char *source)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; source && mounts && i < mounts->u.array.len; i++)
+    {
+      yajl_val m = mounts->u.array.values[i];
+      const char *d = json_get_string (m, "destination");
+      if (m->type == yajl_t_object && d && same_mount_path (d, dest))
+        json_object_set (m, "source", json_new_string (source));
+    }
+}
+
 static int
 add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
 {
@@ -285,6 +313,11 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
   size_t dropped = 0;
   if ((plan->share & POD_NS_NET) && !plan->keep_network_hook)
     dropped = drop_network_hooks (spec);
+  if (plan->share & POD_NS_NET)
+    {
+      set_mount_source (spec, "/etc/resolv.conf", plan->resolv_conf);
+      set_mount_source (spec, "/etc/hosts", plan->hosts);
+    }
   if (ret_dropped_hooks)
     *ret_dropped_hooks = dropped;
   return add_volume_mounts (spec, plan, err);

@@ -21,9 +21,14 @@ struct join_plan
   unsigned share;                   /* namespaces to join */
   const char *ns_path[POD_NS_COUNT]; /* indexed by bit position: net, ipc, uts, pid */
   bool keep_network_hook;           /* this member sets up the pod's network */
+  const char *resolv_conf;          /* with net: source for the /etc/resolv.conf mount */
+  const char *hosts;                /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
   size_t n_volumes;
 };
+
+/* The source of spec's mount at destination dest, or NULL. */
+const char *spec_mount_source (yajl_val spec, const char *dest);
 
 /* Index into join_plan.ns_path for a POD_NS_* bit. */
 int pod_ns_index (unsigned bit);
@@ -51,7 +56,9 @@ enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_m
 /* Edits spec in place: sets linux.namespaces[].path of each shared type (the
  * existing entry, or a new one), drops hostname/domainname when UTS is
  * shared, drops namespaced sysctls of shared namespaces, drops the network
- * hook unless kept, adds the pod volumes' bind mounts. *ret_dropped_hooks
+ * hook unless kept, points the /etc/resolv.conf and /etc/hosts mounts at the
+ * plan's files (the pod's network owner's) when it shares the network,
+ * adds the pod volumes' bind mounts. *ret_dropped_hooks
  * counts dropped hooks (may be NULL). */
 int spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_hooks,
                    struct podshim_error **err);

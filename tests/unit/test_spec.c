@@ -36,6 +36,7 @@ static const char *const required_cases[] = {
   "docker28-bridge",
   "docker28-none",
   "docker28-host",
+  "docker28-resolv",
   NULL,
 };
 
@@ -96,6 +97,8 @@ load_plan (yajl_val doc, struct plan_storage *ps)
     }
   yajl_val keep = json_get (doc, "keep_network_hook");
   ps->plan.keep_network_hook = keep && keep->type == yajl_t_true;
+  ps->plan.resolv_conf = json_get_string (doc, "resolv_conf");
+  ps->plan.hosts = json_get_string (doc, "hosts");
   yajl_val vols = json_get_array (doc, "volumes");
   for (size_t i = 0; vols && i < vols->u.array.len; i++)
     {
@@ -151,6 +154,8 @@ assert_survives (yajl_val in, yajl_val out, const char *path, unsigned share)
           bool may_go = ((share & POD_NS_UTS)
                          && (strcmp (sub, ".hostname") == 0 || strcmp (sub, ".domainname") == 0))
                         || strcmp (sub, ".linux.namespaces[].path") == 0
+                        /* /etc/resolv.conf and /etc/hosts: the owner's */
+                        || ((share & POD_NS_NET) && strcmp (sub, ".mounts[].source") == 0)
                         || (strcmp (path, ".linux.sysctl") == 0 && sysctl_in_namespaces (k, share));
           if (!may_go)
             {
