@@ -13,6 +13,7 @@
 #             ps --no-trunc`, and leaves no interface in the pod
 #   kill      a killed task is rescheduled into its pod (same netns)
 #   scale     app=3 sidecar=3 adds pod web-3
+#   update    service update --force sidecar: the new tasks rejoin their pods
 #   remove    removing a service removes its members; removing both removes
 #             the pods, their pinned namespaces and pauses
 #   labels    --container-label podshim.pod=NAME (a fixed name; labels are
@@ -183,6 +184,7 @@ new_task() {
 }
 back_in_pod() { new_task "$1" "$2" "$3" && slot_pod "$4" "$2" "${@:5}"; }
 web_1_2_intact() { slot_pod web-1 1 app sidecar && slot_pod web-2 2 app sidecar; }
+all_web_pods() { web_1_2_intact && slot_pod web-3 3 app sidecar; }
 only_apps() {
 	local s
 	for s in 1 2 3; do
@@ -257,7 +259,7 @@ the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 47
+plan 50
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
@@ -323,6 +325,17 @@ check "scale app=3 sidecar=3: pod web-3 has app.3 and sidecar.3" \
 check "web-3: shared netns" same_netns web-3 3 app sidecar
 check "sidecar.3 reaches app.3" wait_for -n 50 fetch sidecar 3 "slot=3 host=web-3"
 check "web-1 and web-2 unchanged by scaling" web_1_2_intact
+
+# --- rolling update ---------------------------------------------------------------
+
+old=$(one_task_cid sidecar 1 || true)
+t=$SECONDS
+docker service update -d --force sidecar >/dev/null
+check "service update --force sidecar: a new sidecar.1 is back in web-1" \
+	wait_for -n 150 -s 0.2 back_in_pod sidecar 1 "$old" web-1 app sidecar
+check "...and every web-N has its app and a sidecar again" wait_for -n 150 -s 0.2 all_web_pods
+diag "update --force done after $((SECONDS - t))s"
+check "the new sidecar.1 reaches app.1" wait_for -n 50 fetch sidecar 1 "slot=1 host=web-1"
 
 # --- removal -----------------------------------------------------------------
 
