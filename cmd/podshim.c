@@ -41,6 +41,17 @@ main (int argc, char **argv)
   bool is_delete = strcmp (cmd, "delete") == 0;
   bool is_pod = strcmp (cmd, "pod") == 0;
 
+  if (strcmp (cmd, "start") == 0)
+    {
+      struct shim_ctx ctx;
+      cleanup_error struct podshim_error *serr = NULL;
+      if (shim_ctx_init (&ctx, &c, &serr) == 0)
+        {
+          member_start (&ctx);
+          shim_ctx_free (&ctx);
+        }
+    }
+
   if (is_create || is_delete || is_pod)
     {
       struct shim_ctx ctx;

@@ -192,7 +192,8 @@ parse_command_args (struct runc_cmdline *c)
 static bool
 is_pod_command (const char *cmd)
 {
-  return strcmp (cmd, "create") == 0 || strcmp (cmd, "run") == 0 || strcmp (cmd, "delete") == 0;
+  return strcmp (cmd, "create") == 0 || strcmp (cmd, "run") == 0 || strcmp (cmd, "delete") == 0
+         || strcmp (cmd, "start") == 0;
 }
 
 int

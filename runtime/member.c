@@ -419,14 +419,121 @@ pod_path (const struct shim_ctx *ctx, const char *name, const char *sub, const c
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded; /* the member is in pod.json */
+  bool recorded;     /* the member is in pod.json */
+  bool net_files[2]; /* mount the pod's copy of net_files[i] */
 };
+
+/* The pod's copies of its network owner's resolver files, in net/ of the pod
+ * directory: members that join the pod's network but do not own it bind-mount
+ * them, as a Kubernetes pod's containers share one resolv.conf (a `--network
+ * host` sidecar then asks Docker's DNS at 127.0.0.11 in the pod's netns).
+ * net/owner-<leaf> is a symlink to the owner's own file. */
+static const struct
+{
+  const char *leaf, *owner, *dest;
+} net_files[2] = { { "resolv.conf", "owner-resolv.conf", "/etc/resolv.conf" },
+                   { "hosts", "owner-hosts", "/etc/hosts" } };
+
+#define NET_FILE_MAX (1 << 20)
+
+/* Writes nfd/leaf in place, not by rename: members' bind mounts hold the
+ * inode (Docker writes its own copies in place too). */
+static int
+write_net_file (int nfd, const char *leaf, const char *buf, size_t len, struct podshim_error **err)
+{
+  cleanup_close int fd
+      = openat (nfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 || write_all (fd, buf, len) < 0)
+    return podshim_error_set (err, errno, "cannot write the pod's %s", leaf);
+  return 0;
+}
+
+/* The owner's files are copied at its create and again at its start (dockerd
+ * >= 28 writes them between the two); a member that joins before any owner
+ * seeds them with its own. */
+static int
+share_net_files (int poddir, yajl_val spec, bool owner, struct join_result *res,
+                 struct podshim_error **err)
+{
+  cleanup_close int nfd = -1;
+  for (size_t i = 0; i < 2; i++)
+    {
+      const char *src = spec_mount_source (spec, net_files[i].dest);
+      if (src == NULL || src[0] != '/')
+        continue;
+      if (nfd < 0 && (nfd = ensure_dir_at (poddir, "net", 0755, err)) < 0)
+        return -1;
+      if (owner)
+        {
+          if ((unlinkat (nfd, net_files[i].owner, 0) < 0 && errno != ENOENT)
+              || symlinkat (src, nfd, net_files[i].owner) < 0)
+            return podshim_error_set (err, errno, "cannot record the pod's network owner's %s",
+                                      net_files[i].leaf);
+        }
+      else if (faccessat (nfd, net_files[i].leaf, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+        {
+          res->net_files[i] = true;
+          continue;
+        }
+      cleanup_error struct podshim_error *e = NULL;
+      cleanup_free char *buf = NULL;
+      size_t len;
+      if (read_file_at (AT_FDCWD, src, O_NOFOLLOW, NET_FILE_MAX, &buf, &len, &e) < 0)
+        {
+          /* Unreadable source: the member keeps its own file. */
+          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e->msg);
+          continue;
+        }
+      if (write_net_file (nfd, net_files[i].leaf, buf, len, err) < 0)
+        return -1;
+      res->net_files[i] = !owner;
+    }
+  return 0;
+}
+
+void
+member_start (struct shim_ctx *ctx)
+{
+  struct runc_cmdline *c = ctx->cmd;
+  if (c->id == NULL || c->n_positional != 1 || !container_id_valid (c->id))
+    return;
+  cleanup_error struct podshim_error *err = NULL;
+  cleanup_close int rootfd
+      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &err);
+  if (rootfd < 0)
+    return;
+  cleanup_close int cfd = open_dir_at (rootfd, "containers", &err);
+  cleanup_free char *name = NULL;
+  if (cfd < 0 || read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &name, NULL, &err) < 0
+      || !pod_name_valid (name))
+    return; /* not a member */
+  cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
+  cleanup_pod_state struct pod_state pod = { 0 };
+  if (pod_open_locked (ctx, name, false, &h, &err) < 0
+      || pod_state_load (h.poddir, name, &pod, &err) < 0 || pod.network_owner == NULL
+      || strcmp (pod.network_owner, c->id) != 0)
+    return;
+  cleanup_close int nfd = open_dir_at (h.poddir, "net", &err);
+  if (nfd < 0)
+    return;
+  for (size_t i = 0; i < 2; i++)
+    {
+      cleanup_error struct podshim_error *e = NULL;
+      cleanup_free char *buf = NULL;
+      size_t len;
+      if (faccessat (nfd, net_files[i].owner, F_OK, AT_SYMLINK_NOFOLLOW) == 0
+          && (read_file_at (nfd, net_files[i].owner, 0, NET_FILE_MAX, &buf, &len, &e) < 0
+              || write_net_file (nfd, net_files[i].leaf, buf, len, &e) < 0))
+        podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: %s", name, e->msg);
+    }
+}
 
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod_request *req,
-             bool networked, struct join_result *res, struct podshim_error **err)
+             yajl_val spec, enum spec_network net, struct join_result *res,
+             struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -473,6 +580,18 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
 
+  /* A hook-less engine moves a second member's interface into the pod's
+     namespace after create, as eth0 again: it fails there and the veth
+     stays. Refuse before the engine plumbs anything. */
+  if ((req->share & POD_NS_NET) && net == SPEC_NET_AFTER_CREATE && pod.network_owner)
+    return podshim_error_set (
+        err, 0,
+        "pod `%s` already has a networked member (`%.12s`, its network owner), and this engine"
+        " (dockerd 26.0.0 or >= 28: no libnetwork-setkey hook) would add a second interface"
+        " named eth0 to the pod's network namespace. Start this member with `--network none`"
+        " (a Swarm service: `--network host`): it shares the pod's network all the same",
+        req->name, pod.network_owner);
+
   if (!(pod.pinned & POD_NS_NET))
     {
       if (sandbox_create (h->poddir, req->name, err) < 0)
@@ -503,11 +622,14 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
   res->keep_network_hook = false;
-  if ((req->share & POD_NS_NET) && networked && pod.network_owner == NULL)
+  if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
     {
       pod.network_owner = strdup (id);
       res->keep_network_hook = true;
     }
+  if ((req->share & POD_NS_NET)
+      && share_net_files (h->poddir, spec, res->keep_network_hook, res, err) < 0)
+    return -1;
   struct pod_member *m = pod_state_add (&pod, id);
   m->pid = getpid ();
   if (proc_start_time (m->pid, &m->start) < 0)
@@ -550,13 +672,18 @@ confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
 
 static int
 rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
-                const struct pod_request *req, bool keep_hook, struct podshim_error **err)
+                const struct pod_request *req, const struct join_result *res,
+                struct podshim_error **err)
 {
+  bool keep_hook = res->keep_network_hook;
+  cleanup_free char *resolv = res->net_files[0] ? pod_path (ctx, req->name, "net", "resolv.conf") : NULL;
+  cleanup_free char *hosts = res->net_files[1] ? pod_path (ctx, req->name, "net", "hosts") : NULL;
   cleanup_strv char **paths = calloc (POD_NS_COUNT + 2 * req->n_volumes + 1, sizeof (char *));
   struct join_volume *vols = calloc (req->n_volumes + 1, sizeof (*vols));
   if (paths == NULL || vols == NULL)
     abort ();
   struct join_plan plan = { .share = req->share, .keep_network_hook = keep_hook,
+                            .resolv_conf = resolv, .hosts = hosts,
                             .volumes = vols, .n_volumes = req->n_volumes };
   size_t np = 0;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
@@ -672,11 +799,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
       return -1;
-    /* A networked member brings the pod its interface through Docker's
-       setkey hook; a `--network none` one carries the hook but no interface. */
-    bool networked = (req.share & POD_NS_NET) && spec_has_network_hook (spec)
-                     && !docker_network_none (spec, c->id);
-    if (join_locked (ctx, &h, &req, networked, &res, err) < 0)
+    /* A networked member brings the pod its interface: through Docker's
+       setkey hook, or (hook-less engines) by dockerd after create. A
+       `--network none` one carries the hook (dockerd < 28) but no interface. */
+    cleanup_free char *mode = docker_network_mode (spec, c->id);
+    enum spec_network net
+        = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
+    if (join_locked (ctx, &h, &req, spec, net, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a
            sandbox made only for us. */
@@ -702,7 +831,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       }
   }
 
-  if (rewrite_config (ctx, bundle_fd, spec, &req, res.keep_network_hook, err) < 0)
+  if (rewrite_config (ctx, bundle_fd, spec, &req, &res, err) < 0)
     {
       cleanup_error struct podshim_error *e2 = NULL;
       member_leave (ctx, req.name, c->id, &e2);

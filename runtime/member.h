@@ -30,6 +30,11 @@ int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error *
 /* delete. Returns 1 when the container is in no pod (exec the delegate). */
 int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
 
+/* Before `start`: when the container owns its pod's network, copies its
+ * /etc/resolv.conf and /etc/hosts (final by now) over the pod's copies that
+ * the other members mount. Best effort: warnings only, never fails start. */
+void member_start (struct shim_ctx *ctx);
+
 /* Opens <state>/<rootkey>. create: make it (0700). Returns -ENOENT without err
  * when missing and !create. The state dir must pass open_private_dir_path.
  * ret_statefd (may be NULL): the state dir, locked shared, for the caller to

@@ -133,13 +133,13 @@ docker_container_dir (yajl_val spec, const char *id, const char **ret)
   return dir_len;
 }
 
-bool
-docker_network_none (yajl_val spec, const char *id)
+char *
+docker_network_mode (yajl_val spec, const char *id)
 {
   const char *dir;
   size_t dir_len = docker_container_dir (spec, id, &dir);
   if (dir_len == 0)
-    return false;
+    return NULL;
   cleanup_free char *path = NULL, *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
@@ -147,8 +147,18 @@ docker_network_none (yajl_val spec, const char *id)
   if (asprintf (&path, "%.*s/hostconfig.json", (int) dir_len, dir) < 0
       || read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0
       || json_parse (buf, len, path, &doc, &e) < 0)
-    return false;
+    return NULL;
   const char *mode = json_get_string (doc, "NetworkMode");
+  char *ret = mode ? strdup (mode) : NULL;
+  if (mode && ret == NULL)
+    abort ();
+  return ret;
+}
+
+bool
+docker_network_none (yajl_val spec, const char *id)
+{
+  cleanup_free char *mode = docker_network_mode (spec, id);
   return mode && strcmp (mode, "none") == 0;
 }
 

@@ -58,6 +58,11 @@ int docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct pod
  * all the same, but has no interface to give the pod. */
 bool docker_network_none (yajl_val spec, const char *id);
 
+/* Docker's NetworkMode of container id (hostconfig.json beside config.v2.json:
+ * "none", "host", "container:<id>", "bridge", "default", a network name...),
+ * malloc'd; NULL when it is not a Docker container or the file is unreadable. */
+char *docker_network_mode (yajl_val spec, const char *id);
+
 /* Returns 1 and fills ret when the container belongs to a pod, 0 when not,
  * < 0 on a bad value (err names it and where it came from). labels_doc may be NULL. */
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,

@@ -51,6 +51,31 @@ spec_has_network_hook (yajl_val spec)
   return false;
 }
 
+enum spec_network
+spec_network_kind (yajl_val spec, const char *mode)
+{
+  if (mode
+      && (strcmp (mode, "none") == 0 || strcmp (mode, "host") == 0
+          || strncmp (mode, "container:", 10) == 0))
+    return SPEC_NET_NO_INTERFACE;
+  if (spec_has_network_hook (spec))
+    return SPEC_NET_HOOK;
+  if (mode == NULL)
+    return SPEC_NET_NO_INTERFACE; /* no engine we know plumbs it after create */
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      if (t == NULL || strcmp (t, "network") != 0)
+        continue;
+      const char *path = json_get_string (ns, "path");
+      /* A fresh namespace: dockerd plumbs /proc/<init>/ns/net after create. */
+      return path == NULL || path[0] == '\0' ? SPEC_NET_AFTER_CREATE : SPEC_NET_NO_INTERFACE;
+    }
+  return SPEC_NET_NO_INTERFACE; /* the engine's own network namespace */
+}
+
 static size_t
 drop_network_hooks (yajl_val spec)
 {
@@ -217,6 +242,34 @@ same_mount_path (const char *a, const char *b)
     }
 }
 
+const char *
+spec_mount_source (yajl_val spec, const char *dest)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+    {
+      const char *d = json_get_string (mounts->u.array.values[i], "destination");
+      if (d && same_mount_path (d, dest))
+        return json_get_string (mounts->u.array.values[i], "source");
+    }
+  return NULL;
+}
+
+/* Points the bind mounts at dest (Docker's /etc/resolv.conf, /etc/hosts) at
+ * source; a container without such a mount keeps its image's file. */
+static void
+set_mount_source (yajl_val spec, const char *dest, const char *source)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; source && mounts && i < mounts->u.array.len; i++)
+    {
+      yajl_val m = mounts->u.array.values[i];
+      const char *d = json_get_string (m, "destination");
+      if (m->type == yajl_t_object && d && same_mount_path (d, dest))
+        json_object_set (m, "source", json_new_string (source));
+    }
+}
+
 static int
 add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
 {
@@ -305,6 +358,11 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
   size_t dropped = 0;
   if ((plan->share & POD_NS_NET) && !plan->keep_network_hook)
     dropped = drop_network_hooks (spec);
+  if (plan->share & POD_NS_NET)
+    {
+      set_mount_source (spec, "/etc/resolv.conf", plan->resolv_conf);
+      set_mount_source (spec, "/etc/hosts", plan->hosts);
+    }
   if (ret_dropped_hooks)
     *ret_dropped_hooks = dropped;
   return add_volume_mounts (spec, plan, err);

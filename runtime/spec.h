@@ -21,9 +21,14 @@ struct join_plan
   unsigned share;                   /* namespaces to join */
   const char *ns_path[POD_NS_COUNT]; /* indexed by bit position: net, ipc, uts, pid */
   bool keep_network_hook;           /* this member sets up the pod's network */
+  const char *resolv_conf;          /* with net: source for the /etc/resolv.conf mount */
+  const char *hosts;                /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
   size_t n_volumes;
 };
+
+/* The source of spec's mount at destination dest, or NULL. */
+const char *spec_mount_source (yajl_val spec, const char *dest);
 
 /* Index into join_plan.ns_path for a POD_NS_* bit. */
 int pod_ns_index (unsigned bit);
@@ -31,10 +36,29 @@ int pod_ns_index (unsigned bit);
 /* True when the spec carries Docker's libnetwork-setkey prestart hook. */
 bool spec_has_network_hook (yajl_val spec);
 
+/* How a container would bring an interface into the network namespace it
+ * is given. */
+enum spec_network
+{
+  SPEC_NET_NO_INTERFACE, /* none, host, container:, no fresh netns, or not Docker */
+  SPEC_NET_HOOK,         /* Docker's setkey hook moves it in at start (dockerd
+                            <= 25, 26.0.1-27.x); podshim can drop the hook */
+  SPEC_NET_AFTER_CREATE, /* hook-less Docker (26.0.0, >= 28): dockerd moves it
+                            into /proc/<init>/ns/net after create, always
+                            named eth0; nothing in the config to drop */
+};
+
+/* Classifies spec from what it shows: the setkey hook, the network namespace
+ * entry (none: host; with a path: joins one that exists), and Docker's
+ * NetworkMode (NULL when not a Docker container). */
+enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_mode);
+
 /* Edits spec in place: sets linux.namespaces[].path of each shared type (the
  * existing entry, or a new one), drops hostname/domainname when UTS is
  * shared, drops namespaced sysctls of shared namespaces, drops the network
- * hook unless kept, adds the pod volumes' bind mounts. *ret_dropped_hooks
+ * hook unless kept, points the /etc/resolv.conf and /etc/hosts mounts at the
+ * plan's files (the pod's network owner's) when it shares the network,
+ * adds the pod volumes' bind mounts. *ret_dropped_hooks
  * counts dropped hooks (may be NULL). */
 int spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_hooks,
                    struct podshim_error **err);

@@ -19,7 +19,10 @@
 #   PODSHIM       podshim binary (default: $BUILD/podshim, else
 #                 $BUILD/cmd/podshim; BUILD defaults to <repo>/build)
 #   E2E_KEEP=1    keep the private dockerd at exit and print how to stop it
-# Set by dockerd_up: E2E_DIR (the daemon dir), DOCKER_HOST, PODSHIM_STATE.
+#   PODSHIM_ENGINE debian12 (default) or sid: the engine hack/dockerd runs
+# Set by dockerd_up: E2E_DIR (the daemon dir), DOCKER_HOST, PODSHIM_STATE,
+# PODSHIM_DOCKERD_NETNS (the daemon's network namespace: its bridges and
+# published ports are there; see in_dockerd_netns), PODSHIM_ENGINE.
 
 E2E_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 : "${BUILD:=$E2E_REPO/build}"
@@ -59,6 +62,13 @@ not_ok() {
 	echo "not ok $E2E_N - $1"
 	shift
 	(($# == 0)) || diag "$@"
+}
+
+# skip REASON: record one skipped test (TAP directive; meson counts it as
+# skipped).
+skip() {
+	E2E_N=$((E2E_N + 1)) E2E_PASS=$((E2E_PASS + 1))
+	echo "ok $E2E_N # SKIP $1"
 }
 
 # check DESC CMD...: run CMD; ok if it succeeds, else not_ok with its output.
@@ -183,6 +193,22 @@ dockerd_up() {
 # into the daemon of dockerd_up.
 images_up() {
 	"$E2E_REPO/hack/images" "$E2E_DIR" "$@" >&2 || { echo "Bail out! hack/images failed"; exit 1; }
+}
+
+# in_dockerd_netns CMD...: run CMD in the daemon's network namespace (to reach
+# a published port on its 127.0.0.1, or see its bridges).  nsenter --net only.
+in_dockerd_netns() {
+	nsenter --net="/run/netns/$PODSHIM_DOCKERD_NETNS" -- "$@"
+}
+
+# engine_hooked: the daemon gives networked containers Docker's
+# libnetwork-setkey prestart hook: dockerd <= 25.x and 26.0.1-27.x (not
+# 26.0.0, not >= 28; shared/FACTS.md).
+engine_hooked() {
+	local v maj min pat
+	v=$(docker version --format '{{.Server.Version}}') || return 2
+	IFS=. read -r maj min pat <<<"${v%%[+~-]*}"
+	((maj < 26 || (maj == 26 && !(min == 0 && pat == 0)) || maj == 27))
 }
 
 # podshim_cli ARGS...: run the podshim CLI against the daemon's state dir

@@ -3,23 +3,34 @@
 # as the daemon's default runtime (a service has no --runtime).
 #
 #   services  app + sidecar, --env PODSHIM_POD=web-{{.Task.Slot}}, 2 replicas
-#             each: pods web-1, web-2 of two members sharing one netns; the
-#             sidecar reaches its own slot's app on 127.0.0.1:8080
+#             each, the sidecar `--network host` (the recipe that works on
+#             every engine: one Docker-networked member per pod): pods web-1,
+#             web-2 of two members sharing one netns; the sidecar reaches its
+#             own slot's app on 127.0.0.1:8080; the app's port published
+#             (mode=host) answers from the pod
+#   refused   engines without the setkey hook: a second Docker-networked
+#             service in a pod fails with podshim's advice in `docker service
+#             ps --no-trunc`, and leaves no interface in the pod
 #   kill      a killed task is rescheduled into its pod (same netns)
 #   scale     app=3 sidecar=3 adds pod web-3
+#   update    service update --force sidecar: the new tasks rejoin their pods
 #   remove    removing a service removes its members; removing both removes
 #             the pods, their pinned namespaces and pauses
 #   labels    --container-label podshim.pod=NAME (a fixed name; labels are
 #             not templated by Swarm, and podshim rejects the raw template)
 #   stack     docker stack deploy of a compose v3 file (environment for the
-#             pod name, service labels for podshim.share, the stack's
-#             overlay network on both members), killing the pod's network
+#             pod name, service labels for podshim.share, the app on the
+#             stack's overlay network, the sidecar on the external network
+#             `host`), the sidecar resolving another service of the stack
+#             through Docker's DNS at 127.0.0.11 in the pod (the owner's
+#             /etc/resolv.conf and /etc/hosts), killing the pod's network
 #             owner, docker stack rm
 #
-# Observed on dockerd 20.10 (see the diag lines): a task of a service without
-# --network gets NetworkMode "default" (the node's bridge network); with the
-# test daemon's --bridge=none that means loopback only, and no setkey hook.
-# `--network none` is refused for services ("network none not found").
+# A task of a service without --network gets the node's bridge network
+# (NetworkMode "default" on 20.10, "bridge" on 28).  `--network none` is
+# refused for services ("network none not found"): a sidecar that must not
+# bring its own interface uses `--network host`, which podshim puts in the
+# pod.  Only loopback traffic, in the test daemon's own netns.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -173,6 +184,7 @@ new_task() {
 }
 back_in_pod() { new_task "$1" "$2" "$3" && slot_pod "$4" "$2" "${@:5}"; }
 web_1_2_intact() { slot_pod web-1 1 app sidecar && slot_pod web-2 2 app sidecar; }
+all_web_pods() { web_1_2_intact && slot_pod web-3 3 app sidecar; }
 only_apps() {
 	local s
 	for s in 1 2 3; do
@@ -210,16 +222,44 @@ owner_back() {
 	[[ $o == "$c" ]] || { echo "network_owner '$o', want $c"; return 1; }
 	docker exec "$PARTNER" ip -o addr show eth0 | grep -q inet || { echo "no eth0 address in the pod yet"; return 1; }
 }
+owner_of() {
+	local o
+	o=$(pod_field "$1" network_owner)
+	[[ $o == "$2" ]] || { echo "network_owner of $1: '$o', want $2"; return 1; }
+}
+# links_are ID "NAMES": the interfaces ID sees, sorted, space-separated.
+links_are() {
+	local got
+	got=$(docker exec "$1" ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort | paste -sd' ')
+	[[ $got == "$2" ]] || { echo "links: $got; want $2"; return 1; }
+}
+# published PORT WANT: 127.0.0.1:PORT in the daemon's netns answers WANT.
+published() {
+	local out
+	out=$(in_dockerd_netns timeout 10 wget -qO- "http://127.0.0.1:$1/" 2>&1) || { echo "wget: $out"; return 1; }
+	[[ $out == "$2" ]] || { echo "got '$out', want '$2'"; return 1; }
+}
+# resolves CID NAME: CID's /etc/resolv.conf names only 127.0.0.11, and NAME
+# resolves there (Docker's embedded DNS in the pod's netns; never a query
+# off the machine: the test daemon's netns has no route out anyway).
+resolves() {
+	local rc out
+	rc=$(docker exec "$1" grep '^nameserver' /etc/resolv.conf) || return 1
+	[[ $rc == "nameserver 127.0.0.11" ]] || { echo "resolv.conf: $rc"; return 1; }
+	out=$(docker exec "$1" nslookup -type=a "$2" 127.0.0.11 2>&1) || { echo "$out"; return 1; }
+	grep -q '^Address: [0-9.]*$' <<<"$out" || { echo "$out"; return 1; }
+	echo "$out" | grep '^Address'
+}
 gwbridge_gone() {
 	docker network rm docker_gwbridge >/dev/null 2>&1 || true
-	wait_for -n 25 sh -c '! ip link show docker_gwbridge 2>/dev/null'
+	wait_for -n 25 sh -c '! ip -n "$PODSHIM_DOCKERD_NETNS" link show docker_gwbridge 2>/dev/null'
 }
 ips_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$1"; }
 the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 41
+plan 50
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
@@ -233,7 +273,7 @@ check "service create --network none is refused (not a swarm network)" none_refu
 
 svc --name app --replicas 2 --env 'PODSHIM_POD=web-{{.Task.Slot}}' --env 'SLOT={{.Task.Slot}}' \
 	"$IMG" "${APP_CMD[@]}"
-svc --name sidecar --replicas 2 --env 'PODSHIM_POD=web-{{.Task.Slot}}' "$IMG" sleep 1000
+svc --name sidecar --replicas 2 --network host --env 'PODSHIM_POD=web-{{.Task.Slot}}' "$IMG" sleep 1000
 t=$SECONDS
 for s in 1 2; do
 	check "env template: pod web-$s has exactly app.$s and sidecar.$s" \
@@ -250,7 +290,20 @@ done
 if c=$(one_task_cid app 1 2>/dev/null); then
 	diag "a task without --network: NetworkMode=$(docker inspect -f '{{.HostConfig.NetworkMode}}' "$c");" \
 		"interfaces: $(docker exec "$c" ip -o link | awk -F': ' '{ printf "%s ", $2 }');" \
-		"network_owner of web-1: '$(pod_field web-1 network_owner)' (no setkey hook with --bridge=none)"
+		"network_owner of web-1: '$(pod_field web-1 network_owner)'"
+fi
+A1=$(one_task_cid app 1 || echo none)
+check "web-1's network owner is app.1 (the sidecar is --network host)" owner_of web-1 "$A1"
+
+if engine_hooked; then
+	skip "a second networked member is refused: this engine has the setkey hook"
+	skip "...and leaves no interface in the pod"
+else
+	svc --name extra --replicas 1 --env 'PODSHIM_POD=web-1' "$IMG" sleep 1000
+	check "a second Docker-networked service in web-1 fails with podshim's advice (service ps --no-trunc)" \
+		wait_for -n 150 -s 0.2 service_error extra 'Swarm service: `--network host`'
+	docker service rm extra >/dev/null
+	check "...and leaves no interface in the pod: app.1 sees lo and eth0 only" links_are "$A1" "eth0 lo"
 fi
 
 # --- a killed task comes back into its pod -------------------------------------
@@ -273,6 +326,17 @@ check "web-3: shared netns" same_netns web-3 3 app sidecar
 check "sidecar.3 reaches app.3" wait_for -n 50 fetch sidecar 3 "slot=3 host=web-3"
 check "web-1 and web-2 unchanged by scaling" web_1_2_intact
 
+# --- rolling update ---------------------------------------------------------------
+
+old=$(one_task_cid sidecar 1 || true)
+t=$SECONDS
+docker service update -d --force sidecar >/dev/null
+check "service update --force sidecar: a new sidecar.1 is back in web-1" \
+	wait_for -n 150 -s 0.2 back_in_pod sidecar 1 "$old" web-1 app sidecar
+check "...and every web-N has its app and a sidecar again" wait_for -n 150 -s 0.2 all_web_pods
+diag "update --force done after $((SECONDS - t))s"
+check "the new sidecar.1 reaches app.1" wait_for -n 50 fetch sidecar 1 "slot=1 host=web-1"
+
 # --- removal -----------------------------------------------------------------
 
 APP_IDS=()
@@ -286,12 +350,16 @@ check "no pinned namespace mounts left" no_pinned_mounts
 
 # --- container labels (fixed pod name) -------------------------------------------
 
-svc --name lapp --replicas 1 --container-label podshim.pod=fixed --env SLOT=L "$IMG" "${APP_CMD[@]}"
-svc --name lside --replicas 1 --container-label podshim.pod=fixed "$IMG" sleep 1000
+svc --name lapp --replicas 1 --container-label podshim.pod=fixed --env SLOT=L \
+	--publish mode=host,published=18081,target=8081 "$IMG" "${APP_CMD[@]}"
+svc --name lside --replicas 1 --network host --container-label podshim.pod=fixed "$IMG" \
+	sh -c 'mkdir -p /p && echo side >/p/index.html && exec httpd -f -p 8081 -h /p' 
 check "--container-label podshim.pod=fixed: pod fixed has lapp.1 and lside.1" \
 	wait_for -n 150 -s 0.2 slot_pod fixed 1 lapp lside
 check "fixed: shared netns" same_netns fixed 1 lapp lside
 check "lside reaches lapp over 127.0.0.1" wait_for -n 50 fetch lside 1 "slot=L host=fixed"
+check "lapp's published port (mode=host, 127.0.0.1:18081 in dockerd's netns) reaches lside in the pod" \
+	wait_for -n 50 published 18081 side
 svc --name ltmpl --replicas 1 --container-label 'podshim.pod=lbl-{{.Task.Slot}}' "$IMG" sleep 1000
 check "container labels are not templated: the task fails with podshim's error" \
 	wait_for -n 150 -s 0.2 service_error ltmpl 'invalid pod name `lbl-{{.Task.Slot}}` (from label podshim.pod)'
@@ -322,10 +390,19 @@ services:
       PODSHIM_POD: 'stk-{{.Task.Slot}}'
     labels:
       podshim.share: net,ipc,uts,pid
+    networks: [hostnet]
     stop_grace_period: 1s
     deploy:
       replicas: 2
       restart_policy: {delay: 1s}
+  db:
+    image: podshim/busybox
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+networks:
+  hostnet:
+    external: true
+    name: host
 YAML
 check "docker stack deploy -c compose.yml stk" \
 	docker stack deploy --resolve-image never -c "$E2E_DIR/run/compose.yml" stk
@@ -341,7 +418,11 @@ for s in 1 2; do
 done
 SA=$(one_task_cid stk_app 1 || echo none)
 SS=$(one_task_cid stk_sidecar 1 || echo none)
-check "stack: both stk-1 members (both on stk_default) see one eth0" same_eth0 "$SA" "$SS"
+check "stack: both stk-1 members (app on stk_default, sidecar on host) see one eth0" same_eth0 "$SA" "$SS"
+check "stack: stk_sidecar.1 resolves the stack's service db through 127.0.0.11" \
+	wait_for -n 25 resolves "$SS" db
+check "stack: stk_sidecar.1's /etc/hosts is its pod owner's" \
+	sh -c "[ \"\$(docker exec $SS cat /etc/hosts)\" = \"\$(docker exec $SA cat /etc/hosts)\" ]"
 check "stack: stk_sidecar.1 sees stk_app.1's processes and the pause" sees_procs "$SS"
 OWNER=$(pod_field stk-1 network_owner)
 if [[ $OWNER == "$SA" ]]; then OSVC=stk_app PARTNER=$SS; else OSVC=stk_sidecar PARTNER=$SA; fi

@@ -630,8 +630,15 @@ test_docker_network_none (void **state)
   assert_false (docker_network_none (spec, "c1"));
   t_write (hc, "{\"NetworkMode\":\"container:abc\"}");
   assert_false (docker_network_none (spec, "c1"));
+  char *mode = docker_network_mode (spec, "c1");
+  assert_string_equal (mode, "container:abc");
+  free (mode);
+  t_write (hc, "{\"NetworkMode\":7}");
+  assert_null (docker_network_mode (spec, "c1"));
   t_write (hc, "{\"NetworkMode\":");
   assert_false (docker_network_none (spec, "c1")); /* unreadable: not none */
+  assert_null (docker_network_mode (spec, "c1"));
+  assert_null (docker_network_mode (spec, "c2"));
   yajl_tree_free (spec);
   spec = t_parse ("{}");
   assert_false (docker_network_none (spec, "c1"));

@@ -33,6 +33,10 @@ static const char *const required_cases[] = {
   "linux-not-object",
   "unknown-fields",
   "hook-variants",
+  "docker28-bridge",
+  "docker28-none",
+  "docker28-host",
+  "docker28-resolv",
   NULL,
 };
 
@@ -93,6 +97,8 @@ load_plan (yajl_val doc, struct plan_storage *ps)
     }
   yajl_val keep = json_get (doc, "keep_network_hook");
   ps->plan.keep_network_hook = keep && keep->type == yajl_t_true;
+  ps->plan.resolv_conf = json_get_string (doc, "resolv_conf");
+  ps->plan.hosts = json_get_string (doc, "hosts");
   yajl_val vols = json_get_array (doc, "volumes");
   for (size_t i = 0; vols && i < vols->u.array.len; i++)
     {
@@ -148,6 +154,8 @@ assert_survives (yajl_val in, yajl_val out, const char *path, unsigned share)
           bool may_go = ((share & POD_NS_UTS)
                          && (strcmp (sub, ".hostname") == 0 || strcmp (sub, ".domainname") == 0))
                         || strcmp (sub, ".linux.namespaces[].path") == 0
+                        /* /etc/resolv.conf and /etc/hosts: the owner's */
+                        || ((share & POD_NS_NET) && strcmp (sub, ".mounts[].source") == 0)
                         || (strcmp (path, ".linux.sysctl") == 0 && sysctl_in_namespaces (k, share));
           if (!may_go)
             {
@@ -306,6 +314,59 @@ test_network_hook_detection (void **state)
   yajl_tree_free (spec);
 }
 
+/* What a container brings to the pod's network, from its config (real ones:
+ * dockerd 20.10 with the setkey hook, dockerd 28.5 without) and Docker's
+ * NetworkMode. */
+static void
+test_network_kind (void **state)
+{
+  (void)state;
+  static const struct
+  {
+    const char *config; /* case name, or inline JSON when it starts with '{' */
+    const char *mode;
+    enum spec_network want;
+  } cases[] = {
+    { "docker-first", "bridge", SPEC_NET_HOOK },
+    { "docker-first", NULL, SPEC_NET_HOOK },
+    { "docker-first", "none", SPEC_NET_NO_INTERFACE }, /* 20.10 hooks none too */
+    { "docker28-bridge", "bridge", SPEC_NET_AFTER_CREATE },
+    { "docker28-bridge", "default", SPEC_NET_AFTER_CREATE },
+    { "docker28-bridge", "podnet", SPEC_NET_AFTER_CREATE },
+    { "docker28-bridge", NULL, SPEC_NET_NO_INTERFACE }, /* not Docker: nobody plumbs it */
+    { "docker28-bridge", "container:0123abcd", SPEC_NET_NO_INTERFACE },
+    { "docker28-bridge", "host", SPEC_NET_NO_INTERFACE },
+    { "docker28-none", "none", SPEC_NET_NO_INTERFACE },
+    { "docker28-host", "host", SPEC_NET_NO_INTERFACE },
+    { "docker28-host", "bridge", SPEC_NET_NO_INTERFACE }, /* no netns entry */
+    { "runc-default", NULL, SPEC_NET_NO_INTERFACE },
+    { "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}}",
+      "bridge", SPEC_NET_NO_INTERFACE },
+    { "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"\"}]}}", "bridge",
+      SPEC_NET_AFTER_CREATE },
+    { "{\"linux\":{\"namespaces\":{}}}", "bridge", SPEC_NET_NO_INTERFACE },
+    { "{\"linux\":[]}", "bridge", SPEC_NET_NO_INTERFACE },
+    { "[]", "bridge", SPEC_NET_NO_INTERFACE },
+  };
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      yajl_val spec;
+      if (cases[i].config[0] == '{' || cases[i].config[0] == '[')
+        spec = t_parse (cases[i].config);
+      else
+        {
+          char *p = case_file (cases[i].config, ".in.json");
+          spec = load_json (p);
+          free (p);
+        }
+      enum spec_network got = spec_network_kind (spec, cases[i].mode);
+      if (got != cases[i].want)
+        fail_msg ("%s with NetworkMode %s: got %d, want %d", cases[i].config,
+                  cases[i].mode ? cases[i].mode : "(none)", got, cases[i].want);
+      yajl_tree_free (spec);
+    }
+}
+
 static void
 test_sysctl_classes (void **state)
 {
@@ -393,10 +454,11 @@ main (void)
   closedir (d);
   qsort (case_names, n_cases, sizeof (char *), cmp_str);
 
-  struct CMUnitTest *tests = calloc (n_cases + 4, sizeof (*tests));
+  struct CMUnitTest *tests = calloc (n_cases + 5, sizeof (*tests));
   size_t n = 0;
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_required_cases_exist);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_network_hook_detection);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_network_kind);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_sysctl_classes);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_spec_errors_leave_no_crash);
   for (size_t i = 0; i < n_cases; i++)

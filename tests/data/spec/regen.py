@@ -10,6 +10,8 @@ Plan fields:
   share              list of net, ipc, uts, pid
   ns_path            {short name: path}; default /run/podshim/<key>/pods/web/ns/<name>
   keep_network_hook  bool (default false)
+  resolv_conf, hosts with net: new source of the /etc/resolv.conf, /etc/hosts
+                     mounts (the pod's copies of its network owner's files)
   volumes            [{destination, source}]
   dropped_hooks      expected count of dropped hooks (checked by test_spec)
   error              a substring of the expected error; no .out.json then
@@ -148,6 +150,12 @@ def join(spec, plan):
             arr = hooks.get(kind) if hooks is not None else None
             if isinstance(arr, list) and not isinstance(arr, Obj):
                 arr[:] = [h for h in arr if not is_setkey(h)]
+    if "net" in share:
+        for key, dest in (("resolv_conf", "/etc/resolv.conf"), ("hosts", "/etc/hosts")):
+            for m in spec.get("mounts") or []:
+                d = m.get("destination") if isinstance(m, Obj) else None
+                if key in plan and isinstance(d, str) and components(d) == components(dest):
+                    m.set("source", plan[key])
     vols = plan.get("volumes", [])
     if vols:
         mounts = spec.get("mounts")
