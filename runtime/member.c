@@ -350,16 +350,30 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
   h->lockfd = pod_lock (h->locksfd, name, err);
   if (h->lockfd < 0)
     return -1;
-  if (create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT
-      && pods_limit_check (ctx, h->podsfd, name, err) < 0)
+  /* A new pod: counting the pods and making its directory are one step
+     (pods/ locked), so concurrent creates of new pods keep the limit. */
+  bool counting = false;
+  if (create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
     {
-      char lock[POD_NAME_MAX + 8];
-      snprintf (lock, sizeof (lock), "%s.lock", name);
-      unlinkat (h->locksfd, lock, 0);
-      return -1;
+      int r;
+      while ((r = flock (h->podsfd, LOCK_EX)) < 0 && errno == EINTR)
+        ;
+      if (r < 0)
+        return podshim_error_set (err, errno, "cannot lock the pods directory");
+      counting = true;
+      if (pods_limit_check (ctx, h->podsfd, name, err) < 0)
+        {
+          flock (h->podsfd, LOCK_UN);
+          char lock[POD_NAME_MAX + 8];
+          snprintf (lock, sizeof (lock), "%s.lock", name);
+          unlinkat (h->locksfd, lock, 0);
+          return -1;
+        }
     }
   h->poddir = create ? ensure_dir_at (h->podsfd, name, 0700, err)
                      : open_dir_at (h->podsfd, name, err);
+  if (counting)
+    flock (h->podsfd, LOCK_UN);
   if (h->poddir == -ENOENT)
     {
       /* Torn down while we waited; the lock file is ours to remove. */

@@ -156,4 +156,19 @@ is "4 rounds of 8 creates and 8 deletes beside a pod gc loop all succeed" "$gc_f
 is "and every pod gc succeeded ($(cat "$T/out/gc.n" 2>/dev/null) runs)" "$(head -c 600 "$T/out/gc.err")" ""
 check "nothing left: no pods, no index, no mounts" eval 'no_pods && no_mounts_under "$STATE"'
 
+# --- the pods-per-root limit under concurrent creates of new pods --------------------
+
+ids=()
+for i in 1 2 3 4 5 6 7 8; do
+	ids+=("L$i")
+	mkb "L$i" -a "podshim.pod=lim$i" >/dev/null
+done
+create_lim() { PODSHIM_MAX_PODS=5 create "$1" "$T/b/$1"; }
+together create_lim "${ids[@]}" >/dev/null
+is "8 concurrent creates of new pods with a limit of 5: exactly 5 pods" "$(pod_count)" 5
+is "the 3 others were refused naming the limit" \
+	"$(grep -l 'already has 5 pods' "$T"/out/L?.together 2>/dev/null | wc -l)" 3
+check "delete them" eval 'for id in "${ids[@]}"; do del "$id" || true; done; [[ $(pod_count) == 0 ]]'
+check "nothing left: no pods, no index, no mounts" eval 'no_pods && no_mounts_under "$STATE"'
+
 done_testing
