@@ -53,6 +53,10 @@ def main():
         '{"annotations":{"\\u0070odshim.pod":"esc"},"mounts":[{"destination":"\\/etc\\/hostname","source":"/d/c1/hostname"}]}',
         "net,ipc,uts", " net , pid ", "bogus", "net,,ipc", "/data,/var/cache/nginx,/data",
         "/a/../b", "//a", "/a/", "web-1.slot_2", "x" * 129, ".hidden", "a/b",
+        '{"annotations":{"podshim.pod":"web","podshim.volumes":"/cache:64m,/data"},'
+        '"Config":{"Labels":{"com.docker.compose.project":"shop","com.docker.stack.namespace":"st"}}}',
+        "/cache:64m,/data:1G,/x:4096", "/data,/data/sub", "/proc/x", "/a:b:1k",
+        "compose:shop:web", "stack:st.1:web-1", "compose::web",
     ]):
         write("fuzz_podcfg", "seed-%02d" % i, s)
 
@@ -77,6 +81,7 @@ def main():
         '{"version":1,"name":"a"}',
         '{"version":2,"name":"b","members":[{"id":"x","start":18446744073709551615}],"pinned":["cgroup"]}',
         '{"version":1,"name":"c","name":"d","members":[],"pause":{"pid":0}}',
+        '{"version":1,"name":"web","scope":"compose:shop","members":[]}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
 
