@@ -493,8 +493,10 @@ refused() {
 	before=$(sha "$b/config.json")
 	pods=$(pod_count) mounts=$(our_mounts | wc -l) vols=$(find "$DATA" -mindepth 3 -maxdepth 3 2>/dev/null | wc -l)
 	: >"$LOG"
-	err=$(shim create --bundle "$b" "$id" 2>&1 </dev/null >/dev/null)
+	# To a file: a container created by mistake would hold a pipe open.
+	shim create --bundle "$b" "$id" </dev/null >/dev/null 2>"$T/out/$id.err"
 	s=$?
+	err=$(cat "$T/out/$id.err")
 	((s != 0)) || why+=" exit status 0;"
 	[[ $err == *"$text"* ]] || why+=" stderr lacks '$text';"
 	log_has_error "$text" || why+=" no error line with '$text' in the log;"
