@@ -24,7 +24,8 @@ is_shim_option (const char *a, bool *inline_value)
   size_t len = strcspn (n, "=");
   *inline_value = n[len] == '=';
   return (len == 15 && strncmp (n, "podshim-runtime", 15) == 0)
-         || (len == 13 && strncmp (n, "podshim-state", 13) == 0);
+         || (len == 13 && strncmp (n, "podshim-state", 13) == 0)
+         || (len == 12 && strncmp (n, "podshim-data", 12) == 0);
 }
 
 static char *buf_start, *buf_end;
@@ -86,7 +87,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Walk both: every input element is kept in order, or is a podshim option
    * (or the value of one) removed before the command. */
   int o = 0;
-  bool saw_runtime = false, saw_state = false, saw_command = false;
+  bool saw_runtime = false, saw_state = false, saw_data = false, saw_command = false;
   for (int i = 0; i < argc; i++)
     {
       if (o < c.argc && c.argv[o] == argv[i])
@@ -112,6 +113,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           saw_runtime = true;
           CHECK (c.shim_runtime != NULL);
         }
+      else if (n[8] == 'd')
+        {
+          saw_data = true;
+          CHECK (c.shim_data != NULL);
+        }
       else
         {
           saw_state = true;
@@ -121,6 +127,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (o == c.argc);
   CHECK (saw_runtime == (c.shim_runtime != NULL));
   CHECK (saw_state == (c.shim_state != NULL));
+  CHECK (saw_data == (c.shim_data != NULL));
 
   if (c.command_index >= 0)
     {
@@ -132,6 +139,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (c.n_positional >= 0 && (c.id != NULL) == (c.n_positional > 0));
   check_in_input (c.shim_runtime);
   check_in_input (c.shim_state);
+  check_in_input (c.shim_data);
   check_in_input (c.root);
   check_in_input (c.log);
   check_in_input (c.log_format);
