@@ -494,6 +494,15 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   cleanup_close int dfd = ensure_dir_path (ctx->data_dir, 0700, err);
   if (dfd < 0)
     return podshim_error_wrap (err, "data directory");
+  struct stat st;
+  if (fstat (dfd, &st) < 0)
+    return podshim_error_set (err, errno, "cannot stat data directory `%s`", ctx->data_dir);
+  if (st.st_uid != geteuid () || (st.st_mode & 022))
+    return podshim_error_set (err, 0,
+                              "data directory `%s` must be owned by uid %u and writable by no one"
+                              " else (it is uid %u, mode %03o)",
+                              ctx->data_dir, (unsigned) geteuid (), (unsigned) st.st_uid,
+                              (unsigned) (st.st_mode & 07777));
   cleanup_close int rfd = ensure_dir_at (dfd, ctx->rootkey, 0700, err);
   if (rfd < 0)
     return -1;

@@ -99,6 +99,20 @@ create F2 "$b" 2>/dev/null
 isnt "F2 (bad rootfs) fails to join vol" "$?" 0
 is "vol keeps V1 and V2" "$(members vol)" V1,V2
 
+# --- a dead pod's volumes go with pod gc; a data dir others can write is refused -----
+
+check "G1 (/c:1m) joins pod gcvol" member G1 "$(mkb G1 -a podshim.pod=gcvol -a podshim.volumes=/c:1m,/d)"
+GD=$(voldir gcvol)
+check "G1's init is killed and runc (not podshim) deletes it" \
+	eval 'rc kill G1 KILL; wait_for 10 eval "[[ \$(rc state G1 | jq -r .status) == stopped ]]" && rc delete G1'
+is "its volumes are still there" "$(host_mount "$GD/-c" | cut -d' ' -f1):$(test -d "$GD/-d" && echo dir)" tmpfs:dir
+check "pod gc removes the pod" eval 'shim pod gc | grep -q "removed 1 pod"'
+is "and unmounts and removes its volumes" "$(host_mount "$GD/-c"):$(test -e "$GD" && echo left)" ":"
+chmod 777 "$DATA"
+refused "a data dir writable by others is refused" "data directory \`$DATA\` must be owned by uid 0" \
+	"$(mkb O1 -a podshim.pod=open -a podshim.volumes=/x)"
+chmod 700 "$DATA"
+
 # --- teardown ------------------------------------------------------------------------
 
 check "delete V1" del V1
