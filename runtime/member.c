@@ -70,6 +70,9 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   ctx->data_dir = strdup (d);
   if (ctx->data_dir == NULL)
     abort ();
+  /* One spelling: it is recorded and compared (`/d/` is `/d`). */
+  for (size_t n = strlen (ctx->data_dir); n > 1 && ctx->data_dir[n - 1] == '/'; n--)
+    ctx->data_dir[n - 1] = '\0';
   ctx->root = delegate_root (cmd);
   shim_rootkey (ctx->root, ctx->rootkey);
   return 0;

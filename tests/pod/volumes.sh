@@ -57,6 +57,11 @@ refused "a member giving /shared a size is refused" \
 	'pod volume `/shared` exists in this pod without a size' \
 	"$(mkb V5 -a podshim.pod=vol -a podshim.volumes=/shared:1m)"
 is "pod inspect shows the data dir" "$(shim pod inspect vol | jq -r '.[0].data_dir')" "$VD"
+check "a member given the data dir as \$DATA/ joins (one spelling)" \
+	eval 'PODSHIM_DATA=$DATA/ member V6 "$(mkb V6 -a podshim.pod=vol -a podshim.volumes=/shared)" && del V6'
+PODSHIM_DATA=$T/data2 refused "a member with another data dir is refused" \
+	"the pod keeps its volumes in \`$VD\`, not in \`$T/data2/$KEY/vol\`" \
+	"$(mkb V7 -a podshim.pod=vol -a podshim.volumes=/shared)"
 
 # --- refused destinations ---------------------------------------------------------
 
