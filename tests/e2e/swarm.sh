@@ -222,7 +222,7 @@ the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 41
+plan 42
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
