@@ -96,6 +96,80 @@ pod_name_valid (const char *name)
   return true;
 }
 
+static bool
+scope_value_valid (const char *v, size_t n)
+{
+  if (n == 0 || n > POD_SCOPE_VALUE_MAX || v[0] == '.')
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      char c = v[i];
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
+            || c == '.' || c == '-'))
+        return false;
+    }
+  return true;
+}
+
+bool
+pod_scope_valid (const char *scope)
+{
+  const char *colon = strchr (scope, ':');
+  if (colon == NULL)
+    return false;
+  size_t kind = (size_t) (colon - scope);
+  if (!((kind == 7 && strncmp (scope, "compose", 7) == 0)
+        || (kind == 5 && strncmp (scope, "stack", 5) == 0)))
+    return false;
+  return scope_value_valid (colon + 1, strlen (colon + 1));
+}
+
+char *
+pod_key (const char *scope, const char *name)
+{
+  char *k = NULL;
+  if (scope == NULL)
+    k = strdup (name);
+  else if (asprintf (&k, "%s:%s", scope, name) < 0)
+    k = NULL;
+  if (k == NULL)
+    abort ();
+  return k;
+}
+
+int
+pod_key_parse (const char *key, char **ret_scope, char **ret_name)
+{
+  const char *last = strrchr (key, ':');
+  if (last == NULL)
+    {
+      if (!pod_name_valid (key))
+        return -1;
+      *ret_scope = NULL;
+      *ret_name = strdup (key);
+      if (*ret_name == NULL)
+        abort ();
+      return 0;
+    }
+  cleanup_free char *scope = strndup (key, (size_t) (last - key));
+  if (scope == NULL)
+    abort ();
+  if (!pod_scope_valid (scope) || !pod_name_valid (last + 1))
+    return -1;
+  *ret_name = strdup (last + 1);
+  if (*ret_name == NULL)
+    abort ();
+  *ret_scope = steal_pointer (&scope);
+  return 0;
+}
+
+bool
+pod_key_valid (const char *key)
+{
+  cleanup_free char *scope = NULL, *name = NULL;
+  return pod_key_parse (key, &scope, &name) == 0;
+}
+
 bool
 container_id_valid (const char *id)
 {
@@ -127,6 +201,7 @@ pod_state_free (struct pod_state *p)
   if (p == NULL)
     return;
   free (p->name);
+  free (p->scope);
   free (p->root);
   free (p->network_owner);
   for (size_t i = 0; i < p->n_members; i++)
@@ -227,6 +302,11 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   if (name == NULL || !pod_name_valid (name))
     return podshim_error_set (err, 0, "invalid pod state: bad `name`");
   p.name = xstrdup_or_null (name);
+  yajl_val sv = json_get (p.raw, "scope");
+  const char *scope = json_get_string (p.raw, "scope");
+  if (sv && sv->type != yajl_t_null && (scope == NULL || !pod_scope_valid (scope)))
+    return podshim_error_set (err, 0, "invalid pod state: bad `scope`");
+  p.scope = xstrdup_or_null (scope);
   p.root = xstrdup_or_null (json_get_string (p.raw, "root"));
   p.network_owner = xstrdup_or_null (json_get_string (p.raw, "network_owner"));
   if (ns_list_from_json (json_get (p.raw, "pinned"), &p.pinned) < 0)
@@ -284,6 +364,10 @@ pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct p
   cleanup_json yajl_val root = p->raw ? copy_tree (p->raw) : json_new_object ();
   json_object_set (root, "version", json_new_number (POD_STATE_VERSION));
   json_object_set (root, "name", json_new_string (p->name));
+  if (p->scope)
+    json_object_set (root, "scope", json_new_string (p->scope));
+  else
+    json_object_remove (root, "scope");
   if (p->root)
     json_object_set (root, "root", json_new_string (p->root));
   json_object_set (root, "pinned", ns_list_to_json (p->pinned));

@@ -28,6 +28,22 @@ int pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **e
 
 #define POD_NAME_MAX 128
 bool pod_name_valid (const char *name);
+
+/* A pod's scope: where its members come from, beside the delegate's --root.
+ * "compose:PROJECT" or "stack:NAMESPACE", the value 1-POD_SCOPE_VALUE_MAX
+ * characters of a pod name's alphabet; NULL for an unscoped pod. */
+#define POD_SCOPE_VALUE_MAX 100
+bool pod_scope_valid (const char *scope);
+
+/* A pod's key: its directory under pods/ and its containers/ index entry.
+ * NAME for an unscoped pod, SCOPE:NAME for a scoped one (':' is in neither a
+ * name nor a scope value, so the split is unambiguous). At most 237 bytes. */
+#define POD_KEY_MAX (8 + POD_SCOPE_VALUE_MAX + 1 + POD_NAME_MAX)
+char *pod_key (const char *scope, const char *name);
+/* Splits a key; ret_scope is NULL for an unscoped pod. Returns < 0 when key is
+ * not a valid key. Both out-parameters are malloc'd. */
+int pod_key_parse (const char *key, char **ret_scope, char **ret_name);
+bool pod_key_valid (const char *key);
 /* runc's rule: [A-Za-z0-9_+.-]+, and not "." or "..", at most 1024 bytes. */
 bool container_id_valid (const char *id);
 
@@ -44,6 +60,7 @@ struct pod_member
 struct pod_state
 {
   char *name;
+  char *scope;              /* NULL: unscoped */
   char *root;
   unsigned pinned;          /* namespaces pinned under ns/ */
   pid_t pause_pid;          /* 0: none */

@@ -222,7 +222,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
         break;
       bool shim_runtime = flag_is (&f, "podshim-runtime");
       bool shim_max = flag_is (&f, "podshim-max-pods");
-      if (shim_runtime || shim_max || flag_is (&f, "podshim-state"))
+      bool shim_data = flag_is (&f, "podshim-data");
+      if (shim_runtime || shim_max || shim_data || flag_is (&f, "podshim-state"))
         {
           const char *v = f.inline_value;
           if (v == NULL)
@@ -235,11 +236,14 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             return podshim_error_set (err, 0, "option `--%s` needs a non-empty value",
                                       shim_runtime ? "podshim-runtime"
                                       : shim_max   ? "podshim-max-pods"
+                                      : shim_data  ? "podshim-data"
                                                    : "podshim-state");
           if (shim_runtime)
             c->shim_runtime = v;
           else if (shim_max)
             c->shim_max_pods = v;
+          else if (shim_data)
+            c->shim_data = v;
           else
             c->shim_state = v;
           continue;

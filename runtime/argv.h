@@ -15,6 +15,7 @@ struct runc_cmdline
   const char *shim_runtime;
   const char *shim_state;
   const char *shim_max_pods;
+  const char *shim_data;
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;

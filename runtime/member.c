@@ -14,7 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +61,19 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   ctx->state_dir = strdup (s);
   if (ctx->state_dir == NULL)
     abort ();
+  const char *d = cmd->shim_data;
+  if (d == NULL)
+    d = getenv ("PODSHIM_DATA");
+  if (d == NULL || *d == '\0')
+    d = "/var/lib/podshim";
+  if (d[0] != '/')
+    return podshim_error_set (err, 0, "data directory `%s` is not an absolute path", d);
+  ctx->data_dir = strdup (d);
+  if (ctx->data_dir == NULL)
+    abort ();
+  /* One spelling: it is recorded and compared (`/d/` is `/d`). */
+  for (size_t n = strlen (ctx->data_dir); n > 1 && ctx->data_dir[n - 1] == '/'; n--)
+    ctx->data_dir[n - 1] = '\0';
   ctx->root = delegate_root (cmd);
   shim_rootkey (ctx->root, ctx->rootkey);
   return 0;
@@ -68,6 +83,7 @@ void
 shim_ctx_free (struct shim_ctx *ctx)
 {
   free (ctx->state_dir);
+  free (ctx->data_dir);
   free (ctx->root);
 }
 
@@ -161,25 +177,76 @@ unindex (int rootfd, const char *id, const char *pod)
     unlinkat (cfd, id, 0);
 }
 
+/* Removes the pod's volumes: the data directory recorded in the pod directory's
+ * `data` file (written before it is made), its sized volumes unmounted first. */
+static int
+pod_volumes_remove (int poddir, struct podshim_error **err)
+{
+  if (rm_rf_at (poddir, "volumes", err) < 0) /* where earlier versions kept volumes */
+    return -1;
+  cleanup_free char *path = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
+    {
+      if (e->errno_ == ENOENT)
+        return 0;
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  char *slash = strrchr (path, '/');
+  if (path[0] != '/' || slash == NULL || slash[1] == '\0' || strcmp (slash + 1, "..") == 0
+      || strcmp (slash + 1, ".") == 0)
+    return podshim_error_set (err, 0, "invalid pod data directory `%.200s`", path);
+  *slash = '\0';
+  cleanup_close int pfd = open (path[0] ? path : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (pfd < 0 && errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot open `%s`", path);
+  if (pfd >= 0)
+    {
+      cleanup_close int dfd
+          = openat (pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int dup_fd = dfd >= 0 ? dup (dfd) : -1;
+      cleanup_dir DIR *d = dup_fd >= 0 ? fdopendir (dup_fd) : NULL;
+      struct dirent *de;
+      while (d && (de = readdir (d)) != NULL)
+        {
+          if (de->d_name[0] == '.')
+            continue;
+          cleanup_free char *v = NULL;
+          if (asprintf (&v, "%s/%s/%s", path, slash + 1, de->d_name) < 0)
+            abort ();
+          /* A sized volume is a tmpfs; EINVAL: not (or no longer) a mount. */
+          for (int i = 0; i < 16 && umount2 (v, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
+            ;
+        }
+      if (rm_rf_at (pfd, slash + 1, err) < 0)
+        return -1;
+    }
+  if (unlinkat (poddir, "data", 0) < 0 && errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot remove the pod's `data` record");
+  return 0;
+}
+
 static int
 pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state *pod,
                      struct podshim_error **err)
 {
+  cleanup_free char *key = pod_key (pod->scope, pod->name);
   if (sandbox_destroy (poddir, pod->pause_pid, pod->pause_start, err) < 0)
     return -1;
-  if (rm_rf_at (poddir, "volumes", err) < 0)
+  if (pod_volumes_remove (poddir, err) < 0)
     return -1;
   if (unlinkat (poddir, "pod.json", 0) < 0 && errno != ENOENT)
-    return podshim_error_set (err, errno, "cannot remove the state of pod `%s`", pod->name);
-  if (rm_rf_at (podsfd, pod->name, err) < 0)
+    return podshim_error_set (err, errno, "cannot remove the state of pod `%s`", key);
+  if (rm_rf_at (podsfd, key, err) < 0)
     return -1;
-  char lock[POD_NAME_MAX + 8];
-  snprintf (lock, sizeof (lock), "%s.lock", pod->name);
+  char lock[POD_KEY_MAX + 8];
+  snprintf (lock, sizeof (lock), "%s.lock", key);
   /* Still held by us: waiters see it unlinked and start over. */
   cleanup_close int locksfd = open_dir_at (rootfd, "locks", NULL);
   if (locksfd >= 0)
     unlinkat (locksfd, lock, 0);
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` torn down", pod->name);
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` torn down", key);
   return 0;
 }
 
@@ -188,14 +255,14 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
                   bool dirty, bool *ret_gone, struct podshim_error **err)
 {
   bool changed = dirty;
+  cleanup_free char *key = pod_key (pod->scope, pod->name);
   for (size_t i = pod->n_members; i > 0; i--)
     {
       struct pod_member *m = &pod->members[i - 1];
       if (member_alive (root, m))
         continue;
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: pruning dead member `%s` of pod `%s`", m->id,
-                   pod->name);
-      unindex (rootfd, m->id, pod->name);
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: pruning dead member `%s` of pod `%s`", m->id, key);
+      unindex (rootfd, m->id, key);
       cleanup_free char *id = strdup (m->id);
       if (id == NULL)
         abort ();
@@ -364,7 +431,7 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
       if (pods_limit_check (ctx, h->podsfd, name, err) < 0)
         {
           flock (h->podsfd, LOCK_UN);
-          char lock[POD_NAME_MAX + 8];
+          char lock[POD_KEY_MAX + 8];
           snprintf (lock, sizeof (lock), "%s.lock", name);
           unlinkat (h->locksfd, lock, 0);
           return -1;
@@ -377,7 +444,7 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
   if (h->poddir == -ENOENT)
     {
       /* Torn down while we waited; the lock file is ours to remove. */
-      char lock[POD_NAME_MAX + 8];
+      char lock[POD_KEY_MAX + 8];
       snprintf (lock, sizeof (lock), "%s.lock", name);
       unlinkat (h->locksfd, lock, 0);
     }
@@ -422,12 +489,131 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
 }
 
 static char *
-pod_path (const struct shim_ctx *ctx, const char *name, const char *sub, const char *leaf)
+pod_path (const struct shim_ctx *ctx, const char *key, const char *sub, const char *leaf)
 {
   char *p = NULL;
-  if (asprintf (&p, "%s/%s/pods/%s/%s/%s", ctx->state_dir, ctx->rootkey, name, sub, leaf) < 0)
+  if (asprintf (&p, "%s/%s/pods/%s/%s/%s", ctx->state_dir, ctx->rootkey, key, sub, leaf) < 0)
     abort ();
   return p;
+}
+
+/* <data>/<rootkey>/<key>: the directory of the pod's volumes. */
+static char *
+pod_data_path (const struct shim_ctx *ctx, const char *key)
+{
+  char *p = NULL;
+  if (asprintf (&p, "%s/%s/%s", ctx->data_dir, ctx->rootkey, key) < 0)
+    abort ();
+  return p;
+}
+
+/* Sets up volume `path` as dn in the pod's data directory vfd: a plain 0777
+ * directory, or a tmpfs of size bytes (nosuid, nodev). Every member must name
+ * a volume with the same size: a mismatch is an error. */
+static int
+volume_setup (int vfd, const char *path, const char *dn, unsigned long long size,
+              struct podshim_error **err)
+{
+  bool existed = faccessat (vfd, dn, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+  cleanup_close int d = ensure_dir_at (vfd, dn, 0777, err);
+  if (d < 0)
+    return -1;
+  struct stat pst, st;
+  if (fstat (vfd, &pst) < 0 || fstat (d, &st) < 0)
+    return podshim_error_set (err, errno, "cannot set up pod volume `%s`", path);
+  if (st.st_dev != pst.st_dev)
+    {
+      struct statfs sf;
+      if (fstatfs (d, &sf) < 0)
+        return podshim_error_set (err, errno, "cannot set up pod volume `%s`", path);
+      unsigned long long have = (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
+      if (size == 0)
+        return podshim_error_set (err, 0,
+                                  "pod volume `%s` has a size of %llu bytes in this pod: every"
+                                  " member must name it `%s:%lluk`",
+                                  path, have, path, have >> 10);
+      if (have < size || have - size >= (unsigned long long) sf.f_bsize)
+        return podshim_error_set (err, 0,
+                                  "pod volume `%s` has a size of %llu bytes in this pod, not %llu:"
+                                  " every member must name it `%s:%lluk`",
+                                  path, have, size, path, have >> 10);
+      return 0;
+    }
+  if (size == 0)
+    {
+      /* World-writable like an emptyDir: members may run as any user. */
+      if (fchmod (d, 0777) < 0)
+        return podshim_error_set (err, errno, "cannot set up pod volume `%s`", path);
+      return 0;
+    }
+  if (existed)
+    return podshim_error_set (err, 0,
+                              "pod volume `%s` exists in this pod without a size: every member must"
+                              " name it the same way",
+                              path);
+  char target[64], opts[64];
+  snprintf (target, sizeof (target), "/proc/self/fd/%d", d);
+  snprintf (opts, sizeof (opts), "size=%llu,mode=0777", size);
+  if (mount ("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+    {
+      int e = errno;
+      unlinkat (vfd, dn, AT_REMOVEDIR);
+      return podshim_error_set (err, e, "cannot mount a tmpfs of %llu bytes for pod volume `%s`",
+                                size, path);
+    }
+  return 0;
+}
+
+/* Creates the pod's data directory (recorded first in the pod directory, so
+ * that teardown finds it whatever happens next) and its volumes. */
+static int
+volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
+               const struct pod_request *req, struct podshim_error **err)
+{
+  cleanup_free char *dpath = pod_data_path (ctx, key);
+  cleanup_free char *rec = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &rec, NULL, &e) == 0)
+    {
+      if (strcmp (rec, dpath) != 0)
+        return podshim_error_set (err, 0,
+                                  "the pod keeps its volumes in `%.256s`, not in `%s`: its"
+                                  " members must use one --podshim-data",
+                                  rec, dpath);
+    }
+  else if (e->errno_ != ENOENT)
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  else if (write_file_atomic_at (poddir, "data", dpath, strlen (dpath), 0600, err) < 0)
+    return -1;
+  cleanup_close int dfd = ensure_dir_path (ctx->data_dir, 0700, err);
+  if (dfd < 0)
+    return podshim_error_wrap (err, "data directory");
+  struct stat st;
+  if (fstat (dfd, &st) < 0)
+    return podshim_error_set (err, errno, "cannot stat data directory `%s`", ctx->data_dir);
+  if (st.st_uid != geteuid () || (st.st_mode & 022))
+    return podshim_error_set (err, 0,
+                              "data directory `%s` must be owned by uid %u and writable by no one"
+                              " else (it is uid %u, mode %03o)",
+                              ctx->data_dir, (unsigned) geteuid (), (unsigned) st.st_uid,
+                              (unsigned) (st.st_mode & 07777));
+  cleanup_close int rfd = ensure_dir_at (dfd, ctx->rootkey, 0700, err);
+  if (rfd < 0)
+    return -1;
+  cleanup_close int vfd = ensure_dir_at (rfd, key, 0700, err);
+  if (vfd < 0)
+    return -1;
+  for (size_t i = 0; i < req->n_volumes; i++)
+    {
+      cleanup_free char *dn = pod_volume_dirname (req->volumes[i]);
+      if (volume_setup (vfd, req->volumes[i], dn, req->volume_sizes ? req->volume_sizes[i] : 0, err)
+          < 0)
+        return -1;
+    }
+  return 0;
 }
 
 struct join_result
@@ -519,7 +705,7 @@ member_start (struct shim_ctx *ctx)
   cleanup_close int cfd = open_dir_at (rootfd, "containers", &err);
   cleanup_free char *name = NULL;
   if (cfd < 0 || read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &name, NULL, &err) < 0
-      || !pod_name_valid (name))
+      || !pod_key_valid (name))
     return; /* not a member */
   cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -545,20 +731,22 @@ member_start (struct shim_ctx *ctx)
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
-join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod_request *req,
-             yajl_val spec, enum spec_network net, struct join_result *res,
+join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
+             const struct pod_request *req, yajl_val spec, enum spec_network net,
+             struct join_result *res,
              struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
-  int r = pod_state_load (h->poddir, req->name, &pod, err);
+  int r = pod_state_load (h->poddir, key, &pod, err);
   if (r < 0 && r != -ENOENT)
     return -1;
   if (r == -ENOENT)
     {
       pod.name = strdup (req->name);
+      pod.scope = req->scope ? strdup (req->scope) : NULL;
       pod.root = strdup (ctx->root);
-      if (pod.name == NULL || pod.root == NULL)
+      if (pod.name == NULL || pod.root == NULL || (req->scope && pod.scope == NULL))
         abort ();
     }
   else
@@ -570,12 +758,12 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
             cleanup_free char *dead = strdup (pod.members[i - 1].id);
             if (dead == NULL)
               abort ();
-            unindex (h->rootfd, dead, req->name);
+            unindex (h->rootfd, dead, key);
             pod_state_remove (&pod, dead);
           }
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
-                                  req->name);
+                                  key);
       if (pod.pause_pid > 0 && !proc_is_alive (pod.pause_pid, pod.pause_start))
         pod.pause_pid = 0;
       if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
@@ -587,7 +775,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         {
           /* A stale sandbox whose members all died: start afresh. */
           if (sandbox_destroy (h->poddir, pod.pause_pid, pod.pause_start, err) < 0
-              || rm_rf_at (h->poddir, "volumes", err) < 0)
+              || pod_volumes_remove (h->poddir, err) < 0)
             return -1;
           pod.pinned = 0;
           pod.pause_pid = 0;
@@ -604,7 +792,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         " (dockerd 26.0.0 or >= 28: no libnetwork-setkey hook) would add a second interface"
         " named eth0 to the pod's network namespace. Start this member with `--network none`"
         " (a Swarm service: `--network host`): it shares the pod's network all the same",
-        req->name, pod.network_owner);
+        key, pod.network_owner);
 
   if (!(pod.pinned & POD_NS_NET))
     {
@@ -620,21 +808,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         return podshim_error_wrap (err, "pod `%s`", req->name);
       pod.pinned |= POD_NS_PID;
     }
-  if (req->n_volumes > 0)
-    {
-      cleanup_close int vfd = ensure_dir_at (h->poddir, "volumes", 0711, err);
-      if (vfd < 0)
-        return -1;
-      for (size_t i = 0; i < req->n_volumes; i++)
-        {
-          cleanup_free char *dn = pod_volume_dirname (req->volumes[i]);
-          cleanup_close int d = ensure_dir_at (vfd, dn, 0777, err);
-          /* World-writable like an emptyDir: members may run as any user. */
-          if (d < 0 || fchmod (d, 0777) < 0)
-            return d < 0 ? -1 : podshim_error_set (err, errno, "cannot set up pod volume `%s`",
-                                                   req->volumes[i]);
-        }
-    }
+  if (req->n_volumes > 0 && volumes_setup (ctx, h->poddir, key, req, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", key);
   res->keep_network_hook = false;
   if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
     {
@@ -656,7 +831,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
   fault_point ("after-state");
 
   cleanup_close int cfd = ensure_dir_at (h->rootfd, "containers", 0700, err);
-  if (cfd < 0 || write_file_atomic_at (cfd, id, req->name, strlen (req->name), 0600, err) < 0)
+  if (cfd < 0 || write_file_atomic_at (cfd, id, key, strlen (key), 0600, err) < 0)
     return -1;
   return 0;
 }
@@ -685,13 +860,13 @@ confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
 }
 
 static int
-rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
+rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const char *key,
                 const struct pod_request *req, const struct join_result *res,
                 struct podshim_error **err)
 {
   bool keep_hook = res->keep_network_hook;
-  cleanup_free char *resolv = res->net_files[0] ? pod_path (ctx, req->name, "net", "resolv.conf") : NULL;
-  cleanup_free char *hosts = res->net_files[1] ? pod_path (ctx, req->name, "net", "hosts") : NULL;
+  cleanup_free char *resolv = res->net_files[0] ? pod_path (ctx, key, "net", "resolv.conf") : NULL;
+  cleanup_free char *hosts = res->net_files[1] ? pod_path (ctx, key, "net", "hosts") : NULL;
   cleanup_strv char **paths = calloc (POD_NS_COUNT + 2 * req->n_volumes + 1, sizeof (char *));
   struct join_volume *vols = calloc (req->n_volumes + 1, sizeof (*vols));
   if (paths == NULL || vols == NULL)
@@ -703,13 +878,16 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
       {
-        paths[np] = pod_path (ctx, req->name, "ns", pod_ns_name (bit));
+        paths[np] = pod_path (ctx, key, "ns", pod_ns_name (bit));
         plan.ns_path[pod_ns_index (bit)] = paths[np++];
       }
+  cleanup_free char *data = pod_data_path (ctx, key);
   for (size_t i = 0; i < req->n_volumes; i++)
     {
       paths[np] = pod_volume_dirname (req->volumes[i]);
-      char *src = pod_path (ctx, req->name, "volumes", paths[np++]);
+      char *src = NULL;
+      if (asprintf (&src, "%s/%s", data, paths[np++]) < 0)
+        abort ();
       paths[np++] = src;
       vols[i].destination = req->volumes[i];
       vols[i].source = src;
@@ -723,7 +901,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
     podshim_log (PODSHIM_LOG_DEBUG,
                  "podshim: dropped %zu libnetwork-setkey hook(s) of `%s`: pod `%s` already has"
                  " its network",
-                 dropped, ctx->cmd->id, req->name);
+                 dropped, ctx->cmd->id, key);
   cleanup_free char *out = NULL;
   size_t len;
   if (json_emit (spec, &out, &len, err) < 0)
@@ -806,12 +984,19 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (!container_id_valid (c->id))
     return podshim_error_set (err, 0, "invalid container ID `%.200s` for pod `%s`", c->id,
                               req.name);
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, req.name);
+  /* The pod's scope: a named pod is found under the container's compose
+     project or stack (labels a pod named by environment has not loaded yet). */
+  if (labels == NULL && docker_labels_load_all (spec, c->id, &labels, err) < 0)
+    return -1;
+  if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
+    return -1;
+  cleanup_free char *key = pod_key (req.scope, req.name);
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
 
   struct join_result res = { 0 };
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
-    if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
+    if (pod_open_locked (ctx, key, true, &h, err) < 0)
       return -1;
     /* A networked member brings the pod its interface: through Docker's
        setkey hook, or (hook-less engines) by dockerd after create. A
@@ -819,36 +1004,36 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_free char *mode = docker_network_mode (spec, c->id);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    if (join_locked (ctx, &h, &req, spec, net, &res, err) < 0)
+    if (join_locked (ctx, &h, key, &req, spec, net, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a
            sandbox made only for us. */
         bool gone;
         cleanup_error struct podshim_error *e2 = NULL;
         cleanup_pod_state struct pod_state pod = { 0 };
-        if (pod_state_load (h.poddir, req.name, &pod, &e2) == 0)
+        if (pod_state_load (h.poddir, key, &pod, &e2) == 0)
           {
             bool ours = res.recorded && pod_state_find (&pod, c->id) != NULL;
             if (ours)
               {
-                unindex (h.rootfd, c->id, req.name);
+                unindex (h.rootfd, c->id, key);
                 pod_state_remove (&pod, c->id);
               }
             pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, ours, &gone, &e2);
           }
         else if (e2 == NULL)
           {
-            struct pod_state empty = { .name = req.name };
+            struct pod_state empty = { .name = req.name, .scope = req.scope };
             pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &empty, false, &gone, &e2);
           }
         return -1;
       }
   }
 
-  if (rewrite_config (ctx, bundle_fd, spec, &req, &res, err) < 0)
+  if (rewrite_config (ctx, bundle_fd, spec, key, &req, &res, err) < 0)
     {
       cleanup_error struct podshim_error *e2 = NULL;
-      member_leave (ctx, req.name, c->id, &e2);
+      member_leave (ctx, key, c->id, &e2);
       return -1;
     }
 
@@ -860,7 +1045,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (ok && !(is_run && !c->detach))
     {
       fault_point ("before-confirm");
-      if (confirm_member (ctx, req.name, find_init_pid (ctx), err) < 0)
+      if (confirm_member (ctx, key, find_init_pid (ctx), err) < 0)
         return -1;
       *ret_status = 0;
       return 0;
@@ -868,7 +1053,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   /* Failed, or a foreground run that has finished: leave, and give the bundle
    * back its original config.json. */
   cleanup_error struct podshim_error *e2 = NULL;
-  if (member_leave (ctx, req.name, c->id, &e2) < 0)
+  if (member_leave (ctx, key, c->id, &e2) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e2->msg);
   cleanup_error struct podshim_error *e3 = NULL;
   if (write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3) < 0)
@@ -903,7 +1088,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   cleanup_free char *pod = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0 || !pod_name_valid (pod))
+  if (read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0 || !pod_key_valid (pod))
     {
       if (e && e->errno_ == ENOENT)
         return 1;

@@ -13,6 +13,7 @@ struct shim_ctx
 {
   struct runc_cmdline *cmd;
   char *state_dir; /* absolute */
+  char *data_dir;  /* absolute: pod volumes (created when a pod has one) */
   char *root;      /* the delegate's state root */
   char rootkey[17];
 };

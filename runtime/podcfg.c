@@ -19,6 +19,8 @@ pod_request_free (struct pod_request *r)
     for (size_t i = 0; i < r->n_volumes; i++)
       free (r->volumes[i]);
   free (r->volumes);
+  free (r->volume_sizes);
+  free (r->scope);
   memset (r, 0, sizeof (*r));
 }
 
@@ -162,8 +164,8 @@ docker_network_none (yajl_val spec, const char *id)
   return mode && strcmp (mode, "none") == 0;
 }
 
-int
-docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err)
+static int
+labels_load (yajl_val spec, const char *id, bool all, yajl_val *ret, struct podshim_error **err)
 {
   *ret = NULL;
   const char *src;
@@ -183,13 +185,25 @@ docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim
       *err = steal_pointer (&e);
       return -1;
     }
-  if (memmem (buf, len, "podshim.", 8) == NULL)
+  if (!all && memmem (buf, len, "podshim.", 8) == NULL)
     return 0;
   yajl_val doc = NULL;
   if (json_parse (buf, len, path, &doc, err) < 0)
     return -1;
   *ret = doc;
   return 0;
+}
+
+int
+docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err)
+{
+  return labels_load (spec, id, false, ret, err);
+}
+
+int
+docker_labels_load_all (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err)
+{
+  return labels_load (spec, id, true, ret, err);
 }
 
 /* Looks key up in annotations, then labels, then env (as ENVKEY=...). Sets
@@ -229,14 +243,15 @@ volume_path_valid (const char *p, size_t len)
 {
   if (len == 0 || p[0] != '/' || len > POD_VOLUME_PATH_MAX || (len == 1))
     return 0;
-  /* Reject empty, "." and ".." components, and control characters. */
+  /* Reject empty, "." and ".." components, control characters and ':' (it
+     starts a size). */
   size_t i = 1;
   while (i <= len)
     {
       size_t j = i;
       while (j < len && p[j] != '/')
         {
-          if ((unsigned char) p[j] < 0x20 || p[j] == 0x7f)
+          if ((unsigned char) p[j] < 0x20 || p[j] == 0x7f || p[j] == ':')
             return 0;
           j++;
         }
@@ -252,11 +267,63 @@ volume_path_valid (const char *p, size_t len)
   return 1;
 }
 
+/* Parses SIZE of `/path:SIZE`: digits, then k, m or g (case-insensitive). */
+static int
+volume_size_parse (const char *p, size_t len, unsigned long long *ret)
+{
+  unsigned long long v = 0, mult = 1;
+  size_t i = 0;
+  for (; i < len && p[i] >= '0' && p[i] <= '9'; i++)
+    {
+      if (v > POD_VOLUME_SIZE_MAX)
+        return -1;
+      v = v * 10 + (unsigned long long) (p[i] - '0');
+    }
+  if (i == 0)
+    return -1;
+  if (i + 1 == len)
+    {
+      switch (p[i] | 0x20)
+        {
+        case 'k':
+          mult = 1ULL << 10;
+          break;
+        case 'm':
+          mult = 1ULL << 20;
+          break;
+        case 'g':
+          mult = 1ULL << 30;
+          break;
+        default:
+          return -1;
+        }
+    }
+  else if (i != len)
+    return -1;
+  if (v == 0 || v > POD_VOLUME_SIZE_MAX / mult)
+    return -1;
+  v *= mult;
+  *ret = (v + 4095) & ~4095ULL;
+  return 0;
+}
+
+/* a is b or a parent of b, component by component (both valid volume paths). */
+static bool
+path_within (const char *b, const char *a)
+{
+  size_t la = strlen (a);
+  return strncmp (a, b, la) == 0 && (b[la] == '\0' || b[la] == '/');
+}
+
+static const char *const refused_roots[] = { "/proc", "/sys", "/dev", NULL };
+
 int
-pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err)
+pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret_sizes,
+                         size_t *ret_n, struct podshim_error **err)
 {
   cleanup_strv char **vols = calloc (POD_VOLUMES_MAX + 1, sizeof (char *));
-  if (vols == NULL)
+  cleanup_free unsigned long long *sizes = calloc (POD_VOLUMES_MAX + 1, sizeof (*sizes));
+  if (vols == NULL || sizes == NULL)
     return podshim_error_set (err, ENOMEM, "cannot parse volumes");
   size_t n = 0;
   const char *p = list;
@@ -268,30 +335,109 @@ pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_
         p++, len--;
       while (len > 0 && p[len - 1] == ' ')
         len--;
+      unsigned long long size = 0;
+      const char *colon = memrchr (p, ':', len);
+      if (colon)
+        {
+          size_t slen = len - (size_t) (colon - p) - 1;
+          if (volume_size_parse (colon + 1, slen, &size) < 0)
+            return podshim_error_set (err, 0,
+                                      "invalid size `%.*s` of pod volume `%.*s` in `%.200s`:"
+                                      " a size is a number with k, m or g, at most 1t",
+                                      (int) (slen > 64 ? 64 : slen), colon + 1,
+                                      (int) ((size_t) (colon - p) > 256 ? 256 : colon - p), p, list);
+          len = (size_t) (colon - p);
+        }
       if (!volume_path_valid (p, len))
         return podshim_error_set (err, 0,
                                   "invalid pod volume `%.*s` in `%.200s`: must be an absolute path"
-                                  " without `.`, `..` or empty components",
-                                  (int)(len > 200 ? 200 : len), p, list);
+                                  " without `.`, `..`, `:` or empty components",
+                                  (int) (len > 200 ? 200 : len), p, list);
+      for (int i = 0; refused_roots[i]; i++)
+        {
+          size_t rl = strlen (refused_roots[i]);
+          if (len >= rl && strncmp (p, refused_roots[i], rl) == 0 && (len == rl || p[rl] == '/'))
+            return podshim_error_set (err, 0,
+                                      "pod volume `%.*s` is refused: a pod volume may not be at"
+                                      " `/` or under /proc, /sys or /dev",
+                                      (int) (len > 200 ? 200 : len), p);
+        }
       bool dup = false;
       for (size_t i = 0; i < n; i++)
         if (strlen (vols[i]) == len && strncmp (vols[i], p, len) == 0)
-          dup = true;
+          {
+            if (sizes[i] != size)
+              return podshim_error_set (err, 0, "pod volume `%s` is given two sizes in `%.200s`",
+                                        vols[i], list);
+            dup = true;
+          }
       if (!dup)
         {
           if (n == POD_VOLUMES_MAX)
             return podshim_error_set (err, 0, "too many pod volumes in `%.64s...` (at most %d)",
                                       list, POD_VOLUMES_MAX);
           vols[n] = strndup (p, len);
-          if (vols[n++] == NULL)
+          if (vols[n] == NULL)
             return podshim_error_set (err, ENOMEM, "cannot parse volumes");
+          sizes[n++] = size;
         }
       if (end == NULL)
         break;
       p = end + 1;
     }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      if (i != j && path_within (vols[j], vols[i]))
+        return podshim_error_set (err, 0,
+                                  "pod volume `%.256s` is inside pod volume `%.256s`: nested pod"
+                                  " volumes are refused (a symlink in the outer one, which other"
+                                  " members can write, could redirect the inner mount)",
+                                  vols[j], vols[i]);
   *ret = steal_pointer (&vols);
+  if (ret_sizes)
+    *ret_sizes = steal_pointer (&sizes);
   *ret_n = n;
+  return 0;
+}
+
+int
+pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err)
+{
+  return pod_volumes_parse_sized (list, ret, NULL, ret_n, err);
+}
+
+static const char *const scope_labels[][2] = {
+  { "com.docker.stack.namespace", "stack" },
+  { "com.docker.compose.project", "compose" },
+};
+
+int
+pod_scope_from_spec (yajl_val spec, yajl_val labels_doc, char **ret, struct podshim_error **err)
+{
+  *ret = NULL;
+  for (size_t i = 0; i < sizeof (scope_labels) / sizeof (scope_labels[0]); i++)
+    {
+      const char *key = scope_labels[i][0];
+      const char *v = json_get_string (json_get_object (spec, "annotations"), key);
+      const char *from = "annotation";
+      if (v == NULL)
+        {
+          v = json_get_string (json_get_path (labels_doc, label_path), key);
+          from = "label";
+        }
+      if (v == NULL)
+        continue;
+      cleanup_free char *scope = NULL;
+      if (asprintf (&scope, "%s:%s", scope_labels[i][1], v) < 0)
+        return podshim_error_set (err, ENOMEM, "cannot read the pod's scope");
+      if (!pod_scope_valid (scope))
+        return podshim_error_set (err, 0,
+                                  "invalid %s %s `%.200s`: a pod member's %s name must be 1-%d"
+                                  " characters of [A-Za-z0-9_.-] not starting with `.`",
+                                  from, key, v, scope_labels[i][1], POD_SCOPE_VALUE_MAX);
+      *ret = steal_pointer (&scope);
+      return 0;
+    }
   return 0;
 }
 
@@ -319,7 +465,8 @@ pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *r
     return podshim_error_wrap (err, "invalid %s", from);
 
   const char *vols = lookup (spec, labels_doc, "podshim.volumes", "PODSHIM_VOLUMES", from);
-  if (vols && vols[0] != '\0' && pod_volumes_parse (vols, &r.volumes, &r.n_volumes, err) < 0)
+  if (vols && vols[0] != '\0'
+      && pod_volumes_parse_sized (vols, &r.volumes, &r.volume_sizes, &r.n_volumes, err) < 0)
     return podshim_error_wrap (err, "invalid %s", from);
 
   *ret = r;

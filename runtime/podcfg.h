@@ -11,13 +11,18 @@
 
 #define POD_VOLUMES_MAX 64
 #define POD_VOLUME_PATH_MAX 4096
+/* A sized volume (`/cache:64m`) is a tmpfs of that many bytes, rounded up to
+ * 4 KiB pages: at least one page, at most 1 TiB. */
+#define POD_VOLUME_SIZE_MAX (1ULL << 40)
 
 struct pod_request
 {
   char *name;
   unsigned share;
   char **volumes; /* absolute container paths, NULL-terminated */
+  unsigned long long *volume_sizes; /* bytes per volume; 0: a plain directory */
   size_t n_volumes;
+  char *scope; /* "compose:P" or "stack:S" (pod_scope_valid), or NULL */
 };
 
 void pod_request_free (struct pod_request *r);
@@ -53,6 +58,18 @@ bool docker_labels_may_name_pod (const char *buf, size_t len, const char *id);
  * label); labels are at Config.Labels. */
 int docker_labels_load (yajl_val spec, const char *id, yajl_val *ret, struct podshim_error **err);
 
+/* As docker_labels_load, whatever the labels are: for a container that names a
+ * pod some other way (environment), whose scope labels are still needed. */
+int docker_labels_load_all (yajl_val spec, const char *id, yajl_val *ret,
+                            struct podshim_error **err);
+
+/* The scope a pod member's labels (or annotations) put it in: label
+ * com.docker.stack.namespace (a Swarm stack), else com.docker.compose.project
+ * (a compose project). *ret is "stack:NAME", "compose:NAME" or NULL; a value
+ * that is not 1-100 characters of [A-Za-z0-9_.-] is an error naming it. */
+int pod_scope_from_spec (yajl_val spec, yajl_val labels_doc, char **ret,
+                         struct podshim_error **err);
+
 /* True when dockerd (< 28) says container id has `--network none`
  * (hostconfig.json beside config.v2.json): it carries a libnetwork-setkey hook
  * all the same, but has no interface to give the pod. */
@@ -68,7 +85,13 @@ char *docker_network_mode (yajl_val spec, const char *id);
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,
                            struct podshim_error **err);
 
-/* Parses a comma list of volume paths. */
+/* Parses a comma list of volumes, each an absolute path with an optional size
+ * (`/cache:64m`; k, m, g suffixes, powers of 1024). Refuses `/`, paths under
+ * /proc, /sys or /dev, and a volume inside another (a member could redirect
+ * the inner mount with a symlink planted in the outer, shared volume).
+ * ret_sizes (may be NULL) gets bytes per volume, 0 when unsized. */
+int pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret_sizes,
+                             size_t *ret_n, struct podshim_error **err);
 int pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err);
 
 /* The directory name under a pod's volumes/ for a container path: '/' becomes

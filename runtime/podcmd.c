@@ -81,7 +81,7 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
     {
       if (pe->d_type != DT_DIR && pe->d_type != DT_UNKNOWN)
         continue; /* only directories are pods */
-      if (!pod_name_valid (pe->d_name))
+      if (!pod_key_valid (pe->d_name))
         continue;
       if (pv->fn (ctx, root, rootfd, podsfd, pe->d_name, pv->data, err) < 0)
         return -1;
@@ -94,12 +94,12 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
   cleanup_dir DIR *ld = ldfd >= 0 ? fdopendir (ldfd) : NULL;
   while (ld && (pe = readdir (ld)) != NULL)
     {
-      char name[POD_NAME_MAX + 8];
-      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int)sizeof (name)
+      char name[POD_KEY_MAX + 8];
+      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name)
           || !has_suffix (name, ".lock"))
         continue;
       name[strlen (name) - 5] = '\0';
-      if (!pod_name_valid (name) || faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+      if (!pod_key_valid (name) || faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         continue; /* visited through its directory */
       if (pv->fn (ctx, root, rootfd, podsfd, name, pv->data, err) < 0)
         return -1;
@@ -119,7 +119,7 @@ for_each_pod (struct shim_ctx *ctx, bool with_locks, pod_visit_fn fn, void *data
 struct list_data
 {
   yajl_gen g;
-  const char *only; /* inspect: this name */
+  const char *only; /* inspect: pods of this name, or this key */
   bool json;
   bool full;
   int found;
@@ -146,7 +146,10 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
             void *data, struct podshim_error **err)
 {
   struct list_data *ld = data;
-  if (ld->only && strcmp (ld->only, name) != 0)
+  cleanup_free char *scope = NULL, *pname = NULL;
+  if (pod_key_parse (name, &scope, &pname) < 0)
+    return 0;
+  if (ld->only && strcmp (ld->only, name) != 0 && strcmp (ld->only, pname) != 0)
     return 0;
   cleanup_close int poddir = open_dir_at (podsfd, name, err);
   if (poddir == -ENOENT)
@@ -172,7 +175,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   bool pause_alive = pod.pause_pid > 0 && proc_is_alive (pod.pause_pid, pod.pause_start);
   if (!ld->json)
     {
-      printf ("%-24s %-28s ", name, root);
+      printf ("%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
       char sh[32] = "";
       for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
         if (shared & b)
@@ -190,6 +193,13 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   yajl_gen g = ld->g;
   yajl_gen_map_open (g);
   gen_str (g, "name");
+  gen_str (g, pname);
+  gen_str (g, "scope");
+  if (scope)
+    gen_str (g, scope);
+  else
+    yajl_gen_null (g);
+  gen_str (g, "key");
   gen_str (g, name);
   gen_str (g, "root");
   gen_str (g, root);
@@ -217,6 +227,13 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       shim_rootkey (root, key);
       snprintf (pd, sizeof (pd), "%s/%s/pods/%s", ctx->state_dir, key, name);
       gen_str (g, pd);
+      cleanup_free char *data_dir = NULL;
+      cleanup_error struct podshim_error *e = NULL;
+      if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &e) == 0)
+        {
+          gen_str (g, "data_dir");
+          gen_str (g, data_dir);
+        }
       gen_str (g, "member_details");
       yajl_gen_array_open (g);
       for (size_t i = 0; i < pod.n_members; i++)
@@ -264,7 +281,8 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
       yajl_gen_array_open (ld.g);
     }
   else
-    printf ("%-24s %-28s %-16s %-8s %s\n", "POD", "ROOT", "SHARED", "PAUSE", "MEMBERS");
+    printf ("%-24s %-24s %-28s %-16s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "PAUSE",
+            "MEMBERS");
   int r = for_each_pod (ctx, false, list_visit, &ld, err);
   if (json)
     {
@@ -295,7 +313,7 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
   if (poddir == -ENOENT)
     {
       /* A lock without a pod: a leftover. */
-      char lock[POD_NAME_MAX + 8];
+      char lock[POD_KEY_MAX + 8];
       snprintf (lock, sizeof (lock), "%s.lock", name);
       unlinkat (locksfd, lock, 0);
       return 0;
@@ -307,9 +325,8 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
   if (r == -ENOENT)
     {
       /* Killed before its first save: nothing can be a member. */
-      pod.name = strdup (name);
-      if (pod.name == NULL)
-        abort ();
+      if (pod_key_parse (name, &pod.scope, &pod.name) < 0)
+        return podshim_error_set (err, 0, "invalid pod key `%s`", name);
     }
   else if (r < 0)
     return -1;
@@ -354,7 +371,7 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
       cleanup_free char *pod = NULL;
       cleanup_error struct podshim_error *e = NULL;
       if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
-          || !pod_name_valid (pod))
+          || !pod_key_valid (pod))
         continue;
       /* Under the pod's lock, as create and delete write the index. */
       cleanup_close int locksfd = -1, lockfd = -1;
@@ -373,7 +390,7 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
       if (lockfd >= 0 && poddir == -ENOENT)
         {
           /* Torn down while we waited: the lock we made is a leftover. */
-          char lock[POD_NAME_MAX + 8];
+          char lock[POD_KEY_MAX + 8];
           snprintf (lock, sizeof (lock), "%s.lock", pod);
           unlinkat (locksfd, lock, 0);
         }
@@ -401,7 +418,7 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
 }
 
 static const char usage[] = "usage: podshim pod list [--format json|table]\n"
-                            "       podshim pod inspect NAME\n"
+                            "       podshim pod inspect NAME|SCOPE:NAME\n"
                             "       podshim pod gc\n";
 
 int
@@ -435,7 +452,7 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error *
     {
       if (argc != 2)
         return podshim_error_set (err, 0, "pod inspect needs exactly one pod name");
-      if (!pod_name_valid (argv[1]))
+      if (!pod_key_valid (argv[1]))
         return podshim_error_set (err, 0, "invalid pod name `%.200s`", argv[1]);
       return pod_list (ctx, true, argv[1], err) < 0 ? -1 : 0;
     }

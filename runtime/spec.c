@@ -270,6 +270,26 @@ set_mount_source (yajl_val spec, const char *dest, const char *source)
     }
 }
 
+/* dir is a strict parent of path, normalised as same_mount_path does. */
+static bool
+mount_path_under (const char *path, const char *dir)
+{
+  for (;;)
+    {
+      while (*path == '/' || (path[0] == '.' && (path[1] == '/' || path[1] == '\0')))
+        path++;
+      while (*dir == '/' || (dir[0] == '.' && (dir[1] == '/' || dir[1] == '\0')))
+        dir++;
+      size_t lp = strcspn (path, "/"), ld = strcspn (dir, "/");
+      if (ld == 0)
+        return lp != 0; /* dir ended, path goes on */
+      if (lp != ld || strncmp (path, dir, lp) != 0)
+        return false;
+      path += lp;
+      dir += ld;
+    }
+}
+
 static int
 add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
 {
@@ -293,6 +313,12 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
                                       "pod volume `%s` conflicts with a mount of the container at"
                                       " the same path",
                                       plan->volumes[v].destination);
+          /* A volume over /etc would hide Docker's /etc/hosts, /etc/resolv.conf... */
+          if (d && mount_path_under (d, plan->volumes[v].destination))
+            return podshim_error_set (err, 0,
+                                      "pod volume `%s` is refused: it would hide the container's"
+                                      " mount at `%.256s`",
+                                      plan->volumes[v].destination, d);
         }
       yajl_val m = json_new_object ();
       json_object_set (m, "destination", json_new_string (plan->volumes[v].destination));
@@ -301,6 +327,8 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
       yajl_val opts = json_new_array ();
       json_array_append (opts, json_new_string ("rbind"));
       json_array_append (opts, json_new_string ("rw"));
+      json_array_append (opts, json_new_string ("nosuid"));
+      json_array_append (opts, json_new_string ("nodev"));
       json_object_set (m, "options", opts);
       json_array_append (mounts, m);
     }

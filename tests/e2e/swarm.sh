@@ -83,7 +83,10 @@ netns_of() {
 	pid=$(pid_of "$1") && [[ $pid != 0 ]] && stat -L -c %i "/proc/$pid/ns/net"
 }
 pinned_net() {
-	local f=("$PODSHIM_STATE"/*/pods/"$1"/ns/net)
+	# A stack's pods are scoped: their directory is their key, stack:STACK:NAME.
+	local key f
+	key=$(pods | jq -r --arg n "$1" '[.[] | select(.name == $n) | .key][0] // $n')
+	f=("$PODSHIM_STATE"/*/pods/"$key"/ns/net)
 	[[ -e ${f[0]} ]] && stat -L -c %i "${f[0]}"
 }
 
@@ -259,7 +262,7 @@ the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 50
+plan 51
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
@@ -411,6 +414,8 @@ for s in 1 2; do
 		wait_for -n 150 -s 0.2 stack_pod "$s"
 done
 remember_pauses
+is "stack: the pods are scoped by the stack (com.docker.stack.namespace)" \
+	"$(pods | jq -r '[.[] | select(.name | startswith("stk-")) | .scope] | unique | join(",")')" stack:stk
 for s in 1 2; do
 	check "stack: stk-$s shares one netns" same_netns "stk-$s" "$s" stk_app stk_sidecar
 	check "stack: stk_sidecar.$s reaches its own app" \

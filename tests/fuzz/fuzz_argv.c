@@ -25,7 +25,8 @@ is_shim_option (const char *a, bool *inline_value)
   *inline_value = n[len] == '=';
   return (len == 15 && strncmp (n, "podshim-runtime", 15) == 0)
          || (len == 13 && strncmp (n, "podshim-state", 13) == 0)
-         || (len == 16 && strncmp (n, "podshim-max-pods", 16) == 0);
+         || (len == 16 && strncmp (n, "podshim-max-pods", 16) == 0)
+         || (len == 12 && strncmp (n, "podshim-data", 12) == 0);
 }
 
 static char *buf_start, *buf_end;
@@ -87,7 +88,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Walk both: every input element is kept in order, or is a podshim option
    * (or the value of one) removed before the command. */
   int o = 0;
-  bool saw_runtime = false, saw_state = false, saw_max = false, saw_command = false;
+  bool saw_runtime = false, saw_state = false, saw_max = false, saw_data = false, saw_command = false;
   for (int i = 0; i < argc; i++)
     {
       if (o < c.argc && c.argv[o] == argv[i])
@@ -118,6 +119,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           saw_max = true;
           CHECK (c.shim_max_pods != NULL);
         }
+      else if (n[8] == 'd')
+        {
+          saw_data = true;
+          CHECK (c.shim_data != NULL);
+        }
       else
         {
           saw_state = true;
@@ -128,6 +134,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (saw_runtime == (c.shim_runtime != NULL));
   CHECK (saw_state == (c.shim_state != NULL));
   CHECK (saw_max == (c.shim_max_pods != NULL));
+  CHECK (saw_data == (c.shim_data != NULL));
 
   if (c.command_index >= 0)
     {
@@ -139,6 +146,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (c.n_positional >= 0 && (c.id != NULL) == (c.n_positional > 0));
   check_in_input (c.shim_runtime);
   check_in_input (c.shim_state);
+  check_in_input (c.shim_data);
   check_in_input (c.root);
   check_in_input (c.log);
   check_in_input (c.log_format);

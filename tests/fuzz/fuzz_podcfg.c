@@ -1,7 +1,9 @@
 /* Pod requests: the input as config.json (and as the Docker labels document),
- * and as the raw value of podshim.share / podshim.volumes / a name.
+ * and as the raw value of podshim.share / podshim.volumes / a name / a pod key.
  * Checks: the fast path never skips a spec that names a pod; what is accepted
- * is valid; volume directory names are distinct plain file names. */
+ * is valid; volume directory names are distinct plain file names; no volume is
+ * under /proc, /sys or /dev or inside another; sizes are whole pages within
+ * bounds; a scope is valid and a key splits back into its scope and name. */
 #include "config.h"
 
 #include <stdint.h>
@@ -38,12 +40,24 @@ check_volumes (char **v, size_t n)
              && strstr (v[i], "/../") == NULL);
       CHECK (!(len >= 2 && strcmp (v[i] + len - 2, "/.") == 0));
       CHECK (!(len >= 3 && strcmp (v[i] + len - 3, "/..") == 0));
+      CHECK (strchr (v[i], ':') == NULL);
+      static const char *const refused[] = { "/proc", "/sys", "/dev", NULL };
+      for (int r = 0; refused[r]; r++)
+        {
+          size_t rl = strlen (refused[r]);
+          CHECK (!(strncmp (v[i], refused[r], rl) == 0 && (v[i][rl] == '\0' || v[i][rl] == '/')));
+        }
       dn[i] = pod_volume_dirname (v[i]);
       CHECK (plain_name (dn[i]));
       for (size_t j = 0; j < i; j++)
         {
           CHECK (strcmp (v[i], v[j]) != 0);
           CHECK (strcmp (dn[i], dn[j]) != 0);
+        }
+      for (size_t j = 0; j < n; j++)
+        {
+          size_t lj = strlen (v[j]);
+          CHECK (i == j || !(strncmp (v[i], v[j], lj) == 0 && v[i][lj] == '/')); /* not nested */
         }
     }
   for (size_t i = 0; i < n; i++)
@@ -131,6 +145,22 @@ as_spec (const char *buf, size_t len)
       else
         CHECK (r.n_volumes == 0);
       pod_request_free (&r);
+
+      char *scope = NULL;
+      if (pod_scope_from_spec (spec, as_labels ? spec : NULL, &scope, &err) < 0)
+        {
+          CHECK (err && err->msg && err->msg[0] && scope == NULL);
+          podshim_error_free (err);
+          err = NULL;
+        }
+      else if (scope)
+        {
+          CHECK (pod_scope_valid (scope));
+          char *key = pod_key (scope, "web");
+          CHECK (strlen (key) <= POD_KEY_MAX && plain_name (key) && pod_key_valid (key));
+          free (key);
+          free (scope);
+        }
     }
   yajl_tree_free (spec);
 }
@@ -140,13 +170,18 @@ as_string (const char *s)
 {
   struct podshim_error *err = NULL;
   char **v = NULL;
+  unsigned long long *sizes = NULL;
   size_t n = 0;
-  if (pod_volumes_parse (s, &v, &n, &err) == 0)
+  if (pod_volumes_parse_sized (s, &v, &sizes, &n, &err) == 0)
     {
       check_volumes (v, n);
       for (size_t i = 0; i < n; i++)
-        free (v[i]);
+        {
+          CHECK (sizes[i] % 4096 == 0 && sizes[i] <= POD_VOLUME_SIZE_MAX);
+          free (v[i]);
+        }
       free (v);
+      free (sizes);
     }
   else
     {
@@ -171,6 +206,20 @@ as_string (const char *s)
     }
   if (container_id_valid (s))
     CHECK (strlen (s) <= 255 && plain_name (s));
+  char *scope = NULL, *name = NULL;
+  if (pod_key_parse (s, &scope, &name) == 0)
+    {
+      /* A key is a plain file name that its parts give back exactly. */
+      CHECK (pod_key_valid (s) && plain_name (s) && strlen (s) <= POD_KEY_MAX);
+      CHECK (pod_name_valid (name) && (scope == NULL || pod_scope_valid (scope)));
+      char *k = pod_key (scope, name);
+      CHECK (strcmp (k, s) == 0);
+      free (k);
+      free (scope);
+      free (name);
+    }
+  else
+    CHECK (!pod_key_valid (s));
   free (pod_volume_dirname (s));
 }
 

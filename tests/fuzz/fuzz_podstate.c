@@ -22,6 +22,7 @@ static void
 check_same (const struct pod_state *a, const struct pod_state *b)
 {
   CHECK (str_eq (a->name, b->name));
+  CHECK (str_eq (a->scope, b->scope));
   CHECK (str_eq (a->root, b->root));
   CHECK (str_eq (a->network_owner, b->network_owner));
   CHECK (a->pinned == b->pinned);
@@ -76,6 +77,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       return 0;
     }
   CHECK (pod_name_valid (p.name));
+  CHECK (p.scope == NULL || pod_scope_valid (p.scope));
   for (size_t i = 0; i < p.n_members; i++)
     CHECK (container_id_valid (p.members[i].id) && p.members[i].pid >= 0);
   check_roundtrip (&p);

@@ -55,6 +55,10 @@ def main():
         "/a/../b", "//a", "/a/", "web-1.slot_2", "x" * 129, ".hidden", "a/b",
         '{"mounts":[{"destination":"/etc/hostname","source":"/var/lib/docker/containers/c1/hostname"}]}',
         '{"x":"/c1/hostname","mounts":[{"destination":"/etc/hostname","source":"/d\\u0041/c1/hostname"}]}',
+        '{"annotations":{"podshim.pod":"web","podshim.volumes":"/cache:64m,/data"},'
+        '"Config":{"Labels":{"com.docker.compose.project":"shop","com.docker.stack.namespace":"st"}}}',
+        "/cache:64m,/data:1G,/x:4096", "/data,/data/sub", "/proc/x", "/a:b:1k",
+        "compose:shop:web", "stack:st.1:web-1", "compose::web",
     ]):
         write("fuzz_podcfg", "seed-%02d" % i, s)
 
@@ -84,6 +88,7 @@ def main():
         '{"version":1,"name":"a"}',
         '{"version":2,"name":"b","members":[{"id":"x","start":18446744073709551615}],"pinned":["cgroup"]}',
         '{"version":1,"name":"c","name":"d","members":[],"pause":{"pid":0}}',
+        '{"version":1,"name":"web","scope":"compose:shop","members":[]}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
 

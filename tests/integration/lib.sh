@@ -118,6 +118,7 @@ it_setup() {
 	T=$(mktemp -d "/tmp/podshim-it-$name.XXXXXX") || bail "mktemp failed"
 	chmod 755 "$T"
 	S=$T/state
+	export PODSHIM_DATA=$T/data # pod volumes: never /var/lib/podshim
 	# Container IDs start with this: unique per run, so parallel runs and
 	# leftovers of earlier ones never collide (runc and crun both name cgroups
 	# after the ID).

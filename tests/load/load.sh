@@ -18,6 +18,7 @@ fi
 T=$(mktemp -d /tmp/podshim-load.XXXXXX)
 R=$T/runc-root
 S=$T/state
+export PODSHIM_DATA=$T/data # pod volumes: never /var/lib/podshim
 mkdir -p "$R" "$T/rootfs/bin" "$T/rootfs/proc" "$T/rootfs/dev" "$T/bundles"
 
 cleanup() {

@@ -129,6 +129,9 @@ file -L "$_BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 T=$(mktemp -d /tmp/podshim-pod.XXXXXX)
 RUNC_ROOT=$T/runc
 STATE=$T/state
+# Pod volumes (podshim --podshim-data): never /var/lib/podshim in tests.
+DATA=$T/data
+export PODSHIM_DATA=$DATA
 LOG=$T/podshim.log
 ROOTFS=$T/rootfs
 mkdir -p "$T/b" "$T/out"
@@ -350,6 +353,11 @@ poddir() {
 	echo "$STATE/$(rootkey "${2:-$RUNC_ROOT}")/pods/$1"
 }
 
+# voldir POD [ROOT]: the directory of the pod's volumes (POD is its key).
+voldir() {
+	echo "$DATA/$(rootkey "${2:-$RUNC_ROOT}")/$1"
+}
+
 # pinned POD TYPE [ROOT]: the inode of the pinned namespace.
 pinned() {
 	stat -L -c %i "$(poddir "$1" "${3:-$RUNC_ROOT}")/ns/$2"
@@ -448,10 +456,11 @@ no_mounts_under() {
 	! grep -F " $1/" /proc/self/mountinfo
 }
 
-# no_pods [STATE]: no pod directory and no index entry left.
+# no_pods [STATE [DATA]]: no pod directory, no index entry and no pod volume left.
 no_pods() {
-	local s=${1:-$STATE} left
-	left=$(find "$s" -mindepth 3 -maxdepth 3 \( -path '*/pods/*' -o -path '*/containers/*' \) 2>/dev/null)
+	local s=${1:-$STATE} d=${2:-$DATA} left
+	left=$(find "$s" -mindepth 3 -maxdepth 3 \( -path '*/pods/*' -o -path '*/containers/*' \) 2>/dev/null
+		find "$d" -mindepth 2 -maxdepth 2 2>/dev/null)
 	[[ -z $left ]] || {
 		echo "left: $left"
 		return 1
@@ -461,6 +470,47 @@ no_pods() {
 # sha FILE
 sha() {
 	sha256sum "$1" | cut -d' ' -f1
+}
+
+# fake_docker ID LABELS_JSON: a dockerd-like container dir with labels
+# (config.v2.json); prints a jq edit for mkb -j adding the /etc/hostname mount
+# whose source leads podshim to it.
+fake_docker() {
+	local d=$T/docker/containers/$1
+	mkdir -p "$d"
+	echo "$1" >"$d/hostname"
+	jq -n --argjson l "$2" '{ID: "x", Config: {Labels: $l}}' >"$d/config.v2.json"
+	echo ".mounts += [{destination: \"/etc/hostname\", type: \"bind\", source: \"$d/hostname\",
+		options: [\"rbind\", \"ro\"]}]"
+}
+
+# refused DESC TEXT BUNDLE: `create` of BUNDLE fails with TEXT on stderr and in
+# the log, config.json untouched, no container, no new pod, no index entry, no
+# pod volume or mount more than before.
+refused() {
+	local desc=$1 text=$2 b=$3 id before err s why= pods mounts vols
+	id=$(basename "$b")
+	before=$(sha "$b/config.json")
+	pods=$(pod_count) mounts=$(our_mounts | wc -l) vols=$(find "$DATA" -mindepth 3 -maxdepth 3 2>/dev/null | wc -l)
+	: >"$LOG"
+	# To a file: a container created by mistake would hold a pipe open.
+	shim create --bundle "$b" "$id" </dev/null >/dev/null 2>"$T/out/$id.err"
+	s=$?
+	err=$(cat "$T/out/$id.err")
+	((s != 0)) || why+=" exit status 0;"
+	[[ $err == *"$text"* ]] || why+=" stderr lacks '$text';"
+	log_has_error "$text" || why+=" no error line with '$text' in the log;"
+	[[ $(sha "$b/config.json") == "$before" ]] || why+=" config.json changed;"
+	! rc state "$id" >/dev/null 2>&1 || why+=" container $id exists;"
+	[[ $(pod_count) == "$pods" ]] || why+=" pods: $pods before, $(pod_count) after;"
+	[[ ! -e $STATE/$(rootkey "$RUNC_ROOT")/containers/$id ]] || why+=" index entry left;"
+	[[ $(our_mounts | wc -l) == "$mounts" ]] || why+=" mounts: $mounts before, $(our_mounts | wc -l) after;"
+	[[ $(find "$DATA" -mindepth 3 -maxdepth 3 2>/dev/null | wc -l) == "$vols" ]] || why+=" volumes left;"
+	if [[ -z $why ]]; then
+		ok "$desc"
+	else
+		not_ok "$desc" "$why" "stderr: $err" "log: $(cat "$LOG")"
+	fi
 }
 
 # log_has_error TEXT: the JSON log has an error line containing TEXT.

@@ -88,9 +88,9 @@ if grep -q 'p1.pid' <<<"$ps_out"; then
 else
 	not_ok "ps in P2 shows P1's process" "$ps_out"
 fi
-check "P1 wrote its PID on the pod volume" wait_for 5 test -s "$(poddir pids)/volumes/-shared/p1.pid"
+check "P1 wrote its PID on the pod volume" wait_for 5 test -s "$(voldir pids)/-shared/p1.pid"
 check "P2 sends SIGHUP to P1 by its PID" xin P2 sh -c 'kill -HUP $(cat /shared/p1.pid)'
-check "P1 trapped the SIGHUP" wait_for 5 grep -q HUP "$(poddir pids)/volumes/-shared/hup"
+check "P1 trapped the SIGHUP" wait_for 5 grep -q HUP "$(voldir pids)/-shared/hup"
 PIDS_PID=$(pinned pids pid)
 PIDS_NET=$(pinned pids net)
 PAUSE_START=$(proc_start "$pause")

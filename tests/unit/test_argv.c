@@ -214,6 +214,17 @@ test_podshim_options_consumed (void **state)
   assert_true (c.debug);
   runc_cmdline_free (&c);
 
+  char **dd = ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r",
+                    "delete", "id");
+  parse_ok (dd, &c);
+  assert_string_equal (c.shim_data, "/d2"); /* the last wins */
+  assert_passed (&c, dd, KEEP (0, 4, 5, 6, 7));
+  runc_cmdline_free (&c);
+  struct podshim_error *derr = NULL;
+  char **de = ARGV ("podshim", "--podshim-data=", "list");
+  assert_true (runc_cmdline_parse (3, de, &c, &derr) < 0);
+  assert_error_contains (&derr, "`--podshim-data` needs a non-empty value");
+
   char **d = ARGV ("podshim", "-podshim-runtime", "runc", "list");
   parse_ok (d, &c);
   assert_ptr_equal (c.shim_runtime, d[2]);

@@ -271,6 +271,36 @@ test_names (void **state)
   assert_false (pod_name_valid ("a+b"));
   assert_false (pod_name_valid (".x"));
   assert_false (pod_name_valid (""));
+
+  /* Keys: NAME, or SCOPE:NAME; scope and name come back apart. */
+  char *k = pod_key ("compose:shop", "web");
+  assert_string_equal (k, "compose:shop:web");
+  char *sc = NULL, *nm = NULL;
+  assert_int_equal (pod_key_parse (k, &sc, &nm), 0);
+  assert_string_equal (sc, "compose:shop");
+  assert_string_equal (nm, "web");
+  free (sc);
+  free (nm);
+  free (k);
+  k = pod_key (NULL, "web");
+  assert_string_equal (k, "web");
+  assert_int_equal (pod_key_parse (k, &sc, &nm), 0);
+  assert_null (sc);
+  assert_string_equal (nm, "web");
+  free (nm);
+  free (k);
+  assert_true (pod_key_valid ("stack:st.1:web-1"));
+  assert_false (pod_key_valid ("other:x:web"));
+  assert_false (pod_key_valid ("compose::web"));
+  assert_false (pod_key_valid ("compose:x:"));
+  assert_false (pod_key_valid ("compose:x"));
+  assert_false (pod_key_valid ("compose:a:b:web"));
+  assert_false (pod_key_valid ("compose:.x:web"));
+  assert_false (pod_key_valid ("compose:x/y:web"));
+  assert_false (pod_key_valid ("web.lock/x"));
+  assert_true (pod_scope_valid ("compose:a"));
+  assert_false (pod_scope_valid ("compose"));
+  assert_false (pod_scope_valid ("Compose:a"));
 }
 
 static void

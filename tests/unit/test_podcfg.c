@@ -647,15 +647,149 @@ test_docker_network_none (void **state)
   docker_teardown (&d);
 }
 
+static void
+test_volume_sizes_and_refusals (void **state)
+{
+  (void)state;
+  char **v = NULL;
+  unsigned long long *sz = NULL;
+  size_t n = 0;
+  struct podshim_error *err = NULL;
+  assert_int_equal (
+      pod_volumes_parse_sized ("/cache:64m, /b ,/c:1K,/d:3,/e:2g,/cache:64M", &v, &sz, &n, &err),
+      0);
+  assert_int_equal (n, 5);
+  assert_string_equal (v[0], "/cache");
+  assert_true (sz[0] == 64ULL << 20);
+  assert_string_equal (v[1], "/b");
+  assert_true (sz[1] == 0);
+  assert_true (sz[2] == 4096); /* rounded up to a page */
+  assert_true (sz[3] == 4096);
+  assert_true (sz[4] == 2ULL << 30);
+  for (size_t i = 0; i < n; i++)
+    free (v[i]);
+  free (v);
+  free (sz);
+  /* Without sizes asked for, the paths only. */
+  assert_volumes ("/cache:64m", 1, (const char *[]){ "/cache" });
+
+  assert_bad_volumes ("/cache:", "invalid size `` of pod volume `/cache`");
+  assert_bad_volumes ("/cache:0", "invalid size `0`");
+  assert_bad_volumes ("/cache:64x", "invalid size `64x`");
+  assert_bad_volumes ("/cache:m", "invalid size `m`");
+  assert_bad_volumes ("/cache:-1", "invalid size `-1`");
+  assert_bad_volumes ("/cache:2t", "invalid size `2t`");
+  assert_bad_volumes ("/cache:1025g", "invalid size `1025g`");
+  assert_bad_volumes ("/cache:99999999999999999999999", "invalid size");
+  assert_bad_volumes ("/a:b:1m", "invalid pod volume `/a:b`");
+  assert_bad_volumes ("/a:b", "invalid size `b`");
+  assert_bad_volumes ("/a:1m,/a:2m", "pod volume `/a` is given two sizes");
+  assert_bad_volumes ("/a:1m,/a", "pod volume `/a` is given two sizes");
+
+  assert_bad_volumes ("/proc", "pod volume `/proc` is refused");
+  assert_bad_volumes ("/x,/proc/sys", "pod volume `/proc/sys` is refused");
+  assert_bad_volumes ("/sys", "pod volume `/sys` is refused");
+  assert_bad_volumes ("/sys/fs/cgroup:1m", "pod volume `/sys/fs/cgroup` is refused");
+  assert_bad_volumes ("/dev", "pod volume `/dev` is refused");
+  assert_bad_volumes ("/dev/shm", "pod volume `/dev/shm` is refused");
+  assert_volumes ("/procx,/sysfs,/devices,/data/proc", 4,
+                  (const char *[]){ "/procx", "/sysfs", "/devices", "/data/proc" });
+
+  assert_bad_volumes ("/data,/data/sub",
+                      "pod volume `/data/sub` is inside pod volume `/data`: nested pod volumes are"
+                      " refused");
+  assert_bad_volumes ("/data/sub/x,/data", "pod volume `/data/sub/x` is inside pod volume `/data`");
+  assert_volumes ("/data,/data2,/dat", 3, (const char *[]){ "/data", "/data2", "/dat" });
+}
+
+static int
+scope_of (const char *spec_text, const char *labels_text, char **ret, struct podshim_error **err)
+{
+  yajl_val spec = t_parse (spec_text);
+  yajl_val labels = labels_text ? t_parse (labels_text) : NULL;
+  *ret = NULL;
+  int r = pod_scope_from_spec (spec, labels, ret, err);
+  yajl_tree_free (spec);
+  if (labels)
+    yajl_tree_free (labels);
+  return r;
+}
+
+static void
+test_scope (void **state)
+{
+  (void)state;
+  char *s = NULL;
+  struct podshim_error *err = NULL;
+  assert_true (0 == scope_of ("{}", NULL, &s, &err));
+  assert_null (s);
+  assert_true (0
+               == scope_of ("{}",
+                            "{\"Config\":{\"Labels\":{\"com.docker.compose.project\":\"shop\"}}}",
+                            &s, &err));
+  assert_string_equal (s, "compose:shop");
+  free (s);
+  assert_true (0
+               == scope_of ("{}",
+                            "{\"Config\":{\"Labels\":{\"com.docker.compose.project\":\"a\","
+                            "\"com.docker.stack.namespace\":\"st.1\"}}}",
+                            &s, &err));
+  assert_string_equal (s, "stack:st.1"); /* a stack wins over a project */
+  free (s);
+  assert_true (0
+               == scope_of ("{\"annotations\":{\"com.docker.compose.project\":\"ann\"}}",
+                            "{\"Config\":{\"Labels\":{\"com.docker.compose.project\":\"lab\"}}}",
+                            &s, &err));
+  assert_string_equal (s, "compose:ann");
+  free (s);
+  /* Never from the environment: an image's ENV must not pick another scope. */
+  assert_true (
+      0 == scope_of ("{\"process\":{\"env\":[\"com.docker.compose.project=x\"]}}", NULL, &s, &err));
+  assert_null (s);
+
+  assert_true (0 > scope_of ("{}",
+                             "{\"Config\":{\"Labels\":{\"com.docker.compose.project\":\"a:b\"}}}",
+                             &s, &err));
+  assert_error_contains (&err, "invalid label com.docker.compose.project `a:b`");
+  assert_true (0 > scope_of ("{}",
+                             "{\"Config\":{\"Labels\":{\"com.docker.stack.namespace\":\"\"}}}", &s,
+                             &err));
+  assert_error_contains (&err, "invalid label com.docker.stack.namespace ``");
+  assert_true (
+      0 > scope_of ("{\"annotations\":{\"com.docker.compose.project\":\"../x\"}}", NULL, &s, &err));
+  assert_error_contains (&err, "invalid annotation com.docker.compose.project `../x`");
+  char *big = malloc (POD_SCOPE_VALUE_MAX + 2);
+  memset (big, 'a', POD_SCOPE_VALUE_MAX + 1);
+  big[POD_SCOPE_VALUE_MAX + 1] = '\0';
+  char *doc = t_printf ("{\"annotations\":{\"com.docker.compose.project\":\"%s\"}}", big);
+  assert_true (0 > scope_of (doc, NULL, &s, &err));
+  assert_error_contains (&err, "must be 1-100 characters");
+  free (doc);
+  big[POD_SCOPE_VALUE_MAX] = '\0';
+  doc = t_printf ("{\"annotations\":{\"com.docker.compose.project\":\"%s\"}}", big);
+  assert_true (0 == scope_of (doc, NULL, &s, &err));
+  assert_int_equal (strlen (s), 8 + POD_SCOPE_VALUE_MAX);
+  free (s);
+  free (doc);
+  free (big);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_annotation),    cmocka_unit_test (test_precedence_per_key),
-    cmocka_unit_test (test_share),         cmocka_unit_test (test_pod_names),
-    cmocka_unit_test (test_volumes),       cmocka_unit_test (test_volume_dirname),
-    cmocka_unit_test (test_may_name_pod),  cmocka_unit_test (test_scan_docker_dirs),
-    cmocka_unit_test (test_docker_labels), cmocka_unit_test (test_docker_network_none),
+    cmocka_unit_test (test_annotation),
+    cmocka_unit_test (test_precedence_per_key),
+    cmocka_unit_test (test_share),
+    cmocka_unit_test (test_pod_names),
+    cmocka_unit_test (test_volumes),
+    cmocka_unit_test (test_volume_sizes_and_refusals),
+    cmocka_unit_test (test_scope),
+    cmocka_unit_test (test_volume_dirname),
+    cmocka_unit_test (test_may_name_pod),
+    cmocka_unit_test (test_scan_docker_dirs),
+    cmocka_unit_test (test_docker_labels),
+    cmocka_unit_test (test_docker_network_none),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

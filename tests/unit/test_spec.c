@@ -420,7 +420,7 @@ test_spec_errors_leave_no_crash (void **state)
   char *out = t_emit (spec);
   assert_string_equal (
       out, "{\"mounts\":[1,\"x\",{\"destination\":7},{\"destination\":\"/v\",\"type\":\"bind\","
-           "\"source\":\"/s\",\"options\":[\"rbind\",\"rw\"]}],\"hooks\":{\"prestart\":[null,"
+           "\"source\":\"/s\",\"options\":[\"rbind\",\"rw\",\"nosuid\",\"nodev\"]}],\"hooks\":{\"prestart\":[null,"
            "{\"args\":{}}],\"createRuntime\":{}},\"linux\":{\"namespaces\":[{\"type\":"
            "\"network\",\"path\":\"/n\"}]}}");
   free (out);

@@ -167,8 +167,11 @@ def join(spec, plan):
                 d = m.get("destination") if isinstance(m, Obj) else None
                 assert not (isinstance(d, str) and components(d) == components(v["destination"])), \
                     "volume conflict"
+                assert not (isinstance(d, str) and len(components(d)) > len(components(v["destination"]))
+                            and components(d)[:len(components(v["destination"]))]
+                            == components(v["destination"])), "volume hides a mount"
             mounts.append(Obj([["destination", v["destination"]], ["type", "bind"],
-                               ["source", v["source"]], ["options", ["rbind", "rw"]]]))
+                               ["source", v["source"]], ["options", ["rbind", "rw", "nosuid", "nodev"]]]))
     return spec
 
 
