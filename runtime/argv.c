@@ -167,7 +167,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       if (!split_flag (argv[i], &f))
         break;
       bool shim_runtime = flag_is (&f, "podshim-runtime");
-      if (shim_runtime || flag_is (&f, "podshim-state"))
+      bool shim_config = flag_is (&f, "podshim-config");
+      if (shim_runtime || shim_config || flag_is (&f, "podshim-state"))
         {
           const char *v = f.inline_value;
           if (v == NULL)
@@ -178,9 +179,13 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             }
           if (*v == '\0')
             return podshim_error_set (err, 0, "option `--%s` needs a non-empty value",
-                                      shim_runtime ? "podshim-runtime" : "podshim-state");
+                                      shim_runtime  ? "podshim-runtime"
+                                      : shim_config ? "podshim-config"
+                                                    : "podshim-state");
           if (shim_runtime)
             c->shim_runtime = v;
+          else if (shim_config)
+            c->shim_config = v;
           else
             c->shim_state = v;
           continue;

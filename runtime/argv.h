@@ -14,6 +14,7 @@ struct runc_cmdline
   /* podshim's own options, consumed (never passed on). NULL when absent. */
   const char *shim_runtime;
   const char *shim_state;
+  const char *shim_config; /* --podshim-config: runtime classes */
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;

@@ -49,6 +49,11 @@ bool docker_network_none (yajl_val spec, const char *id);
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,
                            struct podshim_error **err);
 
+/* One setting: the OCI annotation key, else the Docker label key, else the
+ * environment variable envkey. *from names where it was found. NULL if unset. */
+const char *podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key,
+                           const char *envkey, char from[64]);
+
 /* Parses a comma list of volume paths. */
 int pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err);
 
