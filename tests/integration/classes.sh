@@ -226,11 +226,20 @@ else
 
 	# In a pod: gVisor joins the pod's network namespace, but its own network
 	# stack (--network=none: loopback only) is gVisor's, not the pod's.
-	mkbundle gvpod1 'sleep 1000' '.annotations["podshim.pod"] = "gv"'
+	mkbundle gvpod1 'echo from-runc >/shared/f; exec httpd -f -p 127.0.0.1:8080 -h /shared' \
+		'.annotations["podshim.pod"] = "gv" | .annotations["podshim.volumes"] = "/shared"'
 	check "gVisor pod: runc member" q "${SHIMC[@]}" create --bundle "$BUNDLE" "$PFX-gvp1"
-	mkbundle gvpod2 'sleep 1000' '.annotations["podshim.pod"] = "gv" | .annotations["podshim.runtime"] = "gvisor"'
+	check "gVisor pod: start runc member" q "${SHIMN[@]}" start "$PFX-gvp1"
+	mkbundle gvpod2 'sleep 1000' '.annotations["podshim.pod"] = "gv" | .annotations["podshim.runtime"] = "gvisor"
+		| .annotations["podshim.volumes"] = "/shared"'
 	check "gVisor pod: gVisor member" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gvp2.pid" "$PFX-gvp2"
 	check "gVisor pod: start" q "${SHIMN[@]}" start "$PFX-gvp2"
+	is "$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" from-runc \
+		"gVisor pod: the gVisor member reads the pod volume"
+	check "gVisor pod: the runc member's httpd answers in the pod" \
+		runc --root "$ROOT" exec "$PFX-gvp1" wget -qO /dev/null http://127.0.0.1:8080/f
+	check_fails "gVisor pod: the gVisor member cannot reach it (gVisor's own network stack)" \
+		"${SHIMN[@]}" exec "$PFX-gvp2" wget -T 2 -qO /dev/null http://127.0.0.1:8080/f
 	check "gVisor pod: delete gVisor member" q "${SHIMN[@]}" delete --force "$PFX-gvp2"
 	check "gVisor pod: delete runc member" q "${SHIMN[@]}" delete --force "$PFX-gvp1"
 	is "$(pods_left)" 0 "gVisor pod: torn down"
