@@ -4,6 +4,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "pod.h"
+#include "procutil.h"
 #include "startwait.h"
 
 #include <fcntl.h>
@@ -65,6 +66,13 @@ route_record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
         return podshim_error_wrap (err, "invalid %s", from);
       any = 1;
     }
+  const char *ess = podcfg_lookup (spec, labels, "podshim.essential", "PODSHIM_ESSENTIAL", from);
+  if (ess && ess[0] != '\0')
+    {
+      if (parse_go_bool (ess, &rec->essential) < 0)
+        return podshim_error_set (err, 0, "invalid %s `%.64s`: want true or false", from, ess);
+      any |= rec->essential;
+    }
   const char *t
       = podcfg_lookup (spec, labels, "podshim.wait-timeout", "PODSHIM_WAIT_TIMEOUT", from);
   if (t && t[0] != '\0' && wait_timeout_parse (t, &rec->wait_timeout, err) < 0)
@@ -114,6 +122,10 @@ route_create_begin (struct shim_ctx *ctx, struct container_record *rec,
       if (wait_check (rec, (req->share & POD_NS_NET) != 0, err) < 0)
         return -1;
     }
+  if (rec->essential && req == NULL)
+    return podshim_error_set (err, 0,
+                              "an essential member (podshim.essential) needs a pod"
+                              " (podshim.pod)");
   if (req && (rec->pod = strdup (req->name)) == NULL)
     abort ();
   if (rec->cls.name)
@@ -203,6 +215,125 @@ runtime_knows (const struct runc_cmdline *c, const char *id)
   return !(WIFEXITED (status) && WEXITSTATUS (status) != 0 && WEXITSTATUS (status) != 127);
 }
 
+/* Runs argv with stdio on /dev/null; its exit status, -1 if it did not run. */
+static int
+run_quiet (char **argv)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return -1;
+  if (pid == 0)
+    {
+      int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (fd >= 0)
+        {
+          dup2 (fd, 0);
+          dup2 (fd, 1);
+          dup2 (fd, 2);
+        }
+      execvp (argv[0], argv);
+      _exit (127);
+    }
+  int status;
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      return -1;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* `kill ID SIG` through the member's own runtime: its class's (from its
+   record), else the default delegate dlg with the caller's root. */
+static void
+kill_member (const struct shim_ctx *ctx, const char *dlg, const char *id, const char *sig)
+{
+  cleanup_container_record struct container_record r = { 0 };
+  cleanup_free char *croot = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int rootfd = open_root_state (ctx, false, &e);
+  if (rootfd >= 0 && container_record_load (rootfd, id, &r, &e) < 0)
+    return;
+  char *av[CLASS_ARGS_MAX + 8];
+  size_t n = 0;
+  if (r.cls.name)
+    {
+      croot = class_root (ctx->root, r.cls.name);
+      av[n++] = r.cls.path;
+      for (size_t i = 0; i < r.cls.n_args; i++)
+        av[n++] = r.cls.args[i];
+    }
+  else
+    av[n++] = (char *)dlg;
+  av[n++] = (char *)"--root";
+  av[n++] = croot ? croot : ctx->root;
+  av[n++] = (char *)"kill";
+  av[n++] = (char *)id;
+  av[n++] = (char *)sig;
+  av[n] = NULL;
+  run_quiet (av);
+}
+
+/* The essential member `id` of pod `name` is gone: stop the others (SIGTERM,
+   SIGKILL after ESSENTIAL_GRACE_S), in a detached process so that the
+   caller's delete returns at once. */
+static void
+stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name, const char *id)
+{
+  pid_t pid = fork ();
+  if (pid != 0)
+    {
+      if (pid > 0)
+        while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+          ;
+      return;
+    }
+  /* Detach: the caller (a containerd shim) waits for EOF on our stdio. */
+  setsid ();
+  if (fork () != 0)
+    _exit (0);
+  int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      dup2 (fd, 0);
+      dup2 (fd, 1);
+      dup2 (fd, 2);
+    }
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_free char *dir = NULL;
+  if (asprintf (&dir, "%s/%s/pods/%s", ctx->state_dir, ctx->rootkey, name) < 0)
+    _exit (1);
+  cleanup_close int poddir = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_pod_state struct pod_state pod = { 0 };
+  if (poddir < 0 || pod_state_load (poddir, name, &pod, &e) < 0)
+    _exit (0);
+  bool any = false;
+  for (size_t i = 0; i < pod.n_members; i++)
+    {
+      struct pod_member *m = &pod.members[i];
+      if (strcmp (m->id, id) == 0 || m->pid <= 0 || !proc_is_alive (m->pid, m->start))
+        continue;
+      podshim_log (PODSHIM_LOG_INFO,
+                   "podshim: essential member `%s` of pod `%s` is gone: stopping `%s`", id, name,
+                   m->id);
+      kill_member (ctx, dlg, m->id, "TERM");
+      any = true;
+    }
+  for (int t = 0; any && t < ESSENTIAL_GRACE_S * 10; t++)
+    {
+      any = false;
+      for (size_t i = 0; i < pod.n_members; i++)
+        if (strcmp (pod.members[i].id, id) != 0 && pod.members[i].pid > 0
+            && proc_is_alive (pod.members[i].pid, pod.members[i].start))
+          any = true;
+      if (any)
+        usleep (100 * 1000);
+    }
+  for (size_t i = 0; any && i < pod.n_members; i++)
+    if (strcmp (pod.members[i].id, id) != 0 && pod.members[i].pid > 0
+        && proc_is_alive (pod.members[i].pid, pod.members[i].start))
+      kill_member (ctx, dlg, pod.members[i].id, "KILL");
+  _exit (0);
+}
+
 int
 route_command (struct shim_ctx *ctx, const char *id, struct container_record *rec, char **ret_root,
                int *ret_status, struct podshim_error **err)
@@ -229,6 +360,9 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
     }
   if (container_record_parse (buf, len, rec, err) < 0)
     return podshim_error_wrap (err, "container `%s`", id);
+  cleanup_free char *dlg = strdup (delegate_runtime (c)); /* before a class replaces it */
+  if (dlg == NULL)
+    abort ();
   if (rec->cls.name)
     {
       *ret_root = class_root (ctx->root, rec->cls.name);
@@ -255,6 +389,8 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       cleanup_close int rootfd = open_root_state (ctx, false, &e);
       if (rootfd >= 0)
         container_record_remove (rootfd, id);
+      if (rec->essential && rec->pod && pod_name_valid (rec->pod))
+        stop_pod_members (ctx, dlg, rec->pod, id);
     }
   return 0;
 }

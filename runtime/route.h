@@ -10,6 +10,10 @@
 #include "member.h"
 #include "podcfg.h"
 
+/* Seconds the other members of a pod get between SIGTERM and SIGKILL when
+ * its essential member is deleted. */
+#define ESSENTIAL_GRACE_S 10
+
 /* From the container's settings (podshim.runtime, podshim.wait,
  * podshim.wait-timeout): 1 and rec filled when it has any, 0 when none. */
 int route_record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels,

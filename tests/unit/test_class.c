@@ -265,6 +265,7 @@ test_record (void **state)
   r.vol_src[0] = t_strdup ("/run/podshim/x/pods/p/volumes/-etc");
   r.n_vols = 1;
   r.pid = 1234;
+  r.essential = true;
   r.pod = t_strdup ("web");
   char *text = NULL;
   size_t len;
@@ -282,6 +283,7 @@ test_record (void **state)
   assert_int_equal (back.n_vols, 1);
   assert_string_equal (back.vol_src[0], r.vol_src[0]);
   assert_int_equal (back.pid, 1234);
+  assert_true (back.essential);
   assert_string_equal (back.pod, "web");
   container_record_free (&back);
   container_record_free (&r);
