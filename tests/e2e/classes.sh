@@ -6,7 +6,9 @@
 #  - a Swarm service selects gVisor through PODSHIM_RUNTIME in its env;
 #  - podshim.wait: a sidecar `docker run` before its app returns only once the
 #    app listens, and its first instruction sees it; a config writer; a
-#    timeout naming the unmet condition.
+#    timeout naming the unmet condition;
+#  - podshim.essential: killing the essential app stops its sidecar; a
+#    one-shot helper's exit stops nobody.
 # shellcheck disable=SC2016
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -102,6 +104,22 @@ check "wait: clean up" docker rm -f side app consumer writer late
 check "wait: delete the created container dockerd left behind" \
 	podshim_cli --root "$E2E_DIR/exec/runtime-runc/moby" delete --force "$late_id"
 is "wait: no record left" "$(records)" ""
+
+# --- essential members -----------------------------------------------------------
+
+check "essential: a sidecar that exits on SIGTERM" docker run -d --name ess-side --label podshim.pod=e \
+	--network none "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.2; done'
+check "essential: the essential app" docker run -d --name ess-app --label podshim.pod=e \
+	--label podshim.essential=true --network none "$IMG" sleep 1000
+check "essential: a one-shot helper member runs and exits" docker run --name ess-helper \
+	--label podshim.pod=e --network none "$IMG" true
+sleep 2
+is "essential: the helper's exit stopped nobody" \
+	"$(status_of ess-side | cut -d' ' -f1) $(status_of ess-app | cut -d' ' -f1)" "Up Up"
+check "essential: docker kill the app" docker kill ess-app
+side_exited() { [[ $(status_of ess-side) == Exited* ]]; }
+check "essential: the sidecar stops" wait_for -n 150 -s 0.2 side_exited
+check "essential: clean up" docker rm -f ess-side ess-app ess-helper
 
 # --- Swarm: a service selects gVisor by its env ----------------------------------
 
