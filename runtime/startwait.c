@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -204,6 +205,11 @@ file_exists_in (const char *src, const char *rest)
         return 0;
       close (cur);
       cur = next;
+      struct stat st;
+      /* O_PATH|O_NOFOLLOW opens a symlink itself: it is not followed, and
+         does not count as the file. */
+      if (fstat (cur, &st) < 0 || S_ISLNK (st.st_mode))
+        return 0;
     }
   return 1;
 }
