@@ -548,8 +548,9 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (r < 0 || (r == 0 && !has_rec))
     return r < 0 ? -1 : 1;
   if (!container_id_valid (c->id))
-    return podshim_error_set (err, 0, "invalid container ID `%.200s` for pod `%s`", c->id,
-                              req.name);
+    return r == 0 ? podshim_error_set (err, 0, "invalid container ID `%.200s`", c->id)
+                  : podshim_error_set (err, 0, "invalid container ID `%.200s` for pod `%s`",
+                                       c->id, req.name);
   if (r == 0)
     return route_create_nopod (ctx, &rec, ret_status, err);
   cleanup_free char *class_root = NULL;
