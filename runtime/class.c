@@ -617,8 +617,14 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
   size_t nsrc = 0;
   if (strv_from_json (json_get (doc, "wait"), WAIT_MAX, &r.wait, &r.n_wait) < 0
       || strv_from_json (json_get (doc, "volumes"), 256, &r.vol_dest, &r.n_vols) < 0
-      || strv_from_json (json_get (doc, "sources"), 256, &r.vol_src, &nsrc) < 0 || nsrc != r.n_vols)
+      || strv_from_json (json_get (doc, "sources"), 256, &r.vol_src, &nsrc) < 0)
     return podshim_error_set (err, 0, "corrupted container record");
+  if (nsrc != r.n_vols)
+    {
+      strv_free_n (r.vol_src, nsrc);
+      r.vol_src = NULL;
+      return podshim_error_set (err, 0, "corrupted container record");
+    }
   r.wait_timeout = WAIT_TIMEOUT_DEFAULT;
   yajl_val t = json_get (doc, "waitTimeout");
   if (t && t->type == yajl_t_number && (t->u.number.flags & YAJL_NUMBER_INT_VALID)

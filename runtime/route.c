@@ -9,7 +9,9 @@
 
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static int
@@ -393,4 +395,50 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
         stop_pod_members (ctx, dlg, rec->pod, id);
     }
   return 0;
+}
+
+void
+route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
+{
+  cleanup_close int dfd
+      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int lfd = dfd >= 0 ? dup (dfd) : -1;
+  cleanup_dir DIR *d = lfd >= 0 ? fdopendir (lfd) : NULL;
+  struct dirent *de;
+  time_t now = time (NULL);
+  while (d && (de = readdir (d)) != NULL)
+    {
+      struct stat st;
+      if (!container_id_valid (de->d_name)
+          || fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+          || now - st.st_mtime < RECORD_GC_AGE_S)
+        continue;
+      cleanup_container_record struct container_record r = { 0 };
+      cleanup_error struct podshim_error *e = NULL;
+      cleanup_free char *croot = NULL;
+      if (container_record_load (rootfd, de->d_name, &r, &e) <= 0)
+        continue;
+      char *av[CLASS_ARGS_MAX + 8];
+      size_t n = 0;
+      if (r.cls.name)
+        {
+          croot = class_root (root, r.cls.name);
+          av[n++] = r.cls.path;
+          for (size_t i = 0; i < r.cls.n_args; i++)
+            av[n++] = r.cls.args[i];
+        }
+      else
+        av[n++] = (char *)delegate_runtime (ctx->cmd);
+      av[n++] = (char *)"--root";
+      av[n++] = croot ? croot : (char *)root;
+      av[n++] = (char *)"state";
+      av[n++] = de->d_name;
+      av[n] = NULL;
+      int s = run_quiet (av);
+      if (s > 0 && s != 127)
+        {
+          podshim_log (PODSHIM_LOG_DEBUG, "podshim: gc: dropping the record of `%s`", de->d_name);
+          unlinkat (dfd, de->d_name, 0);
+        }
+    }
 }

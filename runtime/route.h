@@ -40,4 +40,10 @@ int route_create_nopod (struct shim_ctx *ctx, struct container_record *rec, int 
 int route_command (struct shim_ctx *ctx, const char *id, struct container_record *rec,
                    char **ret_root, int *ret_status, struct podshim_error **err);
 
+/* `pod gc`: removes the records under rootfd (of caller's root `root`) of
+ * containers their runtime's `state` no longer knows. Records younger than
+ * RECORD_GC_AGE_S are kept: their create may be under way. */
+#define RECORD_GC_AGE_S 300
+void route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root);
+
 #endif

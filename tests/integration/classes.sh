@@ -119,6 +119,21 @@ is "$?" 3 "a failed class create: the class runtime's exit status"
 [[ ! -e $(record "$id-f") ]] && ok "a failed class create leaves no record" ||
 	not_ok "a failed class create leaves no record"
 
+# pod gc drops the records of containers their runtime no longer knows (and
+# only those older than 5 minutes: a create may be under way).
+FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc1"
+FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc2"
+FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc3"
+touch -d '10 minutes ago' "$(record "$id-gc1")"
+FAKE_OUT=$out FAKE_STATE_RC=1 "${SHIMN[@]}" pod gc >/dev/null
+is "$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone "pod gc drops an old record the class no longer knows"
+is "$([[ -e $(record "$id-gc3") ]] && echo kept || echo gone)" kept "pod gc keeps a young record"
+touch -d '10 minutes ago' "$(record "$id-gc2")"
+FAKE_OUT=$out FAKE_STATE_RC=0 "${SHIMN[@]}" pod gc >/dev/null
+is "$([[ -e $(record "$id-gc2") ]] && echo kept || echo gone)" kept "pod gc keeps a record the class knows"
+FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc2"
+FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc3"
+
 # --- refusals ---------------------------------------------------------------
 
 mkbundle unknown 'true' '.process.env += ["PODSHIM_RUNTIME=kata"]'

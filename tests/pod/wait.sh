@@ -51,7 +51,7 @@ is "tcp: the sidecar's first instruction saw the app listening" \
 	"$(cat "$(poddir tw)/volumes/-shared/seen" 2>&1)" up
 
 # tcp6 listeners count too.
-b6=$(mkb app6 -a podshim.pod=tw -- httpd -f -p [::1]:8086 -h /www)
+b6=$(mkb app6 -a podshim.pod=tw -- httpd -f -p '[::1]:8086' -h /www)
 b6w=$(mkb side6 -a podshim.pod=tw -a podshim.wait=tcp:8086 -a podshim.wait-timeout=30)
 check "tcp6: app on [::1]:8086 and a waiting member" member app6 "$b6"
 check "tcp6: the waiting member starts" create side6 "$b6w"

@@ -297,6 +297,7 @@ test_record (void **state)
     "{\"wait\":\"tcp:80\"}",
     "{\"volumes\":[\"/a\"]}",
     "{\"volumes\":[\"/a\"],\"sources\":[1]}",
+    "{\"sources\":[\"/a\"]}", /* more sources than volumes (once leaked) */
     NULL,
   };
   for (int i = 0; bad[i]; i++)
