@@ -299,6 +299,8 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
       dup2 (fd, 1);
       dup2 (fd, 2);
     }
+  /* Nor any other descriptor the caller gave us. */
+  close_range (3, ~0U, 0);
   cleanup_error struct podshim_error *e = NULL;
   cleanup_free char *dir = NULL;
   if (asprintf (&dir, "%s/%s/pods/%s", ctx->state_dir, ctx->rootkey, name) < 0)

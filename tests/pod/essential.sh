@@ -34,9 +34,11 @@ fi
 check "app: killed" rc kill app KILL
 wait_for 10 stopped_c app
 t0=$(date +%s)
-check "app: delete returns" del app
+# (stdio on a file: the time is podshim's, not that of a pipe's last holder)
+del_quiet() { del "$1" >"$T/out/del-$1" 2>&1; }
+check "app: delete returns" del_quiet app
 t1=$(date +%s)
-(((t1 - t0) < 5)) && ok "the delete does not wait for the others ($((t1 - t0)) s)" ||
+(((t1 - t0) < 10)) && ok "the delete does not wait for the others ($((t1 - t0)) s)" ||
 	not_ok "the delete does not wait for the others" "$((t1 - t0)) s"
 check "side gets SIGTERM and stops" wait_for 15 stopped_c side
 is "side saw SIGTERM" "$(cat "$(poddir ess)/volumes/-shared/side" 2>&1)" TERM
