@@ -6,11 +6,13 @@
 #include <string.h>
 
 #include "argv.h"
+#include "class.h"
 #include "delegate.h"
 #include "error.h"
 #include "log.h"
 #include "member.h"
 #include "podcmd.h"
+#include "route.h"
 
 static int
 fail (struct podshim_error *err)
@@ -52,6 +54,28 @@ main (int argc, char **argv)
         }
     }
 
+  bool is_list = strcmp (cmd, "list") == 0;
+  const char *cid = class_command_id (&c);
+  /* Borrowed by c.argv once a runtime class rewrote it: live until the exec. */
+  cleanup_container_record struct container_record rec = { 0 };
+  cleanup_free char *class_root = NULL;
+  if (is_list || (cid && !is_delete))
+    {
+      struct shim_ctx ctx;
+      cleanup_error struct podshim_error *e = NULL;
+      /* A state dir podshim cannot use holds no record: pass through. */
+      if (shim_ctx_init (&ctx, &c, &e) == 0)
+        {
+          int status = 0;
+          int r = is_list ? class_list (&c, ctx.root, &status, &err)
+                          : route_command (&ctx, cid, &rec, &class_root, &status, &err);
+          shim_ctx_free (&ctx);
+          if (r < 0)
+            return fail (err);
+          if (r == 0)
+            exit_like (status);
+        }
+    }
   if (is_create || is_delete || is_pod)
     {
       struct shim_ctx ctx;
@@ -64,7 +88,12 @@ main (int argc, char **argv)
           shim_ctx_free (&ctx);
           return r < 0 ? fail (err) : r;
         }
-      r = is_create ? member_create (&ctx, &status, &err) : member_delete (&ctx, &status, &err);
+      if (is_create)
+        r = member_create (&ctx, &status, &err);
+      else if (cid)
+        r = route_command (&ctx, cid, &rec, &class_root, &status, &err);
+      else
+        r = member_delete (&ctx, &status, &err);
       shim_ctx_free (&ctx);
       if (r < 0)
         return fail (err);

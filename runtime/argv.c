@@ -223,7 +223,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       bool shim_runtime = flag_is (&f, "podshim-runtime");
       bool shim_max = flag_is (&f, "podshim-max-pods");
       bool shim_data = flag_is (&f, "podshim-data");
-      if (shim_runtime || shim_max || shim_data || flag_is (&f, "podshim-state"))
+      bool shim_config = flag_is (&f, "podshim-config");
+      if (shim_runtime || shim_max || shim_data || shim_config || flag_is (&f, "podshim-state"))
         {
           const char *v = f.inline_value;
           if (v == NULL)
@@ -234,16 +235,19 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             }
           if (*v == '\0')
             return podshim_error_set (err, 0, "option `--%s` needs a non-empty value",
-                                      shim_runtime ? "podshim-runtime"
-                                      : shim_max   ? "podshim-max-pods"
-                                      : shim_data  ? "podshim-data"
-                                                   : "podshim-state");
+                                      shim_runtime  ? "podshim-runtime"
+                                      : shim_max    ? "podshim-max-pods"
+                                      : shim_data   ? "podshim-data"
+                                      : shim_config ? "podshim-config"
+                                                    : "podshim-state");
           if (shim_runtime)
             c->shim_runtime = v;
           else if (shim_max)
             c->shim_max_pods = v;
           else if (shim_data)
             c->shim_data = v;
+          else if (shim_config)
+            c->shim_config = v;
           else
             c->shim_state = v;
           continue;

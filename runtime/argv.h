@@ -16,6 +16,7 @@ struct runc_cmdline
   const char *shim_state;
   const char *shim_max_pods;
   const char *shim_data;
+  const char *shim_config; /* --podshim-config: runtime classes */
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;

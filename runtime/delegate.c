@@ -13,7 +13,7 @@ delegate_runtime (const struct runc_cmdline *c)
 {
   if (c->shim_runtime)
     return c->shim_runtime;
-  const char *e = getenv ("PODSHIM_RUNTIME");
+  const char *e = getenv ("PODSHIM_DELEGATE");
   return e && *e ? e : "runc";
 }
 

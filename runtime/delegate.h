@@ -6,7 +6,7 @@
 #include "argv.h"
 #include "error.h"
 
-/* --podshim-runtime, else $PODSHIM_RUNTIME, else "runc". */
+/* --podshim-runtime, else $PODSHIM_DELEGATE, else "runc". */
 const char *delegate_runtime (const struct runc_cmdline *c);
 
 /* The state root the delegate uses: --root, else its default (/run/crun for

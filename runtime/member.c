@@ -5,6 +5,7 @@
 #include "log.h"
 #include "podcfg.h"
 #include "procutil.h"
+#include "route.h"
 #include "sandbox.h"
 #include "spec.h"
 
@@ -311,8 +312,8 @@ read_pid_file (const char *path, pid_t *ret)
 
 /* The container's init PID after a successful create: --pid-file, else the
  * delegate's own state (runc: state.json, crun: status). 0 when unknown. */
-static pid_t
-find_init_pid (const struct shim_ctx *ctx)
+pid_t
+member_init_pid (const struct shim_ctx *ctx)
 {
   pid_t pid = 0;
   if (ctx->cmd->pid_file && read_pid_file (ctx->cmd->pid_file, &pid) == 0)
@@ -325,7 +326,8 @@ find_init_pid (const struct shim_ctx *ctx)
       size_t len;
       cleanup_error struct podshim_error *e = NULL;
       cleanup_json yajl_val doc = NULL;
-      if (asprintf (&p, "%s/%s/%s", ctx->root, ctx->cmd->id, files[i]) < 0)
+      if (asprintf (&p, "%s/%s/%s", ctx->class_root ? ctx->class_root : ctx->root, ctx->cmd->id,
+                    files[i]) < 0)
         return 0;
       if (read_file_at (AT_FDCWD, p, O_NOFOLLOW, 16 * 1024 * 1024, &buf, &len, &e) < 0
           || json_parse (buf, len, p, &doc, &e) < 0)
@@ -497,8 +499,7 @@ pod_path (const struct shim_ctx *ctx, const char *key, const char *sub, const ch
   return p;
 }
 
-/* <data>/<rootkey>/<key>: the directory of the pod's volumes. */
-static char *
+char *
 pod_data_path (const struct shim_ctx *ctx, const char *key)
 {
   char *p = NULL;
@@ -951,9 +952,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   cleanup_json yajl_val labels = NULL;
   if (c->id && container_id_valid (c->id) && docker_labels_load (spec, c->id, &labels, &perr) < 0)
     {
+      /* Unreadable labels: only a container whose own spec asks for nothing
+         of podshim's runs untouched. */
       cleanup_pod_request struct pod_request own = { 0 };
+      cleanup_container_record struct container_record own_rec = { 0 };
       cleanup_error struct podshim_error *e2 = NULL;
-      if (pod_request_from_spec (spec, NULL, &own, &e2) == 0)
+      if (pod_request_from_spec (spec, NULL, &own, &e2) == 0
+          && route_record_from_spec (ctx, spec, NULL, &own_rec, &e2) == 0)
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels of `%s`: %s", c->id,
                        perr->msg);
@@ -962,10 +967,21 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       *err = steal_pointer (&perr);
       return -1;
     }
+  cleanup_container_record struct container_record rec = { 0 };
+  int has_rec = route_record_from_spec (ctx, spec, labels, &rec, err);
+  if (has_rec < 0)
+    return -1;
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
-  if (r <= 0)
+  if (r < 0 || (r == 0 && !has_rec))
     return r < 0 ? -1 : 1;
+  if (r == 0)
+    {
+      /* A runtime class and no pod. */
+      if (c->id == NULL || !container_id_valid (c->id))
+        return podshim_error_set (err, 0, "invalid container ID `%.200s`", c->id ? c->id : "");
+      return route_create_nopod (ctx, &rec, ret_status, err);
+    }
   /* A member outside its pod is worse than a refused one. */
   if (c->uncertain)
     return podshim_error_set (err, 0,
@@ -991,6 +1007,12 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
     return -1;
   cleanup_free char *key = pod_key (req.scope, req.name);
+  cleanup_free char *class_root = NULL;
+  if (has_rec && route_create_begin (ctx, &rec, &req, &class_root, err) < 0)
+    {
+      route_create_end (ctx, &rec, false);
+      return -1;
+    }
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
 
   struct join_result res = { 0 };
@@ -1026,6 +1048,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
             struct pod_state empty = { .name = req.name, .scope = req.scope };
             pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &empty, false, &gone, &e2);
           }
+        if (has_rec)
+          route_create_end (ctx, &rec, false);
         return -1;
       }
   }
@@ -1034,6 +1058,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     {
       cleanup_error struct podshim_error *e2 = NULL;
       member_leave (ctx, key, c->id, &e2);
+      if (has_rec)
+        route_create_end (ctx, &rec, false);
       return -1;
     }
 
@@ -1045,14 +1071,18 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (ok && !(is_run && !c->detach))
     {
       fault_point ("before-confirm");
-      if (confirm_member (ctx, key, find_init_pid (ctx), err) < 0)
+      if (confirm_member (ctx, key, member_init_pid (ctx), err) < 0)
         return -1;
+      if (has_rec)
+        route_create_end (ctx, &rec, true);
       *ret_status = 0;
       return 0;
     }
   /* Failed, or a foreground run that has finished: leave, and give the bundle
    * back its original config.json. */
   cleanup_error struct podshim_error *e2 = NULL;
+  if (has_rec)
+    route_create_end (ctx, &rec, false);
   if (member_leave (ctx, key, c->id, &e2) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e2->msg);
   cleanup_error struct podshim_error *e3 = NULL;
@@ -1110,7 +1140,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   int status;
   if (delegate_run (c, &status, err) < 0)
     return -1;
-  if (status == 0 || !delegate_knows (ctx->root, c->id))
+  if (status == 0 || !delegate_knows (ctx->class_root ? ctx->class_root : ctx->root, c->id))
     {
       fault_point ("before-leave");
       if (member_leave (ctx, pod, c->id, err) < 0)

@@ -4,6 +4,7 @@
 #define PODSHIM_MEMBER_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "argv.h"
 #include "error.h"
@@ -16,6 +17,7 @@ struct shim_ctx
   char *data_dir;  /* absolute: pod volumes (created when a pod has one) */
   char *root;      /* the delegate's state root */
   char rootkey[17];
+  const char *class_root; /* the runtime class's root, when it has one (borrowed) */
 };
 
 int shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err);
@@ -27,6 +29,10 @@ void shim_rootkey (const char *root, char out[17]);
 /* create/run. Returns 1 when the container is not a pod member (the caller
  * execs the delegate), 0 with *ret_status set when it ran the delegate. */
 int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
+
+/* The container's init PID after a successful create (--pid-file, else the
+ * delegate's state), 0 when unknown. */
+pid_t member_init_pid (const struct shim_ctx *ctx);
 
 /* delete. Returns 1 when the container is in no pod (exec the delegate). */
 int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
@@ -53,5 +59,8 @@ int shim_max_pods (const struct shim_ctx *ctx, long *ret, struct podshim_error *
  * removed; otherwise the state is saved if it changed or dirty is set. */
 int pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
                       bool dirty, bool *ret_gone, struct podshim_error **err);
+
+/* <data>/<rootkey>/<key>: the directory of pod key's volumes. Owned. */
+char *pod_data_path (const struct shim_ctx *ctx, const char *key);
 
 #endif

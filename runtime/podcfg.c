@@ -496,3 +496,10 @@ pod_volume_dirname (const char *path)
   *o = '\0';
   return out;
 }
+
+const char *
+podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *envkey,
+               char from[64])
+{
+  return lookup (spec, labels_doc, key, envkey, from);
+}

@@ -85,6 +85,11 @@ char *docker_network_mode (yajl_val spec, const char *id);
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,
                            struct podshim_error **err);
 
+/* One setting: the OCI annotation key, else the Docker label key, else the
+ * environment variable envkey. *from names where it was found. NULL if unset. */
+const char *podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key,
+                           const char *envkey, char from[64]);
+
 /* Parses a comma list of volumes, each an absolute path with an optional size
  * (`/cache:64m`; k, m, g suffixes, powers of 1024). Refuses `/`, paths under
  * /proc, /sys or /dev, and a volume inside another (a member could redirect
@@ -92,6 +97,7 @@ int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_reques
  * ret_sizes (may be NULL) gets bytes per volume, 0 when unsized. */
 int pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret_sizes,
                              size_t *ret_n, struct podshim_error **err);
+/* The same without sizes. */
 int pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err);
 
 /* The directory name under a pod's volumes/ for a container path: '/' becomes

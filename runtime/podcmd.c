@@ -1,5 +1,6 @@
 #include "config.h"
 #include "podcmd.h"
+#include "route.h"
 #include "fsutil.h"
 #include "procutil.h"
 
@@ -358,6 +359,7 @@ static int
 gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const char *root,
          void *data, struct podshim_error **err)
 {
+  route_gc_records (ctx, rootfd, root);
   cleanup_close int cfd = open_dir_at (rootfd, "containers", NULL);
   cleanup_close int podsfd = open_dir_at (rootfd, "pods", NULL);
   int cdfd = cfd >= 0 ? dup (cfd) : -1;
@@ -407,12 +409,13 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
   if (flock (sfd, LOCK_EX | LOCK_NB) < 0)
     return 0;
   if (unlinkat (rootfd, "pods", AT_REMOVEDIR) == 0 || errno == ENOENT)
-    if (unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
-      if (unlinkat (rootfd, "locks", AT_REMOVEDIR) == 0 || errno == ENOENT)
-        {
-          unlinkat (rootfd, "root", 0);
-          unlinkat (statefd, key, AT_REMOVEDIR);
-        }
+    if ((unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
+        && (unlinkat (rootfd, "records", AT_REMOVEDIR) == 0 || errno == ENOENT)
+        && (unlinkat (rootfd, "locks", AT_REMOVEDIR) == 0 || errno == ENOENT))
+      {
+        unlinkat (rootfd, "root", 0);
+        unlinkat (statefd, key, AT_REMOVEDIR);
+      }
   flock (sfd, LOCK_UN);
   return 0;
 }

@@ -142,12 +142,12 @@ argv_tests() {
 
 	# Option beats environment; environment beats the default.
 	rm -f "$out"
-	FAKE_OUT=$out PODSHIM_RUNTIME=$fake2 "$PODSHIM" list x
-	argv_is "PODSHIM_RUNTIME chooses the delegate" "$out" list x
+	FAKE_OUT=$out PODSHIM_DELEGATE=$fake2 "$PODSHIM" list x
+	argv_is "PODSHIM_DELEGATE chooses the delegate" "$out" list x
 	rm -f "$out"
-	FAKE_OUT=$out PODSHIM_RUNTIME=$T/bin/nonexistent "$PODSHIM" --podshim-runtime "$FAKE" list y
-	argv_is "--podshim-runtime wins over PODSHIM_RUNTIME" "$out" list y
-	capture norun env PODSHIM_RUNTIME="$T/bin/nonexistent" "$PODSHIM" list
+	FAKE_OUT=$out PODSHIM_DELEGATE=$T/bin/nonexistent "$PODSHIM" --podshim-runtime "$FAKE" list y
+	argv_is "--podshim-runtime wins over PODSHIM_DELEGATE" "$out" list y
+	capture norun env PODSHIM_DELEGATE="$T/bin/nonexistent" "$PODSHIM" list
 	if [[ $(<"$T/out/norun.rc") != 0 ]] && grep -q "podshim: .*nonexistent" "$T/out/norun.err"; then
 		ok "a missing delegate is reported by podshim"
 	else

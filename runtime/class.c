@@ -1,0 +1,730 @@
+#include "config.h"
+#include "class.h"
+#include "delegate.h"
+#include "fsutil.h"
+#include "json.h"
+
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RECORD_MAX (256 * 1024)
+#define LIST_OUT_MAX (64 * 1024 * 1024)
+
+void
+runtime_class_free (struct runtime_class *rc)
+{
+  free (rc->name);
+  free (rc->path);
+  if (rc->args)
+    for (size_t i = 0; i < rc->n_args; i++)
+      free (rc->args[i]);
+  free (rc->args);
+  memset (rc, 0, sizeof (*rc));
+}
+
+void
+class_config_free (struct class_config *cfg)
+{
+  for (size_t i = 0; i < cfg->n; i++)
+    runtime_class_free (&cfg->classes[i]);
+  free (cfg->classes);
+  memset (cfg, 0, sizeof (*cfg));
+}
+
+bool
+class_name_valid (const char *name)
+{
+  size_t n = strlen (name);
+  if (n == 0 || n > CLASS_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      char ch = name[i];
+      bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+      if (!alnum && (i == 0 || (ch != '_' && ch != '.' && ch != '-')))
+        return false;
+    }
+  return true;
+}
+
+static bool
+arg_valid (const char *s)
+{
+  return strlen (s) <= CLASS_ARG_MAX;
+}
+
+/* Fills rc from {"path": ..., "runtimeArgs": [...]}. */
+static int
+class_from_json (const char *name, yajl_val v, const char *what, struct runtime_class *rc,
+                 struct podshim_error **err)
+{
+  if (v == NULL || v->type != yajl_t_object)
+    return podshim_error_set (err, 0, "%s: runtime `%s` is not an object", what, name);
+  const char *path = json_get_string (v, "path");
+  if (path == NULL || path[0] == '\0' || strlen (path) > CLASS_ARG_MAX)
+    return podshim_error_set (err, 0, "%s: runtime `%s` has no `path`", what, name);
+  if (path[0] != '/' && strchr (path, '/') != NULL)
+    return podshim_error_set (
+        err, 0, "%s: runtime `%s`: `path` must be absolute or a bare command name", what, name);
+  yajl_val args = json_get (v, "runtimeArgs");
+  if (args && args->type != yajl_t_array && args->type != yajl_t_null)
+    return podshim_error_set (err, 0, "%s: runtime `%s`: `runtimeArgs` is not an array", what,
+                              name);
+  size_t n = args && args->type == yajl_t_array ? args->u.array.len : 0;
+  if (n > CLASS_ARGS_MAX)
+    return podshim_error_set (err, 0, "%s: runtime `%s`: more than %d runtimeArgs", what, name,
+                              CLASS_ARGS_MAX);
+  rc->name = strdup (name);
+  rc->path = strdup (path);
+  rc->args = calloc (n + 1, sizeof (char *));
+  if (rc->name == NULL || rc->path == NULL || rc->args == NULL)
+    abort ();
+  for (size_t i = 0; i < n; i++)
+    {
+      yajl_val a = args->u.array.values[i];
+      if (a->type != yajl_t_string || !arg_valid (a->u.string))
+        return podshim_error_set (err, 0,
+                                  "%s: runtime `%s`: runtimeArgs[%zu] is not a string"
+                                  " of at most %d bytes",
+                                  what, name, i, CLASS_ARG_MAX);
+      rc->args[i] = strdup (a->u.string);
+      if (rc->args[i] == NULL)
+        abort ();
+      rc->n_args = i + 1;
+    }
+  return 0;
+}
+
+int
+class_config_parse (const char *buf, size_t len, const char *what, struct class_config *ret,
+                    struct podshim_error **err)
+{
+  cleanup_json yajl_val doc = NULL;
+  if (json_parse (buf, len, what, &doc, err) < 0)
+    return -1;
+  if (doc->type != yajl_t_object)
+    return podshim_error_set (err, 0, "%s: not a JSON object", what);
+  yajl_val rts = json_get (doc, "runtimes");
+  if (rts == NULL || rts->type == yajl_t_null)
+    {
+      memset (ret, 0, sizeof (*ret));
+      return 0;
+    }
+  if (rts->type != yajl_t_object)
+    return podshim_error_set (err, 0, "%s: `runtimes` is not an object", what);
+  size_t n = rts->u.object.len;
+  if (n > CLASS_MAX)
+    return podshim_error_set (err, 0, "%s: more than %d runtimes", what, CLASS_MAX);
+  cleanup_class_config struct class_config cfg = { 0 };
+  cfg.classes = calloc (n + 1, sizeof (*cfg.classes));
+  if (cfg.classes == NULL)
+    abort ();
+  for (size_t i = 0; i < n; i++)
+    {
+      const char *name = rts->u.object.keys[i];
+      if (!class_name_valid (name))
+        return podshim_error_set (err, 0,
+                                  "%s: invalid runtime name `%.100s`: 1-%d characters of"
+                                  " [A-Za-z0-9_.-] starting with a letter or digit",
+                                  what, name, CLASS_NAME_MAX);
+      for (size_t j = 0; j < cfg.n; j++)
+        if (strcmp (cfg.classes[j].name, name) == 0)
+          return podshim_error_set (err, 0, "%s: runtime `%s` is defined twice", what, name);
+      int r = class_from_json (name, rts->u.object.values[i], what, &cfg.classes[cfg.n], err);
+      cfg.n++; /* freed with the rest, even half-filled */
+      if (r < 0)
+        return -1;
+    }
+  *ret = cfg;
+  memset (&cfg, 0, sizeof (cfg));
+  return 0;
+}
+
+int
+class_config_load (const struct runc_cmdline *c, struct class_config *ret,
+                   struct podshim_error **err)
+{
+  memset (ret, 0, sizeof (*ret));
+  const char *path = c->shim_config ? c->shim_config : CLASS_CONFIG_DEFAULT;
+  cleanup_free char *buf = NULL;
+  size_t len;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (AT_FDCWD, path, 0, CLASS_CONFIG_MAX, &buf, &len, &e) < 0)
+    {
+      if (c->shim_config == NULL && e->errno_ == ENOENT)
+        return 0;
+      *err = steal_pointer (&e);
+      return podshim_error_wrap (err, "podshim config");
+    }
+  return class_config_parse (buf, len, path, ret, err);
+}
+
+const struct runtime_class *
+class_config_find (const struct class_config *cfg, const char *name)
+{
+  for (size_t i = 0; i < cfg->n; i++)
+    if (strcmp (cfg->classes[i].name, name) == 0)
+      return &cfg->classes[i];
+  return NULL;
+}
+
+char *
+class_config_names (const struct class_config *cfg)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  if (f == NULL)
+    abort ();
+  if (cfg->n == 0)
+    fputs ("none", f);
+  for (size_t i = 0; i < cfg->n; i++)
+    fprintf (f, "%s`%s`", i ? ", " : "", cfg->classes[i].name);
+  fclose (f);
+  return buf;
+}
+
+char *
+class_root (const char *root, const char *name)
+{
+  size_t n = strlen (root);
+  while (n > 1 && root[n - 1] == '/')
+    n--;
+  char *r = NULL;
+  if (asprintf (&r, "%.*s-podshim-class-%s", (int)n, root, name) < 0)
+    abort ();
+  return r;
+}
+
+/* Is argv[i] a --root flag? *ret_takes_next when its value is the next argument. */
+static bool
+is_root_flag (const char *a, bool *ret_takes_next)
+{
+  if (a[0] != '-')
+    return false;
+  const char *n = a + 1 + (a[1] == '-');
+  if (strncmp (n, "root", 4) != 0 || (n[4] != '\0' && n[4] != '='))
+    return false;
+  *ret_takes_next = n[4] == '\0';
+  return true;
+}
+
+void
+class_apply (struct runc_cmdline *c, const struct runtime_class *rc, const char *root)
+{
+  size_t n = (size_t)c->argc + rc->n_args + 3;
+  char **av = calloc (n + 1, sizeof (char *));
+  if (av == NULL)
+    abort ();
+  size_t o = 0;
+  av[o++] = rc->path;
+  for (size_t i = 0; i < rc->n_args; i++)
+    av[o++] = rc->args[i];
+  int end = c->command_index < 0 ? c->argc : c->command_index;
+  for (int i = 1; i < end; i++)
+    {
+      bool next;
+      if (is_root_flag (c->argv[i], &next))
+        {
+          i += next;
+          continue;
+        }
+      av[o++] = c->argv[i];
+    }
+  av[o++] = (char *)"--root";
+  av[o++] = (char *)root;
+  int cmd_index = c->command_index < 0 ? -1 : (int)o;
+  for (int i = end; i < c->argc; i++)
+    av[o++] = c->argv[i];
+  av[o] = NULL;
+  free (c->argv);
+  c->argv = av;
+  c->argc = (int)o;
+  c->command_index = cmd_index;
+  c->shim_runtime = rc->path;
+  c->root = root;
+}
+
+/* Value-taking flags of the commands class_command_id knows (runc 1.1 and
+ * crun); any other flag is taken for a bool, as runc's own parser would
+ * reject it anyway. */
+static const char *const value_flags[] = {
+  /* exec */
+  "console-socket",
+  "pidfd-socket",
+  "cwd",
+  "env",
+  "e",
+  "user",
+  "u",
+  "additional-gids",
+  "g",
+  "process",
+  "p",
+  "process-label",
+  "apparmor",
+  "cap",
+  "c",
+  "preserve-fds",
+  "cgroup",
+  "pid-file",
+  /* ps */
+  "format",
+  "f",
+  /* events */
+  "interval",
+  /* update */
+  "resources",
+  "r",
+  "blkio-weight",
+  "cpu-period",
+  "cpu-quota",
+  "cpu-share",
+  "cpu-rt-period",
+  "cpu-rt-runtime",
+  "cpuset-cpus",
+  "cpuset-mems",
+  "kernel-memory",
+  "kernel-memory-tcp",
+  "memory",
+  "cpu-idle",
+  "memory-reservation",
+  "memory-swap",
+  "pids-limit",
+  "l3-cache-schema",
+  "mem-bw-schema",
+  /* checkpoint */
+  "image-path",
+  "work-path",
+  "parent-path",
+  "page-server",
+  "manage-cgroups-mode",
+  "empty-ns",
+  "status-fd",
+  "lsm-profile",
+  "lsm-mount-context",
+  NULL,
+};
+
+static const char *const id_commands[] = {
+  "start",  "state",  "kill",   "exec",   "ps",         "pause",
+  "resume", "update", "events", "delete", "checkpoint", NULL,
+};
+
+const char *
+class_command_id (const struct runc_cmdline *c)
+{
+  if (c->command == NULL || c->help)
+    return NULL;
+  bool known = false;
+  for (int i = 0; id_commands[i]; i++)
+    if (strcmp (c->command, id_commands[i]) == 0)
+      known = true;
+  if (!known)
+    return NULL;
+  bool is_delete = strcmp (c->command, "delete") == 0;
+  bool is_kill = strcmp (c->command, "kill") == 0;
+  for (int i = c->command_index + 1; i < c->argc; i++)
+    {
+      const char *a = c->argv[i];
+      if (strcmp (a, "--") == 0)
+        return i + 1 < c->argc ? c->argv[i + 1] : NULL;
+      if (a[0] != '-' || a[1] == '\0')
+        return a;
+      const char *n = a + 1 + (a[1] == '-');
+      const char *eq = strchr (n, '=');
+      size_t nl = eq ? (size_t)(eq - n) : strlen (n);
+      if ((nl == 1 && n[0] == 'h') || (nl == 4 && strncmp (n, "help", 4) == 0))
+        return NULL;
+      if (eq || is_delete || is_kill)
+        continue; /* delete and kill have bool flags only */
+      for (int k = 0; value_flags[k]; k++)
+        if (strlen (value_flags[k]) == nl && strncmp (value_flags[k], n, nl) == 0)
+          {
+            i++;
+            break;
+          }
+    }
+  return NULL;
+}
+
+/* Runs argv with stdout into *ret (at most LIST_OUT_MAX bytes); stderr and
+ * stdin are ours. */
+static int
+run_capture (char **argv, char **ret, size_t *ret_len, int *ret_status, struct podshim_error **err)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return podshim_error_set (err, errno, "cannot run `%s`", argv[0]);
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      return podshim_error_set (err, e, "cannot run `%s`", argv[0]);
+    }
+  if (pid == 0)
+    {
+      if (dup2 (p[1], 1) < 0)
+        _exit (127);
+      execvp (argv[0], argv);
+      _exit (127);
+    }
+  close (p[1]);
+  cleanup_close int rfd = p[0];
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  if (f == NULL)
+    abort ();
+  char chunk[8192];
+  ssize_t n;
+  size_t total = 0;
+  while ((n = read (rfd, chunk, sizeof (chunk))) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      total += (size_t)n;
+      if (total <= LIST_OUT_MAX)
+        fwrite (chunk, 1, (size_t)n, f);
+    }
+  fclose (f);
+  int status;
+  while (waitpid (pid, &status, 0) < 0)
+    if (errno != EINTR)
+      {
+        free (buf);
+        return podshim_error_set (err, errno, "cannot wait for `%s`", argv[0]);
+      }
+  if (total > LIST_OUT_MAX)
+    {
+      free (buf);
+      return podshim_error_set (err, 0, "`%s list` printed more than %d bytes", argv[0],
+                                LIST_OUT_MAX);
+    }
+  *ret = buf;
+  *ret_len = len;
+  *ret_status = status;
+  return 0;
+}
+
+/* What `list` was asked for: --format json, -q. */
+static void
+list_flags (const struct runc_cmdline *c, bool *json, bool *quiet)
+{
+  *json = *quiet = false;
+  for (int i = c->command_index + 1; i < c->argc; i++)
+    {
+      const char *a = c->argv[i];
+      if (a[0] != '-')
+        continue;
+      const char *n = a + 1 + (a[1] == '-');
+      if (strcmp (n, "q") == 0 || strcmp (n, "quiet") == 0 || strcmp (n, "q=true") == 0
+          || strcmp (n, "quiet=true") == 0)
+        *quiet = true;
+      else if ((strcmp (n, "format") == 0 || strcmp (n, "f") == 0) && i + 1 < c->argc)
+        *json = strcmp (c->argv[++i], "json") == 0;
+      else if (strncmp (n, "format=", 7) == 0 || strncmp (n, "f=", 2) == 0)
+        *json = strcmp (strchr (n, '=') + 1, "json") == 0;
+    }
+}
+
+int
+class_list (const struct runc_cmdline *c, const char *root, int *ret_status,
+            struct podshim_error **err)
+{
+  cleanup_class_config struct class_config cfg = { 0 };
+  if (class_config_load (c, &cfg, err) < 0)
+    return -1;
+  if (cfg.n == 0)
+    return 1;
+  bool json, quiet;
+  list_flags (c, &json, &quiet);
+
+  /* The caller's root first, as given; then each class with a root. */
+  struct runc_cmdline cc = *c;
+  cc.argv = calloc ((size_t)c->argc + 1, sizeof (char *));
+  if (cc.argv == NULL)
+    abort ();
+  memcpy (cc.argv, c->argv, ((size_t)c->argc + 1) * sizeof (char *));
+  cc.argv[0] = (char *)delegate_runtime (c);
+  cleanup_free char *out = NULL;
+  size_t len;
+  int status;
+  int r = run_capture (cc.argv, &out, &len, &status, err);
+  free (cc.argv);
+  if (r < 0)
+    return -1;
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    {
+      fwrite (out, 1, len, stdout);
+      *ret_status = status;
+      return 0;
+    }
+  cleanup_json yajl_val all = NULL;
+  if (json)
+    {
+      if (json_parse (out, len, "list output", &all, err) < 0)
+        return -1;
+      if (all->type == yajl_t_null)
+        {
+          yajl_tree_free (all);
+          all = json_new_array ();
+        }
+      if (all->type != yajl_t_array)
+        return podshim_error_set (err, 0, "`list` did not print a JSON array");
+    }
+  else
+    fwrite (out, 1, len, stdout);
+
+  for (size_t k = 0; k < cfg.n; k++)
+    {
+      cleanup_free char *croot = class_root (root, cfg.classes[k].name);
+      struct stat st;
+      if (stat (croot, &st) < 0)
+        continue; /* the class never ran a container under this root */
+      struct runc_cmdline kc = *c;
+      kc.argv = calloc ((size_t)c->argc + 1, sizeof (char *));
+      if (kc.argv == NULL)
+        abort ();
+      memcpy (kc.argv, c->argv, ((size_t)c->argc + 1) * sizeof (char *));
+      class_apply (&kc, &cfg.classes[k], croot);
+      cleanup_free char *kout = NULL;
+      size_t klen;
+      r = run_capture (kc.argv, &kout, &klen, &status, err);
+      free (kc.argv);
+      if (r < 0)
+        return -1;
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        return podshim_error_set (err, 0, "`list` of runtime class `%s` failed",
+                                  cfg.classes[k].name);
+      if (json)
+        {
+          cleanup_json yajl_val part = NULL;
+          if (json_parse (kout, klen, "list output", &part, err) < 0)
+            return -1;
+          if (part->type != yajl_t_array)
+            continue; /* null: none */
+          for (size_t i = 0; i < part->u.array.len; i++)
+            {
+              json_array_append (all, part->u.array.values[i]);
+              part->u.array.values[i] = NULL;
+            }
+          part->u.array.len = 0;
+        }
+      else
+        {
+          /* The table's header line once, from the caller's root. */
+          const char *body = kout;
+          if (!quiet)
+            {
+              const char *nl = memchr (kout, '\n', klen);
+              body = nl ? nl + 1 : kout + klen;
+            }
+          fwrite (body, 1, klen - (size_t)(body - kout), stdout);
+        }
+    }
+  if (json)
+    {
+      cleanup_free char *text = NULL;
+      size_t tlen;
+      if (json_emit (all, &text, &tlen, err) < 0)
+        return -1;
+      fwrite (text, 1, tlen, stdout);
+      fputc ('\n', stdout);
+    }
+  fflush (stdout);
+  *ret_status = 0;
+  return 0;
+}
+
+/* --- the record ----------------------------------------------------------- */
+
+static void
+strv_free_n (char **v, size_t n)
+{
+  if (v)
+    for (size_t i = 0; i < n; i++)
+      free (v[i]);
+  free (v);
+}
+
+void
+container_record_free (struct container_record *r)
+{
+  runtime_class_free (&r->cls);
+  strv_free_n (r->wait, r->n_wait);
+  strv_free_n (r->vol_dest, r->n_vols);
+  strv_free_n (r->vol_src, r->n_vols);
+  free (r->pod);
+  memset (r, 0, sizeof (*r));
+}
+
+/* A string array of at most max strings of at most CLASS_ARG_MAX bytes. */
+static int
+strv_from_json (yajl_val v, size_t max, char ***ret, size_t *ret_n)
+{
+  *ret = NULL;
+  *ret_n = 0;
+  if (v == NULL || v->type == yajl_t_null)
+    return 0;
+  if (v->type != yajl_t_array || v->u.array.len > max)
+    return -1;
+  char **out = calloc (v->u.array.len + 1, sizeof (char *));
+  if (out == NULL)
+    abort ();
+  for (size_t i = 0; i < v->u.array.len; i++)
+    {
+      yajl_val s = v->u.array.values[i];
+      if (s->type != yajl_t_string || strlen (s->u.string) > CLASS_ARG_MAX)
+        {
+          strv_free_n (out, i);
+          return -1;
+        }
+      out[i] = strdup (s->u.string);
+      if (out[i] == NULL)
+        abort ();
+    }
+  *ret = out;
+  *ret_n = v->u.array.len;
+  return 0;
+}
+
+int
+container_record_parse (const char *buf, size_t len, struct container_record *ret,
+                        struct podshim_error **err)
+{
+  cleanup_json yajl_val doc = NULL;
+  if (json_parse (buf, len, "container record", &doc, err) < 0)
+    return -1;
+  cleanup_container_record struct container_record r = { 0 };
+  if (doc->type != yajl_t_object)
+    return podshim_error_set (err, 0, "corrupted container record");
+  const char *cls = json_get_string (doc, "class");
+  if (cls)
+    {
+      if (!class_name_valid (cls)
+          || class_from_json (cls, doc, "container record", &r.cls, err) < 0)
+        return podshim_error_set (err, 0, "corrupted container record");
+    }
+  size_t nsrc = 0;
+  if (strv_from_json (json_get (doc, "wait"), WAIT_MAX, &r.wait, &r.n_wait) < 0
+      || strv_from_json (json_get (doc, "volumes"), 256, &r.vol_dest, &r.n_vols) < 0
+      || strv_from_json (json_get (doc, "sources"), 256, &r.vol_src, &nsrc) < 0)
+    return podshim_error_set (err, 0, "corrupted container record");
+  if (nsrc != r.n_vols)
+    {
+      strv_free_n (r.vol_src, nsrc);
+      r.vol_src = NULL;
+      return podshim_error_set (err, 0, "corrupted container record");
+    }
+  r.wait_timeout = WAIT_TIMEOUT_DEFAULT;
+  yajl_val t = json_get (doc, "waitTimeout");
+  if (t && t->type == yajl_t_number && (t->u.number.flags & YAJL_NUMBER_INT_VALID)
+      && t->u.number.i >= 0 && t->u.number.i <= WAIT_TIMEOUT_MAX)
+    r.wait_timeout = (int)t->u.number.i;
+  yajl_val p = json_get (doc, "pid");
+  if (p && p->type == yajl_t_number && (p->u.number.flags & YAJL_NUMBER_INT_VALID)
+      && p->u.number.i > 0 && p->u.number.i <= INT32_MAX)
+    r.pid = (pid_t)p->u.number.i;
+  yajl_val e = json_get (doc, "essential");
+  r.essential = e && e->type == yajl_t_true;
+  const char *pod = json_get_string (doc, "pod");
+  if (pod && (r.pod = strdup (pod)) == NULL)
+    abort ();
+  *ret = r;
+  memset (&r, 0, sizeof (r));
+  return 0;
+}
+
+static yajl_val
+strv_to_json (char **v, size_t n)
+{
+  yajl_val a = json_new_array ();
+  for (size_t i = 0; i < n; i++)
+    json_array_append (a, json_new_string (v[i]));
+  return a;
+}
+
+int
+container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,
+                       struct podshim_error **err)
+{
+  cleanup_json yajl_val doc = json_new_object ();
+  if (r->cls.name)
+    {
+      json_object_set (doc, "class", json_new_string (r->cls.name));
+      json_object_set (doc, "path", json_new_string (r->cls.path));
+      json_object_set (doc, "runtimeArgs", strv_to_json (r->cls.args, r->cls.n_args));
+    }
+  if (r->n_wait)
+    {
+      json_object_set (doc, "wait", strv_to_json (r->wait, r->n_wait));
+      json_object_set (doc, "waitTimeout", json_new_number (r->wait_timeout));
+    }
+  if (r->n_vols)
+    {
+      json_object_set (doc, "volumes", strv_to_json (r->vol_dest, r->n_vols));
+      json_object_set (doc, "sources", strv_to_json (r->vol_src, r->n_vols));
+    }
+  if (r->pid > 0)
+    json_object_set (doc, "pid", json_new_number (r->pid));
+  if (r->essential)
+    json_object_set (doc, "essential", json_new_bool (true));
+  if (r->pod)
+    json_object_set (doc, "pod", json_new_string (r->pod));
+  return json_emit (doc, ret, ret_len, err);
+}
+
+int
+container_record_load (int rootfd, const char *id, struct container_record *ret,
+                       struct podshim_error **err)
+{
+  cleanup_close int dfd
+      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? 0 : podshim_error_set (err, errno, "cannot open container records");
+  cleanup_free char *buf = NULL;
+  size_t len;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
+    {
+      if (e->errno_ == ENOENT)
+        return 0;
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  if (container_record_parse (buf, len, ret, err) < 0)
+    return podshim_error_wrap (err, "container `%s`", id);
+  return 1;
+}
+
+int
+container_record_save (int rootfd, const char *id, const struct container_record *r,
+                       struct podshim_error **err)
+{
+  cleanup_close int dfd = ensure_dir_at (rootfd, "records", 0700, err);
+  if (dfd < 0)
+    return -1;
+  cleanup_free char *buf = NULL;
+  size_t len;
+  if (container_record_emit (r, &buf, &len, err) < 0)
+    return -1;
+  return write_file_atomic_at (dfd, id, buf, len, 0600, err);
+}
+
+void
+container_record_remove (int rootfd, const char *id)
+{
+  cleanup_close int dfd
+      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd >= 0)
+    unlinkat (dfd, id, 0);
+}

@@ -1,0 +1,113 @@
+/* Runtime classes: the input as the operator's config file, as a container
+ * record, and as a start-condition list. Checks: what is accepted is within
+ * bounds and valid; a record survives emit + parse unchanged. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "class.h"
+#include "startwait.h"
+
+#include "fuzz.h"
+
+static void
+as_config (const char *buf, size_t len)
+{
+  struct class_config cfg = { 0 };
+  struct podshim_error *err = NULL;
+  if (class_config_parse (buf, len, "config", &cfg, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && cfg.n == 0);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (cfg.n <= CLASS_MAX);
+  for (size_t i = 0; i < cfg.n; i++)
+    {
+      const struct runtime_class *k = &cfg.classes[i];
+      CHECK (class_name_valid (k->name));
+      CHECK (k->path[0] != '\0' && (k->path[0] == '/' || strchr (k->path, '/') == NULL));
+      CHECK (k->n_args <= CLASS_ARGS_MAX && k->args[k->n_args] == NULL);
+      CHECK (class_config_find (&cfg, k->name) == k);
+      char *root = class_root ("/run/runc", k->name);
+      CHECK (strncmp (root, "/run/runc-podshim-class-", 24) == 0
+             && strchr (root + 24, '/') == NULL);
+      free (root);
+    }
+  free (class_config_names (&cfg));
+  class_config_free (&cfg);
+}
+
+static void
+as_record (const char *buf, size_t len)
+{
+  struct container_record r = { 0 };
+  struct podshim_error *err = NULL;
+  if (container_record_parse (buf, len, &r, &err) < 0)
+    {
+      CHECK (err && err->msg[0]);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (r.n_wait <= WAIT_MAX && r.wait_timeout >= 0 && r.wait_timeout <= WAIT_TIMEOUT_MAX);
+  char *text = NULL, *text2 = NULL;
+  size_t tlen, tlen2;
+  CHECK (container_record_emit (&r, &text, &tlen, &err) == 0);
+  struct container_record back = { 0 };
+  CHECK (container_record_parse (text, tlen, &back, &err) == 0);
+  CHECK (container_record_emit (&back, &text2, &tlen2, &err) == 0);
+  CHECK (tlen == tlen2 && memcmp (text, text2, tlen) == 0);
+  free (text);
+  free (text2);
+  container_record_free (&back);
+  container_record_free (&r);
+}
+
+static void
+as_string (const char *s)
+{
+  char **v = NULL;
+  size_t n = 0;
+  struct podshim_error *err = NULL;
+  if (wait_list_parse (s, &v, &n, &err) == 0)
+    {
+      CHECK (n >= 1 && n <= WAIT_MAX && v[n] == NULL);
+      for (size_t i = 0; i < n; i++)
+        {
+          CHECK (strncmp (v[i], "tcp:", 4) == 0 || strncmp (v[i], "file:/", 6) == 0);
+          CHECK (strstr (v[i], "/../") == NULL && strstr (v[i], "//") == NULL);
+          free (v[i]);
+        }
+      free (v);
+    }
+  else
+    {
+      CHECK (v == NULL && err && err->msg[0]);
+      podshim_error_free (err);
+      err = NULL;
+    }
+  int t;
+  if (wait_timeout_parse (s, &t, &err) == 0)
+    CHECK (t >= 1 && t <= WAIT_TIMEOUT_MAX);
+  else
+    podshim_error_free (err);
+  if (class_name_valid (s))
+    CHECK (strlen (s) <= CLASS_NAME_MAX && strchr (s, '/') == NULL && s[0] != '.');
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  as_config ((const char *)data, size);
+  as_record ((const char *)data, size);
+  char *s = malloc (size + 1);
+  if (s == NULL)
+    return 0;
+  memcpy (s, data, size);
+  s[size] = '\0';
+  as_string (s);
+  free (s);
+  return 0;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Start ordering: a member with podshim.wait starts only when its conditions
+# hold, so its first instruction sees them: tcp:PORT (a sidecar started
+# before its app), file:PATH on a pod volume (a config writer), a timeout
+# naming the unmet condition, no symlink escape, refused settings.
+# shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+
+# bg_start ID: `podshim start ID` in the background; its PID in BG.
+BG=
+bg_start() {
+	shim start "$1" </dev/null >"$T/out/start-$1" 2>&1 &
+	BG=$!
+}
+
+# alive PID: the background start is still waiting.
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# finished PID: waits (at most 30 s) for the background start; its status.
+finished() {
+	local n=300
+	while alive "$1" && ((n-- > 0)); do sleep 0.1; done
+	alive "$1" && return 124
+	wait "$1"
+}
+
+status() { rc state "$1" 2>/dev/null | jq -r .status; }
+
+# --- tcp: the sidecar is started before its app ----------------------------
+
+ba=$(mkb app -a podshim.pod=tw -- httpd -f -p 127.0.0.1:8080 -h /www)
+# The sidecar's first instruction probes the app and records what it saw.
+bs=$(mkb side -a podshim.pod=tw -a podshim.volumes=/shared -a podshim.wait=tcp:8080 -- \
+	sh -c 'if wget -qO /dev/null http://127.0.0.1:8080/; then echo up; else echo down; fi >/shared/seen; exec sleep 1000')
+check "tcp: create the app (not started)" create app "$ba"
+check "tcp: create the sidecar" create side "$bs"
+bg_start side
+sp=$BG
+sleep 1
+if alive "$sp" && [[ $(status side) == created ]]; then
+	ok "tcp: the sidecar's start waits while nothing listens on 8080"
+else
+	not_ok "tcp: the sidecar's start waits while nothing listens on 8080" "state: $(status side)" "$(cat "$T/out/start-side")"
+fi
+check "tcp: start the app" shim start app
+finished "$sp"
+is "tcp: then the sidecar's start returns 0" "$?" 0
+is "tcp: the sidecar is running" "$(status side)" running
+wait_for 10 test -s "$(poddir tw)/volumes/-shared/seen"
+is "tcp: the sidecar's first instruction saw the app listening" \
+	"$(cat "$(poddir tw)/volumes/-shared/seen" 2>&1)" up
+
+# tcp6 listeners count too.
+b6=$(mkb app6 -a podshim.pod=tw -- httpd -f -p '[::1]:8086' -h /www)
+b6w=$(mkb side6 -a podshim.pod=tw -a podshim.wait=tcp:8086 -a podshim.wait-timeout=30)
+check "tcp6: app on [::1]:8086 and a waiting member" member app6 "$b6"
+check "tcp6: the waiting member starts" create side6 "$b6w"
+check "tcp6: start returns" shim start side6
+check "tcp: clean up" del_all side app side6 app6
+
+# --- file: a config writer ---------------------------------------------------
+
+bw=$(mkb writer -a podshim.pod=fw -a podshim.volumes=/conf -- \
+	sh -c 'echo "listen 80;" >/conf/app.tmp && mv /conf/app.tmp /conf/app.conf; exec sleep 1000')
+bc=$(mkb consumer -a podshim.pod=fw -a podshim.volumes=/conf,/out \
+	-e 'PODSHIM_WAIT=file:/conf/app.conf' -- sh -c 'cat /conf/app.conf >/out/seen 2>&1; exec sleep 1000')
+check "file: create the consumer" create consumer "$bc"
+check "file: create the writer" create writer "$bw"
+bg_start consumer
+cp_=$BG
+sleep 1
+if alive "$cp_" && [[ $(status consumer) == created ]]; then
+	ok "file: the consumer's start waits for /conf/app.conf"
+else
+	not_ok "file: the consumer's start waits for /conf/app.conf" "state: $(status consumer)" "$(cat "$T/out/start-consumer")"
+fi
+check "file: start the writer" shim start writer
+finished "$cp_"
+is "file: then the consumer's start returns 0" "$?" 0
+wait_for 10 test -s "$(poddir fw)/volumes/-out/seen"
+is "file: the consumer's first instruction read the config" \
+	"$(cat "$(poddir fw)/volumes/-out/seen" 2>&1)" "listen 80;"
+check "file: clean up" del_all consumer writer
+
+# --- timeout ------------------------------------------------------------------
+
+bt=$(mkb late -a podshim.pod=to -a podshim.wait=tcp:9999 -a podshim.wait-timeout=1)
+check "timeout: create" create late "$bt"
+: >"$LOG"
+t0=$(date +%s)
+check_fails "timeout: start fails when nothing listens on 9999 within 1 s" shim start late
+t1=$(date +%s)
+is "timeout: the error names the unmet condition, in the --log file" \
+	"$(jq -r 'select(.level == "error") | .msg' "$LOG" | tail -1)" \
+	'podshim: start of `late`: start condition `tcp:9999` not met after 1 s (podshim.wait)'
+(((t1 - t0) < 30)) && ok "timeout: bounded (took $((t1 - t0)) s)" || not_ok "timeout: bounded" "took $((t1 - t0)) s"
+is "timeout: the container stays created" "$(status late)" created
+check "timeout: delete" del late
+is "timeout: no record left" "$(ls "$STATE"/*/records 2>/dev/null)" ""
+
+# A symlink on the volume pointing outside it resolves inside the volume.
+bl=$(mkb linker -a podshim.pod=sl -a podshim.volumes=/conf -- \
+	sh -c 'ln -s /etc/hostname /conf/ready; exec sleep 1000')
+bwt=$(mkb waiter -a podshim.pod=sl -a podshim.volumes=/conf -a podshim.wait=file:/conf/ready \
+	-a podshim.wait-timeout=1)
+check "symlink: the linker makes /conf/ready -> /etc/hostname" member linker "$bl"
+wait_for 10 test -L "$(poddir sl)/volumes/-conf/ready"
+check "symlink: create the waiter" create waiter "$bwt"
+check_fails "symlink: a link out of the volume does not satisfy file:" shim start waiter
+check "symlink: clean up" del_all waiter linker
+
+# --- refused settings ------------------------------------------------------
+
+refused() {
+	local desc=$1 want=$2 b=$3
+	: >"$LOG"
+	if create refused "$b" 2>/dev/null; then
+		not_ok "$desc" "create succeeded"
+		del refused
+		return
+	fi
+	local msg
+	msg=$(jq -r 'select(.level == "error") | .msg' "$LOG" | tail -1)
+	[[ $msg == *"$want"* ]] && ok "$desc" || not_ok "$desc" "log: $msg"
+}
+refused "a wait outside a pod is refused" 'need a pod' "$(mkb r1 -a podshim.wait=tcp:80)"
+refused "tcp: without the pod's network is refused" 'shares the pod' \
+	"$(mkb r2 -a podshim.pod=r -a podshim.share=ipc -a podshim.wait=tcp:80)"
+refused "file: outside the member's volumes is refused" 'none of this member' \
+	"$(mkb r3 -a podshim.pod=r -a podshim.volumes=/a -a podshim.wait=file:/etc/passwd)"
+refused "a bad condition is refused" 'invalid start condition `udp:53`' \
+	"$(mkb r4 -a podshim.pod=r -a podshim.wait=udp:53)"
+refused "a bad timeout is refused" 'invalid start timeout `0`' \
+	"$(mkb r5 -a podshim.pod=r -a podshim.wait=tcp:80 -a podshim.wait-timeout=0)"
+is "refusals leave no pod" "$(pod_count)" 0
+
+done_testing
