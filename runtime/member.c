@@ -622,6 +622,7 @@ struct join_result
   bool keep_network_hook;
   bool recorded;     /* the member is in pod.json */
   bool net_files[2]; /* mount the pod's copy of net_files[i] */
+  bool docker_host_network;
 };
 
 /* The pod's copies of its network owner's resolver files, in net/ of the pod
@@ -873,6 +874,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   if (paths == NULL || vols == NULL)
     abort ();
   struct join_plan plan = { .share = req->share, .keep_network_hook = keep_hook,
+                            .docker_host_network = res->docker_host_network,
                             .resolv_conf = resolv, .hosts = hosts,
                             .volumes = vols, .n_volumes = req->n_volumes };
   size_t np = 0;
@@ -1024,6 +1026,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
        setkey hook, or (hook-less engines) by dockerd after create. A
        `--network none` one carries the hook (dockerd < 28) but no interface. */
     cleanup_free char *mode = docker_network_mode (spec, c->id);
+    res.docker_host_network = mode && strcmp (mode, "host") == 0;
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     if (join_locked (ctx, &h, key, &req, spec, net, &res, err) < 0)

@@ -174,7 +174,7 @@ is_pod_ns_path (const char *p, const char *short_name)
 
 static int
 set_namespace (yajl_val lx, const char *type, const char *short_name, const char *path,
-               struct podshim_error **err)
+               bool replace_own, struct podshim_error **err)
 {
   yajl_val nss = json_get (lx, "namespaces");
   if (nss == NULL)
@@ -201,7 +201,7 @@ set_namespace (yajl_val lx, const char *type, const char *short_name, const char
       /* The member's own choice (`--network container:X`, a bundle's path):
          never silently replaced. A pod's path: joined before, by podshim. */
       yajl_val own = json_get (ns, "path");
-      if (own
+      if (own && !replace_own
           && !(own->type == yajl_t_string
                && (own->u.string[0] == '\0' || is_pod_ns_path (own->u.string, short_name))))
         return podshim_error_set (err, 0,
@@ -374,7 +374,8 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
       if (path == NULL)
         return podshim_error_set (err, 0, "internal error: no path for namespace %s",
                                   pod_ns_name (bit));
-      if (set_namespace (lx, pod_ns_oci_type (bit), pod_ns_name (bit), path, err) < 0)
+      bool replace_own = bit == POD_NS_NET && plan->docker_host_network;
+      if (set_namespace (lx, pod_ns_oci_type (bit), pod_ns_name (bit), path, replace_own, err) < 0)
         return -1;
     }
   if (plan->share & POD_NS_UTS)

@@ -97,6 +97,8 @@ load_plan (yajl_val doc, struct plan_storage *ps)
     }
   yajl_val keep = json_get (doc, "keep_network_hook");
   ps->plan.keep_network_hook = keep && keep->type == yajl_t_true;
+  yajl_val host = json_get (doc, "docker_host_network");
+  ps->plan.docker_host_network = host && host->type == yajl_t_true;
   ps->plan.resolv_conf = json_get_string (doc, "resolv_conf");
   ps->plan.hosts = json_get_string (doc, "hosts");
   yajl_val vols = json_get_array (doc, "volumes");

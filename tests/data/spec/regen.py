@@ -10,6 +10,8 @@ Plan fields:
   share              list of net, ipc, uts, pid
   ns_path            {short name: path}; default /run/podshim/<key>/pods/web/ns/<name>
   keep_network_hook  bool (default false)
+  docker_host_network bool (default false): Docker `--network host`; its
+                     network path (the engine's own namespace) is replaced
   resolv_conf, hosts with net: new source of the /etc/resolv.conf, /etc/hosts
                      mounts (the pod's copies of its network owner's files)
   volumes            [{destination, source}]
@@ -132,7 +134,8 @@ def join(spec, plan):
         # A path of the member's own is refused; one podshim wrote before
         # (.../pods/<pod>/ns/<short>) is replaced.
         own = entries[0].get("path") if entries else None
-        assert own in (None, "") or re.search(r"/pods/[A-Za-z0-9_-][A-Za-z0-9_.-]*/ns/" + short + "$", own), \
+        host = short == "net" and plan.get("docker_host_network", False)
+        assert host or own in (None, "") or re.search(r"/pods/[A-Za-z0-9_-][A-Za-z0-9_.-]*/ns/" + short + "$", own), \
             "namespace already joined by path"
         if entries:
             entries[0].set("path", paths[short])
