@@ -41,7 +41,7 @@ t1=$(date +%s)
 (((t1 - t0) < 10)) && ok "the delete does not wait for the others ($((t1 - t0)) s)" ||
 	not_ok "the delete does not wait for the others" "$((t1 - t0)) s"
 check "side gets SIGTERM and stops" wait_for 15 stopped_c side
-is "side saw SIGTERM" "$(cat "$(poddir ess)/volumes/-shared/side" 2>&1)" TERM
+is "side saw SIGTERM" "$(cat "$(voldir ess)/-shared/side" 2>&1)" TERM
 check "stubborn ignores SIGTERM and is killed after the grace period" wait_for 30 stopped_c stubborn
 check "clean up" del_all side stubborn
 is "the pod is gone" "$(pod_count)" 0

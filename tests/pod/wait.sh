@@ -46,9 +46,9 @@ check "tcp: start the app" shim start app
 finished "$sp"
 is "tcp: then the sidecar's start returns 0" "$?" 0
 is "tcp: the sidecar is running" "$(status side)" running
-wait_for 10 test -s "$(poddir tw)/volumes/-shared/seen"
+wait_for 10 test -s "$(voldir tw)/-shared/seen"
 is "tcp: the sidecar's first instruction saw the app listening" \
-	"$(cat "$(poddir tw)/volumes/-shared/seen" 2>&1)" up
+	"$(cat "$(voldir tw)/-shared/seen" 2>&1)" up
 
 # tcp6 listeners count too.
 b6=$(mkb app6 -a podshim.pod=tw -- httpd -f -p '[::1]:8086' -h /www)
@@ -77,9 +77,9 @@ fi
 check "file: start the writer" shim start writer
 finished "$cp_"
 is "file: then the consumer's start returns 0" "$?" 0
-wait_for 10 test -s "$(poddir fw)/volumes/-out/seen"
+wait_for 10 test -s "$(voldir fw)/-out/seen"
 is "file: the consumer's first instruction read the config" \
-	"$(cat "$(poddir fw)/volumes/-out/seen" 2>&1)" "listen 80;"
+	"$(cat "$(voldir fw)/-out/seen" 2>&1)" "listen 80;"
 check "file: clean up" del_all consumer writer
 
 # --- timeout ------------------------------------------------------------------
@@ -104,7 +104,7 @@ bl=$(mkb linker -a podshim.pod=sl -a podshim.volumes=/conf -- \
 bwt=$(mkb waiter -a podshim.pod=sl -a podshim.volumes=/conf -a podshim.wait=file:/conf/ready \
 	-a podshim.wait-timeout=1)
 check "symlink: the linker makes /conf/ready -> /etc/hostname" member linker "$bl"
-wait_for 10 test -L "$(poddir sl)/volumes/-conf/ready"
+wait_for 10 test -L "$(voldir sl)/-conf/ready"
 check "symlink: create the waiter" create waiter "$bwt"
 check_fails "symlink: a link out of the volume does not satisfy file:" shim start waiter
 check "symlink: clean up" del_all waiter linker
