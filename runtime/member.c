@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -135,10 +137,111 @@ unindex (int rootfd, const char *id, const char *pod)
     unlinkat (cfd, id, 0);
 }
 
+/* Index of net, ipc, uts in sandbox_start's join_fd. */
+static const unsigned holder_ns[3] = { POD_NS_NET, POD_NS_IPC, POD_NS_UTS };
+
+static void
+close_fds (int *fds, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    cleanup_closep (&fds[i]);
+}
+
+/* Gives pod a live holder if it has none: a new podshim-pause in the
+ * namespaces a live member still has (or an older podshim pinned), fresh
+ * ones for the others. Saves the pod's state. */
+static int
+ensure_holder_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
+{
+  if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
+    return 0;
+  pod->holder_pid = 0;
+  pod->holder_start = 0;
+  int fds[3] = { -1, -1, -1 };
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < 3; i++)
+    {
+      if (pod->pinned & holder_ns[i])
+        {
+          char rel[32];
+          snprintf (rel, sizeof (rel), "ns/%s", pod_ns_name (holder_ns[i]));
+          fds[i] = openat (poddir, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+          struct statfs sf;
+          if (fds[i] >= 0 && (fstatfs (fds[i], &sf) < 0 || sf.f_type != NSFS_MAGIC))
+            cleanup_closep (&fds[i]);
+          if (fds[i] >= 0)
+            continue;
+        }
+      for (size_t m = 0; fds[i] < 0 && m < pod->n_members; m++)
+        {
+          const struct pod_member *pm = &pod->members[m];
+          if (pm->creating || pm->pid <= 0 || !(pm->share & holder_ns[i]))
+            continue;
+          int fd = sandbox_open_ns (pm->pid, pm->start, holder_ns[i], err);
+          if (fd == -ESRCH)
+            continue;
+          if (fd < 0)
+            r = -1;
+          fds[i] = fd;
+        }
+    }
+  if (r == 0)
+    {
+      cleanup_free char *pause = sandbox_pause_path ();
+      r = sandbox_start (fds, false, pod->name, pause, &pod->holder_pid, &pod->holder_start, err);
+    }
+  close_fds (fds, 3);
+  if (r < 0)
+    return -1;
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
+               (int) pod->holder_pid);
+  /* The holder has them now: no pin of an older podshim is needed. */
+  for (size_t i = 0; i < 3; i++)
+    {
+      cleanup_error struct podshim_error *e = NULL;
+      if ((pod->pinned & holder_ns[i]) && sandbox_unpin (poddir, holder_ns[i], &e) == 0)
+        pod->pinned &= ~holder_ns[i];
+    }
+  return pod_state_save (poddir, pod, err);
+}
+
+/* Gives a pod a live pause (PID 1 of its PID namespace) in the holder's
+ * namespaces if it has none. Saves the pod's state. */
+static int
+ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
+{
+  if (pod->pause_pid > 0 && proc_is_alive (pod->pause_pid, pod->pause_start))
+    return 0;
+  pod->pause_pid = 0;
+  pod->pause_start = 0;
+  cleanup_error struct podshim_error *e = NULL;
+  if ((pod->pinned & POD_NS_PID) && sandbox_unpin (poddir, POD_NS_PID, &e) == 0)
+    pod->pinned &= ~POD_NS_PID;
+  int fds[3] = { -1, -1, -1 };
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < 3; i++)
+    {
+      fds[i] = sandbox_open_ns (pod->holder_pid, pod->holder_start, holder_ns[i], err);
+      if (fds[i] == -ESRCH)
+        r = podshim_error_set (err, ESRCH, "the holder of pod `%s` died", pod->name);
+      else if (fds[i] < 0)
+        r = -1;
+    }
+  if (r == 0)
+    {
+      cleanup_free char *pause = sandbox_pause_path ();
+      r = sandbox_start (fds, true, pod->name, pause, &pod->pause_pid, &pod->pause_start, err);
+    }
+  close_fds (fds, 3);
+  if (r < 0)
+    return -1;
+  return pod_state_save (poddir, pod, err);
+}
+
 static int
 pod_teardown_locked (int podsfd, int poddir, const struct pod_state *pod, struct podshim_error **err)
 {
-  if (sandbox_destroy (poddir, pod->pause_pid, pod->pause_start, err) < 0)
+  if (sandbox_destroy (poddir, pod, err) < 0)
     return -1;
   if (rm_rf_at (poddir, "volumes", err) < 0)
     return -1;
@@ -185,6 +288,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
       pod->pause_start = 0;
       changed = true;
     }
+  bool holder_dead = pod->holder_pid > 0 && !proc_is_alive (pod->holder_pid, pod->holder_start);
   *ret_gone = false;
   if (pod->n_members == 0)
     {
@@ -192,6 +296,15 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
         return -1;
       *ret_gone = true;
       return 0;
+    }
+  if (holder_dead)
+    {
+      /* Members still run in the pod's namespaces: a new holder takes them. */
+      cleanup_error struct podshim_error *e = NULL;
+      if (ensure_holder_locked (poddir, pod, &e) < 0)
+        podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
+                     pod->name, e->msg);
+      changed = true;
     }
   if (changed)
     return pod_state_save (poddir, pod, err);
@@ -339,8 +452,16 @@ pod_path (const struct shim_ctx *ctx, const char *name, const char *sub, const c
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded; /* the member is in pod.json */
+  bool recorded;            /* the member is in pod.json */
+  int nsfd[POD_NS_COUNT];   /* the pod's namespaces this member joins, or -1 */
 };
+
+static void
+join_result_close (struct join_result *r)
+{
+  close_fds (r->nsfd, POD_NS_COUNT);
+}
+#define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
 
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
@@ -375,38 +496,42 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
                                   req->name);
-      if (pod.pause_pid > 0 && !proc_is_alive (pod.pause_pid, pod.pause_start))
-        pod.pause_pid = 0;
       if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
         {
           free (pod.network_owner);
           pod.network_owner = NULL;
         }
-      if (pod.n_members == 0 && pod.pinned)
+      if (pod.n_members == 0 && (pod.pinned || pod.holder_pid > 0 || pod.pause_pid > 0))
         {
           /* A stale sandbox whose members all died: start afresh. */
-          if (sandbox_destroy (h->poddir, pod.pause_pid, pod.pause_start, err) < 0
+          if (sandbox_destroy (h->poddir, &pod, err) < 0
               || rm_rf_at (h->poddir, "volumes", err) < 0)
             return -1;
           pod.pinned = 0;
+          pod.holder_pid = 0;
           pod.pause_pid = 0;
         }
     }
 
-  if (!(pod.pinned & POD_NS_NET))
-    {
-      if (sandbox_create (h->poddir, req->name, err) < 0)
-        return podshim_error_wrap (err, "pod `%s`", req->name);
-      pod.pinned |= POD_NS_NET | POD_NS_IPC | POD_NS_UTS;
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: created the sandbox of pod `%s`", req->name);
-    }
-  if ((req->share & POD_NS_PID) && pod.pause_pid == 0)
-    {
-      cleanup_free char *pause = sandbox_pause_path ();
-      if (sandbox_start_pause (h->poddir, pause, &pod.pause_pid, &pod.pause_start, err) < 0)
-        return podshim_error_wrap (err, "pod `%s`", req->name);
-      pod.pinned |= POD_NS_PID;
-    }
+  if (ensure_holder_locked (h->poddir, &pod, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
+  if ((req->share & POD_NS_PID) && ensure_pause_locked (h->poddir, &pod, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
+  /* Held open until the delegate has joined them: a PID reused meanwhile
+     cannot redirect the member. */
+  for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
+    if (req->share & bit)
+      {
+        bool pid = bit == POD_NS_PID;
+        int fd = sandbox_open_ns (pid ? pod.pause_pid : pod.holder_pid,
+                                  pid ? pod.pause_start : pod.holder_start, bit, err);
+        if (fd == -ESRCH)
+          return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
+                                    pid ? "pause" : "holder");
+        if (fd < 0)
+          return -1;
+        res->nsfd[pod_ns_index (bit)] = fd;
+      }
   if (req->n_volumes > 0)
     {
       cleanup_close int vfd = ensure_dir_at (h->poddir, "volumes", 0711, err);
@@ -470,19 +595,24 @@ confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
 
 static int
 rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
-                const struct pod_request *req, bool keep_hook, struct podshim_error **err)
+                const struct pod_request *req, const struct join_result *res,
+                struct podshim_error **err)
 {
   cleanup_strv char **paths = calloc (POD_NS_COUNT + 2 * req->n_volumes + 1, sizeof (char *));
   struct join_volume *vols = calloc (req->n_volumes + 1, sizeof (*vols));
   if (paths == NULL || vols == NULL)
     abort ();
-  struct join_plan plan = { .share = req->share, .keep_network_hook = keep_hook,
+  struct join_plan plan = { .share = req->share, .keep_network_hook = res->keep_network_hook,
                             .volumes = vols, .n_volumes = req->n_volumes };
   size_t np = 0;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
       {
-        paths[np] = pod_path (ctx, req->name, "ns", pod_ns_name (bit));
+        /* Our fd of the namespace: valid while we wait for the delegate. */
+        if (asprintf (&paths[np], "/proc/%d/fd/%d", (int) getpid (),
+                      res->nsfd[pod_ns_index (bit)])
+            < 0)
+          abort ();
         plan.ns_path[pod_ns_index (bit)] = paths[np++];
       }
   for (size_t i = 0; i < req->n_volumes; i++)
@@ -546,7 +676,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                               req.name);
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, req.name);
 
-  struct join_result res = { 0 };
+  cleanup_join_result struct join_result res = { .nsfd = { -1, -1, -1, -1 } };
   {
     cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
@@ -581,7 +711,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       }
   }
 
-  if (rewrite_config (ctx, bundle_fd, spec, &req, res.keep_network_hook, err) < 0)
+  if (rewrite_config (ctx, bundle_fd, spec, &req, &res, err) < 0)
     {
       cleanup_error struct podshim_error *e2 = NULL;
       member_leave (ctx, req.name, c->id, &e2);

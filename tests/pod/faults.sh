@@ -115,7 +115,7 @@ done
 b=$(mkb bc -a podshim.pod=f-bc)
 PODSHIM_FAULT=before-confirm shim create --bundle "$b" bc </dev/null >/dev/null 2>&1
 shim pod gc >/dev/null 2>&1
-got="$(members f-bc):$(test -e "$(poddir f-bc)/ns/net" && echo pinned)"
+got="$(members f-bc):$(pinned f-bc net >/dev/null && echo pinned)"
 if [[ $got == "bc:pinned" ]]; then
 	ok "before-confirm: gc keeps the member while its container exists"
 else
@@ -210,7 +210,7 @@ mount -o remount,rw "$RO"
 ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 ro create --bundle "$b" RO1 </dev/null >/dev/null 2>&1
 check "RO1 joins pod ro while the state dir is writable" rc state RO1
-ro_net=$(stat -L -c %i "$RO/$KEY/pods/ro/ns/net")
+ro_net=$(stat -L -c %i "/proc/$(jq -r .holder.pid "$RO/$KEY/pods/ro/pod.json")/ns/net")
 mount -o remount,ro "$RO"
 b=$(mkb RO2 -a podshim.pod=ro)
 orig=$(sha "$b/config.json")
