@@ -2,12 +2,15 @@
  * pod that shares PIDs. It reaps zombies and does nothing else.
  *
  * Started as root by podshim (runtime/sandbox.c), inside the pod's
- * namespaces, with `podshim-pause FD` where FD is the report pipe. Before it
- * says it is ready it leaves nothing of the host reachable through it: its
+ * namespaces, as `podshim-pause REPORT_FD GO_FD`. Before it says "ready" on
+ * REPORT_FD it leaves nothing of the host reachable through it: its
  * own mount namespace whose root is an empty read-only tmpfs (the host's root
  * detached), cwd "/", uid and gid nobody, no capabilities in any set,
- * no_new_privs, not dumpable, no fd but the report pipe, then a seccomp
- * allow-list of what the loop calls. It installs no signal handler: as PID 1
+ * no_new_privs, not dumpable, no fd but the two pipes, then a seccomp
+ * allow-list of what the loop calls. Then it waits for one byte on GO_FD,
+ * which podshim writes once it has recorded the process: if podshim dies
+ * before (EOF), it exits, so that no process is left that no state names. It
+ * installs no signal handler: as PID 1
  * of a PID namespace it then gets no signal from inside the pod (the kernel
  * drops them), and podshim stops it from outside with SIGKILL. Static, no
  * allocation after start-up. */
@@ -31,6 +34,7 @@
 #include <unistd.h>
 
 static int report_fd = -1;
+static int go_fd = -1;
 
 static void
 fail (const char *step)
@@ -99,7 +103,8 @@ drop_privileges (void)
     fail ("set no_new_privs");
 }
 
-/* What the loop calls, plus one write and close of the report pipe. */
+/* What the loop calls, plus a write and close of the report pipe and a read
+ * and close of the go pipe. */
 static void
 install_seccomp (void)
 {
@@ -119,6 +124,12 @@ install_seccomp (void)
   if (r == 0 && report_fd >= 0)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (close), 1,
                           SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) report_fd));
+  if (r == 0 && go_fd >= 0)
+    r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (read), 1,
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) go_fd));
+  if (r == 0 && go_fd >= 0)
+    r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (close), 1,
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) go_fd));
   if (r == 0)
     r = seccomp_load (ctx);
   seccomp_release (ctx);
@@ -129,16 +140,23 @@ install_seccomp (void)
     }
 }
 
+static int
+fd_arg (const char *s)
+{
+  char *end;
+  long fd = strtol (s, &end, 10);
+  if (*end == '\0' && fd > 2 && fd < 1024 && fcntl ((int) fd, F_GETFD) >= 0)
+    return (int) fd;
+  return -1;
+}
+
 int
 main (int argc, char **argv)
 {
   if (argc > 1)
-    {
-      char *end;
-      long fd = strtol (argv[1], &end, 10);
-      if (*end == '\0' && fd > 2 && fd < 1024 && fcntl ((int) fd, F_GETFD) >= 0)
-        report_fd = (int) fd;
-    }
+    report_fd = fd_arg (argv[1]);
+  if (argc > 2)
+    go_fd = fd_arg (argv[2]);
   /* Every signal at its default (none ignored, none handled): from inside a
      PID namespace, its init then receives none. SIGCHLD is blocked and
      waited for. */
@@ -153,10 +171,12 @@ main (int argc, char **argv)
 
   isolate_mounts ();
   drop_privileges ();
-  /* No fd but the report pipe; stdio is /dev/null (podshim set it up). */
-  if (report_fd > 3)
-    syscall (SYS_close_range, 3, report_fd - 1, 0);
-  syscall (SYS_close_range, report_fd >= 3 ? report_fd + 1 : 3, ~0U, 0);
+  /* No fd but the two pipes; stdio is /dev/null (podshim set it up). */
+  int hi = report_fd > go_fd ? report_fd : go_fd;
+  for (int fd = 3; fd < hi; fd++)
+    if (fd != report_fd && fd != go_fd)
+      close (fd);
+  syscall (SYS_close_range, hi < 3 ? 3 : hi + 1, ~0U, 0);
   install_seccomp ();
 
   if (report_fd >= 0)
@@ -166,6 +186,17 @@ main (int argc, char **argv)
       ssize_t w = write (report_fd, &r, sizeof (r));
       (void) w;
       close (report_fd);
+    }
+  if (go_fd >= 0)
+    {
+      char go;
+      ssize_t n;
+      do
+        n = read (go_fd, &go, 1);
+      while (n < 0 && errno == EINTR);
+      if (n != 1)
+        _exit (1); /* podshim died before it recorded us */
+      close (go_fd);
     }
   for (;;)
     {

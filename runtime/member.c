@@ -21,16 +21,21 @@
 #define CONFIG_MAX (64 * 1024 * 1024)
 
 #if PODSHIM_FAULT_INJECTION
-/* Test builds: PODSHIM_FAULT=<point> kills podshim there, as a crash would. */
-static void
-fault_point (const char *name)
+/* Test builds: PODSHIM_FAULT=<point> kills podshim there, as a crash would;
+ * PODSHIM_FAULT=fail:<point> makes the step fail there (an error, rolled
+ * back). */
+static int
+fault_point (const char *name, struct podshim_error **err)
 {
   const char *f = getenv ("PODSHIM_FAULT");
   if (f && strcmp (f, name) == 0)
     raise (SIGKILL);
+  if (f && strncmp (f, "fail:", 5) == 0 && strcmp (f + 5, name) == 0)
+    return podshim_error_set (err, EIO, "fault injected at %s", name);
+  return 0;
 }
 #else
-#define fault_point(name) ((void) 0)
+#define fault_point(name, err) 0
 #endif
 
 void
@@ -147,6 +152,22 @@ close_fds (int *fds, size_t n)
     cleanup_closep (&fds[i]);
 }
 
+/* Saves the pod with its new holder, which now holds what an older podshim
+ * pinned: those pins go. */
+static int
+record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
+{
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
+               (int) pod->holder_pid);
+  for (size_t i = 0; i < 3; i++)
+    {
+      cleanup_error struct podshim_error *e = NULL;
+      if ((pod->pinned & holder_ns[i]) && sandbox_unpin (poddir, holder_ns[i], &e) == 0)
+        pod->pinned &= ~holder_ns[i];
+    }
+  return pod_state_save (poddir, pod, err);
+}
+
 /* Gives pod a live holder if it has none: a new podshim-pause in the
  * namespaces a live member still has (or an older podshim pinned), fresh
  * ones for the others. Saves the pod's state. */
@@ -185,24 +206,27 @@ ensure_holder_locked (int poddir, struct pod_state *pod, struct podshim_error **
           fds[i] = fd;
         }
     }
+  cleanup_close int go = -1;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, false, pod->name, pause, &pod->holder_pid, &pod->holder_start, err);
+      r = sandbox_start (fds, false, pod->name, pause, &pod->holder_pid, &pod->holder_start, &go,
+                         err);
     }
   close_fds (fds, 3);
   if (r < 0)
     return -1;
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
-               (int) pod->holder_pid);
-  /* The holder has them now: no pin of an older podshim is needed. */
-  for (size_t i = 0; i < 3; i++)
+  /* Until it is recorded, the holder dies with us (go closed); on an error,
+     we stop it. */
+  if (fault_point ("holder-started", err) < 0 || record_holder (poddir, pod, err) < 0)
     {
-      cleanup_error struct podshim_error *e = NULL;
-      if ((pod->pinned & holder_ns[i]) && sandbox_unpin (poddir, holder_ns[i], &e) == 0)
-        pod->pinned &= ~holder_ns[i];
+      sandbox_stop (pod->holder_pid, pod->holder_start);
+      pod->holder_pid = 0;
+      pod->holder_start = 0;
+      return -1;
     }
-  return pod_state_save (poddir, pod, err);
+  sandbox_release (&go);
+  return fault_point ("holder-recorded", err);
 }
 
 /* Gives a pod a live pause (PID 1 of its PID namespace) in the holder's
@@ -227,15 +251,25 @@ ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **e
       else if (fds[i] < 0)
         r = -1;
     }
+  cleanup_close int go = -1;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, &pod->pause_pid, &pod->pause_start, err);
+      r = sandbox_start (fds, true, pod->name, pause, &pod->pause_pid, &pod->pause_start, &go,
+                         err);
     }
   close_fds (fds, 3);
   if (r < 0)
     return -1;
-  return pod_state_save (poddir, pod, err);
+  if (fault_point ("pause-started", err) < 0 || pod_state_save (poddir, pod, err) < 0)
+    {
+      sandbox_stop (pod->pause_pid, pod->pause_start);
+      pod->pause_pid = 0;
+      pod->pause_start = 0;
+      return -1;
+    }
+  sandbox_release (&go);
+  return fault_point ("pause-recorded", err);
 }
 
 static int
@@ -284,6 +318,18 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     }
   if (pod->pause_pid > 0 && !proc_is_alive (pod->pause_pid, pod->pause_start))
     {
+      pod->pause_pid = 0;
+      pod->pause_start = 0;
+      changed = true;
+    }
+  bool pid_shared = false;
+  for (size_t i = 0; i < pod->n_members; i++)
+    pid_shared |= (pod->members[i].share & POD_NS_PID) != 0;
+  if (pod->pause_pid > 0 && pod->n_members > 0 && !pid_shared)
+    {
+      /* No member shares PIDs (any more): e.g. the one it was started for
+         failed to join. */
+      sandbox_stop (pod->pause_pid, pod->pause_start);
       pod->pause_pid = 0;
       pod->pause_start = 0;
       changed = true;
@@ -405,10 +451,44 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
   return 0;
 }
 
+/* After a failed create: removes the pod volumes that create made (dirnames
+ * in made) unless a member still names one. Members record the volumes they
+ * use ("volumes" in pod.json); with one that does not (an older podshim's),
+ * nothing is removed. */
+static void
+drop_new_volumes (int poddir, const struct pod_state *pod, char **made)
+{
+  if (made == NULL || made[0] == NULL)
+    return;
+  for (size_t i = 0; i < pod->n_members; i++)
+    if (json_get_array (pod->members[i].raw, "volumes") == NULL)
+      return;
+  cleanup_close int vfd = open_dir_at (poddir, "volumes", NULL);
+  if (vfd < 0)
+    return;
+  for (char **dn = made; *dn; dn++)
+    {
+      bool used = false;
+      for (size_t i = 0; !used && i < pod->n_members; i++)
+        {
+          yajl_val vols = json_get_array (pod->members[i].raw, "volumes");
+          for (size_t j = 0; !used && j < vols->u.array.len; j++)
+            {
+              yajl_val v = vols->u.array.values[j];
+              used = v->type == yajl_t_string && strcmp (v->u.string, *dn) == 0;
+            }
+        }
+      cleanup_error struct podshim_error *e = NULL;
+      if (!used)
+        rm_rf_at (vfd, *dn, &e);
+    }
+}
+
 /* Removes member id from pod name (locked here), tearing the pod down when it
- * was the last, and drops the container's index entry. */
+ * was the last, and drops the container's index entry; after a failed create,
+ * also the volumes it made (made: dirnames, or NULL). */
 static int
-member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
+member_leave (const struct shim_ctx *ctx, const char *name, const char *id, char **made,
               struct podshim_error **err)
 {
   cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
@@ -428,6 +508,7 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
     return -1;
   pod_state_remove (&pod, id);
   unindex (h.rootfd, id, name);
+  drop_new_volumes (h.poddir, &pod, made);
   if (pod.network_owner && strcmp (pod.network_owner, id) == 0)
     {
       free (pod.network_owner);
@@ -454,12 +535,14 @@ struct join_result
   bool keep_network_hook;
   bool recorded;            /* the member is in pod.json */
   int nsfd[POD_NS_COUNT];   /* the pod's namespaces this member joins, or -1 */
+  char **new_volumes;       /* volume dirnames this create made (NULL-terminated) */
 };
 
 static void
 join_result_close (struct join_result *r)
 {
   close_fds (r->nsfd, POD_NS_COUNT);
+  cleanup_strvp (&r->new_volumes);
 }
 #define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
 
@@ -532,20 +615,37 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
           return -1;
         res->nsfd[pod_ns_index (bit)] = fd;
       }
+  if (fault_point ("ns-opened", err) < 0)
+    return -1;
+  res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
+  if (res->new_volumes == NULL)
+    abort ();
+  cleanup_json yajl_val used = json_new_array ();
   if (req->n_volumes > 0)
     {
       cleanup_close int vfd = ensure_dir_at (h->poddir, "volumes", 0711, err);
       if (vfd < 0)
         return -1;
+      size_t nv = 0;
       for (size_t i = 0; i < req->n_volumes; i++)
         {
           cleanup_free char *dn = pod_volume_dirname (req->volumes[i]);
+          json_array_append (used, json_new_string (dn));
+          if (faccessat (vfd, dn, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+            {
+              /* Ours to remove if this create fails. */
+              res->new_volumes[nv] = strdup (dn);
+              if (res->new_volumes[nv++] == NULL)
+                abort ();
+            }
           cleanup_close int d = ensure_dir_at (vfd, dn, 0777, err);
           /* World-writable like an emptyDir: members may run as any user. */
           if (d < 0 || fchmod (d, 0777) < 0)
             return d < 0 ? -1 : podshim_error_set (err, errno, "cannot set up pod volume `%s`",
                                                    req->volumes[i]);
         }
+      if (fault_point ("after-volumes", err) < 0)
+        return -1;
     }
   res->keep_network_hook = false;
   if ((req->share & POD_NS_NET) && networked && pod.network_owner == NULL)
@@ -554,6 +654,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
       res->keep_network_hook = true;
     }
   struct pod_member *m = pod_state_add (&pod, id);
+  m->raw = json_new_object ();
+  json_object_set (m->raw, "volumes", steal_pointer (&used));
   m->pid = getpid ();
   if (proc_start_time (m->pid, &m->start) < 0)
     return podshim_error_set (err, errno, "cannot read our own start time");
@@ -562,12 +664,13 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
-  fault_point ("after-state");
+  if (fault_point ("after-state", err) < 0)
+    return -1;
 
   cleanup_close int cfd = ensure_dir_at (h->rootfd, "containers", 0700, err);
   if (cfd < 0 || write_file_atomic_at (cfd, id, req->name, strlen (req->name), 0600, err) < 0)
     return -1;
-  return 0;
+  return fault_point ("after-index", err);
 }
 
 /* Marks the member created with its init PID. */
@@ -639,8 +742,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec,
     return -1;
   if (write_file_atomic_at (bundle_fd, "config.json", out, len, 0644, err) < 0)
     return -1;
-  fault_point ("after-config");
-  return 0;
+  return fault_point ("after-config", err);
 }
 
 int
@@ -700,6 +802,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                 unindex (h.rootfd, c->id, req.name);
                 pod_state_remove (&pod, c->id);
               }
+            drop_new_volumes (h.poddir, &pod, res.new_volumes);
             pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, ours, &gone, &e2);
           }
         else if (e2 == NULL)
@@ -713,8 +816,10 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
 
   if (rewrite_config (ctx, bundle_fd, spec, &req, &res, err) < 0)
     {
-      cleanup_error struct podshim_error *e2 = NULL;
-      member_leave (ctx, req.name, c->id, &e2);
+      cleanup_error struct podshim_error *e2 = NULL, *e3 = NULL;
+      member_leave (ctx, req.name, c->id, res.new_volumes, &e2);
+      /* It may have been written: give the bundle its own back. */
+      write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3);
       return -1;
     }
 
@@ -725,7 +830,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   bool ok = status == 0;
   if (ok && !(is_run && !c->detach))
     {
-      fault_point ("before-confirm");
+      if (fault_point ("before-confirm", err) < 0)
+        return -1;
       if (confirm_member (ctx, req.name, find_init_pid (ctx), err) < 0)
         return -1;
       *ret_status = 0;
@@ -734,7 +840,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   /* Failed, or a foreground run that has finished: leave, and give the bundle
    * back its original config.json. */
   cleanup_error struct podshim_error *e2 = NULL;
-  if (member_leave (ctx, req.name, c->id, &e2) < 0)
+  if (member_leave (ctx, req.name, c->id, status == 0 ? NULL : res.new_volumes, &e2) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e2->msg);
   cleanup_error struct podshim_error *e3 = NULL;
   if (write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3) < 0)
@@ -779,8 +885,9 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   if (status == 0 || !delegate_knows (ctx->root, c->id))
     {
-      fault_point ("before-leave");
-      if (member_leave (ctx, pod, c->id, err) < 0)
+      cleanup_error struct podshim_error *fe = NULL;
+      fault_point ("before-leave", &fe);
+      if (member_leave (ctx, pod, c->id, NULL, err) < 0)
         {
           /* The container is gone; report the pod trouble but keep its status. */
           podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", (*err)->msg);

@@ -109,9 +109,10 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
 
 /* Forked twice: the helper joins or creates the namespaces (and a PID
  * namespace), forks podshim-pause and reports its PID; podshim-pause reports
- * "ready" (or what failed) on the same pipe, as fd 3. */
+ * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on
+ * go_fd, as fd 4. */
 static void
-start_child (int report_fd, const int join_fd[3], bool new_pid, const char *hostname,
+start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const char *hostname,
              const char *pause_path)
 {
   setsid ();
@@ -145,26 +146,27 @@ start_child (int report_fd, const int join_fd[3], bool new_pid, const char *host
       (void) w;
       _exit (0);
     }
-  /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, no other fd
-     crosses exec. */
+  /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
+     as fd 4, no other fd crosses exec. */
   int rf = fcntl (report_fd, F_DUPFD_CLOEXEC, 10);
   if (rf < 0)
     child_fail (report_fd, "set up the report pipe");
   report_fd = rf;
+  int gf = fcntl (go_fd, F_DUPFD_CLOEXEC, 10);
   int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
-      || dup2 (rf, 3) < 0)
-    child_fail (report_fd, "open /dev/null");
-  if (syscall (SYS_close_range, 4, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+  if (gf < 0 || null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
+      || dup2 (rf, 3) < 0 || dup2 (gf, 4) < 0)
+    child_fail (report_fd, "set up podshim-pause's fds");
+  if (syscall (SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     {
-      for (int fd = 4; fd < 1024; fd++)
+      for (int fd = 5; fd < 1024; fd++)
         if (fd != report_fd)
           close (fd);
     }
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  char *const argv[] = { (char *) "podshim-pause", (char *) "3", NULL };
+  char *const argv[] = { (char *) "podshim-pause", (char *) "3", (char *) "4", NULL };
   char *const envp[] = { NULL };
   execve (pause_path, argv, envp);
   child_fail (report_fd, "execute podshim-pause");
@@ -182,26 +184,38 @@ read_report (int fd, struct pause_report *r)
 
 int
 sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-               pid_t *ret_pid, unsigned long long *ret_start, struct podshim_error **err)
+               pid_t *ret_pid, unsigned long long *ret_start, int *ret_go_fd,
+               struct podshim_error **err)
 {
-  int p[2];
+  int p[2], g[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
     return podshim_error_set (err, errno, "cannot start podshim-pause");
-  pid_t pid = fork ();
-  if (pid < 0)
+  if (pipe2 (g, O_CLOEXEC) < 0)
     {
       int e = errno;
       close (p[0]);
       close (p[1]);
       return podshim_error_set (err, e, "cannot start podshim-pause");
     }
+  cleanup_close int go_w = g[1];
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      close (g[0]);
+      return podshim_error_set (err, e, "cannot start podshim-pause");
+    }
   if (pid == 0)
     {
       close (p[0]);
-      start_child (p[1], join_fd, new_pid, hostname, pause_path);
+      close (g[1]);
+      start_child (p[1], g[0], join_fd, new_pid, hostname, pause_path);
       _exit (1);
     }
   close (p[1]);
+  close (g[0]);
   cleanup_close int rfd = p[0];
   struct pause_report r;
   ssize_t n = read_report (rfd, &r);
@@ -232,7 +246,18 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
     return podshim_error_set (err, -e, "podshim-pause %d is gone", (int) child);
   *ret_pid = child;
   *ret_start = start;
+  *ret_go_fd = steal_fd (&go_w);
   return 0;
+}
+
+void
+sandbox_release (int *go_fd)
+{
+  if (*go_fd < 0)
+    return;
+  ssize_t w = write (*go_fd, "g", 1);
+  (void) w;
+  cleanup_closep (go_fd);
 }
 
 void

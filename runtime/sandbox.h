@@ -24,10 +24,16 @@ int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit,
  * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
  * 0 net, 1 ipc, 2 uts) where >= 0, a fresh namespace where -1 (a fresh uts
  * gets hostname, a fresh net its loopback up). new_pid: as PID 1 of a new PID
- * namespace. Returns once podshim-pause has isolated itself and said so. */
+ * namespace. Returns once podshim-pause has isolated itself and said so, with
+ * *ret_go_fd: podshim-pause exits when that fd is closed (we die) before
+ * sandbox_release() was called on it, which the caller does once the process
+ * is recorded. */
 int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname,
                    const char *pause_path, pid_t *ret_pid, unsigned long long *ret_start,
-                   struct podshim_error **err);
+                   int *ret_go_fd, struct podshim_error **err);
+
+/* Lets a started podshim-pause live on past us; closes *go_fd (-1 is fine). */
+void sandbox_release (int *go_fd);
 
 /* SIGKILLs (pidfd) the process recorded as (pid, start) if it still is that
  * process, and waits until it is gone. */
