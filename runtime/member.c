@@ -170,9 +170,12 @@ record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
 
 /* Gives pod a live holder if it has none: a new podshim-pause in the
  * namespaces a live member still has (or an older podshim pinned), fresh
- * ones for the others. Saves the pod's state. */
+ * ones for the others. Saves the pod's state. With pending (a pod without
+ * members), its "ready" is left to read there (sandbox_ready), so that it
+ * isolates itself while the delegate works. */
 static int
-ensure_holder_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
+ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
+                      struct podshim_error **err)
 {
   if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
     return 0;
@@ -206,26 +209,32 @@ ensure_holder_locked (int poddir, struct pod_state *pod, struct podshim_error **
           fds[i] = fd;
         }
     }
-  cleanup_close int go = -1;
+  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, false, pod->name, pause, &pod->holder_pid, &pod->holder_start, &go,
-                         err);
+      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
     return -1;
+  pod->holder_pid = sp.pid;
+  pod->holder_start = sp.start;
   /* Until it is recorded, the holder dies with us (go closed); on an error,
      we stop it. */
   if (fault_point ("holder-started", err) < 0 || record_holder (poddir, pod, err) < 0)
     {
+      sandbox_proc_close (&sp);
       sandbox_stop (pod->holder_pid, pod->holder_start);
       pod->holder_pid = 0;
       pod->holder_start = 0;
       return -1;
     }
-  sandbox_release (&go);
+  sandbox_release (&sp);
+  if (pending)
+    *pending = sp;
+  else
+    sandbox_proc_close (&sp);
   return fault_point ("holder-recorded", err);
 }
 
@@ -251,24 +260,28 @@ ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **e
       else if (fds[i] < 0)
         r = -1;
     }
-  cleanup_close int go = -1;
+  /* Members see it as their PID 1: it is isolated before we go on. */
+  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, &pod->pause_pid, &pod->pause_start, &go,
-                         err);
+      r = sandbox_start (fds, true, pod->name, pause, true, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
     return -1;
+  pod->pause_pid = sp.pid;
+  pod->pause_start = sp.start;
   if (fault_point ("pause-started", err) < 0 || pod_state_save (poddir, pod, err) < 0)
     {
+      sandbox_proc_close (&sp);
       sandbox_stop (pod->pause_pid, pod->pause_start);
       pod->pause_pid = 0;
       pod->pause_start = 0;
       return -1;
     }
-  sandbox_release (&go);
+  sandbox_release (&sp);
+  sandbox_proc_close (&sp);
   return fault_point ("pause-recorded", err);
 }
 
@@ -347,7 +360,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     {
       /* Members still run in the pod's namespaces: a new holder takes them. */
       cleanup_error struct podshim_error *e = NULL;
-      if (ensure_holder_locked (poddir, pod, &e) < 0)
+      if (ensure_holder_locked (poddir, pod, NULL, &e) < 0)
         podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
                      pod->name, e->msg);
       changed = true;
@@ -536,6 +549,7 @@ struct join_result
   bool recorded;            /* the member is in pod.json */
   int nsfd[POD_NS_COUNT];   /* the pod's namespaces this member joins, or -1 */
   char **new_volumes;       /* volume dirnames this create made (NULL-terminated) */
+  struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
 };
 
 static void
@@ -543,6 +557,20 @@ join_result_close (struct join_result *r)
 {
   close_fds (r->nsfd, POD_NS_COUNT);
   cleanup_strvp (&r->new_volumes);
+  sandbox_proc_close (&r->holder);
+}
+
+/* The holder this create started has isolated itself by now, or it died
+ * (then the pod's next call starts another): a warning. */
+static void
+holder_ready (const char *pod, struct join_result *res)
+{
+  if (res->holder.report_fd < 0)
+    return;
+  cleanup_free char *pause = sandbox_pause_path ();
+  cleanup_error struct podshim_error *e = NULL;
+  if (sandbox_ready (&res->holder, pause, &e) < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
 }
 #define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
 
@@ -596,7 +624,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const struct pod
         }
     }
 
-  if (ensure_holder_locked (h->poddir, &pod, err) < 0)
+  if (ensure_holder_locked (h->poddir, &pod, pod.n_members == 0 ? &res->holder : NULL, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
   if ((req->share & POD_NS_PID) && ensure_pause_locked (h->poddir, &pod, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
@@ -778,7 +806,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                               req.name);
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, req.name);
 
-  cleanup_join_result struct join_result res = { .nsfd = { -1, -1, -1, -1 } };
+  cleanup_join_result struct join_result res
+      = { .nsfd = { -1, -1, -1, -1 }, .holder = { .go_fd = -1, .report_fd = -1 } };
   {
     cleanup_pod_handles struct pod_handles h = { -1, -1, -1, -1 };
     if (pod_open_locked (ctx, req.name, true, &h, err) < 0)
@@ -826,6 +855,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   int status;
   if (delegate_run (c, &status, err) < 0)
     status = -1;
+  holder_ready (req.name, &res);
   bool is_run = strcmp (c->command, "run") == 0;
   bool ok = status == 0;
   if (ok && !(is_run && !c->detach))

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -70,41 +69,27 @@ pidfd_open_ (pid_t pid)
   return (int) syscall (SYS_pidfd_open, pid, 0);
 }
 
-/* Has the process of this pidfd exited? (A pidfd turns readable then.) */
-static bool
-pidfd_exited (int pidfd)
-{
-  struct pollfd p = { .fd = pidfd, .events = POLLIN };
-  int r;
-  do
-    r = poll (&p, 1, 0);
-  while (r < 0 && errno == EINTR);
-  return r != 0;
-}
-
 int
 sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
 {
   if (pid <= 0)
     return -ESRCH;
-  cleanup_close int pidfd = pidfd_open_ (pid);
-  if (pidfd < 0 && errno == ESRCH)
-    return -ESRCH;
-  /* Without pidfds (valgrind): the identity is checked before and after. */
-  if (!proc_is_alive (pid, start))
-    return -ESRCH;
+  /* An open /proc/PID stays bound to that process: once it has exited, what
+     is opened through it fails, whoever has its PID by then. */
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%d/ns/%s", (int) pid, proc_ns_name (bit));
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  snprintf (path, sizeof (path), "/proc/%d", (int) pid);
+  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (procfd < 0 || !proc_is_alive_at (procfd, start))
+    return -ESRCH;
+  snprintf (path, sizeof (path), "ns/%s", proc_ns_name (bit));
+  int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
       if (errno == ENOENT || errno == ESRCH)
         return -ESRCH;
-      return podshim_error_set (err, errno, "cannot open `%s`", path);
+      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int) pid, path);
     }
-  if (pidfd >= 0 ? pidfd_exited (pidfd) : !proc_is_alive (pid, start))
-    return -ESRCH;
-  return steal_fd (&fd);
+  return fd;
 }
 
 /* Forked twice: the helper joins or creates the namespaces (and a PID
@@ -184,8 +169,7 @@ read_report (int fd, struct pause_report *r)
 
 int
 sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-               pid_t *ret_pid, unsigned long long *ret_start, int *ret_go_fd,
-               struct podshim_error **err)
+               bool wait_ready, struct sandbox_proc *ret, struct podshim_error **err)
 {
   int p[2], g[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
@@ -226,38 +210,56 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
     return podshim_error_set (err, 0, "cannot start podshim-pause (status %d)", status);
   if (r.errno_ != 0)
     return podshim_error_set (err, r.errno_, "cannot start podshim-pause: cannot %s", r.step);
-  pid_t child = r.pid;
-  /* Then podshim-pause itself: "ready" once isolated, or what failed, or EOF
-     when it died. */
-  n = read_report (rfd, &r);
-  if (n != (ssize_t) sizeof (r) || r.errno_ != 0 || strcmp (r.step, "ready") != 0)
-    {
-      kill (child, SIGKILL); /* not reaped by us: it cannot be a reused PID yet */
-      if (n != (ssize_t) sizeof (r))
-        return podshim_error_set (err, 0, "podshim-pause `%s` exited before it was ready",
-                                  pause_path);
-      r.step[sizeof (r.step) - 1] = '\0';
-      return podshim_error_set (err, r.errno_, "podshim-pause `%s`: cannot %s", pause_path,
-                                r.step);
-    }
+  /* It exists, in its namespaces, before or after its exec. */
   unsigned long long start;
-  int e = proc_start_time (child, &start);
+  int e = proc_start_time (r.pid, &start);
   if (e < 0)
-    return podshim_error_set (err, -e, "podshim-pause %d is gone", (int) child);
-  *ret_pid = child;
-  *ret_start = start;
-  *ret_go_fd = steal_fd (&go_w);
+    return podshim_error_set (err, -e, "podshim-pause %d is gone", (int) r.pid);
+  struct sandbox_proc sp = { .pid = r.pid, .start = start, .go_fd = steal_fd (&go_w),
+                             .report_fd = steal_fd (&rfd) };
+  if (wait_ready && sandbox_ready (&sp, pause_path, err) < 0)
+    {
+      sandbox_proc_close (&sp);
+      return -1;
+    }
+  *ret = sp;
+  return 0;
+}
+
+int
+sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err)
+{
+  if (sp->report_fd < 0)
+    return 0;
+  struct pause_report r;
+  ssize_t n = read_report (sp->report_fd, &r);
+  cleanup_closep (&sp->report_fd);
+  if (n != (ssize_t) sizeof (r))
+    return podshim_error_set (err, 0, "podshim-pause `%s` exited before it was ready",
+                              pause_path);
+  r.step[sizeof (r.step) - 1] = '\0';
+  if (r.errno_ != 0 || strcmp (r.step, "ready") != 0)
+    return podshim_error_set (err, r.errno_, "podshim-pause `%s`: cannot %s", pause_path,
+                              r.step);
   return 0;
 }
 
 void
-sandbox_release (int *go_fd)
+sandbox_release (struct sandbox_proc *sp)
 {
-  if (*go_fd < 0)
-    return;
-  ssize_t w = write (*go_fd, "g", 1);
-  (void) w;
-  cleanup_closep (go_fd);
+  if (sp->go_fd >= 0)
+    {
+      ssize_t w = write (sp->go_fd, "g", 1);
+      (void) w;
+    }
+  cleanup_closep (&sp->go_fd);
+}
+
+void
+sandbox_proc_close (struct sandbox_proc *sp)
+{
+  cleanup_closep (&sp->report_fd);
+  cleanup_closep (&sp->go_fd);
 }
 
 void

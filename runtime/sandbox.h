@@ -14,26 +14,42 @@
 #include "pod.h"
 
 /* Opens /proc/PID/ns/<bit> (O_CLOEXEC) of the process recorded as (pid,
- * start), checked through a pidfd so that the namespace is that process's
- * even if the PID is reused meanwhile. Returns the fd, -ESRCH without err when
+ * start), through an open /proc/PID checked for that start time, so that the
+ * namespace is that process's even if the PID is reused meanwhile. Returns the fd, -ESRCH without err when
  * the process is gone, or < 0 with err. */
 int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit,
                      struct podshim_error **err);
+
+/* A podshim-pause being started. */
+struct sandbox_proc
+{
+  pid_t pid;
+  unsigned long long start;
+  int go_fd;     /* it exits when this closes before sandbox_release() */
+  int report_fd; /* its "ready" is still to be read (>= 0) */
+};
 
 /* Starts podshim-pause, detached (own session, stdio on /dev/null, no
  * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
  * 0 net, 1 ipc, 2 uts) where >= 0, a fresh namespace where -1 (a fresh uts
  * gets hostname, a fresh net its loopback up). new_pid: as PID 1 of a new PID
- * namespace. Returns once podshim-pause has isolated itself and said so, with
- * *ret_go_fd: podshim-pause exits when that fd is closed (we die) before
- * sandbox_release() was called on it, which the caller does once the process
- * is recorded. */
+ * namespace. Returns once the process exists in its namespaces; wait_ready:
+ * also once it has isolated itself and said so (else sandbox_ready() does
+ * that). Until sandbox_release(), the process exits when we die or call
+ * sandbox_proc_close(). */
 int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname,
-                   const char *pause_path, pid_t *ret_pid, unsigned long long *ret_start,
-                   int *ret_go_fd, struct podshim_error **err);
+                   const char *pause_path, bool wait_ready, struct sandbox_proc *ret,
+                   struct podshim_error **err);
 
-/* Lets a started podshim-pause live on past us; closes *go_fd (-1 is fine). */
-void sandbox_release (int *go_fd);
+/* Waits for its "ready" (a no-op if read already). */
+int sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err);
+
+/* Lets it live on past us (call once it is recorded); its "ready" may still
+ * be read. */
+void sandbox_release (struct sandbox_proc *sp);
+
+/* Closes what we hold of it: before sandbox_release(), it exits. */
+void sandbox_proc_close (struct sandbox_proc *sp);
 
 /* SIGKILLs (pidfd) the process recorded as (pid, start) if it still is that
  * process, and waits until it is gone. */
