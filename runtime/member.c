@@ -559,6 +559,7 @@ join_result_close (struct join_result *r)
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
+#define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
 
 /* The holder this create started has isolated itself by now, or it died
  * (then the pod's next call starts another): a warning. */
@@ -572,7 +573,6 @@ holder_ready (const char *pod, struct join_result *res)
   if (sandbox_ready (&res->holder, pause, &e) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
 }
-#define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
 
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
