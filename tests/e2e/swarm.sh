@@ -72,8 +72,8 @@ netns_of() {
 	pid=$(pid_of "$1") && [[ $pid != 0 ]] && stat -L -c %i "/proc/$pid/ns/net"
 }
 pinned_net() {
-	local f=("$PODSHIM_STATE"/*/pods/"$1"/ns/net)
-	[[ -e ${f[0]} ]] && stat -L -c %i "${f[0]}"
+	local f=("$PODSHIM_STATE"/*/pods/"$1"/pod.json) h
+	[[ -e ${f[0]} ]] && h=$(jq -er .holder.pid "${f[0]}") && stat -L -c %i "/proc/$h/ns/net"
 }
 
 # same_netns POD SLOT SERVICE...: the SERVICEs' tasks in SLOT are in POD's
@@ -116,7 +116,7 @@ no_pinned_mounts() {
 # remember_pauses: record the pods' pause PIDs, to check they die later.
 remember_pauses() {
 	local p
-	for p in $(pods | jq -r '.[] | .pause_pid | select(. > 0)'); do
+	for p in $(pods | jq -r '.[] | (.pause_pid, .holder_pid) | select(. > 0)'); do
 		PAUSES+=("$p")
 	done
 }
