@@ -316,6 +316,12 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
     return podshim_error_set (err, 0, "invalid pod state: bad `pause`");
   p.pause_pid = (pid_t) pid;
   p.pause_start = start;
+  yajl_val holder = json_get_object (p.raw, "holder");
+  if (get_uint (holder, "pid", INT32_MAX, &pid) < 0
+      || get_uint (holder, "start", UINT64_MAX, &start) < 0)
+    return podshim_error_set (err, 0, "invalid pod state: bad `holder`");
+  p.holder_pid = (pid_t) pid;
+  p.holder_start = start;
 
   yajl_val members = json_get (p.raw, "members");
   if (members && members->type != yajl_t_array)
@@ -347,6 +353,25 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   return 0;
 }
 
+static yajl_val number_u (unsigned long long v);
+
+/* Sets root[key] = {pid, start} keeping the unknown fields of the object read,
+ * or removes it when pid is 0. */
+static void
+set_process (yajl_val root, const char *key, pid_t pid, unsigned long long start)
+{
+  if (pid <= 0)
+    {
+      json_object_remove (root, key);
+      return;
+    }
+  yajl_val old = json_get_object (root, key);
+  yajl_val o = old ? copy_tree (old) : json_new_object ();
+  json_object_set (o, "pid", json_new_number (pid));
+  json_object_set (o, "start", number_u (start));
+  json_object_set (root, key, o);
+}
+
 static yajl_val
 number_u (unsigned long long v)
 {
@@ -371,17 +396,9 @@ pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct p
   if (p->root)
     json_object_set (root, "root", json_new_string (p->root));
   json_object_set (root, "pinned", ns_list_to_json (p->pinned));
-  if (p->pause_pid > 0)
-    {
-      /* Start from the object read, if any: its unknown fields survive too. */
-      yajl_val old = json_get_object (root, "pause");
-      yajl_val pause = old ? copy_tree (old) : json_new_object ();
-      json_object_set (pause, "pid", json_new_number (p->pause_pid));
-      json_object_set (pause, "start", number_u (p->pause_start));
-      json_object_set (root, "pause", pause);
-    }
-  else
-    json_object_remove (root, "pause");
+  /* Start from the objects read, if any: their unknown fields survive too. */
+  set_process (root, "holder", p->holder_pid, p->holder_start);
+  set_process (root, "pause", p->pause_pid, p->pause_start);
   if (p->network_owner)
     json_object_set (root, "network_owner", json_new_string (p->network_owner));
   else

@@ -8,11 +8,9 @@
 #include <string.h>
 
 static int
-read_stat (pid_t pid, char *buf, size_t size)
+read_stat_at (int dirfd, const char *path, char *buf, size_t size)
 {
-  char path[64];
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
-  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC);
+  cleanup_close int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
   ssize_t n = read (fd, buf, size - 1);
@@ -20,6 +18,14 @@ read_stat (pid_t pid, char *buf, size_t size)
     return -errno;
   buf[n] = '\0';
   return 0;
+}
+
+static int
+read_stat (pid_t pid, char *buf, size_t size)
+{
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  return read_stat_at (AT_FDCWD, path, buf, size);
 }
 
 /* Fields after the command (which may contain spaces and parens). */
@@ -30,15 +36,9 @@ after_comm (const char *buf)
   return p ? p + 2 : NULL;
 }
 
-int
-proc_start_time (pid_t pid, unsigned long long *ret)
+static int
+parse_start_time (const char *buf, unsigned long long *ret)
 {
-  if (pid <= 0)
-    return -EINVAL;
-  char buf[1024];
-  int r = read_stat (pid, buf, sizeof (buf));
-  if (r < 0)
-    return r;
   const char *p = after_comm (buf);
   if (p == NULL)
     return -EIO;
@@ -59,12 +59,21 @@ proc_start_time (pid_t pid, unsigned long long *ret)
   return 0;
 }
 
-bool
-proc_is_alive (pid_t pid, unsigned long long start_time)
+int
+proc_start_time (pid_t pid, unsigned long long *ret)
 {
+  if (pid <= 0)
+    return -EINVAL;
   char buf[1024];
-  if (pid <= 0 || read_stat (pid, buf, sizeof (buf)) < 0)
-    return false;
+  int r = read_stat (pid, buf, sizeof (buf));
+  if (r < 0)
+    return r;
+  return parse_start_time (buf, ret);
+}
+
+static bool
+stat_is_alive (const char *buf, unsigned long long start_time)
+{
   const char *p = after_comm (buf);
   if (p == NULL || *p == 'Z' || *p == 'X')
     return false;
@@ -80,5 +89,19 @@ proc_is_alive (pid_t pid, unsigned long long start_time)
   if (f && (strtoul (f, NULL, 10) & 0x4))
     return false;
   unsigned long long st;
-  return proc_start_time (pid, &st) == 0 && st == start_time;
+  return parse_start_time (buf, &st) == 0 && st == start_time;
+}
+
+bool
+proc_is_alive (pid_t pid, unsigned long long start_time)
+{
+  char buf[1024];
+  return pid > 0 && read_stat (pid, buf, sizeof (buf)) == 0 && stat_is_alive (buf, start_time);
+}
+
+bool
+proc_is_alive_at (int procfd, unsigned long long start_time)
+{
+  char buf[1024];
+  return read_stat_at (procfd, "stat", buf, sizeof (buf)) == 0 && stat_is_alive (buf, start_time);
 }

@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -24,16 +25,21 @@
 #define CONFIG_MAX (64 * 1024 * 1024)
 
 #if PODSHIM_FAULT_INJECTION
-/* Test builds: PODSHIM_FAULT=<point> kills podshim there, as a crash would. */
-static void
-fault_point (const char *name)
+/* Test builds: PODSHIM_FAULT=<point> kills podshim there, as a crash would;
+ * PODSHIM_FAULT=fail:<point> makes the step fail there (an error, rolled
+ * back). */
+static int
+fault_point (const char *name, struct podshim_error **err)
 {
   const char *f = getenv ("PODSHIM_FAULT");
   if (f && strcmp (f, name) == 0)
     raise (SIGKILL);
+  if (f && strncmp (f, "fail:", 5) == 0 && strcmp (f + 5, name) == 0)
+    return podshim_error_set (err, EIO, "fault injected at %s", name);
+  return 0;
 }
 #else
-#define fault_point(name) ((void) 0)
+#define fault_point(name, err) 0
 #endif
 
 void
@@ -178,6 +184,149 @@ unindex (int rootfd, const char *id, const char *pod)
     unlinkat (cfd, id, 0);
 }
 
+/* Index of net, ipc, uts in sandbox_start's join_fd. */
+static const unsigned holder_ns[3] = { POD_NS_NET, POD_NS_IPC, POD_NS_UTS };
+
+static void
+close_fds (int *fds, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    cleanup_closep (&fds[i]);
+}
+
+/* Saves the pod with its new holder, which now holds what an older podshim
+ * pinned: those pins go. */
+static int
+record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
+{
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
+               (int) pod->holder_pid);
+  for (size_t i = 0; i < 3; i++)
+    {
+      cleanup_error struct podshim_error *e = NULL;
+      if ((pod->pinned & holder_ns[i]) && sandbox_unpin (poddir, holder_ns[i], &e) == 0)
+        pod->pinned &= ~holder_ns[i];
+    }
+  return pod_state_save (poddir, pod, err);
+}
+
+/* Gives pod a live holder if it has none: a new podshim-pause in the
+ * namespaces a live member still has (or an older podshim pinned), fresh
+ * ones for the others. Saves the pod's state. With pending (a pod without
+ * members), its "ready" is left to read there (sandbox_ready), so that it
+ * isolates itself while the delegate works. */
+static int
+ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
+                      struct podshim_error **err)
+{
+  if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
+    return 0;
+  pod->holder_pid = 0;
+  pod->holder_start = 0;
+  int fds[3] = { -1, -1, -1 };
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < 3; i++)
+    {
+      if (pod->pinned & holder_ns[i])
+        {
+          char rel[32];
+          snprintf (rel, sizeof (rel), "ns/%s", pod_ns_name (holder_ns[i]));
+          fds[i] = openat (poddir, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+          struct statfs sf;
+          if (fds[i] >= 0 && (fstatfs (fds[i], &sf) < 0 || sf.f_type != NSFS_MAGIC))
+            cleanup_closep (&fds[i]);
+          if (fds[i] >= 0)
+            continue;
+        }
+      for (size_t m = 0; fds[i] < 0 && m < pod->n_members; m++)
+        {
+          const struct pod_member *pm = &pod->members[m];
+          if (pm->creating || pm->pid <= 0 || !(pm->share & holder_ns[i]))
+            continue;
+          int fd = sandbox_open_ns (pm->pid, pm->start, holder_ns[i], err);
+          if (fd == -ESRCH)
+            continue;
+          if (fd < 0)
+            r = -1;
+          fds[i] = fd;
+        }
+    }
+  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
+  if (r == 0)
+    {
+      cleanup_free char *pause = sandbox_pause_path ();
+      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, &sp, err);
+    }
+  close_fds (fds, 3);
+  if (r < 0)
+    return -1;
+  pod->holder_pid = sp.pid;
+  pod->holder_start = sp.start;
+  /* Until it is recorded, the holder dies with us (go closed); on an error,
+     we stop it. */
+  if (fault_point ("holder-started", err) < 0 || record_holder (poddir, pod, err) < 0)
+    {
+      sandbox_proc_close (&sp);
+      sandbox_stop (pod->holder_pid, pod->holder_start);
+      pod->holder_pid = 0;
+      pod->holder_start = 0;
+      return -1;
+    }
+  sandbox_release (&sp);
+  if (pending)
+    *pending = sp;
+  else
+    sandbox_proc_close (&sp);
+  return fault_point ("holder-recorded", err);
+}
+
+/* Gives a pod a live pause (PID 1 of its PID namespace) in the holder's
+ * namespaces if it has none. Saves the pod's state. */
+static int
+ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
+{
+  if (pod->pause_pid > 0 && proc_is_alive (pod->pause_pid, pod->pause_start))
+    return 0;
+  pod->pause_pid = 0;
+  pod->pause_start = 0;
+  cleanup_error struct podshim_error *e = NULL;
+  if ((pod->pinned & POD_NS_PID) && sandbox_unpin (poddir, POD_NS_PID, &e) == 0)
+    pod->pinned &= ~POD_NS_PID;
+  int fds[3] = { -1, -1, -1 };
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < 3; i++)
+    {
+      fds[i] = sandbox_open_ns (pod->holder_pid, pod->holder_start, holder_ns[i], err);
+      if (fds[i] == -ESRCH)
+        r = podshim_error_set (err, ESRCH, "the holder of pod `%s` died", pod->name);
+      else if (fds[i] < 0)
+        r = -1;
+    }
+  /* Members see it as their PID 1: it is isolated before we go on. */
+  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
+  if (r == 0)
+    {
+      cleanup_free char *pause = sandbox_pause_path ();
+      r = sandbox_start (fds, true, pod->name, pause, true, &sp, err);
+    }
+  close_fds (fds, 3);
+  if (r < 0)
+    return -1;
+  pod->pause_pid = sp.pid;
+  pod->pause_start = sp.start;
+  if (fault_point ("pause-started", err) < 0 || pod_state_save (poddir, pod, err) < 0)
+    {
+      sandbox_proc_close (&sp);
+      sandbox_stop (pod->pause_pid, pod->pause_start);
+      pod->pause_pid = 0;
+      pod->pause_start = 0;
+      return -1;
+    }
+  sandbox_release (&sp);
+  sandbox_proc_close (&sp);
+  return fault_point ("pause-recorded", err);
+}
+
 /* Removes the pod's volumes: the data directory recorded in the pod directory's
  * `data` file (written before it is made), its sized volumes unmounted first. */
 static int
@@ -233,7 +382,7 @@ pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state 
                      struct podshim_error **err)
 {
   cleanup_free char *key = pod_key (pod->scope, pod->name);
-  if (sandbox_destroy (poddir, pod->pause_pid, pod->pause_start, err) < 0)
+  if (sandbox_destroy (poddir, pod, err) < 0)
     return -1;
   if (pod_volumes_remove (poddir, err) < 0)
     return -1;
@@ -282,6 +431,19 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
       pod->pause_start = 0;
       changed = true;
     }
+  bool pid_shared = false;
+  for (size_t i = 0; i < pod->n_members; i++)
+    pid_shared |= (pod->members[i].share & POD_NS_PID) != 0;
+  if (pod->pause_pid > 0 && pod->n_members > 0 && !pid_shared)
+    {
+      /* No member shares PIDs (any more): e.g. the one it was started for
+         failed to join. */
+      sandbox_stop (pod->pause_pid, pod->pause_start);
+      pod->pause_pid = 0;
+      pod->pause_start = 0;
+      changed = true;
+    }
+  bool holder_dead = pod->holder_pid > 0 && !proc_is_alive (pod->holder_pid, pod->holder_start);
   *ret_gone = false;
   if (pod->n_members == 0)
     {
@@ -289,6 +451,15 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
         return -1;
       *ret_gone = true;
       return 0;
+    }
+  if (holder_dead)
+    {
+      /* Members still run in the pod's namespaces: a new holder takes them. */
+      cleanup_error struct podshim_error *e = NULL;
+      if (ensure_holder_locked (poddir, pod, NULL, &e) < 0)
+        podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
+                     pod->name, e->msg);
+      changed = true;
     }
   if (changed)
     return pod_state_save (poddir, pod, err);
@@ -455,10 +626,53 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
   return 0;
 }
 
+/* After a failed create: removes the pod volumes that create made (dirnames
+ * in made) unless a member still names one. Members record the volumes they
+ * use ("volumes" in pod.json); with one that does not (an older podshim's),
+ * nothing is removed. */
+static void
+drop_new_volumes (const struct shim_ctx *ctx, const char *key, const struct pod_state *pod,
+                  char **made)
+{
+  if (made == NULL || made[0] == NULL)
+    return;
+  for (size_t i = 0; i < pod->n_members; i++)
+    if (json_get_array (pod->members[i].raw, "volumes") == NULL)
+      return;
+  cleanup_free char *data = pod_data_path (ctx, key);
+  cleanup_close int vfd = open (data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (vfd < 0)
+    return;
+  for (char **dn = made; *dn; dn++)
+    {
+      bool used = false;
+      for (size_t i = 0; !used && i < pod->n_members; i++)
+        {
+          yajl_val vols = json_get_array (pod->members[i].raw, "volumes");
+          for (size_t j = 0; !used && j < vols->u.array.len; j++)
+            {
+              yajl_val v = vols->u.array.values[j];
+              used = v->type == yajl_t_string && strcmp (v->u.string, *dn) == 0;
+            }
+        }
+      if (used)
+        continue;
+      /* A sized volume is a tmpfs: unmounted first. */
+      cleanup_free char *v = NULL;
+      if (asprintf (&v, "%s/%s", data, *dn) < 0)
+        abort ();
+      for (int i = 0; i < 16 && umount2 (v, MNT_DETACH | UMOUNT_NOFOLLOW) == 0; i++)
+        ;
+      cleanup_error struct podshim_error *e = NULL;
+      rm_rf_at (vfd, *dn, &e);
+    }
+}
+
 /* Removes member id from pod name (locked here), tearing the pod down when it
- * was the last, and drops the container's index entry. */
+ * was the last, and drops the container's index entry; after a failed create,
+ * also the volumes it made (made: dirnames, or NULL). */
 static int
-member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
+member_leave (const struct shim_ctx *ctx, const char *name, const char *id, char **made,
               struct podshim_error **err)
 {
   cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
@@ -478,6 +692,7 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id,
     return -1;
   pod_state_remove (&pod, id);
   unindex (h.rootfd, id, name);
+  drop_new_volumes (ctx, name, &pod, made);
   if (pod.network_owner && strcmp (pod.network_owner, id) == 0)
     {
       free (pod.network_owner);
@@ -569,7 +784,8 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
  * that teardown finds it whatever happens next) and its volumes. */
 static int
 volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
-               const struct pod_request *req, struct podshim_error **err)
+               const struct pod_request *req, char **made, yajl_val used,
+               struct podshim_error **err)
 {
   cleanup_free char *dpath = pod_data_path (ctx, key);
   cleanup_free char *rec = NULL;
@@ -607,9 +823,18 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   cleanup_close int vfd = ensure_dir_at (rfd, key, 0700, err);
   if (vfd < 0)
     return -1;
+  size_t nm = 0;
   for (size_t i = 0; i < req->n_volumes; i++)
     {
       cleanup_free char *dn = pod_volume_dirname (req->volumes[i]);
+      json_array_append (used, json_new_string (dn));
+      if (faccessat (vfd, dn, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        {
+          /* Ours to remove if this create fails. */
+          made[nm] = strdup (dn);
+          if (made[nm++] == NULL)
+            abort ();
+        }
       if (volume_setup (vfd, req->volumes[i], dn, req->volume_sizes ? req->volume_sizes[i] : 0, err)
           < 0)
         return -1;
@@ -620,10 +845,35 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded;     /* the member is in pod.json */
-  bool net_files[2]; /* mount the pod's copy of net_files[i] */
+  bool recorded;              /* the member is in pod.json */
+  bool net_files[2];          /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
+  int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
+  char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
+  struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
 };
+
+static void
+join_result_close (struct join_result *r)
+{
+  close_fds (r->nsfd, POD_NS_COUNT);
+  cleanup_strvp (&r->new_volumes);
+  sandbox_proc_close (&r->holder);
+}
+#define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
+
+/* The holder this create started has isolated itself by now, or it died
+ * (then the pod's next call starts another): a warning. */
+static void
+holder_ready (const char *pod, struct join_result *res)
+{
+  if (res->holder.report_fd < 0)
+    return;
+  cleanup_free char *pause = sandbox_pause_path ();
+  cleanup_error struct podshim_error *e = NULL;
+  if (sandbox_ready (&res->holder, pause, &e) < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
+}
 
 /* The pod's copies of its network owner's resolver files, in net/ of the pod
  * directory: members that join the pod's network but do not own it bind-mount
@@ -766,20 +1016,19 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
                                   key);
-      if (pod.pause_pid > 0 && !proc_is_alive (pod.pause_pid, pod.pause_start))
-        pod.pause_pid = 0;
       if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
         {
           free (pod.network_owner);
           pod.network_owner = NULL;
         }
-      if (pod.n_members == 0 && pod.pinned)
+      if (pod.n_members == 0 && (pod.pinned || pod.holder_pid > 0 || pod.pause_pid > 0))
         {
           /* A stale sandbox whose members all died: start afresh. */
-          if (sandbox_destroy (h->poddir, pod.pause_pid, pod.pause_start, err) < 0
+          if (sandbox_destroy (h->poddir, &pod, err) < 0
               || pod_volumes_remove (h->poddir, err) < 0)
             return -1;
           pod.pinned = 0;
+          pod.holder_pid = 0;
           pod.pause_pid = 0;
         }
     }
@@ -796,22 +1045,38 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
         " (a Swarm service: `--network host`): it shares the pod's network all the same",
         key, pod.network_owner);
 
-  if (!(pod.pinned & POD_NS_NET))
+  if (ensure_holder_locked (h->poddir, &pod, pod.n_members == 0 ? &res->holder : NULL, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
+  if ((req->share & POD_NS_PID) && ensure_pause_locked (h->poddir, &pod, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
+  /* Held open until the delegate has joined them: a PID reused meanwhile
+     cannot redirect the member. */
+  for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
+    if (req->share & bit)
+      {
+        bool pid = bit == POD_NS_PID;
+        int fd = sandbox_open_ns (pid ? pod.pause_pid : pod.holder_pid,
+                                  pid ? pod.pause_start : pod.holder_start, bit, err);
+        if (fd == -ESRCH)
+          return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
+                                    pid ? "pause" : "holder");
+        if (fd < 0)
+          return -1;
+        res->nsfd[pod_ns_index (bit)] = fd;
+      }
+  if (fault_point ("ns-opened", err) < 0)
+    return -1;
+  res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
+  if (res->new_volumes == NULL)
+    abort ();
+  cleanup_json yajl_val used = json_new_array ();
+  if (req->n_volumes > 0)
     {
-      if (sandbox_create (h->poddir, req->name, err) < 0)
-        return podshim_error_wrap (err, "pod `%s`", req->name);
-      pod.pinned |= POD_NS_NET | POD_NS_IPC | POD_NS_UTS;
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: created the sandbox of pod `%s`", req->name);
+      if (volumes_setup (ctx, h->poddir, key, req, res->new_volumes, used, err) < 0)
+        return podshim_error_wrap (err, "pod `%s`", key);
+      if (fault_point ("after-volumes", err) < 0)
+        return -1;
     }
-  if ((req->share & POD_NS_PID) && pod.pause_pid == 0)
-    {
-      cleanup_free char *pause = sandbox_pause_path ();
-      if (sandbox_start_pause (h->poddir, pause, &pod.pause_pid, &pod.pause_start, err) < 0)
-        return podshim_error_wrap (err, "pod `%s`", req->name);
-      pod.pinned |= POD_NS_PID;
-    }
-  if (req->n_volumes > 0 && volumes_setup (ctx, h->poddir, key, req, err) < 0)
-    return podshim_error_wrap (err, "pod `%s`", key);
   res->keep_network_hook = false;
   if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
     {
@@ -822,6 +1087,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       && share_net_files (h->poddir, spec, res->keep_network_hook, res, err) < 0)
     return -1;
   struct pod_member *m = pod_state_add (&pod, id);
+  m->raw = json_new_object ();
+  json_object_set (m->raw, "volumes", steal_pointer (&used));
   m->pid = getpid ();
   if (proc_start_time (m->pid, &m->start) < 0)
     return podshim_error_set (err, errno, "cannot read our own start time");
@@ -830,12 +1097,13 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
-  fault_point ("after-state");
+  if (fault_point ("after-state", err) < 0)
+    return -1;
 
   cleanup_close int cfd = ensure_dir_at (h->rootfd, "containers", 0700, err);
   if (cfd < 0 || write_file_atomic_at (cfd, id, key, strlen (key), 0600, err) < 0)
     return -1;
-  return 0;
+  return fault_point ("after-index", err);
 }
 
 /* Marks the member created with its init PID. */
@@ -881,7 +1149,11 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
       {
-        paths[np] = pod_path (ctx, key, "ns", pod_ns_name (bit));
+        /* Our fd of the namespace: valid while we wait for the delegate. */
+        if (asprintf (&paths[np], "/proc/%d/fd/%d", (int) getpid (),
+                      res->nsfd[pod_ns_index (bit)])
+            < 0)
+          abort ();
         plan.ns_path[pod_ns_index (bit)] = paths[np++];
       }
   cleanup_free char *data = pod_data_path (ctx, key);
@@ -911,8 +1183,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
     return -1;
   if (write_file_atomic_at (bundle_fd, "config.json", out, len, 0644, err) < 0)
     return -1;
-  fault_point ("after-config");
-  return 0;
+  return fault_point ("after-config", err);
 }
 
 int
@@ -1017,7 +1288,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     }
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
 
-  struct join_result res = { 0 };
+  cleanup_join_result struct join_result res
+      = { .nsfd = { -1, -1, -1, -1 }, .holder = { .go_fd = -1, .report_fd = -1 } };
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, key, true, &h, err) < 0)
@@ -1044,6 +1316,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                 unindex (h.rootfd, c->id, key);
                 pod_state_remove (&pod, c->id);
               }
+            drop_new_volumes (ctx, key, &pod, res.new_volumes);
             pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, ours, &gone, &e2);
           }
         else if (e2 == NULL)
@@ -1059,21 +1332,25 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
 
   if (rewrite_config (ctx, bundle_fd, spec, key, &req, &res, err) < 0)
     {
-      cleanup_error struct podshim_error *e2 = NULL;
-      member_leave (ctx, key, c->id, &e2);
+      cleanup_error struct podshim_error *e2 = NULL, *e3 = NULL;
+      member_leave (ctx, key, c->id, res.new_volumes, &e2);
       if (has_rec)
         route_create_end (ctx, &rec, false);
+      /* It may have been written: give the bundle its own back. */
+      write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3);
       return -1;
     }
 
   int status;
   if (delegate_run (c, &status, err) < 0)
     status = -1;
+  holder_ready (req.name, &res);
   bool is_run = strcmp (c->command, "run") == 0;
   bool ok = status == 0;
   if (ok && !(is_run && !c->detach))
     {
-      fault_point ("before-confirm");
+      if (fault_point ("before-confirm", err) < 0)
+        return -1;
       if (confirm_member (ctx, key, member_init_pid (ctx), err) < 0)
         return -1;
       if (has_rec)
@@ -1086,7 +1363,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   cleanup_error struct podshim_error *e2 = NULL;
   if (has_rec)
     route_create_end (ctx, &rec, false);
-  if (member_leave (ctx, key, c->id, &e2) < 0)
+  if (member_leave (ctx, key, c->id, status == 0 ? NULL : res.new_volumes, &e2) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e2->msg);
   cleanup_error struct podshim_error *e3 = NULL;
   if (write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3) < 0)
@@ -1145,8 +1422,9 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   if (status == 0 || !delegate_knows (ctx->class_root ? ctx->class_root : ctx->root, c->id))
     {
-      fault_point ("before-leave");
-      if (member_leave (ctx, pod, c->id, err) < 0)
+      cleanup_error struct podshim_error *fe = NULL;
+      fault_point ("before-leave", &fe);
+      if (member_leave (ctx, pod, c->id, NULL, err) < 0)
         {
           /* The container is gone; report the pod trouble but keep its status. */
           podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", (*err)->msg);

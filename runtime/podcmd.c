@@ -174,6 +174,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   for (size_t i = 0; i < pod.n_members; i++)
     shared |= pod.members[i].share;
   bool pause_alive = pod.pause_pid > 0 && proc_is_alive (pod.pause_pid, pod.pause_start);
+  bool holder_alive = pod.holder_pid > 0 && proc_is_alive (pod.holder_pid, pod.holder_start);
   if (!ld->json)
     {
       printf ("%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
@@ -185,7 +186,8 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               strcat (sh, ",");
             strcat (sh, pod_ns_name (b));
           }
-      printf ("%-16s %-8d", sh[0] ? sh : "-", pause_alive ? (int) pod.pause_pid : 0);
+      printf ("%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int) pod.holder_pid : 0,
+              pause_alive ? (int) pod.pause_pid : 0);
       for (size_t i = 0; i < pod.n_members; i++)
         printf ("%s%.12s", i ? "," : " ", pod.members[i].id);
       printf ("\n");
@@ -210,6 +212,8 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   gen_ns_list (g, pod.pinned);
   gen_str (g, "pause_pid");
   yajl_gen_integer (g, pause_alive ? pod.pause_pid : 0);
+  gen_str (g, "holder_pid");
+  yajl_gen_integer (g, holder_alive ? pod.holder_pid : 0);
   if (pod.network_owner)
     {
       gen_str (g, "network_owner");
@@ -282,7 +286,8 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
       yajl_gen_array_open (ld.g);
     }
   else
-    printf ("%-24s %-24s %-28s %-16s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "PAUSE",
+    printf ("%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "HOLDER",
+            "PAUSE",
             "MEMBERS");
   int r = for_each_pod (ctx, false, list_visit, &ld, err);
   if (json)

@@ -2,6 +2,7 @@
 #include "sandbox.h"
 #include "fsutil.h"
 #include "procutil.h"
+#include "pausewire.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -21,28 +22,20 @@
 
 #define NS_DIR "ns"
 
-static const unsigned sandbox_ns[] = { POD_NS_NET, POD_NS_IPC, POD_NS_UTS };
+/* Index 0 (net), 1 (ipc), 2 (uts) of join_fd. */
+static const int sandbox_clone[] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };
 
-/* /proc/self/ns names for our bits. */
+/* /proc/PID/ns names for our bits. */
 static const char *
 proc_ns_name (unsigned bit)
 {
   return bit == POD_NS_NET ? "net" : pod_ns_name (bit);
 }
 
-/* What a forked helper tells its parent: errno_ != 0 for a failed step, or the
- * PID of the pause it forked. */
-struct child_report
-{
-  int errno_;
-  pid_t pid;
-  char step[64];
-};
-
 static void
 child_fail (int fd, const char *step)
 {
-  struct child_report r = { .errno_ = errno ? errno : EIO };
+  struct pause_report r = { .errno_ = errno ? errno : EIO };
   snprintf (r.step, sizeof (r.step), "%s", step);
   ssize_t w = write (fd, &r, sizeof (r));
   (void) w;
@@ -70,24 +63,229 @@ loopback_up (void)
   return r;
 }
 
-/* Waits for a child and reads its report: 0 when it succeeded. */
 static int
-wait_child (pid_t pid, int report_fd, const char *what, struct podshim_error **err)
+pidfd_open_ (pid_t pid)
 {
-  struct child_report r;
+  return (int) syscall (SYS_pidfd_open, pid, 0);
+}
+
+int
+sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
+{
+  if (pid <= 0)
+    return -ESRCH;
+  /* An open /proc/PID stays bound to that process: once it has exited, what
+     is opened through it fails, whoever has its PID by then. */
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%d", (int) pid);
+  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (procfd < 0 || !proc_is_alive_at (procfd, start))
+    return -ESRCH;
+  snprintf (path, sizeof (path), "ns/%s", proc_ns_name (bit));
+  int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT || errno == ESRCH)
+        return -ESRCH;
+      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int) pid, path);
+    }
+  return fd;
+}
+
+/* Forked twice: the helper joins or creates the namespaces (and a PID
+ * namespace), forks podshim-pause and reports its PID; podshim-pause reports
+ * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on
+ * go_fd, as fd 4. */
+static void
+start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const char *hostname,
+             const char *pause_path)
+{
+  setsid ();
+  int flags = 0;
+  for (size_t i = 0; i < 3; i++)
+    {
+      if (join_fd[i] < 0)
+        flags |= sandbox_clone[i];
+      else if (setns (join_fd[i], sandbox_clone[i]) < 0)
+        child_fail (report_fd, "join the pod's namespaces");
+    }
+  if (flags && unshare (flags) < 0)
+    child_fail (report_fd, "create namespaces");
+  if (flags & CLONE_NEWUTS)
+    {
+      size_t hl = strlen (hostname);
+      if (sethostname (hostname, hl > 64 ? 64 : hl) < 0)
+        child_fail (report_fd, "set the hostname");
+    }
+  if ((flags & CLONE_NEWNET) && loopback_up () < 0)
+    child_fail (report_fd, "bring up the loopback interface");
+  if (new_pid && unshare (CLONE_NEWPID) < 0)
+    child_fail (report_fd, "create a PID namespace");
+  pid_t child = fork ();
+  if (child < 0)
+    child_fail (report_fd, "fork podshim-pause");
+  if (child > 0)
+    {
+      struct pause_report r = { .pid = child };
+      ssize_t w = write (report_fd, &r, sizeof (r));
+      (void) w;
+      _exit (0);
+    }
+  /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
+     as fd 4, no other fd crosses exec. */
+  int rf = fcntl (report_fd, F_DUPFD_CLOEXEC, 10);
+  if (rf < 0)
+    child_fail (report_fd, "set up the report pipe");
+  report_fd = rf;
+  int gf = fcntl (go_fd, F_DUPFD_CLOEXEC, 10);
+  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (gf < 0 || null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
+      || dup2 (rf, 3) < 0 || dup2 (gf, 4) < 0)
+    child_fail (report_fd, "set up podshim-pause's fds");
+  if (syscall (SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    {
+      for (int fd = 5; fd < 1024; fd++)
+        if (fd != report_fd)
+          close (fd);
+    }
+  sigset_t none;
+  sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  char *const argv[] = { (char *) "podshim-pause", (char *) "3", (char *) "4", NULL };
+  char *const envp[] = { NULL };
+  execve (pause_path, argv, envp);
+  child_fail (report_fd, "execute podshim-pause");
+}
+
+static ssize_t
+read_report (int fd, struct pause_report *r)
+{
   ssize_t n;
   do
-    n = read (report_fd, &r, sizeof (r));
+    n = read (fd, r, sizeof (*r));
   while (n < 0 && errno == EINTR);
+  return n;
+}
+
+int
+sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
+               bool wait_ready, struct sandbox_proc *ret, struct podshim_error **err)
+{
+  int p[2], g[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return podshim_error_set (err, errno, "cannot start podshim-pause");
+  if (pipe2 (g, O_CLOEXEC) < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      return podshim_error_set (err, e, "cannot start podshim-pause");
+    }
+  cleanup_close int go_w = g[1];
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      close (g[0]);
+      return podshim_error_set (err, e, "cannot start podshim-pause");
+    }
+  if (pid == 0)
+    {
+      close (p[0]);
+      close (g[1]);
+      start_child (p[1], g[0], join_fd, new_pid, hostname, pause_path);
+      _exit (1);
+    }
+  close (p[1]);
+  close (g[0]);
+  cleanup_close int rfd = p[0];
+  struct pause_report r;
+  ssize_t n = read_report (rfd, &r);
   int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return podshim_error_set (err, errno, "cannot wait for %s", what);
-  if (n == (ssize_t) sizeof (r))
-    return podshim_error_set (err, r.errno_, "%s: cannot %s", what, r.step);
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    return podshim_error_set (err, 0, "%s failed (status %d)", what, status);
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  if (n != (ssize_t) sizeof (r))
+    return podshim_error_set (err, 0, "cannot start podshim-pause (status %d)", status);
+  if (r.errno_ != 0)
+    return podshim_error_set (err, r.errno_, "cannot start podshim-pause: cannot %s", r.step);
+  /* It exists, in its namespaces, before or after its exec. */
+  unsigned long long start;
+  int e = proc_start_time (r.pid, &start);
+  if (e < 0)
+    return podshim_error_set (err, -e, "podshim-pause %d is gone", (int) r.pid);
+  struct sandbox_proc sp = { .pid = r.pid, .start = start, .go_fd = steal_fd (&go_w),
+                             .report_fd = steal_fd (&rfd) };
+  if (wait_ready && sandbox_ready (&sp, pause_path, err) < 0)
+    {
+      sandbox_proc_close (&sp);
+      return -1;
+    }
+  *ret = sp;
   return 0;
+}
+
+int
+sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err)
+{
+  if (sp->report_fd < 0)
+    return 0;
+  struct pause_report r;
+  ssize_t n = read_report (sp->report_fd, &r);
+  cleanup_closep (&sp->report_fd);
+  if (n != (ssize_t) sizeof (r))
+    return podshim_error_set (err, 0, "podshim-pause `%s` exited before it was ready",
+                              pause_path);
+  r.step[sizeof (r.step) - 1] = '\0';
+  if (r.errno_ != 0 || strcmp (r.step, "ready") != 0)
+    return podshim_error_set (err, r.errno_, "podshim-pause `%s`: cannot %s", pause_path,
+                              r.step);
+  return 0;
+}
+
+void
+sandbox_release (struct sandbox_proc *sp)
+{
+  if (sp->go_fd >= 0)
+    {
+      ssize_t w = write (sp->go_fd, "g", 1);
+      (void) w;
+    }
+  cleanup_closep (&sp->go_fd);
+}
+
+void
+sandbox_proc_close (struct sandbox_proc *sp)
+{
+  cleanup_closep (&sp->report_fd);
+  cleanup_closep (&sp->go_fd);
+}
+
+void
+sandbox_stop (pid_t pid, unsigned long long start)
+{
+  if (pid <= 0)
+    return;
+  int pidfd = pidfd_open_ (pid);
+  /* No pidfds (kernel < 5.3, valgrind): kill(2) right after the identity check. */
+  bool no_pidfd = pidfd < 0 && errno != ESRCH;
+  /* Check identity after taking the pidfd, so the kill cannot hit a reused PID. */
+  if ((pidfd >= 0 || no_pidfd) && proc_is_alive (pid, start))
+    {
+      if (pidfd >= 0)
+        syscall (SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+      else
+        kill (pid, SIGKILL);
+      /* Not our child: wait until it has left (its reaper collects it). */
+      for (int i = 0; i < 2000 && proc_is_alive (pid, start); i++)
+        {
+          struct timespec ts = { 0, 1000000 };
+          nanosleep (&ts, NULL);
+        }
+    }
+  if (pidfd >= 0)
+    close (pidfd);
 }
 
 int
@@ -105,225 +303,13 @@ sandbox_unpin (int poddir_fd, unsigned bit, struct podshim_error **err)
   return 0;
 }
 
-static int
-make_pin_target (int nsdir_fd, unsigned bit, struct podshim_error **err)
-{
-  const char *name = pod_ns_name (bit);
-  int fd = openat (nsdir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-  if (fd < 0)
-    return podshim_error_set (err, errno, "cannot create `" NS_DIR "/%s`", name);
-  close (fd);
-  return 0;
-}
-
 int
-sandbox_create (int poddir_fd, const char *hostname, struct podshim_error **err)
+sandbox_destroy (int poddir_fd, const struct pod_state *pod, struct podshim_error **err)
 {
-  cleanup_close int nsdir = ensure_dir_at (poddir_fd, NS_DIR, 0700, err);
-  if (nsdir < 0)
-    return -1;
-  for (size_t i = 0; i < sizeof (sandbox_ns) / sizeof (sandbox_ns[0]); i++)
-    {
-      /* A leftover of a killed create: unpin and start again. */
-      if (sandbox_unpin (poddir_fd, sandbox_ns[i], err) < 0)
-        return -1;
-      if (make_pin_target (nsdir, sandbox_ns[i], err) < 0)
-        return -1;
-    }
-
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return podshim_error_set (err, errno, "cannot create the sandbox");
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      int e = errno;
-      close (p[0]);
-      close (p[1]);
-      return podshim_error_set (err, e, "cannot create the sandbox");
-    }
-  if (pid == 0)
-    {
-      close (p[0]);
-      if (unshare (CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        child_fail (p[1], "create namespaces");
-      size_t hl = strlen (hostname);
-      if (sethostname (hostname, hl > 64 ? 64 : hl) < 0)
-        child_fail (p[1], "set the hostname");
-      if (loopback_up () < 0)
-        child_fail (p[1], "bring up the loopback interface");
-      for (size_t i = 0; i < sizeof (sandbox_ns) / sizeof (sandbox_ns[0]); i++)
-        {
-          char src[64], dst[64];
-          snprintf (src, sizeof (src), "/proc/self/ns/%s", proc_ns_name (sandbox_ns[i]));
-          snprintf (dst, sizeof (dst), "/proc/self/fd/%d/%s", nsdir, pod_ns_name (sandbox_ns[i]));
-          if (mount (src, dst, NULL, MS_BIND, NULL) < 0)
-            child_fail (p[1], "pin a namespace");
-        }
-      _exit (0);
-    }
-  close (p[1]);
-  int r = wait_child (pid, p[0], "sandbox creation", err);
-  close (p[0]);
-  if (r < 0)
-    {
-      for (size_t i = 0; i < sizeof (sandbox_ns) / sizeof (sandbox_ns[0]); i++)
-        {
-          cleanup_error struct podshim_error *ignored = NULL;
-          sandbox_unpin (poddir_fd, sandbox_ns[i], &ignored);
-        }
-      return -1;
-    }
-  return 0;
-}
-
-static void
-pause_child (int report_fd, int nsdir, const char *pause_path)
-{
-  /* Intermediate child: own session, join the pod, new PID namespace, fork init. */
-  setsid ();
-  for (size_t i = 0; i < sizeof (sandbox_ns) / sizeof (sandbox_ns[0]); i++)
-    {
-      int fd = openat (nsdir, pod_ns_name (sandbox_ns[i]), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || setns (fd, 0) < 0)
-        child_fail (report_fd, "join the pod's namespaces");
-      close (fd);
-    }
-  if (unshare (CLONE_NEWPID) < 0)
-    child_fail (report_fd, "create a PID namespace");
-  pid_t init = fork ();
-  if (init < 0)
-    child_fail (report_fd, "fork the pause process");
-  if (init > 0)
-    {
-      /* Tell the parent the pause's PID (as seen from outside). */
-      struct child_report r = { .pid = init };
-      ssize_t w = write (report_fd, &r, sizeof (r));
-      (void) w;
-      _exit (0);
-    }
-  /* PID 1: stdio on /dev/null, no fd but the report pipe (CLOEXEC) crosses exec. */
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0)
-    child_fail (report_fd, "open /dev/null");
-  if (syscall (SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-    {
-      for (int fd = 3; fd < 1024; fd++)
-        if (fd != report_fd)
-          close (fd);
-    }
-  sigset_t none;
-  sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
-  char *const argv[] = { (char *) "podshim-pause", NULL };
-  char *const envp[] = { NULL };
-  execve (pause_path, argv, envp);
-  child_fail (report_fd, "execute podshim-pause");
-}
-
-int
-sandbox_start_pause (int poddir_fd, const char *pause_path, pid_t *ret_pid,
-                     unsigned long long *ret_start, struct podshim_error **err)
-{
-  cleanup_close int nsdir = open_dir_at (poddir_fd, NS_DIR, err);
-  if (nsdir < 0)
-    return nsdir == -ENOENT ? podshim_error_set (err, ENOENT, "no sandbox to start a pause in")
-                            : -1;
-  if (sandbox_unpin (poddir_fd, POD_NS_PID, err) < 0 || make_pin_target (nsdir, POD_NS_PID, err) < 0)
-    return -1;
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return podshim_error_set (err, errno, "cannot start the pause process");
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      int e = errno;
-      close (p[0]);
-      close (p[1]);
-      return podshim_error_set (err, e, "cannot start the pause process");
-    }
-  if (pid == 0)
-    {
-      close (p[0]);
-      pause_child (p[1], nsdir, pause_path);
-      _exit (1);
-    }
-  close (p[1]);
-  cleanup_close int rfd = p[0];
-  struct child_report r;
-  ssize_t n;
-  do
-    n = read (rfd, &r, sizeof (r));
-  while (n < 0 && errno == EINTR);
-  int status;
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (n != (ssize_t) sizeof (r))
-    return podshim_error_set (err, 0, "cannot start the pause process (status %d)", status);
-  if (r.errno_ != 0)
-    return podshim_error_set (err, r.errno_, "cannot start the pause process: cannot %s", r.step);
-  pid_t init = r.pid;
-  /* The pause itself: EOF when its exec succeeded, else a report. */
-  do
-    n = read (rfd, &r, sizeof (r));
-  while (n < 0 && errno == EINTR);
-  if (n == (ssize_t) sizeof (r))
-    return podshim_error_set (err, r.errno_, "cannot start the pause process: cannot %s `%s`",
-                              r.step, pause_path);
-  unsigned long long start;
-  int e = proc_start_time (init, &start);
-  if (e < 0)
-    return podshim_error_set (err, -e, "pause process %d is gone", (int) init);
-
-  char src[64], dst[64];
-  snprintf (src, sizeof (src), "/proc/%d/ns/pid", (int) init);
-  snprintf (dst, sizeof (dst), "/proc/self/fd/%d/pid", nsdir);
-  if (mount (src, dst, NULL, MS_BIND, NULL) < 0)
-    {
-      e = errno;
-      kill (init, SIGKILL);
-      return podshim_error_set (err, e, "cannot pin the pod's PID namespace");
-    }
-  *ret_pid = init;
-  *ret_start = start;
-  return 0;
-}
-
-static void
-signal_pause (int pidfd, pid_t pid, int sig)
-{
-  if (pidfd >= 0)
-    syscall (SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-  else
-    kill (pid, sig);
-}
-
-int
-sandbox_destroy (int poddir_fd, pid_t pause_pid, unsigned long long pause_start,
-                 struct podshim_error **err)
-{
-  if (pause_pid > 0)
-    {
-      int pidfd = (int) syscall (SYS_pidfd_open, pause_pid, 0);
-      /* No pidfds (kernel < 5.3, valgrind): kill(2) right after the identity check. */
-      bool no_pidfd = pidfd < 0 && errno != ESRCH;
-      /* Check identity after taking the pidfd, so the kill cannot hit a reused PID. */
-      if ((pidfd >= 0 || no_pidfd) && proc_is_alive (pause_pid, pause_start))
-        {
-          /* SIGTERM: the pause exits cleanly; SIGKILL after 200 ms. Not our
-             child: wait until it has left (its reaper collects it). */
-          signal_pause (pidfd, pause_pid, SIGTERM);
-          for (int i = 0; i < 2000 && proc_is_alive (pause_pid, pause_start); i++)
-            {
-              if (i == 200)
-                signal_pause (pidfd, pause_pid, SIGKILL);
-              struct timespec ts = { 0, 1000000 };
-              nanosleep (&ts, NULL);
-            }
-        }
-      if (pidfd >= 0)
-        close (pidfd);
-    }
+  sandbox_stop (pod->pause_pid, pod->pause_start);
+  sandbox_stop (pod->holder_pid, pod->holder_start);
+  if (faccessat (poddir_fd, NS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    return 0;
   static const unsigned all[] = { POD_NS_PID, POD_NS_NET, POD_NS_IPC, POD_NS_UTS };
   for (size_t i = 0; i < sizeof (all) / sizeof (all[0]); i++)
     if (sandbox_unpin (poddir_fd, all[i], err) < 0)

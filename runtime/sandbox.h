@@ -1,32 +1,66 @@
-/* A pod's sandbox: network, IPC and UTS namespaces pinned by bind mounts under
- * the pod's ns/ directory (as `ip netns` and CRI-O's pinns do), and, for pods
- * that share PIDs, a PID namespace whose init is podshim-pause. */
+/* A pod's sandbox: its network, IPC and UTS namespaces, held by a holder
+ * process (podshim-pause, isolated: see cmd/pause.c), and, for pods that share
+ * PIDs, a PID namespace whose init is another podshim-pause. Nothing is
+ * mounted in the host's mount namespace. Pods made by an older podshim pinned
+ * their namespaces as bind mounts under the pod's ns/ directory: those are
+ * still unpinned at teardown. */
 #ifndef PODSHIM_SANDBOX_H
 #define PODSHIM_SANDBOX_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "error.h"
 #include "pod.h"
 
-/* Creates fresh net, ipc and uts namespaces, sets the hostname, brings lo up
- * and pins them as ns/net, ns/ipc, ns/uts under poddir_fd. On failure nothing
- * is left pinned. */
-int sandbox_create (int poddir_fd, const char *hostname, struct podshim_error **err);
+/* Opens /proc/PID/ns/<bit> (O_CLOEXEC) of the process recorded as (pid,
+ * start), through an open /proc/PID checked for that start time, so that the
+ * namespace is that process's even if the PID is reused meanwhile. Returns the fd, -ESRCH without err when
+ * the process is gone, or < 0 with err. */
+int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit,
+                     struct podshim_error **err);
 
-/* Starts podshim-pause as PID 1 of a new PID namespace inside the pinned
- * net/ipc/uts namespaces, detached (own session, stdio on /dev/null, no
- * inherited fds), and pins its PID namespace as ns/pid. */
-int sandbox_start_pause (int poddir_fd, const char *pause_path, pid_t *ret_pid,
-                         unsigned long long *ret_start, struct podshim_error **err);
+/* A podshim-pause being started. */
+struct sandbox_proc
+{
+  pid_t pid;
+  unsigned long long start;
+  int go_fd;     /* it exits when this closes before sandbox_release() */
+  int report_fd; /* its "ready" is still to be read (>= 0) */
+};
 
-/* Unpins one namespace (MNT_DETACH) and removes its file. Missing is fine. */
+/* Starts podshim-pause, detached (own session, stdio on /dev/null, no
+ * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
+ * 0 net, 1 ipc, 2 uts) where >= 0, a fresh namespace where -1 (a fresh uts
+ * gets hostname, a fresh net its loopback up). new_pid: as PID 1 of a new PID
+ * namespace. Returns once the process exists in its namespaces; wait_ready:
+ * also once it has isolated itself and said so (else sandbox_ready() does
+ * that). Until sandbox_release(), the process exits when we die or call
+ * sandbox_proc_close(). */
+int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname,
+                   const char *pause_path, bool wait_ready, struct sandbox_proc *ret,
+                   struct podshim_error **err);
+
+/* Waits for its "ready" (a no-op if read already). */
+int sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err);
+
+/* Lets it live on past us (call once it is recorded); its "ready" may still
+ * be read. */
+void sandbox_release (struct sandbox_proc *sp);
+
+/* Closes what we hold of it: before sandbox_release(), it exits. */
+void sandbox_proc_close (struct sandbox_proc *sp);
+
+/* SIGKILLs (pidfd) the process recorded as (pid, start) if it still is that
+ * process, and waits until it is gone. */
+void sandbox_stop (pid_t pid, unsigned long long start);
+
+/* Unpins one namespace an older podshim pinned (MNT_DETACH) and removes its
+ * file. Missing is fine. */
 int sandbox_unpin (int poddir_fd, unsigned ns_bit, struct podshim_error **err);
 
-/* Kills the pause (if it is still the process recorded) and waits until it is
- * gone, unpins every namespace. */
-int sandbox_destroy (int poddir_fd, pid_t pause_pid, unsigned long long pause_start,
-                     struct podshim_error **err);
+/* Stops the pause and the holder, unpins whatever an older podshim pinned. */
+int sandbox_destroy (int poddir_fd, const struct pod_state *pod, struct podshim_error **err);
 
 /* The path of podshim-pause: $PODSHIM_PAUSE, else beside our executable, else
  * the installed libexec path. Owned. */

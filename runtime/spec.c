@@ -149,27 +149,46 @@ drop_sysctls (yajl_val lx, unsigned mask)
     }
 }
 
-/* A path podshim itself wrote for a pod (`.../pods/<pod>/ns/<short>`): a
- * bundle re-created after an earlier join, possibly under another state dir. */
+/* "/proc/<digits>/fd/<digits>": the form podshim writes since pods are held by
+ * a holder process (an fd of the creating podshim). */
+static bool
+is_proc_fd_path (const char *p)
+{
+  if (strncmp (p, "/proc/", 6) != 0)
+    return false;
+  p += 6;
+  size_t d = strspn (p, "0123456789");
+  if (d == 0 || d > 10 || strncmp (p + d, "/fd/", 4) != 0)
+    return false;
+  p += d + 4;
+  d = strspn (p, "0123456789");
+  return d > 0 && d <= 10 && p[d] == '\0';
+}
+
+/* A path podshim itself wrote for a pod: a bundle re-created after an earlier
+ * join, possibly under another state dir. Older versions wrote
+ * `.../pods/<pod key>/ns/<short>`; this one writes an fd of its own. */
 static bool
 is_pod_ns_path (const char *p, const char *short_name)
 {
+  if (is_proc_fd_path (p))
+    return true;
   size_t n = strlen (p), sn = strlen (short_name);
   if (n < sn + 4 || strcmp (p + n - sn, short_name) != 0
       || strncmp (p + n - sn - 4, "/ns/", 4) != 0)
     return false;
-  size_t end = n - sn - 4; /* the pod name ends here */
+  size_t end = n - sn - 4; /* the pod key ends here */
   size_t start = end;
   while (start > 0 && p[start - 1] != '/')
     start--;
   if (start == end || start < 6 || strncmp (p + start - 6, "/pods/", 6) != 0)
     return false;
-  char name[POD_NAME_MAX + 1];
-  if (end - start > POD_NAME_MAX)
+  char name[POD_KEY_MAX + 1];
+  if (end - start > POD_KEY_MAX)
     return false;
   memcpy (name, p + start, end - start);
   name[end - start] = '\0';
-  return pod_name_valid (name);
+  return pod_key_valid (name);
 }
 
 static int

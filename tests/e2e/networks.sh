@@ -40,8 +40,8 @@ netns_of() {
 	pid=$(pid_of "$1") && [[ $pid != 0 ]] && stat -L -c %i "/proc/$pid/ns/net"
 }
 pinned_net() {
-	local f=("$PODSHIM_STATE"/*/pods/"$1"/ns/net)
-	[[ -e ${f[0]} ]] && stat -L -c %i "${f[0]}"
+	local f=("$PODSHIM_STATE"/*/pods/"$1"/pod.json) h
+	[[ -e ${f[0]} ]] && h=$(jq -er .holder.pid "${f[0]}") && stat -L -c %i "/proc/$h/ns/net"
 }
 # in_pod_netns ID...: each container is running in POD's pinned netns.
 in_pod_netns() {

@@ -84,10 +84,10 @@ netns_of() {
 }
 pinned_net() {
 	# A stack's pods are scoped: their directory is their key, stack:STACK:NAME.
-	local key f
+	local key f h
 	key=$(pods | jq -r --arg n "$1" '[.[] | select(.name == $n) | .key][0] // $n')
-	f=("$PODSHIM_STATE"/*/pods/"$key"/ns/net)
-	[[ -e ${f[0]} ]] && stat -L -c %i "${f[0]}"
+	f=("$PODSHIM_STATE"/*/pods/"$key"/pod.json)
+	[[ -e ${f[0]} ]] && h=$(jq -er .holder.pid "${f[0]}") && stat -L -c %i "/proc/$h/ns/net"
 }
 
 # same_netns POD SLOT SERVICE...: the SERVICEs' tasks in SLOT are in POD's
@@ -130,7 +130,7 @@ no_pinned_mounts() {
 # remember_pauses: record the pods' pause PIDs, to check they die later.
 remember_pauses() {
 	local p
-	for p in $(pods | jq -r '.[] | .pause_pid | select(. > 0)'); do
+	for p in $(pods | jq -r '.[] | (.pause_pid, .holder_pid) | select(. > 0)'); do
 		PAUSES+=("$p")
 	done
 }

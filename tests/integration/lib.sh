@@ -392,11 +392,16 @@ init_pid() {
 	"${DIRECT[@]}" state "$1" 2>/dev/null | jq -r '.pid // empty'
 }
 
-# pod_ns_file POD NS: the pinned namespace file of POD (net, ipc, uts, pid).
+# pod_ns_file POD NS: a path to the namespace NS (net, ipc, uts, pid) of POD,
+# through its holder (pid: its pause) process.
 pod_ns_file() {
-	local f
-	for f in "$S"/*/pods/"$1"/ns/"$2"; do
-		[[ -e $f ]] && { echo "$f"; return 0; }
+	local f k=.holder.pid p
+	[[ $2 == pid ]] && k=.pause.pid
+	for f in "$S"/*/pods/"$1"/pod.json; do
+		p=$(jq -er "$k" "$f" 2>/dev/null) && [[ -e /proc/$p/ns/$2 ]] && {
+			echo "/proc/$p/ns/$2"
+			return 0
+		}
 	done
 	return 1
 }

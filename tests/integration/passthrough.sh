@@ -388,7 +388,7 @@ pod_option_tests() {
 	local shimx=("$PODSHIM")
 	[[ $DLG == crun ]] && shimx+=(--podshim-runtime "$RT_BIN")
 	PODSHIM_STATE=$sa "${shimx[@]}" --podshim-state="$sb" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
-	if [[ -d $sb ]] && compgen -G "$sb/*/pods/opt/ns/net" >/dev/null && [[ ! -e $sa ]]; then
+	if [[ -d $sb ]] && compgen -G "$sb/*/pods/opt/pod.json" >/dev/null && [[ ! -e $sa ]]; then
 		ok "$DLG: --podshim-state=X wins over PODSHIM_STATE"
 	else
 		not_ok "$DLG: --podshim-state=X wins over PODSHIM_STATE" "$(find "$sa" "$sb" 2>&1)"
@@ -397,7 +397,7 @@ pod_option_tests() {
 	is "$(find "$sb" -path '*/pods/*' 2>/dev/null)" "" "$DLG: delete --force tears the pod down in that state dir"
 
 	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
-	if compgen -G "$sa/*/pods/opt/ns/net" >/dev/null; then
+	if compgen -G "$sa/*/pods/opt/pod.json" >/dev/null; then
 		ok "$DLG: PODSHIM_STATE chooses the state dir"
 	else
 		not_ok "$DLG: PODSHIM_STATE chooses the state dir" "$(find "$sa" "$sb" 2>&1)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load: LOAD_PODS pods x 3 members (default 200 x 3) created, then deleted, by
 # LOAD_WORKERS parallel workers (default 8) through podshim with the real runc.
-# Afterwards: zero pods, zero pinned namespaces, zero stray processes.
+# Afterwards: zero pods, holders, mounts (none even while the pods live) and stray processes.
 set -euo pipefail
 
 PODS=${LOAD_PODS:-200}
@@ -78,14 +78,18 @@ else echo "not ok 1 - creates failed"; sed 's/^/# /' "$T/errors" | head -20; fi
 list=$(ps_ pod list --format json)
 npods=$(jq length <<<"$list")
 nmembers=$(jq '[.[].members | length] | add // 0' <<<"$list")
-pause_pids=$(jq -r '.[] | select(.pause_pid > 0) | .pause_pid' <<<"$list")
-if [[ $npods == "$PODS" && $nmembers == $((PODS * 3)) ]]; then echo "ok 2 - $npods pods with $nmembers members"
-else echo "not ok 2 - expected $PODS pods / $((PODS * 3)) members, got $npods / $nmembers"; fi
+# Every pod's holder and pause processes (they must all be gone at the end).
+pause_pids=$(jq -r '.[] | (.pause_pid, .holder_pid) | select(. > 0)' <<<"$list")
+holders=$(jq '[.[] | select(.holder_pid > 0)] | length' <<<"$list")
+peak_mounts=$(grep -cF " $S/" /proc/self/mountinfo || true)
+if [[ $npods == "$PODS" && $nmembers == $((PODS * 3)) && $holders == "$PODS" && $peak_mounts == 0 ]]; then
+  echo "ok 2 - $npods pods with $nmembers members and $holders holders, no mount"
+else echo "not ok 2 - expected $PODS pods / $((PODS * 3)) members / $PODS holders / 0 mounts, got $npods / $nmembers / $holders / $peak_mounts"; fi
 
 # Every member of a pod is in that pod's network namespace.
 bad=0
 for ((p = 0; p < PODS; p += 7)); do
-  pin=$(stat -L -c %i "$S"/*/pods/load-$p/ns/net)
+  pin=$(stat -L -c %i "/proc/$(jq -r .holder.pid "$S"/*/pods/load-$p/pod.json)/ns/net")
   for m in 1 2 3; do
     pid=$(runc --root "$R" state "p$p-m$m" | jq .pid)
     ino=$(stat -L -c %i "/proc/$pid/ns/net")
@@ -126,7 +130,7 @@ for _ in $(seq 150); do
 done
 inits=$(runc --root "$R" list -q | wc -l)
 if [[ $mounts == 0 && $pauses == 0 && $inits == 0 ]]; then
-  echo "ok 6 - zero pinned namespaces, pause processes and containers left"
+  echo "ok 6 - zero mounts, holder and pause processes and containers left"
 else
-  echo "not ok 6 - left: $mounts mounts, $pauses pause processes, $inits containers"
+  echo "not ok 6 - left: $mounts mounts, $pauses holder or pause processes, $inits containers"
 fi

@@ -44,17 +44,17 @@ done
 check "$N concurrent creates of members of a new pod all succeed" together create_c "${ids[@]}"
 inos=$(for id in "${ids[@]}"; do nsino "$(cpid "$id")" net; done | sort -u)
 is "all $N share one netns" "$(wc -l <<<"$inos")" 1
-is "it is the pinned one" "$inos" "$(pinned crowd net)"
+is "it is the holder's" "$inos" "$(pinned crowd net)"
 is "pod list shows one pod crowd with $N members" \
 	"$(shim pod list --format json | jq -c '[.[] | select(.name == "crowd") | (.members | length)]')" "[$N]"
 is "pod.json lists each once, none still creating" \
 	"$(jq -c '[(.members | map(.id) | unique | length), ([.members[] | select(.creating)] | length)]' "$(poddir crowd)/pod.json")" \
 	"[$N,0]"
-is "exactly one set of pinned namespaces is mounted" \
-	"$(grep -cF " $(poddir crowd)/ns/" /proc/self/mountinfo)" 3
+is "exactly one holder, no mount" \
+	"$(our_pauses | wc -l):$(grep -cF " $(poddir crowd)/" /proc/self/mountinfo)" 1:0
 crowd_net=$inos
 since=$(now_ticks)
-mark_netns "$(poddir crowd)/ns/net"
+mark_netns "$(ns_file crowd net)"
 check "$N concurrent deletes succeed" together del "${ids[@]}"
 is "pod crowd is gone" "$(members crowd):$(test -e "$(poddir crowd)" && echo left)" ":"
 check "nothing left: no pods, no index, no mounts" eval 'no_pods && no_mounts_under "$STATE"'

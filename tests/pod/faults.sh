@@ -62,13 +62,22 @@ gone() {
 
 # --- crashes during create ----------------------------------------------------------
 
-for point in after-state after-config before-confirm; do
+# Every step from "sandbox begun" to "member confirmed", in order.
+POINTS="holder-started holder-recorded pause-started pause-recorded ns-opened after-volumes
+	after-state after-index after-config before-confirm"
+for point in $POINTS; do
 	for variant in alone joining; do
 		pod=f-$point-$variant id=$point-$variant
 		if [[ $variant == joining ]]; then
 			create "$id-live" "$(mkb "$id-live" -a "podshim.pod=$pod" -a podshim.volumes=/shared)" ||
 				not_ok "$id: the live member joins $pod"
 			live_net=$(pinned "$pod" net)
+			if [[ $point == holder-* ]]; then
+				# Only a pod whose holder died starts one for a joining member.
+				h=$(holder "$pod") hs=$(proc_start "$h")
+				kill -9 "$h"
+				wait_for 10 eval '! proc_alive "$h" "$hs"' >/dev/null
+			fi
 		fi
 		b=$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid)
 		orig=$(sha "$b/config.json")
@@ -82,8 +91,8 @@ for point in after-state after-config before-confirm; do
 			state=broken
 		fi
 		case $point in
-		after-state) want=original ;;
-		*) want=rewritten ;;
+		after-config | before-confirm) want=rewritten ;;
+		*) want=original ;;
 		esac
 		is "$point ($variant): config.json is whole ($want)" "$state" "$want"
 		if [[ $point == before-confirm ]]; then
@@ -115,7 +124,7 @@ done
 b=$(mkb bc -a podshim.pod=f-bc)
 PODSHIM_FAULT=before-confirm shim create --bundle "$b" bc </dev/null >/dev/null 2>&1
 shim pod gc >/dev/null 2>&1
-got="$(members f-bc):$(test -e "$(poddir f-bc)/ns/net" && echo pinned)"
+got="$(members f-bc):$(pinned f-bc net >/dev/null && echo pinned)"
 if [[ $got == "bc:pinned" ]]; then
 	ok "before-confirm: gc keeps the member while its container exists"
 else
@@ -126,6 +135,56 @@ del bc >/dev/null 2>&1
 runc --root "$RUNC_ROOT" delete --force bc >/dev/null 2>&1
 shim pod gc >/dev/null 2>&1
 check "before-confirm: all gone after the container's delete and gc" gone f-bc
+
+# --- a step that fails: rolled back at once ---------------------------------------
+
+# Every point before the delegate runs, as an error instead of a crash: the
+# create fails, and at once (no gc) nothing is left of what it began.
+for point in $POINTS; do
+	[[ $point == before-confirm ]] && continue
+	for variant in alone joining; do
+		# A joining member finds the holder alive: no holder step.
+		[[ $point == holder-* && $variant == joining ]] && continue
+		pod=f-fail-$point-$variant id=fail-$point-$variant
+		if [[ $variant == joining ]]; then
+			create "$id-live" "$(mkb "$id-live" -a "podshim.pod=$pod" -a podshim.volumes=/shared)" ||
+				not_ok "$id: the live member joins $pod"
+			live_net=$(pinned "$pod" net)
+			live_holder=$(holder "$pod")
+		fi
+		b=$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared,/other -a podshim.share=net,ipc,uts,pid)
+		orig=$(sha "$b/config.json")
+		PODSHIM_FAULT=fail:$point shim create --bundle "$b" "$id" </dev/null >/dev/null 2>"$T/err"
+		s=$?
+		err=$(cat "$T/err")
+		is "fail:$point ($variant): create fails, saying where" "$s:$([[ $err == *"fault injected at $point"* ]] && echo said)" 1:said
+		is "fail:$point ($variant): config.json is the original, no container" \
+			"$(sha "$b/config.json"):$(rc state "$id" >/dev/null 2>&1 && echo exists)" "$orig:"
+		check_fails "fail:$point ($variant): no index entry" test -e "$STATE/$KEY/containers/$id"
+		if [[ $variant == alone ]]; then
+			check "fail:$point ($variant): nothing is left (no gc)" gone "$pod"
+		else
+			is "fail:$point ($variant): the pod keeps its live member, holder and netns; no pause, no /other volume" \
+				"$(members "$pod"):$(holder "$pod"):$(pinned "$pod" net):$(jq -r '.pause.pid // 0' "$(poddir "$pod")/pod.json"):$(our_pauses | wc -l):$(test -e "$(poddir "$pod")/volumes/-other" && echo other)" \
+				"$id-live:$live_holder:$live_net:0:1:"
+			check "fail:$point ($variant): the pod is consistent" consistent "$pod"
+			check "fail:$point ($variant): the live member leaves" del "$id-live"
+			check "fail:$point ($variant): nothing left" gone "$pod"
+		fi
+		is "fail:$point ($variant): pod gc finds nothing to do" "$(shim pod gc 2>&1)" "removed 0 pod(s)"
+	done
+done
+
+# The issue's case: a pid-sharing member whose pod volume cannot be made (a
+# path component too long for a file name) fails after the holder and the
+# pause started; three such creates leave nothing.
+long=/$(printf 'v%.0s' $(seq 300))
+for i in 1 2 3; do
+	b=$(mkb "VL$i" -a podshim.pod=f-vlong -a podshim.share=net,ipc,uts,pid -a "podshim.volumes=$long")
+	check_fails "a member with a $((${#long} - 1))-byte volume name fails ($i)" create "VL$i" "$b"
+done
+check "nothing is left of pod f-vlong: no holder, no pause, no state" gone f-vlong
+is "pod gc sees nothing" "$(shim pod gc 2>&1)" "removed 0 pod(s)"
 
 # --- a crash during delete -------------------------------------------------------
 
@@ -210,7 +269,7 @@ mount -o remount,rw "$RO"
 ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 ro create --bundle "$b" RO1 </dev/null >/dev/null 2>&1
 check "RO1 joins pod ro while the state dir is writable" rc state RO1
-ro_net=$(stat -L -c %i "$RO/$KEY/pods/ro/ns/net")
+ro_net=$(stat -L -c %i "/proc/$(jq -r .holder.pid "$RO/$KEY/pods/ro/pod.json")/ns/net")
 mount -o remount,ro "$RO"
 b=$(mkb RO2 -a podshim.pod=ro)
 orig=$(sha "$b/config.json")

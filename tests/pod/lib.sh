@@ -136,27 +136,24 @@ LOG=$T/podshim.log
 ROOTFS=$T/rootfs
 mkdir -p "$T/b" "$T/out"
 
-# Inodes of nsfs objects (a pinned pid namespace) under $T.
-_pinned_pid_ns() {
-	local f
-	find "$T" -xdev -path '*/ns/pid' 2>/dev/null | while read -r f; do
-		mountpoint -q "$f" 2>/dev/null && stat -L -c %i "$f" 2>/dev/null
-	done
-}
+T_START=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz }' /proc/uptime)
+_PAUSE_EXE=$(readlink -f "${PODSHIM_PAUSE:-/nonexistent}" 2>/dev/null)
 
-# PIDs of podshim-pause processes belonging to this test: those named in a
-# pod.json under $T and those whose PID namespace is pinned under $T.
+# PIDs of podshim-pause processes (holders and pauses) belonging to this test:
+# those named in a pod.json under $T, and those running this build's
+# podshim-pause that started after this test did (the pod suites run one at a
+# time).
 our_pauses() {
-	local inos f p
-	inos=" $(_pinned_pid_ns | tr '\n' ' ') "
+	local f p st
 	{
 		find "$T" -name pod.json 2>/dev/null | while read -r f; do
-			jq -r '.pause.pid // empty' "$f" 2>/dev/null
+			jq -r '.pause.pid // empty, .holder.pid // empty' "$f" 2>/dev/null
 		done
 		for p in /proc/[0-9]*; do
 			[[ $(cat "$p/comm" 2>/dev/null) == podshim-pause ]] || continue
-			f=$(stat -L -c %i "$p/ns/pid" 2>/dev/null) || continue
-			[[ $inos == *" $f "* ]] && echo "${p#/proc/}"
+			[[ -n $_PAUSE_EXE && $(readlink "$p/exe" 2>/dev/null) == "$_PAUSE_EXE" ]] || continue
+			st=$(cut -d' ' -f22 <"$p/stat" 2>/dev/null) || continue
+			((st >= T_START)) && echo "${p#/proc/}"
 		done
 	} | sort -u | while read -r p; do
 		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && echo "$p"
@@ -207,7 +204,7 @@ _make_rootfs() {
 	mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc,www,shared,data,vol,run}
 	cp "$_BUSYBOX" "$ROOTFS/bin/busybox"
 	for a in sh sleep nc httpd wget kill hostname ps cat echo readlink ls grep \
-		stat true false touch rm test; do
+		stat true false touch rm test id wc; do
 		ln -s busybox "$ROOTFS/bin/$a"
 	done
 	: >"$ROOTFS/etc/hostname"
@@ -358,9 +355,24 @@ voldir() {
 	echo "$DATA/$(rootkey "${2:-$RUNC_ROOT}")/$1"
 }
 
-# pinned POD TYPE [ROOT]: the inode of the pinned namespace.
+# holder POD [ROOT]: the PID of the pod's holder process.
+holder() {
+	jq -er '.holder.pid' "$(poddir "$1" "${2:-$RUNC_ROOT}")/pod.json"
+}
+
+# pinned POD TYPE [ROOT]: the inode of the pod's namespace TYPE (held by its
+# holder; pid: by its pause).
 pinned() {
-	stat -L -c %i "$(poddir "$1" "${3:-$RUNC_ROOT}")/ns/$2"
+	local f=.holder.pid
+	[[ $2 == pid ]] && f=.pause.pid
+	stat -L -c %i "/proc/$(jq -er "$f" "$(poddir "$1" "${3:-$RUNC_ROOT}")/pod.json")/ns/$2"
+}
+
+# ns_file POD TYPE [ROOT]: a path to the pod's namespace TYPE (for nsenter).
+ns_file() {
+	local f=.holder.pid
+	[[ $2 == pid ]] && f=.pause.pid
+	echo "/proc/$(jq -er "$f" "$(poddir "$1" "${3:-$RUNC_ROOT}")/pod.json")/ns/$2"
 }
 
 # members POD [ROOT]: the pod's members, sorted, comma-separated ("" if no pod).
@@ -449,6 +461,16 @@ no_ns_refs() {
 		echo "$pat still referenced by:$found"
 		return 1
 	}
+}
+
+# no_pod_mounts INODE...: no mount under $T and none of these namespaces
+# mounted anywhere in the host's mount table.
+no_pod_mounts() {
+	local i
+	! grep -F " $T/" /proc/self/mountinfo || return 1
+	for i; do
+		! awk -v i="$i" '$4 ~ "^[a-z]+:\\[" i "\\]$"' /proc/self/mountinfo | grep . || return 1
+	done
 }
 
 # no_mounts_under DIR

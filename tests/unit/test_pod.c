@@ -121,6 +121,34 @@ test_state_roundtrip_keeps_unknown (void **state)
 }
 
 static void
+test_state_holder (void **state)
+{
+  (void)state;
+  struct pod_state p = parse_ok ("{\"version\":1,\"name\":\"a\",\"pinned\":[],"
+                                 "\"holder\":{\"pid\":9,\"start\":18446744073709551615,\"x\":1}}");
+  assert_int_equal (p.holder_pid, 9);
+  assert_int_equal (p.holder_start, 18446744073709551615ULL);
+  assert_int_equal (p.pause_pid, 0);
+  p.holder_start = 11;
+  char *out = emit_ok (&p);
+  /* Unknown fields of the holder object survive. */
+  assert_string_equal (out, "{\"version\":1,\"name\":\"a\",\"pinned\":[],"
+                            "\"holder\":{\"pid\":9,\"start\":11,\"x\":1},\"members\":[]}");
+  free (out);
+  p.holder_pid = 0;
+  out = emit_ok (&p);
+  assert_string_equal (out, "{\"version\":1,\"name\":\"a\",\"pinned\":[],\"members\":[]}");
+  free (out);
+  pod_state_free (&p);
+
+  struct podshim_error *err = NULL;
+  static const char bad[] = "{\"version\":1,\"name\":\"a\",\"holder\":{\"pid\":-1}}";
+  assert_true (pod_state_parse (bad, strlen (bad), &p, &err) < 0);
+  assert_non_null (strstr (err->msg, "holder"));
+  podshim_error_free (err);
+}
+
+static void
 test_state_from_scratch (void **state)
 {
   (void)state;
@@ -483,6 +511,7 @@ main (void)
     cmocka_unit_test (test_state_parse),
     cmocka_unit_test (test_state_roundtrip_keeps_unknown),
     cmocka_unit_test (test_state_from_scratch),
+    cmocka_unit_test (test_state_holder),
     cmocka_unit_test (test_state_errors),
     cmocka_unit_test (test_members),
     cmocka_unit_test (test_names),

@@ -135,7 +135,8 @@ def join(spec, plan):
         # (.../pods/<pod>/ns/<short>) is replaced.
         own = entries[0].get("path") if entries else None
         host = short == "net" and plan.get("docker_host_network", False)
-        assert host or own in (None, "") or re.search(r"/pods/[A-Za-z0-9_-][A-Za-z0-9_.-]*/ns/" + short + "$", own), \
+        assert host or own in (None, "") or re.fullmatch(r"/proc/[0-9]{1,10}/fd/[0-9]{1,10}", own) \
+            or re.search(r"/pods/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*/ns/" + short + "$", own), \
             "namespace already joined by path"
         if entries:
             entries[0].set("path", paths[short])

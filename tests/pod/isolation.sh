@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Isolation of a pod's podshim-pause processes (issue 8 item 1, issue 11): from
+# a root member that shares PIDs (runc's default spec and capabilities),
+# PID 1 gives nothing of the host — /proc/1/root, cwd, environ, exe — no host
+# file can be written through it, and `kill -TERM 1` / `kill -KILL 1` do not
+# stop the pod. The holder of every pod (pid sharing or not) runs as nobody,
+# with no capability, no_new_privs, seccomp, no fd but /dev/null, in a mount
+# namespace whose root is an empty read-only tmpfs; a pod adds no mount to the
+# host's mount table.
+# eval '...' strings expand later: variables used there look unused.
+# shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
+. "$(dirname "$0")/lib.sh"
+
+HOST_MNT=$(nsino self mnt)
+
+# --- a root member of a pid-sharing pod --------------------------------------
+
+b1=$(mkb I1 -a podshim.pod=iso -a podshim.share=net,ipc,uts,pid)
+b2=$(mkb I2 -a podshim.pod=iso -a podshim.share=net,ipc,uts,pid)
+check "I1 joins pid-sharing pod iso" member I1 "$b1"
+check "I2 joins pod iso" member I2 "$b2"
+pause=$(jq -r .pause.pid "$(poddir iso)/pod.json")
+pause_s=$(proc_start "$pause")
+is "PID 1 of I1 is the pause" "$(xin I1 ps -o pid,args | awk '$1 == 1 { print $2 }')" podshim-pause
+is "I1 runs as root" "$(xin I1 id -u 2>&1)" 0
+
+is "/proc/1/root lists nothing" "$(xin I1 sh -c 'ls -A /proc/1/root/ 2>/dev/null | wc -l')" 0
+check_fails "/proc/1/root/etc is not the host's /etc" xin I1 test -e /proc/1/root/etc/hostname
+is "/proc/1/cwd lists nothing" "$(xin I1 sh -c 'ls -A /proc/1/cwd/ 2>/dev/null | wc -l')" 0
+check_fails "/proc/1/cwd/config.json (a bundle) is not reachable" xin I1 test -e /proc/1/cwd/config.json
+is "/proc/1/environ gives nothing" "$(xin I1 sh -c 'cat /proc/1/environ 2>/dev/null | wc -c')" 0
+is "/proc/1/exe gives nothing" "$(xin I1 sh -c 'cat /proc/1/exe 2>/dev/null | wc -c')" 0
+pw=podshim-pwned-$$-$RANDOM
+xin I1 sh -c "echo pwned > /proc/1/root$T/$pw; echo pwned > /proc/1/root/tmp/$pw;
+	echo pwned > /proc/1/cwd/$pw" >/dev/null 2>&1
+check "writing through /proc/1/root and /proc/1/cwd created no host file" \
+	eval '[[ ! -e $T/$pw && ! -e /tmp/$pw && ! -e $b1/$pw && ! -e $PWD/$pw ]]'
+rm -f "/tmp/$pw" "$PWD/$pw" "/$pw"
+
+xin I1 kill -TERM 1 >/dev/null 2>&1
+xin I1 kill -INT 1 >/dev/null 2>&1
+xin I1 kill -HUP 1 >/dev/null 2>&1
+xin I2 kill -KILL 1 >/dev/null 2>&1
+sleep 1
+check "kill -TERM/-INT/-HUP/-KILL 1 from inside: the pause lives on" proc_alive "$pause" "$pause_s"
+check "and so do I1 and I2" eval 'rc state I1 | jq -e ".status == \"running\"" && rc state I2 | jq -e ".status == \"running\""'
+is "and it is still PID 1 of I2" "$(xin I2 ps -o pid,args | awk '$1 == 1 { print $2 }')" podshim-pause
+
+# --- what every holder and pause is ----------------------------------------------
+
+b3=$(mkb I3 -a podshim.pod=iso2)
+check "I3 joins pod iso2 (net,ipc,uts)" member I3 "$b3"
+holder1=$(holder iso) holder2=$(holder iso2)
+
+# isolated PID WHAT: the checks of one podshim-pause process, from the host.
+isolated() {
+	local p=$1 w=$2 st fds
+	st=$(cat "/proc/$p/status")
+	is "$w: uid and gid nobody" "$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' <<<"$st" | tr '\n' ' ')" \
+		"65534 65534 65534 65534 65534 65534 65534 65534 "
+	is "$w: no supplementary group" "$(awk '/^Groups:/ { print NF - 1 }' <<<"$st")" 0
+	is "$w: no capability in any set" \
+		"$(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { print $2 }' <<<"$st" | sort -u)" 0000000000000000
+	is "$w: no_new_privs, seccomp filter" "$(awk '/^NoNewPrivs:|^Seccomp:/ { print $2 }' <<<"$st" | tr '\n' ' ')" "1 2 "
+	fds=$(for f in /proc/"$p"/fd/*; do readlink "$f"; done | sort | uniq -c | awk '{ print $1, $2 }')
+	is "$w: its fds are 0, 1, 2 on /dev/null" "$fds" "3 /dev/null"
+	isnt "$w: its own mount namespace" "$(nsino "$p" mnt)" "$HOST_MNT"
+	is "$w: its root (seen from the host) is empty" "$(ls -A "/proc/$p/root/" | wc -l)" 0
+	check_fails "$w: and read-only" touch "/proc/$p/root/x"
+	is "$w: cwd is its root" "$(readlink "/proc/$p/cwd")" /
+	is "$w: empty environment" "$(wc -c <"/proc/$p/environ")" 0
+}
+isolated "$pause" "the pause of iso"
+isolated "$holder1" "the holder of iso"
+isolated "$holder2" "the holder of iso2"
+is "the pause and I1 share the holder's netns" "$(nsino "$pause" net) $(nsino "$(cpid I1)" net)" \
+	"$(nsino "$holder1" net) $(nsino "$holder1" net)"
+check "the pods added no mount to the host's mount table" no_pod_mounts \
+	"$(nsino "$holder1" net)" "$(nsino "$holder1" ipc)" "$(nsino "$holder2" net)" "$(nsino "$pause" pid)"
+
+check "delete I1, I2, I3" del_all I1 I2 I3
+check "no holder or pause of this test is left" wait_for 5 test -z "$(our_pauses)"
+check "no pod is left" no_pods
+
+done_testing
