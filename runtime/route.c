@@ -187,41 +187,6 @@ route_create_nopod (struct shim_ctx *ctx, struct container_record *rec, int *ret
   return 0;
 }
 
-/* Does the (class) runtime still know container id? `RUNTIME [globals] state ID`. */
-static bool
-runtime_knows (const struct runc_cmdline *c, const char *id)
-{
-  int end = c->command_index < 0 ? c->argc : c->command_index;
-  cleanup_free char **av = calloc ((size_t)end + 3, sizeof (char *));
-  if (av == NULL)
-    abort ();
-  for (int i = 0; i < end; i++)
-    av[i] = c->argv[i];
-  av[0] = (char *)delegate_runtime (c);
-  av[end] = (char *)"state";
-  av[end + 1] = (char *)id;
-  pid_t pid = fork ();
-  if (pid < 0)
-    return true;
-  if (pid == 0)
-    {
-      int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
-      if (fd >= 0)
-        {
-          dup2 (fd, 0);
-          dup2 (fd, 1);
-          dup2 (fd, 2);
-        }
-      execvp (av[0], av);
-      _exit (127);
-    }
-  int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return true;
-  return !(WIFEXITED (status) && WEXITSTATUS (status) != 0 && WEXITSTATUS (status) != 127);
-}
-
 /* Runs argv with stdio on /dev/null; its exit status, -1 if it did not run. */
 static int
 run_quiet (char **argv)
@@ -246,6 +211,24 @@ run_quiet (char **argv)
     if (errno != EINTR)
       return -1;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+/* Does the (class) runtime still know container id? `RUNTIME [globals] state ID`. */
+static bool
+runtime_knows (const struct runc_cmdline *c, const char *id)
+{
+  int end = c->command_index < 0 ? c->argc : c->command_index;
+  cleanup_free char **av = calloc ((size_t)end + 3, sizeof (char *));
+  if (av == NULL)
+    abort ();
+  for (int i = 0; i < end; i++)
+    av[i] = c->argv[i];
+  av[0] = (char *)delegate_runtime (c);
+  av[end] = (char *)"state";
+  av[end + 1] = (char *)id;
+  int r = run_quiet (av);
+  /* Unknown only when it ran and said so (127: it could not run). */
+  return !(r > 0 && r != 127);
 }
 
 /* `kill ID SIG` through the member's own runtime: its class's (from its
