@@ -167,7 +167,135 @@ part_mesh() {
 	part_done
 }
 
-for p in ${CMP_ONLY:-shm health mesh}; do
+# --- stack ------------------------------------------------------------------------
+# Two apps (web, api), one replica each; each pod (web-1, api-1): the app
+# (busybox httpd on 127.0.0.1:8080, its log on the pod volume /logs,
+# essential), an nginx proxy (the pod's one Docker-networked member, on the
+# stack's overlay network; podshim.wait=tcp:8080), a log collector (tail -F
+# of the app's log: `docker service logs`) and a health sidecar (busybox
+# httpd + CGI, the service's healthcheck). The others are on the `host`
+# network, which podshim puts in the pod (the recipe for every engine).
+
+task_cid() { # task_cid SERVICE: the running container of SERVICE's slot 1
+	docker ps --no-trunc --filter "label=com.docker.swarm.service.name=$1" \
+		--format '{{.ID}} {{.Label "com.docker.swarm.task.name"}}' | awk -v p="$1.1." 'index($2, p) == 1 { print $1 }'
+}
+stack_services() { echo stk_{web,api}{,-proxy,-logs,-health}; }
+# stack_pod APP: pod APP-1 is exactly the running tasks of the app's services.
+stack_pod() {
+	local s c want=''
+	for s in "stk_$1" "stk_$1-proxy" "stk_$1-logs" "stk_$1-health"; do
+		c=$(task_cid "$s")
+		[[ -n $c && $c != *$'\n'* ]] || { echo "no single task of $s: '$c'"; return 1; }
+		want+=$c$'\n'
+	done
+	[[ $(pod_members "$1-1") == "$(sort <<<"${want%$'\n'}")" ]] || { echo "pod $1-1: $(pod_members "$1-1" | tr '\n' ' ')"; return 1; }
+}
+stack_get() { # stack_get FROM-SERVICE PATH: GET the pod's proxy at 127.0.0.1:8000
+	local c
+	c=$(task_cid "$1") && [[ -n $c ]] || return 1
+	timeout 10 docker exec "$c" wget -qO- "http://127.0.0.1:8000$2"
+}
+replaced() { # replaced SERVICE OLD-CID: SERVICE runs a container other than OLD-CID
+	local c
+	c=$(task_cid "$1")
+	[[ -n $c && $c != "$2" ]]
+}
+no_members() { [[ -z $(pod_members "$1") ]]; }
+stack_healthy() { # stack_healthy SERVICE
+	local c
+	c=$(task_cid "$1") && [[ -n $c ]] && health_is "$c" healthy
+}
+stack_cleanup() {
+	docker stack rm stk >/dev/null 2>&1 || true
+	wait_for -n 100 -s 0.2 sh -c '[ -z "$(docker ps -q)" ]' >/dev/null 2>&1 || true
+	docker swarm leave --force >/dev/null 2>&1 || true
+	docker network rm docker_gwbridge >/dev/null 2>&1 || true
+}
+
+part_stack() {
+	part "stack: two apps, each with a proxy, a log collector and a health sidecar"
+	at_exit stack_cleanup
+	if ! docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1; then
+		not_ok "stack: docker swarm init"
+		return
+	fi
+	{
+		echo 'version: "3.8"'
+		echo 'services:'
+		for app in web api; do
+			cat <<-YAML
+			  $app:
+			    image: podshim/busybox
+			    command: ["sh", "-c", "mkdir -p /www/api && echo $app-\$\$SLOT > /www/index.html && echo $app-\$\$SLOT > /www/api/index.html && exec httpd -f -vv -p 127.0.0.1:8080 -h /www 2>>/logs/access.log"]
+			    environment: {PODSHIM_POD: '$app-{{.Task.Slot}}', SLOT: '{{.Task.Slot}}'}
+			    labels: {podshim.volumes: /logs, podshim.essential: "true"}
+			    networks: [hostnet]
+			    stop_grace_period: 1s
+			    deploy: {restart_policy: {delay: 1s}}
+			  $app-proxy:
+			    image: podshim/nginx
+			    command: [nginx]
+			    environment: {PODSHIM_POD: '$app-{{.Task.Slot}}'}
+			    labels: {podshim.wait: "tcp:8080", podshim.wait-timeout: "30"}
+			    deploy: {endpoint_mode: dnsrr, restart_policy: {delay: 1s}}
+			    volumes: [{type: bind, source: $CMP/stack-$app-proxy.conf, target: /etc/nginx/conf.d/stack.conf, read_only: true}]
+			    stop_grace_period: 1s
+			  $app-logs:
+			    image: podshim/busybox
+			    command: ["tail", "-F", "/logs/access.log"]
+			    environment: {PODSHIM_POD: '$app-{{.Task.Slot}}'}
+			    labels: {podshim.volumes: /logs}
+			    networks: [hostnet]
+			    stop_grace_period: 1s
+			    deploy: {restart_policy: {delay: 1s}}
+			  $app-health:
+			    image: podshim/busybox
+			    command: ["httpd", "-f", "-p", "127.0.0.1:8081", "-h", "/www"]
+			    environment: {PODSHIM_POD: '$app-{{.Task.Slot}}', APP_PORT: "8080"}
+			    networks: [hostnet]
+			    volumes: [{type: bind, source: $CMP/http-health.cgi, target: /www/cgi-bin/health, read_only: true}]
+			    healthcheck: {test: ["CMD-SHELL", "wget -qO- http://127.0.0.1:8081/cgi-bin/health || exit 1"], interval: 1s, timeout: 5s, retries: 1}
+			    stop_grace_period: 1s
+			    deploy: {restart_policy: {delay: 1s}}
+			YAML
+		done
+		printf 'networks:\n  hostnet:\n    external: true\n    name: host\n'
+	} >"$E2E_DIR/run/stack.yml"
+	check "stack: docker stack deploy" docker stack deploy --resolve-image never -c "$E2E_DIR/run/stack.yml" stk
+	for app in web api; do
+		check "stack: pod $app-1 is the app, its proxy, log collector and health sidecar" \
+			wait_for -n 300 -s 0.2 stack_pod "$app"
+	done
+	is "stack: web's proxy serves web from the pod's 127.0.0.1" "$(wait_for -n 50 stack_get stk_web-logs / 2>&1)" web-1
+	is "stack: web's proxy routes /api/ to api's proxy over the stack network" \
+		"$(wait_for -n 50 stack_get stk_web-logs /api/ 2>&1)" api-1
+	is "stack: and api's proxy to its app" "$(wait_for -n 50 stack_get stk_api-logs / 2>&1)" api-1
+	stack_get stk_web-logs "/$TOKEN" >/dev/null 2>&1
+	check "stack: web's log collector shows the app's log line (docker service logs)" \
+		wait_for -n 50 sh -c 'docker service logs --raw stk_web-logs 2>/dev/null | grep -F "url:/$0"' "$TOKEN"
+	for app in web api; do
+		check "stack: $app's health sidecar is healthy" wait_for -n 100 -s 0.3 stack_healthy "stk_$app-health"
+	done
+	proxy0=$(task_cid stk_web-proxy) logs0=$(task_cid stk_web-logs) api0=$(task_cid stk_api-proxy)
+	kill -9 "$(docker inspect -f '{{.State.Pid}}' "$(task_cid stk_web)" 2>/dev/null)" 2>/dev/null
+	check "stack: web killed (essential): its proxy is stopped and replaced by Swarm" \
+		wait_for -n 150 -s 0.2 replaced stk_web-proxy "$proxy0"
+	check "stack: and its log collector" \
+		wait_for -n 150 -s 0.2 replaced stk_web-logs "$logs0"
+	is "stack: the api pod is untouched" "$(task_cid stk_api-proxy)" "$api0"
+	check "stack: pod web-1 is whole again" wait_for -n 300 -s 0.2 stack_pod web
+	is "stack: and serves again through its proxy" "$(wait_for -n 100 stack_get stk_web-logs /api/ 2>&1)" api-1
+	check "stack: docker stack rm" docker stack rm stk
+	check "stack: no container left" wait_for -n 150 -s 0.2 sh -c '[ -z "$(docker ps -aq)" ]'
+	for app in web api; do
+		check "stack: pod $app-1 is gone" wait_for -n 50 no_members "$app-1"
+	done
+	docker swarm leave --force >/dev/null 2>&1
+	part_done
+}
+
+for p in ${CMP_ONLY:-shm health mesh stack}; do
 	"part_$p"
 done
 
