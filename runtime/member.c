@@ -780,11 +780,42 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
   return 0;
 }
 
+/* The pod's /dev/shm, `shm` in its data directory vfd (volumes' names start
+ * with `-`): a tmpfs (nosuid, nodev, noexec, 1777) of the size of the first
+ * IPC-sharing member's own /dev/shm; later members get it whatever theirs
+ * says. Unmounted with the volumes at teardown. */
+static int
+shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
+{
+  cleanup_close int d = ensure_dir_at (vfd, "shm", 01777, err);
+  if (d < 0)
+    return -1;
+  struct stat pst, st;
+  if (fstat (vfd, &pst) < 0 || fstat (d, &st) < 0)
+    return podshim_error_set (err, errno, "cannot set up the pod's /dev/shm");
+  if (st.st_dev != pst.st_dev)
+    return 0;
+  char target[64], opts[64];
+  snprintf (target, sizeof (target), "/proc/self/fd/%d", d);
+  snprintf (opts, sizeof (opts), "size=%llu,mode=1777", size);
+  if (mount ("shm", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+    {
+      int e = errno;
+      unlinkat (vfd, "shm", AT_REMOVEDIR);
+      return podshim_error_set (err, e, "cannot mount a tmpfs of %llu bytes for the pod's /dev/shm",
+                                size);
+    }
+  fault_point ("after-shm");
+  return 0;
+}
+
 /* Creates the pod's data directory (recorded first in the pod directory, so
- * that teardown finds it whatever happens next) and its volumes. */
+ * that teardown finds it whatever happens next), its volumes and, with
+ * shm_size, its /dev/shm. */
 static int
 volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
-               const struct pod_request *req, char **made, yajl_val used,
+               const struct pod_request *req, unsigned long long shm_size, char **made,
+               yajl_val used,
                struct podshim_error **err)
 {
   cleanup_free char *dpath = pod_data_path (ctx, key);
@@ -839,6 +870,8 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
           < 0)
         return -1;
     }
+  if (shm_size && shm_setup (vfd, shm_size, err) < 0)
+    return -1;
   return 0;
 }
 
@@ -851,6 +884,7 @@ struct join_result
   int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
   char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
   struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
+  bool shm;                   /* mount the pod's /dev/shm */
 };
 
 static void
@@ -1069,14 +1103,17 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
   if (res->new_volumes == NULL)
     abort ();
+  /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory. */
+  unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
   cleanup_json yajl_val used = json_new_array ();
-  if (req->n_volumes > 0)
+  if (req->n_volumes > 0 || shm_size)
     {
-      if (volumes_setup (ctx, h->poddir, key, req, res->new_volumes, used, err) < 0)
+      if (volumes_setup (ctx, h->poddir, key, req, shm_size, res->new_volumes, used, err) < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
       if (fault_point ("after-volumes", err) < 0)
         return -1;
     }
+  res->shm = shm_size != 0;
   res->keep_network_hook = false;
   if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
     {
@@ -1145,6 +1182,11 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
                             .docker_host_network = res->docker_host_network,
                             .resolv_conf = resolv, .hosts = hosts,
                             .volumes = vols, .n_volumes = req->n_volumes };
+  cleanup_free char *data = pod_data_path (ctx, key);
+  cleanup_free char *shm = NULL;
+  if (res->shm && asprintf (&shm, "%s/shm", data) < 0)
+    abort ();
+  plan.shm = shm;
   size_t np = 0;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
@@ -1156,7 +1198,6 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
           abort ();
         plan.ns_path[pod_ns_index (bit)] = paths[np++];
       }
-  cleanup_free char *data = pod_data_path (ctx, key);
   for (size_t i = 0; i < req->n_volumes; i++)
     {
       paths[np] = pod_volume_dirname (req->volumes[i]);

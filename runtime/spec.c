@@ -1,7 +1,10 @@
 #include "config.h"
 #include "spec.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 
 int
 pod_ns_index (unsigned bit)
@@ -309,6 +312,85 @@ mount_path_under (const char *path, const char *dir)
     }
 }
 
+#define SHM_DEFAULT_SIZE (64ULL << 20)
+
+unsigned long long
+spec_shm_size (yajl_val spec)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+    {
+      yajl_val m = mounts->u.array.values[i];
+      const char *d = json_get_string (m, "destination");
+      if (m->type != yajl_t_object || d == NULL || !same_mount_path (d, "/dev/shm"))
+        continue;
+      yajl_val opts = json_get_array (m, "options");
+      for (size_t j = 0; opts && j < opts->u.array.len; j++)
+        {
+          const char *o
+              = YAJL_IS_STRING (opts->u.array.values[j]) ? opts->u.array.values[j]->u.string : NULL;
+          if (o == NULL || strncmp (o, "size=", 5) != 0)
+            continue;
+          char *end;
+          errno = 0;
+          unsigned long long n = strtoull (o + 5, &end, 10);
+          unsigned shift = 0;
+          switch (*end)
+            {
+            case 'k':
+            case 'K':
+              shift = 10;
+              end++;
+              break;
+            case 'm':
+            case 'M':
+              shift = 20;
+              end++;
+              break;
+            case 'g':
+            case 'G':
+              shift = 30;
+              end++;
+              break;
+            default:
+              break;
+            }
+          if (errno == 0 && end != o + 5 && *end == '\0' && n > 0 && n <= (~0ULL >> shift))
+            return n << shift;
+        }
+      const char *type = json_get_string (m, "type");
+      const char *src = json_get_string (m, "source");
+      struct statfs sf;
+      if (type && strcmp (type, "bind") == 0 && src && src[0] == '/' && statfs (src, &sf) == 0
+          && sf.f_blocks > 0)
+        return (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
+      return SHM_DEFAULT_SIZE;
+    }
+  return 0;
+}
+
+/* Replaces the member's own /dev/shm (Docker's `shm` tmpfs, or its bind mount
+ * of one) by a bind mount of the pod's, in place: /dev comes first. */
+static void
+set_pod_shm (yajl_val spec, const char *source)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+    {
+      yajl_val m = mounts->u.array.values[i];
+      const char *d = json_get_string (m, "destination");
+      if (m->type != yajl_t_object || d == NULL || !same_mount_path (d, "/dev/shm"))
+        continue;
+      json_object_set (m, "type", json_new_string ("bind"));
+      json_object_set (m, "source", json_new_string (source));
+      yajl_val opts = json_new_array ();
+      static const char *const o[] = { "rbind", "rprivate", "rw", "nosuid", "nodev", "noexec" };
+      for (size_t j = 0; j < sizeof (o) / sizeof (o[0]); j++)
+        json_array_append (opts, json_new_string (o[j]));
+      json_object_set (m, "options", opts);
+    }
+}
+
 static int
 add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_error **err)
 {
@@ -411,6 +493,8 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
       set_mount_source (spec, "/etc/resolv.conf", plan->resolv_conf);
       set_mount_source (spec, "/etc/hosts", plan->hosts);
     }
+  if ((plan->share & POD_NS_IPC) && plan->shm)
+    set_pod_shm (spec, plan->shm);
   if (ret_dropped_hooks)
     *ret_dropped_hooks = dropped;
   return add_volume_mounts (spec, plan, err);

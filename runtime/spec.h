@@ -27,7 +27,13 @@ struct join_plan
   const char *hosts;                /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
   size_t n_volumes;
+  const char *shm; /* with ipc: the pod's /dev/shm directory, bind-mounted over the member's */
 };
+
+/* The size in bytes of the container's own /dev/shm: its tmpfs `size=`
+ * option, else the filesystem size of a bind mount's source (Docker's
+ * `shareable` IPC mode), else 64 MiB (Docker's default). 0: no /dev/shm mount. */
+unsigned long long spec_shm_size (yajl_val spec);
 
 /* The source of spec's mount at destination dest, or NULL. */
 const char *spec_mount_source (yajl_val spec, const char *dest);
@@ -60,7 +66,8 @@ enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_m
  * shared, drops namespaced sysctls of shared namespaces, drops the network
  * hook unless kept, points the /etc/resolv.conf and /etc/hosts mounts at the
  * plan's files (the pod's network owner's) when it shares the network,
- * adds the pod volumes' bind mounts. *ret_dropped_hooks
+ * replaces the member's /dev/shm mount by a bind mount of plan->shm when it
+ * shares IPC (nosuid, nodev, noexec), adds the pod volumes' bind mounts. *ret_dropped_hooks
  * counts dropped hooks (may be NULL). */
 int spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_hooks,
                    struct podshim_error **err);

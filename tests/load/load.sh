@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load: LOAD_PODS pods x 3 members (default 200 x 3) created, then deleted, by
 # LOAD_WORKERS parallel workers (default 8) through podshim with the real runc.
-# Afterwards: zero pods, holders, mounts (none even while the pods live) and stray processes.
+# Afterwards: zero pods, holders, mounts and stray processes. While the pods
+# live: no mount for their namespaces, one tmpfs each for their /dev/shm.
 set -euo pipefail
 
 PODS=${LOAD_PODS:-200}
@@ -82,9 +83,10 @@ nmembers=$(jq '[.[].members | length] | add // 0' <<<"$list")
 pause_pids=$(jq -r '.[] | (.pause_pid, .holder_pid) | select(. > 0)' <<<"$list")
 holders=$(jq '[.[] | select(.holder_pid > 0)] | length' <<<"$list")
 peak_mounts=$(grep -cF " $S/" /proc/self/mountinfo || true)
-if [[ $npods == "$PODS" && $nmembers == $((PODS * 3)) && $holders == "$PODS" && $peak_mounts == 0 ]]; then
-  echo "ok 2 - $npods pods with $nmembers members and $holders holders, no mount"
-else echo "not ok 2 - expected $PODS pods / $((PODS * 3)) members / $PODS holders / 0 mounts, got $npods / $nmembers / $holders / $peak_mounts"; fi
+shm_mounts=$(grep -cF " $PODSHIM_DATA/" /proc/self/mountinfo || true)
+if [[ $npods == "$PODS" && $nmembers == $((PODS * 3)) && $holders == "$PODS" && $peak_mounts == 0 && $shm_mounts == "$PODS" ]]; then
+  echo "ok 2 - $npods pods with $nmembers members and $holders holders, no mount but one /dev/shm tmpfs a pod"
+else echo "not ok 2 - expected $PODS pods / $((PODS * 3)) members / $PODS holders / 0 state mounts / $PODS shm mounts, got $npods / $nmembers / $holders / $peak_mounts / $shm_mounts"; fi
 
 # Every member of a pod is in that pod's network namespace.
 bad=0
@@ -110,7 +112,7 @@ left=$(ps_ pod list --format json | jq length)
 if [[ $left == 0 && -z $(ls -A "$S"/*/pods 2>/dev/null) ]]; then echo "ok 5 - zero pods left"
 else echo "not ok 5 - $left pods left: $(ls -A "$S"/*/pods 2>/dev/null | head -5 | tr '\n' ' ')"; fi
 
-mounts=$(grep -cF " $S/" /proc/self/mountinfo || true)
+mounts=$(grep -cE " ($S|$PODSHIM_DATA)/" /proc/self/mountinfo || true)
 # The pauses recorded above must be gone. A zombie waiting for its reaper is
 # gone; a killed PID 1 stays in the kernel until every process of its PID
 # namespace has been reaped, which this machine's init does every few seconds:

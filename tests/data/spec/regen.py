@@ -15,6 +15,9 @@ Plan fields:
   resolv_conf, hosts with net: new source of the /etc/resolv.conf, /etc/hosts
                      mounts (the pod's copies of its network owner's files)
   volumes            [{destination, source}]
+  shm                with ipc: the pod's /dev/shm directory; the member's own
+                     /dev/shm mount becomes a bind mount of it (rbind, rprivate,
+                     rw, nosuid, nodev, noexec), in place
   dropped_hooks      expected count of dropped hooks (checked by test_spec)
   error              a substring of the expected error; no .out.json then
                      (a namespace joined by a path other than the pod's, or an
@@ -160,6 +163,13 @@ def join(spec, plan):
                 d = m.get("destination") if isinstance(m, Obj) else None
                 if key in plan and isinstance(d, str) and components(d) == components(dest):
                     m.set("source", plan[key])
+    if "ipc" in share and "shm" in plan:
+        for m in spec.get("mounts") or []:
+            d = m.get("destination") if isinstance(m, Obj) else None
+            if isinstance(d, str) and components(d) == components("/dev/shm"):
+                m.set("type", "bind")
+                m.set("source", plan["shm"])
+                m.set("options", ["rbind", "rprivate", "rw", "nosuid", "nodev", "noexec"])
     vols = plan.get("volumes", [])
     if vols:
         mounts = spec.get("mounts")
