@@ -805,8 +805,7 @@ shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
       return podshim_error_set (err, e, "cannot mount a tmpfs of %llu bytes for the pod's /dev/shm",
                                 size);
     }
-  fault_point ("after-shm");
-  return 0;
+  return fault_point ("after-shm", err);
 }
 
 /* Creates the pod's data directory (recorded first in the pod directory, so
