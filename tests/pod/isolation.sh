@@ -75,7 +75,7 @@ isolated "$holder1" "the holder of iso"
 isolated "$holder2" "the holder of iso2"
 is "the pause and I1 share the holder's netns" "$(nsino "$pause" net) $(nsino "$(cpid I1)" net)" \
 	"$(nsino "$holder1" net) $(nsino "$holder1" net)"
-check "the pods added no mount to the host's mount table" no_pod_mounts \
+check "the pods added no mount to the host's mount table but their /dev/shm" no_pod_mounts \
 	"$(nsino "$holder1" net)" "$(nsino "$holder1" ipc)" "$(nsino "$holder2" net)" "$(nsino "$pause" pid)"
 
 check "delete I1, I2, I3" del_all I1 I2 I3

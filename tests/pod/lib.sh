@@ -463,11 +463,12 @@ no_ns_refs() {
 	}
 }
 
-# no_pod_mounts INODE...: no mount under $T and none of these namespaces
-# mounted anywhere in the host's mount table.
+# no_pod_mounts INODE...: no mount under $T but the pods' /dev/shm tmpfs
+# (DATA/<root key>/<pod key>/shm), and none of these namespaces mounted
+# anywhere in the host's mount table.
 no_pod_mounts() {
 	local i
-	! grep -F " $T/" /proc/self/mountinfo || return 1
+	! grep -F " $T/" /proc/self/mountinfo | grep -vE " ${DATA//./\\.}/[0-9a-f]{16}/[^/ ]+/shm .* - tmpfs shm " || return 1
 	for i; do
 		! awk -v i="$i" '$4 ~ "^[a-z]+:\\[" i "\\]$"' /proc/self/mountinfo | grep . || return 1
 	done
