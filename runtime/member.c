@@ -617,6 +617,86 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   return 0;
 }
 
+/* The Swarm task a member is, from its Docker labels: two live tasks of one
+ * service in one pod are a mistake (a fixed pod name on a replicated service
+ * whose replicas share a node). The slot is the middle of the task name
+ * (SERVICE.SLOT.TASKID; the node ID in global mode): a task replacing one of
+ * the same slot (`--update-order start-first`) is not refused. */
+struct swarm_task
+{
+  const char *service_id; /* NULL: not a Swarm task */
+  const char *service_name;
+  char slot[128];
+};
+
+static const char *const docker_label_path[] = { "Config", "Labels", NULL };
+
+static void
+swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret)
+{
+  yajl_val l = json_get_path (labels_doc, docker_label_path);
+  memset (ret, 0, sizeof (*ret));
+  ret->service_id = json_get_string (l, "com.docker.swarm.service.id");
+  if (ret->service_id == NULL || ret->service_id[0] == '\0')
+    {
+      ret->service_id = NULL;
+      return;
+    }
+  ret->service_name = json_get_string (l, "com.docker.swarm.service.name");
+  if (ret->service_name == NULL)
+    ret->service_name = ret->service_id;
+  const char *task = json_get_string (l, "com.docker.swarm.task.name");
+  size_t nl = strlen (ret->service_name);
+  if (task && strncmp (task, ret->service_name, nl) == 0 && task[nl] == '.')
+    {
+      const char *slot = task + nl + 1;
+      const char *end = strrchr (slot, '.');
+      size_t len = end ? (size_t) (end - slot) : strlen (slot);
+      if (len < sizeof (ret->slot))
+        memcpy (ret->slot, slot, len);
+    }
+}
+
+/* Refuses a second live task of the member's service, recording the task in
+ * the member's entry otherwise (m->raw: pod.json keeps fields it does not
+ * know). Members are all alive here (join_locked pruned the dead). */
+static int
+swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,
+             struct podshim_error **err)
+{
+  if (t == NULL || t->service_id == NULL)
+    return 0;
+  for (size_t i = 0; i < pod->n_members; i++)
+    {
+      const struct pod_member *m = &pod->members[i];
+      const char *sid = json_get_string (m->raw, "swarm_service_id");
+      if (sid == NULL || strcmp (sid, t->service_id) != 0)
+        continue;
+      const char *slot = json_get_string (m->raw, "swarm_slot");
+      if (t->slot[0] && slot && strcmp (slot, t->slot) == 0)
+        continue; /* the same replica being replaced */
+      return podshim_error_set (
+          err, 0,
+          "pod `%s` already has a live task of Swarm service `%s` (container `%.12s`, slot %s):"
+          " two tasks of one service cannot share a pod. Give each replica its own pod"
+          " (`{{.Node.ID}}` or `{{.Task.Slot}}` in the name), or make the service global",
+          key, t->service_name, m->id, slot && slot[0] ? slot : "?");
+    }
+  return 0;
+}
+
+static void
+swarm_task_record (struct pod_member *m, const struct swarm_task *t)
+{
+  if (t == NULL || t->service_id == NULL)
+    return;
+  if (m->raw == NULL)
+    m->raw = json_new_object ();
+  json_object_set (m->raw, "swarm_service_id", json_new_string (t->service_id));
+  json_object_set (m->raw, "swarm_service_name", json_new_string (t->service_name));
+  json_object_set (m->raw, "swarm_slot", json_new_string (t->slot));
+}
+
 struct join_result
 {
   bool keep_network_hook;
@@ -734,7 +814,7 @@ member_start (struct shim_ctx *ctx)
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum spec_network net,
-             struct join_result *res,
+             const struct swarm_task *task, struct join_result *res,
              struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
@@ -765,6 +845,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
                                   key);
+      if (swarm_guard (key, &pod, task, err) < 0)
+        return -1;
       if (pod.pause_pid > 0 && !proc_is_alive (pod.pause_pid, pod.pause_start))
         pod.pause_pid = 0;
       if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
@@ -826,6 +908,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     return podshim_error_set (err, errno, "cannot read our own start time");
   m->creating = true;
   m->share = req->share;
+  swarm_task_record (m, task);
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
@@ -1026,7 +1109,9 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_free char *mode = docker_network_mode (spec, c->id);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    if (join_locked (ctx, &h, key, &req, spec, net, &res, err) < 0)
+    struct swarm_task task;
+    swarm_task_from_labels (labels, &task);
+    if (join_locked (ctx, &h, key, &req, spec, net, &task, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a
            sandbox made only for us. */
