@@ -629,6 +629,31 @@ struct swarm_task
   char slot[128];
 };
 
+/* dockerd (20.10) gives a `--network host` container its own network
+ * namespace as a path (<exec-root>/netns/default): the namespace podshim
+ * runs in. That is no choice of the member's to respect: a host-network
+ * member of a pod joins the pod's network (the Swarm sidecar recipe), so the
+ * path is dropped before the pod's is set. */
+static void
+drop_engine_netns_path (yajl_val spec, const char *mode)
+{
+  if (mode == NULL || strcmp (mode, "host") != 0)
+    return;
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  struct stat self, st;
+  if (nss == NULL || stat ("/proc/self/ns/net", &self) < 0)
+    return;
+  for (size_t i = 0; i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      const char *path = json_get_string (ns, "path");
+      if (t && strcmp (t, "network") == 0 && path && path[0] && stat (path, &st) == 0
+          && st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+        json_object_remove (ns, "path");
+    }
+}
+
 static const char *const docker_label_path[] = { "Config", "Labels", NULL };
 
 static void
@@ -1107,6 +1132,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
        setkey hook, or (hook-less engines) by dockerd after create. A
        `--network none` one carries the hook (dockerd < 28) but no interface. */
     cleanup_free char *mode = docker_network_mode (spec, c->id);
+    if (req.share & POD_NS_NET)
+      drop_engine_netns_path (spec, mode);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     struct swarm_task task;

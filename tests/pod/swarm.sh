@@ -55,7 +55,22 @@ is "and the dead are pruned" \
 	"$(shim pod list --format json | jq -c '.[] | select(.name == "fixed") | .member_states')" \
 	'{"S1":"running","P1":"running","W2":"running"}'
 
-check "delete everything" del_all W1 W3 S1 P1 W2 G1
+# dockerd 20.10 gives a `--network host` container its own netns as a path
+# (<exec-root>/netns/default): the Swarm sidecar recipe joins the pod all the
+# same.  Another path of the member's own stays refused.
+hostnet() {
+	fake_docker "$1" '{"podshim.pod":"hn"}' >/dev/null
+	echo "{\"HostConfig\":{\"NetworkMode\":\"$2\"},\"NetworkMode\":\"$2\"}" >"$T/docker/containers/$1/hostconfig.json"
+	fake_docker "$1" '{"podshim.pod":"hn"}'
+}
+netpath='.linux.namespaces |= map(if .type == "network" then .path = "/proc/'"$$"'/ns/net" else . end)'
+check "a --network host member whose netns path is the engine's own joins its pod" \
+	create H1 "$(mkb H1 -j "$(hostnet H1 host) | $netpath")"
+isnt "and is in the pod's netns, not the host's" "$(nsino "$(cpid H1)" net)" "$(nsino $$ net)"
+refused "a bridge member with that path is still refused" 'already joins its network namespace' \
+	"$(mkb H2 -j "$(hostnet H2 bridge) | $netpath")"
+
+check "delete everything" del_all W1 W3 S1 P1 W2 G1 H1
 check "pod gc leaves nothing" eval 'shim pod gc >/dev/null && no_pods && no_mounts_under "$STATE"'
 
 done_testing
