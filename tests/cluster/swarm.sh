@@ -14,6 +14,8 @@
 #   slots     measured, not asserted: how often `web-{{.Task.Slot}}` puts a
 #             slot's app and sidecar on different nodes (CLUSTER_ROUNDS
 #             deployments of 3 slots, default 8)
+#   fewer     measured, not asserted: node-ID names with 2 replicas on 3
+#             nodes (CLUSTER_ROUNDS / 2 deployments)
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
 set -euo pipefail
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -139,6 +141,31 @@ for ((r = 1; r <= ${CLUSTER_ROUNDS:-8}; r++)); do
 done
 diag "slot names across nodes: $split of $slots slots split (app and sidecar on different nodes), $((SECONDS - t))s"
 ok "slot names measured: $split of $slots split"
+
+# --- measured: node-ID names with fewer replicas than nodes -------------------
+t=$SECONDS
+broken=0 pods=0
+for ((r = 1; r <= ${CLUSTER_ROUNDS:-8} / 2; r++)); do
+	dn 1 service create "${SVC_OPTS[@]}" --name app --replicas 2 --replicas-max-per-node 1 \
+		--env 'PODSHIM_POD=web-{{.Node.ID}}' --env 'NODE={{.Node.ID}}' "$IMG" "${APP_CMD[@]}" >/dev/null
+	dn 1 service create "${SVC_OPTS[@]}" --name side --replicas 2 --replicas-max-per-node 1 --network host \
+		--env 'PODSHIM_POD=web-{{.Node.ID}}' "$IMG" "${SIDE_CMD[@]}" >/dev/null
+	if wait_for -n 120 -s 0.5 eval 'count_running app 2 && count_running side 2' >/dev/null; then
+		# a pod is whole when its node runs both; count pods (nodes with either)
+		for ((i = 1; i <= N; i++)); do
+			a=$(running_tasks app | awk -v n="$i" '$1 == n' | grep -c .) || true
+			b=$(running_tasks side | awk -v n="$i" '$1 == n' | grep -c .) || true
+			((a + b > 0)) || continue
+			pods=$((pods + 1))
+			((a == 1 && b == 1)) || broken=$((broken + 1))
+		done
+	else
+		diag "node-ID round $r: services did not converge"
+	fi
+	rm_services app side
+done
+diag "node-ID names, 2 replicas on 3 nodes: $broken of $pods pods incomplete, $((SECONDS - t))s"
+ok "node-ID names with fewer replicas measured: $broken of $pods pods incomplete"
 
 # --- teardown -----------------------------------------------------------------
 t=$SECONDS
