@@ -874,6 +874,113 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   return 0;
 }
 
+/* The Swarm task a member is, from its Docker labels: two live tasks of one
+ * service in one pod are a mistake (a fixed pod name on a replicated service
+ * whose replicas share a node). The slot is the middle of the task name
+ * (SERVICE.SLOT.TASKID; the node ID in global mode): a task replacing one of
+ * the same slot (`--update-order start-first`) is not refused. */
+struct swarm_task
+{
+  const char *service_id; /* NULL: not a Swarm task */
+  const char *service_name;
+  char slot[128];
+};
+
+/* dockerd (20.10) gives a `--network host` container its own network
+ * namespace as a path (<exec-root>/netns/default): the namespace podshim
+ * runs in. That is no choice of the member's to respect: a host-network
+ * member of a pod joins the pod's network (the Swarm sidecar recipe): the
+ * pod's path replaces it. True for a `--network host` container whose network
+ * path, if any, is podshim's own namespace. */
+static bool
+engine_host_network (yajl_val spec, const char *mode)
+{
+  if (mode == NULL || strcmp (mode, "host") != 0)
+    return false;
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  struct stat self, st;
+  if (stat ("/proc/self/ns/net", &self) < 0)
+    return false;
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      const char *path = json_get_string (ns, "path");
+      if (t && strcmp (t, "network") == 0 && path && path[0]
+          && (stat (path, &st) < 0 || st.st_dev != self.st_dev || st.st_ino != self.st_ino))
+        return false;
+    }
+  return true;
+}
+
+static const char *const docker_label_path[] = { "Config", "Labels", NULL };
+
+static void
+swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret)
+{
+  yajl_val l = json_get_path (labels_doc, docker_label_path);
+  memset (ret, 0, sizeof (*ret));
+  ret->service_id = json_get_string (l, "com.docker.swarm.service.id");
+  if (ret->service_id == NULL || ret->service_id[0] == '\0')
+    {
+      ret->service_id = NULL;
+      return;
+    }
+  ret->service_name = json_get_string (l, "com.docker.swarm.service.name");
+  if (ret->service_name == NULL)
+    ret->service_name = ret->service_id;
+  const char *task = json_get_string (l, "com.docker.swarm.task.name");
+  size_t nl = strlen (ret->service_name);
+  if (task && strncmp (task, ret->service_name, nl) == 0 && task[nl] == '.')
+    {
+      const char *slot = task + nl + 1;
+      const char *end = strrchr (slot, '.');
+      size_t len = end ? (size_t) (end - slot) : strlen (slot);
+      if (len < sizeof (ret->slot))
+        memcpy (ret->slot, slot, len);
+    }
+}
+
+/* Refuses a second live task of the member's service, recording the task in
+ * the member's entry otherwise (m->raw: pod.json keeps fields it does not
+ * know). Members are all alive here (join_locked pruned the dead). */
+static int
+swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,
+             struct podshim_error **err)
+{
+  if (t == NULL || t->service_id == NULL)
+    return 0;
+  for (size_t i = 0; i < pod->n_members; i++)
+    {
+      const struct pod_member *m = &pod->members[i];
+      const char *sid = json_get_string (m->raw, "swarm_service_id");
+      if (sid == NULL || strcmp (sid, t->service_id) != 0)
+        continue;
+      const char *slot = json_get_string (m->raw, "swarm_slot");
+      if (t->slot[0] && slot && strcmp (slot, t->slot) == 0)
+        continue; /* the same replica being replaced */
+      return podshim_error_set (
+          err, 0,
+          "pod `%s` already has a live task of Swarm service `%s` (container `%.12s`, slot %s):"
+          " two tasks of one service cannot share a pod. Give each replica its own pod"
+          " (`{{.Node.ID}}` or `{{.Task.Slot}}` in the name), or make the service global",
+          key, t->service_name, m->id, slot && slot[0] ? slot : "?");
+    }
+  return 0;
+}
+
+static void
+swarm_task_record (struct pod_member *m, const struct swarm_task *t)
+{
+  if (t == NULL || t->service_id == NULL)
+    return;
+  if (m->raw == NULL)
+    m->raw = json_new_object ();
+  json_object_set (m->raw, "swarm_service_id", json_new_string (t->service_id));
+  json_object_set (m->raw, "swarm_service_name", json_new_string (t->service_name));
+  json_object_set (m->raw, "swarm_slot", json_new_string (t->slot));
+}
+
 struct join_result
 {
   bool keep_network_hook;
@@ -1018,7 +1125,7 @@ member_start (struct shim_ctx *ctx)
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum spec_network net,
-             struct join_result *res,
+             const struct swarm_task *task, struct join_result *res,
              struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
@@ -1049,6 +1156,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
                                   key);
+      if (swarm_guard (key, &pod, task, err) < 0)
+        return -1;
       if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
         {
           free (pod.network_owner);
@@ -1130,6 +1239,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     return podshim_error_set (err, errno, "cannot read our own start time");
   m->creating = true;
   m->share = req->share;
+  swarm_task_record (m, task);
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
@@ -1338,10 +1448,12 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
        setkey hook, or (hook-less engines) by dockerd after create. A
        `--network none` one carries the hook (dockerd < 28) but no interface. */
     cleanup_free char *mode = docker_network_mode (spec, c->id);
-    res.docker_host_network = mode && strcmp (mode, "host") == 0;
+    res.docker_host_network = engine_host_network (spec, mode);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    if (join_locked (ctx, &h, key, &req, spec, net, &res, err) < 0)
+    struct swarm_task task;
+    swarm_task_from_labels (labels, &task);
+    if (join_locked (ctx, &h, key, &req, spec, net, &task, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a
            sandbox made only for us. */

@@ -142,6 +142,17 @@ gen_ns_list (yajl_gen g, unsigned mask)
   yajl_gen_array_close (g);
 }
 
+/* What `pod list` says of a member: "running" while its init lives,
+ * "creating" while the podshim creating it lives, else "gone" (its process
+ * exited or was killed; the record stays until the member is deleted). */
+static const char *
+member_state (const struct pod_member *m)
+{
+  if (m->creating)
+    return m->pid > 0 && proc_is_alive (m->pid, m->start) ? "creating" : "gone";
+  return m->pid > 0 && proc_is_alive (m->pid, m->start) ? "running" : "gone";
+}
+
 static int
 list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
             void *data, struct podshim_error **err)
@@ -189,7 +200,12 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       printf ("%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int) pod.holder_pid : 0,
               pause_alive ? (int) pod.pause_pid : 0);
       for (size_t i = 0; i < pod.n_members; i++)
-        printf ("%s%.12s", i ? "," : " ", pod.members[i].id);
+        {
+          const char *st = member_state (&pod.members[i]);
+          printf ("%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
+                  strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
+                  strcmp (st, "running") ? ")" : "");
+        }
       printf ("\n");
       return 0;
     }
@@ -224,6 +240,14 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   for (size_t i = 0; i < pod.n_members; i++)
     gen_str (g, pod.members[i].id);
   yajl_gen_array_close (g);
+  gen_str (g, "member_states");
+  yajl_gen_map_open (g);
+  for (size_t i = 0; i < pod.n_members; i++)
+    {
+      gen_str (g, pod.members[i].id);
+      gen_str (g, member_state (&pod.members[i]));
+    }
+  yajl_gen_map_close (g);
   if (ld->full)
     {
       gen_str (g, "state_dir");
@@ -253,6 +277,14 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
           yajl_gen_bool (g, m->creating);
           gen_str (g, "alive");
           yajl_gen_bool (g, m->pid > 0 ? proc_is_alive (m->pid, m->start) : true);
+          gen_str (g, "state");
+          gen_str (g, member_state (m));
+          const char *svc = json_get_string (m->raw, "swarm_service_name");
+          if (svc)
+            {
+              gen_str (g, "swarm_service");
+              gen_str (g, svc);
+            }
           gen_str (g, "share");
           gen_ns_list (g, m->share);
           yajl_gen_map_close (g);

@@ -1,0 +1,135 @@
+# shellcheck shell=bash
+# tests/cluster/lib.sh — a multi-node Swarm on one machine, for podshim's
+# cluster tests.  Source it after tests/e2e/lib.sh (TAP, wait_for, at_exit):
+#
+#   cluster_up 3          # nodes n1..n3, swarm formed, test image on each
+#   dn 2 service ps web   # the docker CLI pointed at node 2
+#   cluster_down          # (also at exit) everything removed, and verified
+#
+# Each node is a private dockerd (hack/dockerd) with its own network
+# namespace, mount namespace (unshare --mount: the host's /sys and cgroup
+# mounts stay), data-root, exec-root, socket, --cgroup-parent and podshim
+# state and data dirs.  The nodes talk over a private subnet 10.251.0.0/24:
+# node i is 10.251.0.i on the eth0 of its netns, the other end of a veth
+# plugged into bridge br0 of a network namespace this file creates.  No
+# address outside these namespaces is used.  PODSHIM_ENGINE (debian12 or
+# sid) is honoured by hack/dockerd.
+#
+# Set by cluster_up: CL_DIR (the nodes' dirs CL_DIR/nI), CL_BRNS (the bridge
+# netns), CL_N (node count), CL_NODE_ID[i] (Swarm node ID of node i).
+
+CL_SUBNET=10.251.0
+CL_NODE_ID=()
+CL_N=0
+CL_UP=0
+
+# dn I ARGS...: docker against node I.
+dn() {
+	local i=$1
+	shift
+	DOCKER_HOST="unix://$CL_DIR/n$i/docker.sock" timeout 120 docker "$@"
+}
+
+# pshim I ARGS...: the podshim CLI on node I's state.
+pshim() {
+	local i=$1
+	shift
+	"$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
+}
+
+# node_env I: hack/dockerd's options for node I.
+_node_start() {
+	local i=$1
+	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
+		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" \
+		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2 &&
+		"$E2E_REPO/hack/images" "$CL_DIR/n$i" busybox >&2
+}
+
+cluster_up() {
+	local n=$1 i tok
+	[[ -x $PODSHIM ]] || { echo "Bail out! no podshim binary at $PODSHIM (build first)"; exit 1; }
+	CL_DIR=$(mktemp -d /tmp/cl.XXXXXX)
+	local h
+	h=$(printf '%s' "$CL_DIR" | sha256sum | cut -c1-8)
+	CL_BRNS=podshim-cl-$h
+	CL_CGROUP=podshim-cl-$h
+	CL_N=$n
+	at_exit cluster_down
+	ip netns add "$CL_BRNS" || { echo "Bail out! ip netns add $CL_BRNS"; exit 1; }
+	ip -n "$CL_BRNS" link set lo up
+	ip -n "$CL_BRNS" link add br0 type bridge
+	ip -n "$CL_BRNS" link set br0 up
+	CL_UP=1
+	"$E2E_REPO/hack/engine" fetch "${PODSHIM_ENGINE:-debian12}" >&2 ||
+		{ echo "Bail out! engine ${PODSHIM_ENGINE:-debian12} not available"; exit 1; }
+	# In parallel: each start waits mostly for its daemon.
+	local -a pids=()
+	for ((i = 1; i <= n; i++)); do
+		_node_start "$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do
+		wait "$i" || { echo "Bail out! a node did not start"; exit 1; }
+	done
+	dn 1 swarm init --advertise-addr "$CL_SUBNET.1" --listen-addr "$CL_SUBNET.1:2377" >/dev/null ||
+		{ echo "Bail out! swarm init"; exit 1; }
+	tok=$(dn 1 swarm join-token -q worker)
+	for ((i = 2; i <= n; i++)); do
+		dn "$i" swarm join --token "$tok" --advertise-addr "$CL_SUBNET.$i" \
+			--listen-addr "$CL_SUBNET.$i:2377" "$CL_SUBNET.1:2377" >/dev/null ||
+			{ echo "Bail out! node $i did not join"; exit 1; }
+	done
+	for ((i = 1; i <= n; i++)); do
+		CL_NODE_ID[i]=$(dn "$i" info --format '{{.Swarm.NodeID}}')
+	done
+	wait_for -n 150 nodes_ready "$n" >/dev/null || { echo "Bail out! nodes not ready"; exit 1; }
+}
+
+# nodes_ready N: the manager sees N nodes Ready.
+nodes_ready() {
+	[[ $(dn 1 node ls --format '{{.Status}}' | grep -c '^Ready$') == "$1" ]]
+}
+
+# node_of_id NODEID: the node number with that Swarm node ID.
+node_of_id() {
+	local i
+	for ((i = 1; i <= CL_N; i++)); do
+		[[ ${CL_NODE_ID[i]} == "$1" ]] && { echo "$i"; return 0; }
+	done
+	return 1
+}
+
+# cluster_leftovers: what the cluster left on the machine (nothing, when
+# torn down): its netns, processes mentioning its dir, mounts under it,
+# cgroups named after it.
+cluster_leftovers() {
+	local p
+	ip netns list | grep -E "^($CL_BRNS|podshim-dockerd-)" | while read -r ns _; do
+		[[ $ns == "$CL_BRNS" ]] && echo "netns $ns"
+		for ((i = 1; i <= CL_N; i++)); do
+			[[ $ns == "podshim-dockerd-$(printf '%s' "$CL_DIR/n$i" | sha256sum | cut -c1-12)" ]] &&
+				echo "netns $ns"
+		done
+	done
+	for p in /proc/[0-9]*; do
+		[[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
+		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$CL_DIR/" && echo "process ${p#/proc/}"
+	done
+	grep -F " $CL_DIR" /proc/self/mountinfo | awk '{ print "mount " $5 }'
+	find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name "$CL_CGROUP*" 2>/dev/null | sed 's/^/cgroup /'
+	[[ ! -e $CL_DIR ]] || echo "dir $CL_DIR"
+}
+
+# cluster_down: stop the nodes (workers first), remove the bridge netns and
+# the dir.  Idempotent.
+cluster_down() {
+	local i
+	((CL_UP)) || [[ -n ${CL_DIR:-} && -e ${CL_DIR:-} ]] || return 0
+	for ((i = CL_N; i >= 1; i--)); do
+		"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n$i" >&2 2>/dev/null || true
+	done
+	ip netns del "$CL_BRNS" 2>/dev/null || true
+	rm -rf --one-file-system "$CL_DIR" 2>/dev/null || true
+	CL_UP=0
+}
