@@ -18,7 +18,10 @@
 #             nodes (CLUSTER_ROUNDS / 2 deployments)
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
 set -euo pipefail
+# shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 T0=$SECONDS
