@@ -37,7 +37,8 @@ pshim() {
 	"$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
 }
 
-# node_env I: hack/dockerd's options for node I.
+# _node_start I: start node I (hack/dockerd with its link, mount namespace
+# and cgroup parent) and import the test image into it.
 _node_start() {
 	local i=$1
 	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
@@ -104,7 +105,7 @@ node_of_id() {
 # torn down): its netns, processes mentioning its dir, mounts under it,
 # cgroups named after it.
 cluster_leftovers() {
-	local p
+	local p i
 	ip netns list | grep -E "^($CL_BRNS|podshim-dockerd-)" | while read -r ns _; do
 		[[ $ns == "$CL_BRNS" ]] && echo "netns $ns"
 		for ((i = 1; i <= CL_N; i++)); do

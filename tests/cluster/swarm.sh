@@ -18,7 +18,10 @@
 #             nodes (CLUSTER_ROUNDS / 2 deployments)
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
 set -euo pipefail
+# shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
+# shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 T0=$SECONDS
@@ -114,8 +117,12 @@ refusal() {
 }
 check "guard: the second task is refused, naming the service (service ps --no-trunc)" wait_for -n 120 -s 0.5 refusal
 diag "$(refusal | head -n 1)"
-is "guard: one task runs, alone in pod fixed on node 1" \
-	"$(count_running guard 1 && pshim 1 pod list --format json | jq -c '[.[] | select(.name == "fixed") | .members | length]')" "[1]"
+guard_alone() {
+	count_running guard 1 || return 1
+	[[ $(pshim 1 pod list --format json | jq -c '[.[] | select(.name == "fixed") | .members | length]') == "[1]" ]] ||
+		{ echo "pod fixed: $(pshim 1 pod list --format json | jq -c '.[] | select(.name == "fixed") | .member_states')"; return 1; }
+}
+check "guard: one task runs, alone in pod fixed on node 1" wait_for -n 120 -s 0.5 guard_alone
 rm_services guard
 diag "guard: $((SECONDS - t))s"
 
