@@ -39,7 +39,13 @@ fault_point (const char *name, struct podshim_error **err)
   return 0;
 }
 #else
-#define fault_point(name, err) 0
+static inline int
+fault_point (const char *name, struct podshim_error **err)
+{
+  (void) name;
+  (void) err;
+  return 0;
+}
 #endif
 
 void
@@ -1575,7 +1581,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (status == 0 || !delegate_knows (ctx->class_root ? ctx->class_root : ctx->root, c->id))
     {
       cleanup_error struct podshim_error *fe = NULL;
-      fault_point ("before-leave", &fe);
+      (void) fault_point ("before-leave", &fe);
       if (member_leave (ctx, pod, c->id, NULL, err) < 0)
         {
           /* The container is gone; report the pod trouble but keep its status. */
