@@ -152,6 +152,19 @@ drop_sysctls (yajl_val lx, unsigned mask)
     }
 }
 
+/* Skips 1 to 10 decimal digits at *s. */
+static bool
+skip_digits (const char **s)
+{
+  const char *q = *s;
+  while (*q >= '0' && *q <= '9' && q - *s < 11)
+    q++;
+  if (q == *s || q - *s > 10)
+    return false;
+  *s = q;
+  return true;
+}
+
 /* "/proc/<digits>/fd/<digits>": the form podshim writes since pods are held by
  * a holder process (an fd of the creating podshim). */
 static bool
@@ -159,13 +172,11 @@ is_proc_fd_path (const char *p)
 {
   if (strncmp (p, "/proc/", 6) != 0)
     return false;
-  p += 6;
-  size_t d = strspn (p, "0123456789");
-  if (d == 0 || d > 10 || strncmp (p + d, "/fd/", 4) != 0)
+  const char *s = p + 6;
+  if (!skip_digits (&s) || s[0] != '/' || s[1] != 'f' || s[2] != 'd' || s[3] != '/')
     return false;
-  p += d + 4;
-  d = strspn (p, "0123456789");
-  return d > 0 && d <= 10 && p[d] == '\0';
+  s += 4;
+  return skip_digits (&s) && *s == '\0';
 }
 
 /* A path podshim itself wrote for a pod: a bundle re-created after an earlier
