@@ -26,7 +26,8 @@ is_shim_option (const char *a, bool *inline_value)
   return (len == 15 && strncmp (n, "podshim-runtime", 15) == 0)
          || (len == 13 && strncmp (n, "podshim-state", 13) == 0)
          || (len == 16 && strncmp (n, "podshim-max-pods", 16) == 0)
-         || (len == 12 && strncmp (n, "podshim-data", 12) == 0);
+         || (len == 12 && strncmp (n, "podshim-data", 12) == 0)
+         || (len == 14 && strncmp (n, "podshim-config", 14) == 0);
 }
 
 static char *buf_start, *buf_end;
@@ -88,7 +89,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Walk both: every input element is kept in order, or is a podshim option
    * (or the value of one) removed before the command. */
   int o = 0;
-  bool saw_runtime = false, saw_state = false, saw_max = false, saw_data = false, saw_command = false;
+  bool saw_runtime = false, saw_state = false, saw_max = false, saw_data = false;
+  bool saw_config = false, saw_command = false;
   for (int i = 0; i < argc; i++)
     {
       if (o < c.argc && c.argv[o] == argv[i])
@@ -124,6 +126,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           saw_data = true;
           CHECK (c.shim_data != NULL);
         }
+      else if (n[8] == 'c')
+        {
+          saw_config = true;
+          CHECK (c.shim_config != NULL);
+        }
       else
         {
           saw_state = true;
@@ -135,6 +142,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (saw_state == (c.shim_state != NULL));
   CHECK (saw_max == (c.shim_max_pods != NULL));
   CHECK (saw_data == (c.shim_data != NULL));
+  CHECK (saw_config == (c.shim_config != NULL));
 
   if (c.command_index >= 0)
     {
@@ -147,6 +155,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   check_in_input (c.shim_runtime);
   check_in_input (c.shim_state);
   check_in_input (c.shim_data);
+  check_in_input (c.shim_config);
   check_in_input (c.root);
   check_in_input (c.log);
   check_in_input (c.log_format);
