@@ -65,7 +65,8 @@ steal_pointer_impl (void *pp)
   *p = NULL;
   return r;
 }
-#define steal_pointer(pp) steal_pointer_impl (pp)
+/* Keeps the type: `char *s = steal_pointer (&yajl_val)` does not compile. */
+#define steal_pointer(pp) ((__typeof__ (*(pp))) steal_pointer_impl (pp))
 
 static inline int
 steal_fd (int *fd)

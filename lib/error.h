@@ -3,6 +3,8 @@
 #ifndef PODSHIM_ERROR_H
 #define PODSHIM_ERROR_H
 
+#include <stdbool.h>
+
 #include "cleanup.h"
 
 struct podshim_error
@@ -21,6 +23,13 @@ int podshim_error_wrap (struct podshim_error **err, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 
 void podshim_error_free (struct podshim_error *err);
+
+/* True when err is set and its cause is errno_ (e.g. ENOENT: "not found"). */
+static inline bool
+podshim_error_is (const struct podshim_error *err, int errno_)
+{
+  return err != NULL && err->errno_ == errno_;
+}
 
 static inline void
 cleanup_errorp (struct podshim_error **e)

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "pod.h"
 #include "fsutil.h"
+#include "statedir.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define POD_STATE_FILE "pod.json"
+#define POD_STATE_FILE STATEDIR_POD_STATE
 #define POD_STATE_VERSION 1
 #define POD_STATE_MAX (16 * 1024 * 1024)
 
@@ -488,32 +489,4 @@ pod_state_remove (struct pod_state *p, const char *id)
       p->members[out++] = p->members[i];
     }
   p->n_members = out;
-}
-
-int
-pod_lock (int pods_fd, const char *name, struct podshim_error **err)
-{
-  char lock_name[POD_NAME_MAX + 8];
-  snprintf (lock_name, sizeof (lock_name), "%s.lock", name);
-  for (int attempt = 0; attempt < 1000; attempt++)
-    {
-      cleanup_close int fd
-          = openat (pods_fd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-      if (fd < 0)
-        return podshim_error_set (err, errno, "cannot open lock `%s`", lock_name);
-      int r;
-      do
-        r = flock (fd, LOCK_EX);
-      while (r < 0 && errno == EINTR);
-      if (r < 0)
-        return podshim_error_set (err, errno, "cannot lock `%s`", lock_name);
-      struct stat a, b;
-      if (fstat (fd, &a) < 0)
-        return podshim_error_set (err, errno, "cannot stat lock `%s`", lock_name);
-      if (fstatat (pods_fd, lock_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino
-          && a.st_dev == b.st_dev)
-        return steal_fd (&fd);
-      /* The pod was torn down while we waited: take the new lock file. */
-    }
-  return podshim_error_set (err, 0, "cannot lock `%s`: it keeps being replaced", lock_name);
 }

@@ -98,8 +98,4 @@ struct pod_member *pod_state_find (struct pod_state *p, const char *id);
 struct pod_member *pod_state_add (struct pod_state *p, const char *id);
 void pod_state_remove (struct pod_state *p, const char *id);
 
-/* Takes the exclusive lock of pod `name` in pods_fd (file `<name>.lock`). The
- * lock file is removed at teardown, so a waiter retries if it was unlinked. */
-int pod_lock (int pods_fd, const char *name, struct podshim_error **err);
-
 #endif

@@ -3,6 +3,7 @@
 #include "delegate.h"
 #include "fsutil.h"
 #include "json.h"
+#include "statedir.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -687,16 +688,17 @@ int
 container_record_load (int rootfd, const char *id, struct container_record *ret,
                        struct podshim_error **err)
 {
-  cleanup_close int dfd
-      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, err);
+  if (dfd == -ENOENT)
+    return 0;
   if (dfd < 0)
-    return errno == ENOENT ? 0 : podshim_error_set (err, errno, "cannot open container records");
+    return podshim_error_wrap (err, "container records");
   cleanup_free char *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
     {
-      if (e->errno_ == ENOENT)
+      if (podshim_error_is (e, ENOENT))
         return 0;
       *err = steal_pointer (&e);
       return -1;
@@ -710,7 +712,7 @@ int
 container_record_save (int rootfd, const char *id, const struct container_record *r,
                        struct podshim_error **err)
 {
-  cleanup_close int dfd = ensure_dir_at (rootfd, "records", 0700, err);
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, true, err);
   if (dfd < 0)
     return -1;
   cleanup_free char *buf = NULL;
@@ -724,7 +726,7 @@ void
 container_record_remove (int rootfd, const char *id)
 {
   cleanup_close int dfd
-      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
   if (dfd >= 0)
     unlinkat (dfd, id, 0);
 }

@@ -8,6 +8,7 @@
 #include "route.h"
 #include "sandbox.h"
 #include "spec.h"
+#include "statedir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,18 +49,6 @@ fault_point (const char *name, struct podshim_error **err)
 }
 #endif
 
-void
-shim_rootkey (const char *root, char out[17])
-{
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (const unsigned char *p = (const unsigned char *) root; *p; p++)
-    {
-      h ^= *p;
-      h *= 0x100000001b3ULL;
-    }
-  snprintf (out, 17, "%016llx", (unsigned long long) h);
-}
-
 int
 shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err)
 {
@@ -69,7 +58,7 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   if (s == NULL)
     s = getenv ("PODSHIM_STATE");
   if (s == NULL || *s == '\0')
-    s = "/run/podshim";
+    s = STATEDIR_DEFAULT;
   /* Checked when opened: a non-member never needs it. */
   ctx->state_dir = strdup (s);
   if (ctx->state_dir == NULL)
@@ -78,7 +67,7 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   if (d == NULL)
     d = getenv ("PODSHIM_DATA");
   if (d == NULL || *d == '\0')
-    d = "/var/lib/podshim";
+    d = DATADIR_DEFAULT;
   if (d[0] != '/')
     return podshim_error_set (err, 0, "data directory `%s` is not an absolute path", d);
   ctx->data_dir = strdup (d);
@@ -88,7 +77,7 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   for (size_t n = strlen (ctx->data_dir); n > 1 && ctx->data_dir[n - 1] == '/'; n--)
     ctx->data_dir[n - 1] = '\0';
   ctx->root = delegate_root (cmd);
-  shim_rootkey (ctx->root, ctx->rootkey);
+  statedir_rootkey (ctx->root, ctx->rootkey);
   return 0;
 }
 
@@ -121,39 +110,6 @@ shim_max_pods (const struct shim_ctx *ctx, long *ret, struct podshim_error **err
   return 0;
 }
 
-int
-shim_open_root_state (const char *state_dir, const char *rootkey, const char *root, bool create,
-                      int *ret_statefd, struct podshim_error **err)
-{
-  cleanup_close int sfd = open_private_dir_path (state_dir, create, err);
-  if (sfd < 0)
-    return sfd;
-  /* Shared: `pod gc` removes empty root directories only while no one
-     holds the state dir (LOCK_EX|LOCK_NB). */
-  if (ret_statefd)
-    {
-      int r;
-      while ((r = flock (sfd, LOCK_SH)) < 0 && errno == EINTR)
-        ;
-      if (r < 0)
-        return podshim_error_set (err, errno, "cannot lock `%s`", state_dir);
-    }
-  int rfd;
-  if (!create)
-    rfd = open_dir_at (sfd, rootkey, err);
-  else
-    rfd = ensure_dir_at (sfd, rootkey, 0700, err);
-  if (rfd < 0)
-    return rfd;
-  cleanup_close int rootfd = rfd;
-  if (create && faccessat (rootfd, "root", F_OK, AT_SYMLINK_NOFOLLOW) < 0
-      && write_file_atomic_at (rootfd, "root", root, strlen (root), 0600, err) < 0)
-    return -1;
-  if (ret_statefd)
-    *ret_statefd = steal_fd (&sfd);
-  return steal_fd (&rootfd);
-}
-
 /* Is the delegate still holding container id? Both runc and crun keep <root>/<id>/. */
 static bool
 delegate_knows (const char *root, const char *id)
@@ -175,19 +131,6 @@ member_alive (const char *root, const struct pod_member *m)
   if (m->pid <= 0 || m->creating)
     return delegate_knows (root, m->id);
   return false;
-}
-
-/* Removes containers/<id> if it names pod. */
-static void
-unindex (int rootfd, const char *id, const char *pod)
-{
-  cleanup_close int cfd = open_dir_at (rootfd, "containers", NULL);
-  if (cfd < 0)
-    return;
-  cleanup_free char *buf = NULL;
-  cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (cfd, id, O_NOFOLLOW, 4096, &buf, NULL, &e) == 0 && strcmp (buf, pod) == 0)
-    unlinkat (cfd, id, 0);
 }
 
 /* Index of net, ipc, uts in sandbox_start's join_fd. */
@@ -236,7 +179,7 @@ ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pe
       if (pod->pinned & holder_ns[i])
         {
           char rel[32];
-          snprintf (rel, sizeof (rel), "ns/%s", pod_ns_name (holder_ns[i]));
+          snprintf (rel, sizeof (rel), STATEDIR_POD_NS "/%s", pod_ns_name (holder_ns[i]));
           fds[i] = openat (poddir, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
           struct statfs sf;
           if (fds[i] >= 0 && (fstatfs (fds[i], &sf) < 0 || sf.f_type != NSFS_MAGIC))
@@ -338,11 +281,11 @@ ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **e
 static int
 pod_volumes_remove (int poddir, struct podshim_error **err)
 {
-  if (rm_rf_at (poddir, "volumes", err) < 0) /* where earlier versions kept volumes */
+  if (rm_rf_at (poddir, STATEDIR_POD_VOLUMES, err) < 0)
     return -1;
   cleanup_free char *path = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
+  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
     {
       if (e->errno_ == ENOENT)
         return 0;
@@ -378,7 +321,7 @@ pod_volumes_remove (int poddir, struct podshim_error **err)
       if (rm_rf_at (pfd, slash + 1, err) < 0)
         return -1;
     }
-  if (unlinkat (poddir, "data", 0) < 0 && errno != ENOENT)
+  if (unlinkat (poddir, STATEDIR_POD_DATA, 0) < 0 && errno != ENOENT)
     return podshim_error_set (err, errno, "cannot remove the pod's `data` record");
   return 0;
 }
@@ -392,16 +335,13 @@ pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state 
     return -1;
   if (pod_volumes_remove (poddir, err) < 0)
     return -1;
-  if (unlinkat (poddir, "pod.json", 0) < 0 && errno != ENOENT)
+  if (unlinkat (poddir, STATEDIR_POD_STATE, 0) < 0 && errno != ENOENT)
     return podshim_error_set (err, errno, "cannot remove the state of pod `%s`", key);
   if (rm_rf_at (podsfd, key, err) < 0)
     return -1;
-  char lock[POD_KEY_MAX + 8];
-  snprintf (lock, sizeof (lock), "%s.lock", key);
   /* Still held by us: waiters see it unlinked and start over. */
-  cleanup_close int locksfd = open_dir_at (rootfd, "locks", NULL);
-  if (locksfd >= 0)
-    unlinkat (locksfd, lock, 0);
+  cleanup_close int locksfd = statedir_open_sub (rootfd, STATEDIR_LOCKS, false, NULL);
+  statedir_unlink_lock (locksfd, key);
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` torn down", key);
   return 0;
 }
@@ -418,7 +358,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
       if (member_alive (root, m))
         continue;
       podshim_log (PODSHIM_LOG_DEBUG, "podshim: pruning dead member `%s` of pod `%s`", m->id, key);
-      unindex (rootfd, m->id, key);
+      statedir_index_remove (rootfd, m->id, key);
       cleanup_free char *id = strdup (m->id);
       if (id == NULL)
         abort ();
@@ -579,21 +519,19 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
                  struct podshim_error **err)
 {
   h->rootfd
-      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd, err);
+      = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd, err);
   if (h->rootfd < 0)
     return h->rootfd;
-  h->podsfd = create ? ensure_dir_at (h->rootfd, "pods", 0700, err)
-                     : open_dir_at (h->rootfd, "pods", err);
+  h->podsfd = statedir_open_sub (h->rootfd, STATEDIR_PODS, create, err);
   if (h->podsfd < 0)
     return h->podsfd;
   if (!create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
     return -ENOENT; /* no pod: do not leave a lock file behind */
   /* Locks live apart from pods: pod `web.lock` is no lock of pod `web`. */
-  h->locksfd = create ? ensure_dir_at (h->rootfd, "locks", 0700, err)
-                      : open_dir_at (h->rootfd, "locks", err);
+  h->locksfd = statedir_open_sub (h->rootfd, STATEDIR_LOCKS, create, err);
   if (h->locksfd < 0)
     return h->locksfd;
-  h->lockfd = pod_lock (h->locksfd, name, err);
+  h->lockfd = statedir_lock_pod (h->locksfd, name, err);
   if (h->lockfd < 0)
     return -1;
   /* A new pod: counting the pods and making its directory are one step
@@ -609,10 +547,8 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
       counting = true;
       if (pods_limit_check (ctx, h->podsfd, name, err) < 0)
         {
-          flock (h->podsfd, LOCK_UN);
-          char lock[POD_KEY_MAX + 8];
-          snprintf (lock, sizeof (lock), "%s.lock", name);
-          unlinkat (h->locksfd, lock, 0);
+          (void) flock (h->podsfd, LOCK_UN);
+          statedir_unlink_lock (h->locksfd, name);
           return -1;
         }
     }
@@ -623,9 +559,7 @@ pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, stru
   if (h->poddir == -ENOENT)
     {
       /* Torn down while we waited; the lock file is ours to remove. */
-      char lock[POD_KEY_MAX + 8];
-      snprintf (lock, sizeof (lock), "%s.lock", name);
-      unlinkat (h->locksfd, lock, 0);
+      statedir_unlink_lock (h->locksfd, name);
     }
   if (h->poddir < 0)
     return h->poddir;
@@ -691,13 +625,13 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id, char
   r = pod_state_load (h.poddir, name, &pod, err);
   if (r == -ENOENT)
     {
-      unindex (h.rootfd, id, name);
+      statedir_index_remove (h.rootfd, id, name);
       return 0;
     }
   if (r < 0)
     return -1;
   pod_state_remove (&pod, id);
-  unindex (h.rootfd, id, name);
+  statedir_index_remove (h.rootfd, id, name);
   drop_new_volumes (ctx, name, &pod, made);
   if (pod.network_owner && strcmp (pod.network_owner, id) == 0)
     {
@@ -711,22 +645,10 @@ member_leave (const struct shim_ctx *ctx, const char *name, const char *id, char
   return 0;
 }
 
-static char *
-pod_path (const struct shim_ctx *ctx, const char *key, const char *sub, const char *leaf)
-{
-  char *p = NULL;
-  if (asprintf (&p, "%s/%s/pods/%s/%s/%s", ctx->state_dir, ctx->rootkey, key, sub, leaf) < 0)
-    abort ();
-  return p;
-}
-
 char *
 pod_data_path (const struct shim_ctx *ctx, const char *key)
 {
-  char *p = NULL;
-  if (asprintf (&p, "%s/%s/%s", ctx->data_dir, ctx->rootkey, key) < 0)
-    abort ();
-  return p;
+  return statedir_data_path (ctx->data_dir, ctx->rootkey, key);
 }
 
 /* Sets up volume `path` as dn in the pod's data directory vfd: a plain 0777
@@ -826,7 +748,7 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   cleanup_free char *dpath = pod_data_path (ctx, key);
   cleanup_free char *rec = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &rec, NULL, &e) == 0)
+  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &rec, NULL, &e) == 0)
     {
       if (strcmp (rec, dpath) != 0)
         return podshim_error_set (err, 0,
@@ -839,7 +761,7 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
       *err = steal_pointer (&e);
       return -1;
     }
-  else if (write_file_atomic_at (poddir, "data", dpath, strlen (dpath), 0600, err) < 0)
+  else if (write_file_atomic_at (poddir, STATEDIR_POD_DATA, dpath, strlen (dpath), 0600, err) < 0)
     return -1;
   cleanup_close int dfd = ensure_dir_path (ctx->data_dir, 0700, err);
   if (dfd < 0)
@@ -1059,7 +981,7 @@ share_net_files (int poddir, yajl_val spec, bool owner, struct join_result *res,
       const char *src = spec_mount_source (spec, net_files[i].dest);
       if (src == NULL || src[0] != '/')
         continue;
-      if (nfd < 0 && (nfd = ensure_dir_at (poddir, "net", 0755, err)) < 0)
+      if (nfd < 0 && (nfd = ensure_dir_at (poddir, STATEDIR_POD_NET, 0755, err)) < 0)
         return -1;
       if (owner)
         {
@@ -1097,13 +1019,11 @@ member_start (struct shim_ctx *ctx)
     return;
   cleanup_error struct podshim_error *err = NULL;
   cleanup_close int rootfd
-      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &err);
+      = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &err);
   if (rootfd < 0)
     return;
-  cleanup_close int cfd = open_dir_at (rootfd, "containers", &err);
   cleanup_free char *name = NULL;
-  if (cfd < 0 || read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &name, NULL, &err) < 0
-      || !pod_key_valid (name))
+  if (statedir_index_read (rootfd, c->id, &name, &err) < 0 || name == NULL)
     return; /* not a member */
   cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -1111,7 +1031,7 @@ member_start (struct shim_ctx *ctx)
       || pod_state_load (h.poddir, name, &pod, &err) < 0 || pod.network_owner == NULL
       || strcmp (pod.network_owner, c->id) != 0)
     return;
-  cleanup_close int nfd = open_dir_at (h.poddir, "net", &err);
+  cleanup_close int nfd = open_dir_at (h.poddir, STATEDIR_POD_NET, &err);
   if (nfd < 0)
     return;
   for (size_t i = 0; i < 2; i++)
@@ -1156,7 +1076,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
             cleanup_free char *dead = strdup (pod.members[i - 1].id);
             if (dead == NULL)
               abort ();
-            unindex (h->rootfd, dead, key);
+            statedir_index_remove (h->rootfd, dead, key);
             pod_state_remove (&pod, dead);
           }
       if (pod_state_find (&pod, id))
@@ -1252,8 +1172,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   if (fault_point ("after-state", err) < 0)
     return -1;
 
-  cleanup_close int cfd = ensure_dir_at (h->rootfd, "containers", 0700, err);
-  if (cfd < 0 || write_file_atomic_at (cfd, id, key, strlen (key), 0600, err) < 0)
+  if (statedir_index_write (h->rootfd, id, key, err) < 0)
     return -1;
   return fault_point ("after-index", err);
 }
@@ -1287,8 +1206,14 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
                 struct podshim_error **err)
 {
   bool keep_hook = res->keep_network_hook;
-  cleanup_free char *resolv = res->net_files[0] ? pod_path (ctx, key, "net", "resolv.conf") : NULL;
-  cleanup_free char *hosts = res->net_files[1] ? pod_path (ctx, key, "net", "hosts") : NULL;
+  cleanup_free char *resolv
+      = res->net_files[0] ? statedir_pod_path (ctx->state_dir, ctx->rootkey, key,
+                                               STATEDIR_POD_NET "/resolv.conf")
+                          : NULL;
+  cleanup_free char *hosts
+      = res->net_files[1]
+            ? statedir_pod_path (ctx->state_dir, ctx->rootkey, key, STATEDIR_POD_NET "/hosts")
+            : NULL;
   cleanup_strv char **paths = calloc (POD_NS_COUNT + 2 * req->n_volumes + 1, sizeof (char *));
   struct join_volume *vols = calloc (req->n_volumes + 1, sizeof (*vols));
   if (paths == NULL || vols == NULL)
@@ -1471,7 +1396,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
             bool ours = res.recorded && pod_state_find (&pod, c->id) != NULL;
             if (ours)
               {
-                unindex (h.rootfd, c->id, key);
+                statedir_index_remove (h.rootfd, c->id, key);
                 pod_state_remove (&pod, c->id);
               }
             drop_new_volumes (ctx, key, &pod, res.new_volumes);
@@ -1540,7 +1465,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return 1;
   cleanup_error struct podshim_error *serr = NULL;
   cleanup_close int rootfd
-      = shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &serr);
+      = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &serr);
   if (rootfd == -ENOENT)
     return 1;
   if (rootfd < 0)
@@ -1549,25 +1474,25 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", serr->msg);
       return 1;
     }
-  cleanup_close int cfd = open_dir_at (rootfd, "containers", err);
+  /* An index podshim cannot open is an error; a damaged entry is not. */
+  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, err);
   if (cfd == -ENOENT)
     return 1;
   if (cfd < 0)
     return -1;
   cleanup_free char *pod = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (cfd, c->id, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0 || !pod_key_valid (pod))
+  if (statedir_index_read (rootfd, c->id, &pod, &e) < 0)
     {
-      if (e && e->errno_ == ENOENT)
-        return 1;
       /* A damaged entry names no pod we could act on: never block the
          delete; drop the entry (a member is pruned when its pod is touched). */
       podshim_log (PODSHIM_LOG_WARNING, "podshim: dropping the damaged index entry of `%s`: %s",
-                   c->id, e ? e->msg : "not a pod name");
-      if (unlinkat (cfd, c->id, 0) < 0 && errno != ENOENT)
-        unlinkat (cfd, c->id, AT_REMOVEDIR);
+                   c->id, e->msg);
+      statedir_index_remove (rootfd, c->id, NULL);
       return 1;
     }
+  if (pod == NULL)
+    return 1;
   if (c->uncertain)
     return podshim_error_set (err, 0,
                               "cannot be sure what `%.64s` means in this command line (podshim"

@@ -9,6 +9,7 @@
 #include "argv.h"
 #include "error.h"
 #include "pod.h"
+#include "statedir.h"
 
 struct shim_ctx
 {
@@ -16,15 +17,12 @@ struct shim_ctx
   char *state_dir; /* absolute */
   char *data_dir;  /* absolute: pod volumes (created when a pod has one) */
   char *root;      /* the delegate's state root */
-  char rootkey[17];
+  char rootkey[STATEDIR_ROOTKEY_LEN + 1];
   const char *class_root; /* the runtime class's root, when it has one (borrowed) */
 };
 
 int shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err);
 void shim_ctx_free (struct shim_ctx *ctx);
-
-/* The key of a --root under the state dir: 16 hex digits of its FNV-1a hash. */
-void shim_rootkey (const char *root, char out[17]);
 
 /* create/run. Returns 1 when the container is not a pod member (the caller
  * execs the delegate), 0 with *ret_status set when it ran the delegate. */
@@ -41,13 +39,6 @@ int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error *
  * /etc/resolv.conf and /etc/hosts (final by now) over the pod's copies that
  * the other members mount. Best effort: warnings only, never fails start. */
 void member_start (struct shim_ctx *ctx);
-
-/* Opens <state>/<rootkey>. create: make it (0700). Returns -ENOENT without err
- * when missing and !create. The state dir must pass open_private_dir_path.
- * ret_statefd (may be NULL): the state dir, locked shared, for the caller to
- * hold while it works in the tree. */
-int shim_open_root_state (const char *state_dir, const char *rootkey, const char *root, bool create,
-                          int *ret_statefd, struct podshim_error **err);
 
 #define POD_MAX_PODS_DEFAULT 1000
 

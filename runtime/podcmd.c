@@ -3,6 +3,7 @@
 #include "route.h"
 #include "fsutil.h"
 #include "procutil.h"
+#include "statedir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,18 +17,11 @@ typedef int (*pod_visit_fn) (struct shim_ctx *ctx, const char *root, int rootfd,
 typedef int (*root_visit_fn) (struct shim_ctx *ctx, int statefd, const char *key, int rootfd,
                               const char *root, void *data, struct podshim_error **err);
 
-static bool
-has_suffix (const char *s, const char *suffix)
-{
-  size_t a = strlen (s), b = strlen (suffix);
-  return a >= b && strcmp (s + a - b, suffix) == 0;
-}
-
 /* Calls fn for every <state>/<rootkey> directory that records its root. */
 static int
 for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
 {
-  cleanup_close int sfd = open_private_dir_path (ctx->state_dir, false, err);
+  cleanup_close int sfd = statedir_open (ctx->state_dir, false, err);
   if (sfd == -ENOENT)
     return 0;
   if (sfd < 0)
@@ -39,7 +33,7 @@ for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshi
   struct dirent *de;
   while ((de = readdir (d)) != NULL)
     {
-      if (de->d_name[0] == '.' || strlen (de->d_name) != 16)
+      if (!statedir_rootkey_valid (de->d_name))
         continue;
       cleanup_close int rootfd = open_dir_at (sfd, de->d_name, err);
       if (rootfd == -ENOENT)
@@ -48,7 +42,7 @@ for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshi
         return -1;
       cleanup_free char *root = NULL;
       cleanup_error struct podshim_error *e = NULL;
-      if (read_file_at (rootfd, "root", O_NOFOLLOW, 4096, &root, NULL, &e) < 0)
+      if (statedir_root_read (rootfd, &root, &e) < 0)
         continue;
       if (fn (ctx, sfd, de->d_name, rootfd, root, data, err) < 0)
         return -1;
@@ -68,7 +62,7 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
               void *data, struct podshim_error **err)
 {
   struct pods_visit *pv = data;
-  cleanup_close int podsfd = open_dir_at (rootfd, "pods", err);
+  cleanup_close int podsfd = statedir_open_sub (rootfd, STATEDIR_PODS, false, err);
   if (podsfd == -ENOENT)
     return 0;
   if (podsfd < 0)
@@ -90,17 +84,14 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
   if (!pv->with_locks)
     return 0;
   /* A lone lock names a pod too: gc removes it. */
-  cleanup_close int locksfd = open_dir_at (rootfd, "locks", NULL);
+  cleanup_close int locksfd = statedir_open_sub (rootfd, STATEDIR_LOCKS, false, NULL);
   int ldfd = locksfd >= 0 ? dup (locksfd) : -1;
   cleanup_dir DIR *ld = ldfd >= 0 ? fdopendir (ldfd) : NULL;
   while (ld && (pe = readdir (ld)) != NULL)
     {
-      char name[POD_KEY_MAX + 8];
-      if (snprintf (name, sizeof (name), "%s", pe->d_name) >= (int) sizeof (name)
-          || !has_suffix (name, ".lock"))
-        continue;
-      name[strlen (name) - 5] = '\0';
-      if (!pod_key_valid (name) || faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+      char name[POD_KEY_MAX + 1];
+      if (!statedir_lock_key (pe->d_name, name)
+          || faccessat (podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         continue; /* visited through its directory */
       if (pv->fn (ctx, root, rootfd, podsfd, name, pv->data, err) < 0)
         return -1;
@@ -251,14 +242,13 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   if (ld->full)
     {
       gen_str (g, "state_dir");
-      char pd[PATH_MAX];
-      char key[17];
-      shim_rootkey (root, key);
-      snprintf (pd, sizeof (pd), "%s/%s/pods/%s", ctx->state_dir, key, name);
+      char key[STATEDIR_ROOTKEY_LEN + 1];
+      statedir_rootkey (root, key);
+      cleanup_free char *pd = statedir_pod_path (ctx->state_dir, key, name, NULL);
       gen_str (g, pd);
       cleanup_free char *data_dir = NULL;
       cleanup_error struct podshim_error *e = NULL;
-      if (read_file_at (poddir, "data", O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &e) == 0)
+      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &e) == 0)
         {
           gen_str (g, "data_dir");
           gen_str (g, data_dir);
@@ -341,19 +331,17 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
         struct podshim_error **err)
 {
   /* The same lock as create and delete take. */
-  cleanup_close int locksfd = ensure_dir_at (rootfd, "locks", 0700, err);
+  cleanup_close int locksfd = statedir_open_sub (rootfd, STATEDIR_LOCKS, true, err);
   if (locksfd < 0)
     return -1;
-  cleanup_close int lockfd = pod_lock (locksfd, name, err);
+  cleanup_close int lockfd = statedir_lock_pod (locksfd, name, err);
   if (lockfd < 0)
     return -1;
   cleanup_close int poddir = open_dir_at (podsfd, name, err);
   if (poddir == -ENOENT)
     {
       /* A lock without a pod: a leftover. */
-      char lock[POD_KEY_MAX + 8];
-      snprintf (lock, sizeof (lock), "%s.lock", name);
-      unlinkat (locksfd, lock, 0);
+      statedir_unlink_lock (locksfd, name);
       return 0;
     }
   if (poddir < 0)
@@ -397,8 +385,8 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
          void *data, struct podshim_error **err)
 {
   route_gc_records (ctx, rootfd, root);
-  cleanup_close int cfd = open_dir_at (rootfd, "containers", NULL);
-  cleanup_close int podsfd = open_dir_at (rootfd, "pods", NULL);
+  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, NULL);
+  cleanup_close int podsfd = statedir_open_sub (rootfd, STATEDIR_PODS, false, NULL);
   int cdfd = cfd >= 0 ? dup (cfd) : -1;
   cleanup_dir DIR *cd = cdfd >= 0 ? fdopendir (cdfd) : NULL;
   struct dirent *ce;
@@ -409,15 +397,14 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
         continue;
       cleanup_free char *pod = NULL;
       cleanup_error struct podshim_error *e = NULL;
-      if (read_file_at (cfd, ce->d_name, O_NOFOLLOW, 4096, &pod, NULL, &e) < 0
-          || !pod_key_valid (pod))
+      if (statedir_index_read (rootfd, ce->d_name, &pod, &e) < 0 || pod == NULL)
         continue;
       /* Under the pod's lock, as create and delete write the index. */
       cleanup_close int locksfd = -1, lockfd = -1;
       if (podsfd >= 0 && faccessat (podsfd, pod, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         {
-          locksfd = open_dir_at (rootfd, "locks", NULL);
-          lockfd = locksfd >= 0 ? pod_lock (locksfd, pod, &e) : -1;
+          locksfd = statedir_open_sub (rootfd, STATEDIR_LOCKS, false, NULL);
+          lockfd = locksfd >= 0 ? statedir_lock_pod (locksfd, pod, &e) : -1;
           if (lockfd < 0)
             continue;
         }
@@ -429,31 +416,14 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
       if (lockfd >= 0 && poddir == -ENOENT)
         {
           /* Torn down while we waited: the lock we made is a leftover. */
-          char lock[POD_KEY_MAX + 8];
-          snprintf (lock, sizeof (lock), "%s.lock", pod);
-          unlinkat (locksfd, lock, 0);
+          statedir_unlink_lock (locksfd, pod);
         }
       if (e == NULL)
         unlinkat (cfd, ce->d_name, 0);
     }
-  /* rmdir fails (ENOTEMPTY) while anything is recorded; and nothing is
-     removed while a create or delete holds the state dir (shared): it may be
-     about to make its pod here. */
-  int lfd = dup (statefd);
-  if (lfd < 0)
-    return 0;
-  cleanup_close int sfd = lfd;
-  if (flock (sfd, LOCK_EX | LOCK_NB) < 0)
-    return 0;
-  if (unlinkat (rootfd, "pods", AT_REMOVEDIR) == 0 || errno == ENOENT)
-    if ((unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
-        && (unlinkat (rootfd, "records", AT_REMOVEDIR) == 0 || errno == ENOENT)
-        && (unlinkat (rootfd, "locks", AT_REMOVEDIR) == 0 || errno == ENOENT))
-      {
-        unlinkat (rootfd, "root", 0);
-        unlinkat (statefd, key, AT_REMOVEDIR);
-      }
-  flock (sfd, LOCK_UN);
+  /* Nothing is removed while a create or delete holds the state dir
+     (shared): it may be about to make its pod here. */
+  statedir_remove_root_if_empty (statefd, key, rootfd);
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "pod.h"
 #include "procutil.h"
 #include "startwait.h"
+#include "statedir.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -99,7 +100,7 @@ static int
 open_root_state (const struct shim_ctx *ctx, bool create, int *ret_statefd,
                  struct podshim_error **err)
 {
-  return shim_open_root_state (ctx->state_dir, ctx->rootkey, ctx->root, create, ret_statefd, err);
+  return statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, create, ret_statefd, err);
 }
 
 int
@@ -290,9 +291,7 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
   /* Nor any other descriptor the caller gave us. */
   close_range (3, ~0U, 0);
   cleanup_error struct podshim_error *e = NULL;
-  cleanup_free char *dir = NULL;
-  if (asprintf (&dir, "%s/%s/pods/%s", ctx->state_dir, ctx->rootkey, name) < 0)
-    _exit (1);
+  cleanup_free char *dir = statedir_pod_path (ctx->state_dir, ctx->rootkey, name, NULL);
   cleanup_close int poddir = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   cleanup_pod_state struct pod_state pod = { 0 };
   if (poddir < 0 || pod_state_load (poddir, name, &pod, &e) < 0)
@@ -335,9 +334,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   if (!container_id_valid (id))
     return is_delete ? member_delete (ctx, ret_status, err) : 1;
   /* The one lookup every command of a container pays. */
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "%s/%s/records/%s", ctx->state_dir, ctx->rootkey, id) < 0)
-    abort ();
+  cleanup_free char *path = statedir_record_path (ctx->state_dir, ctx->rootkey, id);
   cleanup_free char *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
@@ -391,7 +388,7 @@ void
 route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
 {
   cleanup_close int dfd
-      = openat (rootfd, "records", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
   int lfd = dfd >= 0 ? dup (dfd) : -1;
   cleanup_dir DIR *d = lfd >= 0 ? fdopendir (lfd) : NULL;
   struct dirent *de;

@@ -3,6 +3,7 @@
 #include "fsutil.h"
 #include "procutil.h"
 #include "pausewire.h"
+#include "statedir.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -20,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_DIR "ns"
+#define NS_DIR STATEDIR_POD_NS
 
 /* Index 0 (net), 1 (ipc), 2 (uts) of join_fd. */
 static const int sandbox_clone[] = { CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS };

@@ -4,9 +4,6 @@
 
 #include "pod.h"
 
-#include <poll.h>
-#include <sys/file.h>
-#include <sys/wait.h>
 
 static const char full_state[]
     = "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
@@ -418,92 +415,6 @@ test_state_load_save (void **state)
   free (dir);
 }
 
-static ino_t
-ino_at (int dfd, const char *name)
-{
-  struct stat st;
-  assert_int_equal (fstatat (dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
-  return st.st_ino;
-}
-
-/* True when pid is still running (not exited) after waiting ms. */
-static bool
-still_running_after (pid_t pid, int ms)
-{
-  usleep ((useconds_t)ms * 1000);
-  int status;
-  return waitpid (pid, &status, WNOHANG) == 0;
-}
-
-static void
-test_lock_retries_when_unlinked (void **state)
-{
-  (void)state;
-  char *dir = t_mkdtemp ();
-  int pods = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  assert_true (pods >= 0);
-  struct podshim_error *err = NULL;
-  int fd1 = pod_lock (pods, "web", &err);
-  assert_true (fd1 >= 0);
-  ino_t first = ino_at (pods, "web.lock");
-
-  int report[2];
-  assert_int_equal (pipe2 (report, O_CLOEXEC), 0);
-  pid_t child = fork ();
-  assert_true (child >= 0);
-  if (child == 0)
-    {
-      /* fork shares fd1's open file description, lock included: drop ours. */
-      close (fd1);
-      free (dir);
-      alarm (20); /* never outlive a failed test */
-      struct podshim_error *cerr = NULL;
-      int fd = pod_lock (pods, "web", &cerr);
-      struct stat held, named;
-      /* The result goes through the pipe: the exit code may be valgrind's. */
-      ino_t r[3] = { 1, 0, 0 };
-      if (fd >= 0 && fstat (fd, &held) == 0 && fstatat (pods, "web.lock", &named, 0) == 0)
-        r[0] = 0, r[1] = held.st_ino, r[2] = named.st_ino;
-      podshim_error_free (cerr);
-      _exit (write (report[1], r, sizeof (r)) == (ssize_t)sizeof (r) ? 0 : 3);
-    }
-  close (report[1]);
-  /* The child waits on the first lock file. */
-  assert_true (still_running_after (child, 200));
-
-  /* Teardown: the holder unlinks the lock file; a new pod takes a new one. */
-  assert_int_equal (unlinkat (pods, "web.lock", 0), 0);
-  int fd2 = pod_lock (pods, "web", &err);
-  assert_true (fd2 >= 0);
-  ino_t second = ino_at (pods, "web.lock");
-  assert_true (second != first);
-  close (fd1);
-  /* The child got the unlinked file's lock, must notice and wait on the new one. */
-  assert_true (still_running_after (child, 300));
-  close (fd2);
-
-  ino_t got[3] = { 1, 0, 0 };
-  struct pollfd pfd = { .fd = report[0], .events = POLLIN };
-  assert_int_equal (poll (&pfd, 1, 10000), 1);
-  assert_int_equal (read (report[0], got, sizeof (got)), (ssize_t)sizeof (got));
-  int status;
-  assert_int_equal (waitpid (child, &status, 0), child);
-  assert_true (WIFEXITED (status));
-  assert_int_equal (got[0], 0);   /* pod_lock succeeded */
-  assert_true (got[1] == second); /* holding the new lock file */
-  assert_true (got[2] == second); /* which is the one named */
-  close (report[0]);
-
-  /* A symlinked lock file is refused. */
-  assert_int_equal (symlinkat ("/etc/passwd", pods, "evil.lock"), 0);
-  assert_true (pod_lock (pods, "evil", &err) < 0);
-  assert_error_contains (&err, "cannot open lock `evil.lock`");
-
-  close (pods);
-  t_rmtree (dir);
-  free (dir);
-}
-
 int
 main (void)
 {
@@ -517,7 +428,6 @@ main (void)
     cmocka_unit_test (test_names),
     cmocka_unit_test (test_ns_lists),
     cmocka_unit_test (test_state_load_save),
-    cmocka_unit_test (test_lock_retries_when_unlinked),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
