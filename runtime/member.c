@@ -1,7 +1,10 @@
 #include "config.h"
 #include "member.h"
 #include "delegate.h"
+#include "engine.h"
+#include "fault.h"
 #include "fsutil.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "podcfg.h"
 #include "procutil.h"
@@ -25,343 +28,6 @@
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
-
-#if PODSHIM_FAULT_INJECTION
-/* Test builds: PODSHIM_FAULT=<point> kills podshim there, as a crash would;
- * PODSHIM_FAULT=fail:<point> makes the step fail there (an error, rolled
- * back). */
-static int
-fault_point (const char *name, struct podshim_error **err)
-{
-  const char *f = getenv ("PODSHIM_FAULT");
-  if (f && strcmp (f, name) == 0)
-    raise (SIGKILL);
-  if (f && strncmp (f, "fail:", 5) == 0 && strcmp (f + 5, name) == 0)
-    return podshim_error_set (err, EIO, "fault injected at %s", name);
-  return 0;
-}
-#else
-static inline int
-fault_point (const char *name, struct podshim_error **err)
-{
-  (void) name;
-  (void) err;
-  return 0;
-}
-#endif
-
-int
-shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err)
-{
-  memset (ctx, 0, sizeof (*ctx));
-  ctx->cmd = cmd;
-  const char *s = cmd->shim_state;
-  if (s == NULL)
-    s = getenv ("PODSHIM_STATE");
-  if (s == NULL || *s == '\0')
-    s = STATEDIR_DEFAULT;
-  /* Checked when opened: a non-member never needs it. */
-  ctx->state_dir = strdup (s);
-  if (ctx->state_dir == NULL)
-    abort ();
-  const char *d = cmd->shim_data;
-  if (d == NULL)
-    d = getenv ("PODSHIM_DATA");
-  if (d == NULL || *d == '\0')
-    d = DATADIR_DEFAULT;
-  if (d[0] != '/')
-    return podshim_error_set (err, 0, "data directory `%s` is not an absolute path", d);
-  ctx->data_dir = strdup (d);
-  if (ctx->data_dir == NULL)
-    abort ();
-  /* One spelling: it is recorded and compared (`/d/` is `/d`). */
-  for (size_t n = strlen (ctx->data_dir); n > 1 && ctx->data_dir[n - 1] == '/'; n--)
-    ctx->data_dir[n - 1] = '\0';
-  ctx->root = delegate_root (cmd);
-  statedir_rootkey (ctx->root, ctx->rootkey);
-  return 0;
-}
-
-void
-shim_ctx_free (struct shim_ctx *ctx)
-{
-  free (ctx->state_dir);
-  free (ctx->data_dir);
-  free (ctx->root);
-}
-
-int
-shim_max_pods (const struct shim_ctx *ctx, long *ret, struct podshim_error **err)
-{
-  const char *v = ctx->cmd->shim_max_pods;
-  const char *from = "--podshim-max-pods";
-  if (v == NULL && (v = getenv ("PODSHIM_MAX_PODS")) != NULL && *v != '\0')
-    from = "PODSHIM_MAX_PODS";
-  if (v == NULL || *v == '\0')
-    {
-      *ret = POD_MAX_PODS_DEFAULT;
-      return 0;
-    }
-  char *end;
-  errno = 0;
-  long n = strtol (v, &end, 10);
-  if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 1000000)
-    return podshim_error_set (err, 0, "invalid %s `%.32s`: a number from 1 to 1000000", from, v);
-  *ret = n;
-  return 0;
-}
-
-/* Is the delegate still holding container id? Both runc and crun keep <root>/<id>/. */
-static bool
-delegate_knows (const char *root, const char *id)
-{
-  cleanup_free char *p = NULL;
-  if (asprintf (&p, "%s/%s", root, id) < 0)
-    return true;
-  struct stat st;
-  return lstat (p, &st) == 0 && S_ISDIR (st.st_mode);
-}
-
-static bool
-member_alive (const char *root, const struct pod_member *m)
-{
-  if (m->pid > 0 && proc_is_alive (m->pid, m->start))
-    return true;
-  /* A creating member records its podshim; if that died (after the delegate's
-     create, say), the container may still exist: ask the delegate's state. */
-  if (m->pid <= 0 || m->creating)
-    return delegate_knows (root, m->id);
-  return false;
-}
-
-/* Index of net, ipc, uts in sandbox_start's join_fd. */
-static const unsigned holder_ns[3] = { POD_NS_NET, POD_NS_IPC, POD_NS_UTS };
-
-static void
-close_fds (int *fds, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    cleanup_closep (&fds[i]);
-}
-
-/* Saves the pod with its new holder, which now holds what an older podshim
- * pinned: those pins go. */
-static int
-record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
-{
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
-               (int) pod->holder_pid);
-  for (size_t i = 0; i < 3; i++)
-    {
-      cleanup_error struct podshim_error *e = NULL;
-      if ((pod->pinned & holder_ns[i]) && sandbox_unpin (poddir, holder_ns[i], &e) == 0)
-        pod->pinned &= ~holder_ns[i];
-    }
-  return pod_state_save (poddir, pod, err);
-}
-
-/* Gives pod a live holder if it has none: a new podshim-pause in the
- * namespaces a live member still has (or an older podshim pinned), fresh
- * ones for the others. Saves the pod's state. With pending (a pod without
- * members), its "ready" is left to read there (sandbox_ready), so that it
- * isolates itself while the delegate works. */
-static int
-ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
-                      struct podshim_error **err)
-{
-  if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
-    return 0;
-  pod->holder_pid = 0;
-  pod->holder_start = 0;
-  int fds[3] = { -1, -1, -1 };
-  int r = 0;
-  for (size_t i = 0; r == 0 && i < 3; i++)
-    {
-      if (pod->pinned & holder_ns[i])
-        {
-          char rel[32];
-          snprintf (rel, sizeof (rel), STATEDIR_POD_NS "/%s", pod_ns_name (holder_ns[i]));
-          fds[i] = openat (poddir, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-          struct statfs sf;
-          if (fds[i] >= 0 && (fstatfs (fds[i], &sf) < 0 || sf.f_type != NSFS_MAGIC))
-            cleanup_closep (&fds[i]);
-          if (fds[i] >= 0)
-            continue;
-        }
-      for (size_t m = 0; fds[i] < 0 && m < pod->n_members; m++)
-        {
-          const struct pod_member *pm = &pod->members[m];
-          if (pm->creating || pm->pid <= 0 || !(pm->share & holder_ns[i]))
-            continue;
-          int fd = sandbox_open_ns (pm->pid, pm->start, holder_ns[i], err);
-          if (fd == -ESRCH)
-            continue;
-          if (fd < 0)
-            r = -1;
-          fds[i] = fd;
-        }
-    }
-  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
-  if (r == 0)
-    {
-      cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, &sp, err);
-    }
-  close_fds (fds, 3);
-  if (r < 0)
-    return -1;
-  pod->holder_pid = sp.pid;
-  pod->holder_start = sp.start;
-  /* Until it is recorded, the holder dies with us (go closed); on an error,
-     we stop it. */
-  if (fault_point ("holder-started", err) < 0 || record_holder (poddir, pod, err) < 0)
-    {
-      sandbox_proc_close (&sp);
-      sandbox_stop (pod->holder_pid, pod->holder_start);
-      pod->holder_pid = 0;
-      pod->holder_start = 0;
-      return -1;
-    }
-  sandbox_release (&sp);
-  if (pending)
-    *pending = sp;
-  else
-    sandbox_proc_close (&sp);
-  return fault_point ("holder-recorded", err);
-}
-
-/* Gives a pod a live pause (PID 1 of its PID namespace) in the holder's
- * namespaces if it has none. Saves the pod's state. */
-static int
-ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
-{
-  if (pod->pause_pid > 0 && proc_is_alive (pod->pause_pid, pod->pause_start))
-    return 0;
-  pod->pause_pid = 0;
-  pod->pause_start = 0;
-  cleanup_error struct podshim_error *e = NULL;
-  if ((pod->pinned & POD_NS_PID) && sandbox_unpin (poddir, POD_NS_PID, &e) == 0)
-    pod->pinned &= ~POD_NS_PID;
-  int fds[3] = { -1, -1, -1 };
-  int r = 0;
-  for (size_t i = 0; r == 0 && i < 3; i++)
-    {
-      fds[i] = sandbox_open_ns (pod->holder_pid, pod->holder_start, holder_ns[i], err);
-      if (fds[i] == -ESRCH)
-        r = podshim_error_set (err, ESRCH, "the holder of pod `%s` died", pod->name);
-      else if (fds[i] < 0)
-        r = -1;
-    }
-  /* Members see it as their PID 1: it is isolated before we go on. */
-  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
-  if (r == 0)
-    {
-      cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, &sp, err);
-    }
-  close_fds (fds, 3);
-  if (r < 0)
-    return -1;
-  pod->pause_pid = sp.pid;
-  pod->pause_start = sp.start;
-  if (fault_point ("pause-started", err) < 0 || pod_state_save (poddir, pod, err) < 0)
-    {
-      sandbox_proc_close (&sp);
-      sandbox_stop (pod->pause_pid, pod->pause_start);
-      pod->pause_pid = 0;
-      pod->pause_start = 0;
-      return -1;
-    }
-  sandbox_release (&sp);
-  sandbox_proc_close (&sp);
-  return fault_point ("pause-recorded", err);
-}
-
-static int
-pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state *pod,
-                     struct podshim_error **err)
-{
-  cleanup_free char *key = pod_key (pod->scope, pod->name);
-  if (sandbox_destroy (poddir, pod, err) < 0)
-    return -1;
-  if (pod_volumes_remove (poddir, err) < 0)
-    return -1;
-  if (unlinkat (poddir, STATEDIR_POD_STATE, 0) < 0 && errno != ENOENT)
-    return podshim_error_set (err, errno, "cannot remove the state of pod `%s`", key);
-  if (rm_rf_at (podsfd, key, err) < 0)
-    return -1;
-  /* Still held by us: waiters see it unlinked and start over. */
-  cleanup_close int locksfd = statedir_open_sub (rootfd, STATEDIR_LOCKS, false, NULL);
-  statedir_unlink_lock (locksfd, key);
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` torn down", key);
-  return 0;
-}
-
-int
-pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
-                  bool dirty, bool *ret_gone, struct podshim_error **err)
-{
-  bool changed = dirty;
-  cleanup_free char *key = pod_key (pod->scope, pod->name);
-  for (size_t i = pod->n_members; i > 0; i--)
-    {
-      struct pod_member *m = &pod->members[i - 1];
-      if (member_alive (root, m))
-        continue;
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: pruning dead member `%s` of pod `%s`", m->id, key);
-      statedir_index_remove (rootfd, m->id, key);
-      cleanup_free char *id = strdup (m->id);
-      if (id == NULL)
-        abort ();
-      pod_state_remove (pod, id);
-      changed = true;
-    }
-  if (pod->network_owner && pod_state_find (pod, pod->network_owner) == NULL)
-    {
-      free (pod->network_owner);
-      pod->network_owner = NULL;
-      changed = true;
-    }
-  if (pod->pause_pid > 0 && !proc_is_alive (pod->pause_pid, pod->pause_start))
-    {
-      pod->pause_pid = 0;
-      pod->pause_start = 0;
-      changed = true;
-    }
-  bool pid_shared = false;
-  for (size_t i = 0; i < pod->n_members; i++)
-    pid_shared |= (pod->members[i].share & POD_NS_PID) != 0;
-  if (pod->pause_pid > 0 && pod->n_members > 0 && !pid_shared)
-    {
-      /* No member shares PIDs (any more): e.g. the one it was started for
-         failed to join. */
-      sandbox_stop (pod->pause_pid, pod->pause_start);
-      pod->pause_pid = 0;
-      pod->pause_start = 0;
-      changed = true;
-    }
-  bool holder_dead = pod->holder_pid > 0 && !proc_is_alive (pod->holder_pid, pod->holder_start);
-  *ret_gone = false;
-  if (pod->n_members == 0)
-    {
-      if (pod_teardown_locked (rootfd, podsfd, poddir, pod, err) < 0)
-        return -1;
-      *ret_gone = true;
-      return 0;
-    }
-  if (holder_dead)
-    {
-      /* Members still run in the pod's namespaces: a new holder takes them. */
-      cleanup_error struct podshim_error *e = NULL;
-      if (ensure_holder_locked (poddir, pod, NULL, &e) < 0)
-        podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
-                     pod->name, e->msg);
-      changed = true;
-    }
-  if (changed)
-    return pod_state_save (poddir, pod, err);
-  return 0;
-}
 
 static int
 read_pid_file (const char *path, pid_t *ret)
@@ -408,265 +74,6 @@ member_init_pid (const struct shim_ctx *ctx)
   return 0;
 }
 
-struct pod_handles
-{
-  int rootfd;
-  int podsfd;
-  int poddir;
-  int lockfd;
-  int statefd; /* holds the state dir's shared lock */
-  int locksfd;
-};
-#define POD_HANDLES_INIT                                                                           \
-  {                                                                                                \
-    -1, -1, -1, -1, -1, -1                                                                         \
-  }
-
-static void
-pod_handles_close (struct pod_handles *h)
-{
-  cleanup_closep (&h->poddir);
-  cleanup_closep (&h->lockfd);
-  cleanup_closep (&h->locksfd);
-  cleanup_closep (&h->podsfd);
-  cleanup_closep (&h->rootfd);
-  cleanup_closep (&h->statefd);
-  h->rootfd = h->podsfd = h->poddir = h->lockfd = h->statefd = h->locksfd = -1;
-}
-#define cleanup_pod_handles __attribute__ ((cleanup (pod_handles_close)))
-
-/* Refuses a new pod when the root already has the most it may. */
-static int
-pods_limit_check (const struct shim_ctx *ctx, int podsfd, const char *name,
-                  struct podshim_error **err)
-{
-  long max;
-  if (shim_max_pods (ctx, &max, err) < 0)
-    return -1;
-  int dfd = dup (podsfd);
-  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
-  if (d == NULL)
-    {
-      if (dfd >= 0)
-        close (dfd);
-      return podshim_error_set (err, errno, "cannot list pods");
-    }
-  long n = 0;
-  struct dirent *de;
-  while ((de = readdir (d)) != NULL)
-    if (de->d_name[0] != '.' && (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN))
-      n++;
-  if (n >= max)
-    return podshim_error_set (err, 0,
-                              "cannot create pod `%s`: root `%.200s` already has %ld pods, the"
-                              " most allowed (--podshim-max-pods %ld)",
-                              name, ctx->root, n, max);
-  return 0;
-}
-
-/* Locks pod `name` and opens its directory (creating it if create). */
-static int
-pod_open_locked (const struct shim_ctx *ctx, const char *name, bool create, struct pod_handles *h,
-                 struct podshim_error **err)
-{
-  h->rootfd
-      = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, create, &h->statefd, err);
-  if (h->rootfd < 0)
-    return h->rootfd;
-  h->podsfd = statedir_open_sub (h->rootfd, STATEDIR_PODS, create, err);
-  if (h->podsfd < 0)
-    return h->podsfd;
-  if (!create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-    return -ENOENT; /* no pod: do not leave a lock file behind */
-  /* Locks live apart from pods: pod `web.lock` is no lock of pod `web`. */
-  h->locksfd = statedir_open_sub (h->rootfd, STATEDIR_LOCKS, create, err);
-  if (h->locksfd < 0)
-    return h->locksfd;
-  h->lockfd = statedir_lock_pod (h->locksfd, name, err);
-  if (h->lockfd < 0)
-    return -1;
-  /* A new pod: counting the pods and making its directory are one step
-     (pods/ locked), so concurrent creates of new pods keep the limit. */
-  bool counting = false;
-  if (create && faccessat (h->podsfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-    {
-      int r;
-      while ((r = flock (h->podsfd, LOCK_EX)) < 0 && errno == EINTR)
-        ;
-      if (r < 0)
-        return podshim_error_set (err, errno, "cannot lock the pods directory");
-      counting = true;
-      if (pods_limit_check (ctx, h->podsfd, name, err) < 0)
-        {
-          (void) flock (h->podsfd, LOCK_UN);
-          statedir_unlink_lock (h->locksfd, name);
-          return -1;
-        }
-    }
-  h->poddir = create ? ensure_dir_at (h->podsfd, name, 0700, err)
-                     : open_dir_at (h->podsfd, name, err);
-  if (counting)
-    flock (h->podsfd, LOCK_UN);
-  if (h->poddir == -ENOENT)
-    {
-      /* Torn down while we waited; the lock file is ours to remove. */
-      statedir_unlink_lock (h->locksfd, name);
-    }
-  if (h->poddir < 0)
-    return h->poddir;
-  return 0;
-}
-
-/* Removes member id from pod name (locked here), tearing the pod down when it
- * was the last, and drops the container's index entry; after a failed create,
- * also the volumes it made (made: dirnames, or NULL). */
-static int
-member_leave (const struct shim_ctx *ctx, const char *name, const char *id, char **made,
-              struct podshim_error **err)
-{
-  cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
-  int r = pod_open_locked (ctx, name, false, &h, err);
-  if (r == -ENOENT)
-    return 0;
-  if (r < 0)
-    return -1;
-  cleanup_pod_state struct pod_state pod = { 0 };
-  r = pod_state_load (h.poddir, name, &pod, err);
-  if (r == -ENOENT)
-    {
-      statedir_index_remove (h.rootfd, id, name);
-      return 0;
-    }
-  if (r < 0)
-    return -1;
-  pod_state_remove (&pod, id);
-  statedir_index_remove (h.rootfd, id, name);
-  drop_new_volumes (ctx, name, &pod, made);
-  if (pod.network_owner && strcmp (pod.network_owner, id) == 0)
-    {
-      free (pod.network_owner);
-      pod.network_owner = NULL;
-    }
-  bool gone;
-  if (pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, true, &gone, err) < 0)
-    return -1;
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` left pod `%s`", id, name);
-  return 0;
-}
-
-char *
-pod_data_path (const struct shim_ctx *ctx, const char *key)
-{
-  return statedir_data_path (ctx->data_dir, ctx->rootkey, key);
-}
-
-/* The Swarm task a member is, from its Docker labels: two live tasks of one
- * service in one pod are a mistake (a fixed pod name on a replicated service
- * whose replicas share a node). The slot is the middle of the task name
- * (SERVICE.SLOT.TASKID; the node ID in global mode): a task replacing one of
- * the same slot (`--update-order start-first`) is not refused. */
-struct swarm_task
-{
-  const char *service_id; /* NULL: not a Swarm task */
-  const char *service_name;
-  char slot[128];
-};
-
-/* dockerd (20.10) gives a `--network host` container its own network
- * namespace as a path (<exec-root>/netns/default): the namespace podshim
- * runs in. That is no choice of the member's to respect: a host-network
- * member of a pod joins the pod's network (the Swarm sidecar recipe): the
- * pod's path replaces it. True for a `--network host` container whose network
- * path, if any, is podshim's own namespace. */
-static bool
-engine_host_network (yajl_val spec, const char *mode)
-{
-  if (mode == NULL || strcmp (mode, "host") != 0)
-    return false;
-  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
-  struct stat self, st;
-  if (stat ("/proc/self/ns/net", &self) < 0)
-    return false;
-  for (size_t i = 0; nss && i < nss->u.array.len; i++)
-    {
-      yajl_val ns = nss->u.array.values[i];
-      const char *t = json_get_string (ns, "type");
-      const char *path = json_get_string (ns, "path");
-      if (t && strcmp (t, "network") == 0 && path && path[0]
-          && (stat (path, &st) < 0 || st.st_dev != self.st_dev || st.st_ino != self.st_ino))
-        return false;
-    }
-  return true;
-}
-
-static const char *const docker_label_path[] = { "Config", "Labels", NULL };
-
-static void
-swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret)
-{
-  yajl_val l = json_get_path (labels_doc, docker_label_path);
-  memset (ret, 0, sizeof (*ret));
-  ret->service_id = json_get_string (l, "com.docker.swarm.service.id");
-  if (ret->service_id == NULL || ret->service_id[0] == '\0')
-    {
-      ret->service_id = NULL;
-      return;
-    }
-  ret->service_name = json_get_string (l, "com.docker.swarm.service.name");
-  if (ret->service_name == NULL)
-    ret->service_name = ret->service_id;
-  const char *task = json_get_string (l, "com.docker.swarm.task.name");
-  size_t nl = strlen (ret->service_name);
-  if (task && strncmp (task, ret->service_name, nl) == 0 && task[nl] == '.')
-    {
-      const char *slot = task + nl + 1;
-      const char *end = strrchr (slot, '.');
-      size_t len = end ? (size_t) (end - slot) : strlen (slot);
-      if (len < sizeof (ret->slot))
-        memcpy (ret->slot, slot, len);
-    }
-}
-
-/* Refuses a second live task of the member's service, recording the task in
- * the member's entry otherwise (m->raw: pod.json keeps fields it does not
- * know). Members are all alive here (join_locked pruned the dead). */
-static int
-swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,
-             struct podshim_error **err)
-{
-  if (t == NULL || t->service_id == NULL)
-    return 0;
-  for (size_t i = 0; i < pod->n_members; i++)
-    {
-      const struct pod_member *m = &pod->members[i];
-      const char *sid = json_get_string (m->raw, "swarm_service_id");
-      if (sid == NULL || strcmp (sid, t->service_id) != 0)
-        continue;
-      const char *slot = json_get_string (m->raw, "swarm_slot");
-      if (t->slot[0] && slot && strcmp (slot, t->slot) == 0)
-        continue; /* the same replica being replaced */
-      return podshim_error_set (
-          err, 0,
-          "pod `%s` already has a live task of Swarm service `%s` (container `%.12s`, slot %s):"
-          " two tasks of one service cannot share a pod. Give each replica its own pod"
-          " (`{{.Node.ID}}` or `{{.Task.Slot}}` in the name), or make the service global",
-          key, t->service_name, m->id, slot && slot[0] ? slot : "?");
-    }
-  return 0;
-}
-
-static void
-swarm_task_record (struct pod_member *m, const struct swarm_task *t)
-{
-  if (t == NULL || t->service_id == NULL)
-    return;
-  if (m->raw == NULL)
-    m->raw = json_new_object ();
-  json_object_set (m->raw, "swarm_service_id", json_new_string (t->service_id));
-  json_object_set (m->raw, "swarm_service_name", json_new_string (t->service_name));
-  json_object_set (m->raw, "swarm_slot", json_new_string (t->slot));
-}
-
 struct join_result
 {
   bool keep_network_hook;
@@ -682,11 +89,15 @@ struct join_result
 static void
 join_result_close (struct join_result *r)
 {
-  close_fds (r->nsfd, POD_NS_COUNT);
+  for (size_t i = 0; i < POD_NS_COUNT; i++)
+    cleanup_closep (&r->nsfd[i]);
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
-#define cleanup_join_result __attribute__ ((cleanup (join_result_close)))
+#define JOIN_RESULT_INIT                                                                           \
+  {                                                                                                \
+    .nsfd = { -1, -1, -1, -1 }, .holder = {.go_fd = -1, .report_fd = -1 }                          \
+  }
 
 /* The holder this create started has isolated itself by now, or it died
  * (then the pod's next call starts another): a warning. */
@@ -699,74 +110,6 @@ holder_ready (const char *pod, struct join_result *res)
   cleanup_error struct podshim_error *e = NULL;
   if (sandbox_ready (&res->holder, pause, &e) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
-}
-
-/* The pod's copies of its network owner's resolver files, in net/ of the pod
- * directory: members that join the pod's network but do not own it bind-mount
- * them, as a Kubernetes pod's containers share one resolv.conf (a `--network
- * host` sidecar then asks Docker's DNS at 127.0.0.11 in the pod's netns).
- * net/owner-<leaf> is a symlink to the owner's own file. */
-static const struct
-{
-  const char *leaf, *owner, *dest;
-} net_files[2] = { { "resolv.conf", "owner-resolv.conf", "/etc/resolv.conf" },
-                   { "hosts", "owner-hosts", "/etc/hosts" } };
-
-#define NET_FILE_MAX (1 << 20)
-
-/* Writes nfd/leaf in place, not by rename: members' bind mounts hold the
- * inode (Docker writes its own copies in place too). */
-static int
-write_net_file (int nfd, const char *leaf, const char *buf, size_t len, struct podshim_error **err)
-{
-  cleanup_close int fd
-      = openat (nfd, leaf, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (fd < 0 || write_all (fd, buf, len) < 0)
-    return podshim_error_set (err, errno, "cannot write the pod's %s", leaf);
-  return 0;
-}
-
-/* The owner's files are copied at its create and again at its start (dockerd
- * >= 28 writes them between the two); a member that joins before any owner
- * seeds them with its own. */
-static int
-share_net_files (int poddir, yajl_val spec, bool owner, struct join_result *res,
-                 struct podshim_error **err)
-{
-  cleanup_close int nfd = -1;
-  for (size_t i = 0; i < 2; i++)
-    {
-      const char *src = spec_mount_source (spec, net_files[i].dest);
-      if (src == NULL || src[0] != '/')
-        continue;
-      if (nfd < 0 && (nfd = ensure_dir_at (poddir, STATEDIR_POD_NET, 0755, err)) < 0)
-        return -1;
-      if (owner)
-        {
-          if ((unlinkat (nfd, net_files[i].owner, 0) < 0 && errno != ENOENT)
-              || symlinkat (src, nfd, net_files[i].owner) < 0)
-            return podshim_error_set (err, errno, "cannot record the pod's network owner's %s",
-                                      net_files[i].leaf);
-        }
-      else if (faccessat (nfd, net_files[i].leaf, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-        {
-          res->net_files[i] = true;
-          continue;
-        }
-      cleanup_error struct podshim_error *e = NULL;
-      cleanup_free char *buf = NULL;
-      size_t len;
-      if (read_file_at (AT_FDCWD, src, O_NOFOLLOW, NET_FILE_MAX, &buf, &len, &e) < 0)
-        {
-          /* Unreadable source: the member keeps its own file. */
-          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e->msg);
-          continue;
-        }
-      if (write_net_file (nfd, net_files[i].leaf, buf, len, err) < 0)
-        return -1;
-      res->net_files[i] = !owner;
-    }
-  return 0;
 }
 
 void
@@ -789,19 +132,7 @@ member_start (struct shim_ctx *ctx)
       || pod_state_load (h.poddir, name, &pod, &err) < 0 || pod.network_owner == NULL
       || strcmp (pod.network_owner, c->id) != 0)
     return;
-  cleanup_close int nfd = open_dir_at (h.poddir, STATEDIR_POD_NET, &err);
-  if (nfd < 0)
-    return;
-  for (size_t i = 0; i < 2; i++)
-    {
-      cleanup_error struct podshim_error *e = NULL;
-      cleanup_free char *buf = NULL;
-      size_t len;
-      if (faccessat (nfd, net_files[i].owner, F_OK, AT_SYMLINK_NOFOLLOW) == 0
-          && (read_file_at (nfd, net_files[i].owner, 0, NET_FILE_MAX, &buf, &len, &e) < 0
-              || write_net_file (nfd, net_files[i].leaf, buf, len, &e) < 0))
-        podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: %s", name, e->msg);
-    }
+  engine_refresh_net_files (h.poddir, name);
 }
 
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
@@ -827,36 +158,18 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     }
   else
     {
-      /* Prune without tearing down: an empty pod is rebuilt below. */
-      for (size_t i = pod.n_members; i > 0; i--)
-        if (!member_alive (ctx->root, &pod.members[i - 1]))
-          {
-            cleanup_free char *dead = strdup (pod.members[i - 1].id);
-            if (dead == NULL)
-              abort ();
-            statedir_index_remove (h->rootfd, dead, key);
-            pod_state_remove (&pod, dead);
-          }
+      /* Without tearing down: a stale sandbox whose members all died is
+         rebuilt below. */
+      bool gone;
+      if (pod_prune_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, &pod, POD_PRUNE_KEEP,
+                            false, &gone, err)
+          < 0)
+        return -1;
       if (pod_state_find (&pod, id))
         return podshim_error_set (err, 0, "container `%s` is already a member of pod `%s`", id,
                                   key);
       if (swarm_guard (key, &pod, task, err) < 0)
         return -1;
-      if (pod.network_owner && pod_state_find (&pod, pod.network_owner) == NULL)
-        {
-          free (pod.network_owner);
-          pod.network_owner = NULL;
-        }
-      if (pod.n_members == 0 && (pod.pinned || pod.holder_pid > 0 || pod.pause_pid > 0))
-        {
-          /* A stale sandbox whose members all died: start afresh. */
-          if (sandbox_destroy (h->poddir, &pod, err) < 0
-              || pod_volumes_remove (h->poddir, err) < 0)
-            return -1;
-          pod.pinned = 0;
-          pod.holder_pid = 0;
-          pod.pause_pid = 0;
-        }
     }
 
   /* A hook-less engine moves a second member's interface into the pod's
@@ -871,9 +184,9 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
         " (a Swarm service: `--network host`): it shares the pod's network all the same",
         key, pod.network_owner);
 
-  if (ensure_holder_locked (h->poddir, &pod, pod.n_members == 0 ? &res->holder : NULL, err) < 0)
+  if (pod_ensure_holder_locked (h->poddir, &pod, pod.n_members == 0 ? &res->holder : NULL, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
-  if ((req->share & POD_NS_PID) && ensure_pause_locked (h->poddir, &pod, err) < 0)
+  if ((req->share & POD_NS_PID) && pod_ensure_pause_locked (h->poddir, &pod, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
   /* Held open until the delegate has joined them: a PID reused meanwhile
      cannot redirect the member. */
@@ -913,7 +226,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       res->keep_network_hook = true;
     }
   if ((req->share & POD_NS_NET)
-      && share_net_files (h->poddir, spec, res->keep_network_hook, res, err) < 0)
+      && engine_share_net_files (h->poddir, spec, res->keep_network_hook, res->net_files, err)
+             < 0)
     return -1;
   struct pod_member *m = pod_state_add (&pod, id);
   m->raw = json_new_object ();
@@ -941,10 +255,9 @@ confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
                 struct podshim_error **err)
 {
   cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
-  if (pod_open_locked (ctx, name, false, &h, err) < 0)
-    return podshim_error_set (err, ENOENT, "pod `%s` vanished during create", name);
   cleanup_pod_state struct pod_state pod = { 0 };
-  if (pod_state_load (h.poddir, name, &pod, err) < 0)
+  cleanup_error struct podshim_error *e = NULL;
+  if (pod_open_locked (ctx, name, false, &h, &e) < 0 || pod_state_load (h.poddir, name, &pod, &e) < 0)
     return podshim_error_set (err, ENOENT, "pod `%s` vanished during create", name);
   struct pod_member *m = pod_state_find (&pod, ctx->cmd->id);
   if (m == NULL)
@@ -1023,6 +336,50 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   if (write_file_atomic_at (bundle_fd, "config.json", out, len, 0644, err) < 0)
     return -1;
   return fault_point ("after-config", err);
+}
+
+/* One create's undo log: what it did that a failure takes back. */
+struct member_txn
+{
+  struct shim_ctx *ctx;
+  const char *key;
+  struct container_record *rec; /* saved before the delegate's create; NULL: none */
+  int bundle_fd;
+  const char *orig; /* config.json as read */
+  size_t orig_len;
+  bool config_written;
+  struct join_result res;
+};
+
+static void
+member_txn_close (struct member_txn *t)
+{
+  join_result_close (&t->res);
+}
+#define cleanup_member_txn __attribute__ ((cleanup (member_txn_close)))
+
+/* Takes back what this create did, in one place: the container's record,
+ * its entry in the pod and in the index (once recorded), the volumes it made
+ * (when failed: a foreground run that finished keeps them) and the bundle's
+ * config.json. The prune that follows stops a holder or pause this call
+ * started that no member is left to use (the pod's teardown, or a pause no
+ * member shares). h: the pod's lock when the caller holds it, else NULL. */
+static void
+rollback (struct member_txn *t, struct pod_handles *h, bool failed)
+{
+  const char *id = t->res.recorded ? t->ctx->cmd->id : NULL;
+  char **made = failed ? t->res.new_volumes : NULL;
+  if (t->rec)
+    route_create_end (t->ctx, t->rec, false);
+  cleanup_error struct podshim_error *e = NULL;
+  if ((h ? pod_leave_locked (t->ctx, h, t->key, id, made, &e)
+         : pod_leave (t->ctx, t->key, id, made, &e))
+      < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e->msg);
+  cleanup_error struct podshim_error *e2 = NULL;
+  if (t->config_written
+      && write_file_atomic_at (t->bundle_fd, "config.json", t->orig, t->orig_len, 0644, &e2) < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: cannot restore config.json: %s", e2->msg);
 }
 
 int
@@ -1127,8 +484,10 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     }
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
 
-  cleanup_join_result struct join_result res
-      = { .nsfd = { -1, -1, -1, -1 }, .holder = { .go_fd = -1, .report_fd = -1 } };
+  cleanup_member_txn struct member_txn t
+      = { .ctx = ctx, .key = key, .rec = has_rec ? &rec : NULL, .bundle_fd = bundle_fd,
+          .orig = orig, .orig_len = orig_len, .res = JOIN_RESULT_INIT };
+  struct join_result *res = &t.res;
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, key, true, &h, err) < 0)
@@ -1137,55 +496,30 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
        setkey hook, or (hook-less engines) by dockerd after create. A
        `--network none` one carries the hook (dockerd < 28) but no interface. */
     cleanup_free char *mode = docker_network_mode (spec, c->id);
-    res.docker_host_network = engine_host_network (spec, mode);
+    res->docker_host_network = engine_host_network (spec, mode);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     struct swarm_task task;
     swarm_task_from_labels (labels, &task);
-    if (join_locked (ctx, &h, key, &req, spec, net, &task, &res, err) < 0)
+    if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
       {
-        /* Take back what we recorded (the index may be what failed); drop a
-           sandbox made only for us. */
-        bool gone;
-        cleanup_error struct podshim_error *e2 = NULL;
-        cleanup_pod_state struct pod_state pod = { 0 };
-        if (pod_state_load (h.poddir, key, &pod, &e2) == 0)
-          {
-            bool ours = res.recorded && pod_state_find (&pod, c->id) != NULL;
-            if (ours)
-              {
-                statedir_index_remove (h.rootfd, c->id, key);
-                pod_state_remove (&pod, c->id);
-              }
-            drop_new_volumes (ctx, key, &pod, res.new_volumes);
-            pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &pod, ours, &gone, &e2);
-          }
-        else if (e2 == NULL)
-          {
-            struct pod_state empty = { .name = req.name, .scope = req.scope };
-            pod_prune_locked (h.rootfd, h.podsfd, h.poddir, ctx->root, &empty, false, &gone, &e2);
-          }
-        if (has_rec)
-          route_create_end (ctx, &rec, false);
+        rollback (&t, &h, true);
         return -1;
       }
   }
 
-  if (rewrite_config (ctx, bundle_fd, spec, key, &req, &res, err) < 0)
+  /* It may be written even if this fails. */
+  t.config_written = true;
+  if (rewrite_config (ctx, bundle_fd, spec, key, &req, res, err) < 0)
     {
-      cleanup_error struct podshim_error *e2 = NULL, *e3 = NULL;
-      member_leave (ctx, key, c->id, res.new_volumes, &e2);
-      if (has_rec)
-        route_create_end (ctx, &rec, false);
-      /* It may have been written: give the bundle its own back. */
-      write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3);
+      rollback (&t, NULL, true);
       return -1;
     }
 
   int status;
   if (delegate_run (c, &status, err) < 0)
     status = -1;
-  holder_ready (req.name, &res);
+  holder_ready (req.name, res);
   bool is_run = strcmp (c->command, "run") == 0;
   bool ok = status == 0;
   if (ok && !(is_run && !c->detach))
@@ -1199,16 +533,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       *ret_status = 0;
       return 0;
     }
-  /* Failed, or a foreground run that has finished: leave, and give the bundle
-   * back its original config.json. */
-  cleanup_error struct podshim_error *e2 = NULL;
-  if (has_rec)
-    route_create_end (ctx, &rec, false);
-  if (member_leave (ctx, key, c->id, status == 0 ? NULL : res.new_volumes, &e2) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e2->msg);
-  cleanup_error struct podshim_error *e3 = NULL;
-  if (write_file_atomic_at (bundle_fd, "config.json", orig, orig_len, 0644, &e3) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: cannot restore config.json: %s", e3->msg);
+  /* Failed, or a foreground run that has finished (its volumes stay). */
+  rollback (&t, NULL, status != 0);
   if (status == -1)
     return -1;
   *ret_status = status;
@@ -1265,7 +591,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     {
       cleanup_error struct podshim_error *fe = NULL;
       (void) fault_point ("before-leave", &fe);
-      if (member_leave (ctx, pod, c->id, NULL, err) < 0)
+      if (pod_leave (ctx, pod, c->id, NULL, err) < 0)
         {
           /* The container is gone; report the pod trouble but keep its status. */
           podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", (*err)->msg);

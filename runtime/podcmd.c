@@ -1,6 +1,7 @@
 #include "config.h"
 #include "podcmd.h"
 #include "route.h"
+#include "lifecycle.h"
 #include "fsutil.h"
 #include "procutil.h"
 #include "statedir.h"
@@ -357,7 +358,8 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
   else if (r < 0)
     return -1;
   bool gone;
-  if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, false, &gone, err) < 0)
+  if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, POD_PRUNE_TEARDOWN, false, &gone, err)
+      < 0)
     return -1;
   if (gone)
     (*count)++;

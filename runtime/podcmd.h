@@ -3,7 +3,7 @@
 #define PODSHIM_PODCMD_H
 
 #include "error.h"
-#include "member.h"
+#include "ctx.h"
 
 /* args: what follows `pod`. Returns the exit code, or < 0 with err. */
 int podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error **err);

@@ -3,6 +3,7 @@
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
+#include "member.h"
 #include "pod.h"
 #include "procutil.h"
 #include "startwait.h"

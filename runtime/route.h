@@ -7,7 +7,7 @@
 
 #include "class.h"
 #include "json.h"
-#include "member.h"
+#include "ctx.h"
 #include "podcfg.h"
 
 /* Seconds the other members of a pod get between SIGTERM and SIGKILL when
