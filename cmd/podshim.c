@@ -43,17 +43,6 @@ main (int argc, char **argv)
   bool is_delete = strcmp (cmd, "delete") == 0;
   bool is_pod = strcmp (cmd, "pod") == 0;
 
-  if (strcmp (cmd, "start") == 0)
-    {
-      struct shim_ctx ctx;
-      cleanup_error struct podshim_error *serr = NULL;
-      if (shim_ctx_init (&ctx, &c, &serr) == 0)
-        {
-          member_start (&ctx);
-          shim_ctx_free (&ctx);
-        }
-    }
-
   bool is_list = strcmp (cmd, "list") == 0;
   const char *cid = class_command_id (&c);
   /* Borrowed by c.argv once a runtime class rewrote it: live until the exec. */
@@ -67,12 +56,13 @@ main (int argc, char **argv)
       if (shim_ctx_init (&ctx, &c, &e) == 0)
         {
           int status = 0;
+          enum shim_outcome done = SHIM_PASS_THROUGH;
           int r = is_list ? class_list (&c, ctx.root, &status, &err)
-                          : route_command (&ctx, cid, &rec, &class_root, &status, &err);
+                          : route_command (&ctx, cid, &rec, &class_root, &done, &status, &err);
           shim_ctx_free (&ctx);
           if (r < 0)
             return fail (err);
-          if (r == 0)
+          if (is_list ? r == 0 : done == SHIM_HANDLED)
             exit_like (status);
         }
     }
@@ -82,24 +72,31 @@ main (int argc, char **argv)
       if (shim_ctx_init (&ctx, &c, &err) < 0)
         return fail (err);
       int status = 0, r;
+      enum shim_outcome done = SHIM_PASS_THROUGH;
       if (is_pod)
         {
-          r = podcmd_main (&ctx, c.argc - c.command_index - 1, c.argv + c.command_index + 1, &err);
+          r = podcmd_main (&ctx, c.argc - c.command_index - 1, c.argv + c.command_index + 1, stdout,
+                           stderr, &err);
           shim_ctx_free (&ctx);
           return r < 0 ? fail (err) : r;
         }
-      if (is_create)
-        r = member_create (&ctx, &status, &err);
-      else if (cid)
-        r = route_command (&ctx, cid, &rec, &class_root, &status, &err);
+      if (is_create || cid == NULL)
+        {
+          /* They return their enum shim_outcome. */
+          r = is_create ? member_create (&ctx, &status, &err) : member_delete (&ctx, &status, &err);
+          if (r >= 0)
+            done = (enum shim_outcome) r;
+        }
       else
-        r = member_delete (&ctx, &status, &err);
+        r = route_command (&ctx, cid, &rec, &class_root, &done, &status, &err);
       shim_ctx_free (&ctx);
       if (r < 0)
         return fail (err);
-      if (r == 0)
+      if (done == SHIM_HANDLED)
         exit_like (status);
     }
+  /* Only returns when the delegate could not be run: 127, as a shell says. */
   delegate_exec (&c, &err);
-  return fail (err) == 1 ? 127 : 127;
+  (void) fail (err);
+  return 127;
 }

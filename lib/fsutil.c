@@ -129,9 +129,9 @@ open_dir_at (int dirfd, const char *name, struct podshim_error **err)
   int fd = openat (dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     {
-      if (errno == ENOENT)
-        return -ENOENT;
-      return podshim_error_set (err, errno, "cannot open directory `%s`", name);
+      int e = errno;
+      podshim_error_set (err, e, "cannot open directory `%s`", name);
+      return e == ENOENT ? -ENOENT : -1;
     }
   return fd;
 }
@@ -288,9 +288,8 @@ open_private_dir_path (const char *path, bool create, struct podshim_error **err
                                       "state directory `%s`: `%.*s` is a symbolic link (give"
                                       " podshim the real path)",
                                       path, (int)(p + n - path), path);
-          if (e == ENOENT && !create)
-            return -ENOENT;
-          return podshim_error_set (err, e, "cannot open `%.*s`", (int)(p + n - path), path);
+          podshim_error_set (err, e, "cannot open `%.*s`", (int)(p + n - path), path);
+          return e == ENOENT ? -ENOENT : -1;
         }
       close (cur);
       cur = next;

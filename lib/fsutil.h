@@ -29,11 +29,11 @@ int ensure_dir_path (const char *path, mode_t mode, struct podshim_error **err);
 /* Opens the absolute directory path (creating missing components 0700 if
  * create) without following any symbolic link on the way, and checks that
  * it is owned by the effective uid and writable by no one else. A missing
- * one without create: -ENOENT, err untouched. */
+ * one without create: -ENOENT, err set (podshim_error_is (e, ENOENT)). */
 int open_private_dir_path (const char *path, bool create, struct podshim_error **err);
 
 /* Opens an existing directory under dirfd without following symlinks. Returns
- * -ENOENT (without setting err) when it is missing, < 0 with err otherwise. */
+ * < 0 with err on failure: -ENOENT when it is missing (err's errno_ ENOENT). */
 int open_dir_at (int dirfd, const char *name, struct podshim_error **err);
 
 /* Removes name under dirfd recursively, never following symlinks. Missing is fine. */

@@ -189,7 +189,7 @@ container_id_valid (const char *id)
 }
 
 static void
-member_free (struct pod_member *m)
+member_done (struct pod_member *m)
 {
   free (m->id);
   if (m->raw)
@@ -197,7 +197,7 @@ member_free (struct pod_member *m)
 }
 
 void
-pod_state_free (struct pod_state *p)
+pod_state_done (struct pod_state *p)
 {
   if (p == NULL)
     return;
@@ -206,7 +206,7 @@ pod_state_free (struct pod_state *p)
   free (p->root);
   free (p->network_owner);
   for (size_t i = 0; i < p->n_members; i++)
-    member_free (&p->members[i]);
+    member_done (&p->members[i]);
   free (p->members);
   if (p->raw)
     yajl_tree_free (p->raw);
@@ -429,10 +429,10 @@ pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (poddir_fd, POD_STATE_FILE, O_NOFOLLOW, POD_STATE_MAX, &buf, &len, &e) < 0)
     {
-      if (e->errno_ == ENOENT)
-        return -ENOENT;
+      bool missing = podshim_error_is (e, ENOENT);
       *err = steal_pointer (&e);
-      return podshim_error_wrap (err, "pod `%s`", pod_name);
+      (void) podshim_error_wrap (err, "pod `%s`", pod_name);
+      return missing ? -ENOENT : -1;
     }
   if (pod_state_parse (buf, len, ret, err) < 0)
     return podshim_error_wrap (err, "pod `%s`: corrupted state file " POD_STATE_FILE
@@ -483,7 +483,7 @@ pod_state_remove (struct pod_state *p, const char *id)
     {
       if (strcmp (p->members[i].id, id) == 0)
         {
-          member_free (&p->members[i]);
+          member_done (&p->members[i]);
           continue;
         }
       p->members[out++] = p->members[i];

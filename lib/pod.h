@@ -73,16 +73,18 @@ struct pod_state
   yajl_val raw;             /* pod.json as read */
 };
 
-void pod_state_free (struct pod_state *p);
+/* Frees what p holds (not p itself) and zeroes it; NULL is fine. */
+void pod_state_done (struct pod_state *p);
 static inline void
 cleanup_pod_statep (struct pod_state *p)
 {
-  pod_state_free (p);
+  pod_state_done (p);
 }
 #define cleanup_pod_state __attribute__ ((cleanup (cleanup_pod_statep)))
 
-/* Reads pod.json from the pod directory. Returns 0, or -ENOENT without err when
- * absent, or < 0 with err (a corrupted file is an error naming it). */
+/* Reads pod.json from the pod directory. Returns 0, or < 0 with err: -ENOENT
+ * (podshim_error_is (e, ENOENT)) when absent; a corrupted file is an error
+ * naming it. */
 int pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
                     struct podshim_error **err);
 /* Writes pod.json atomically, keeping fields this version does not know. */

@@ -158,13 +158,16 @@ int
 statedir_index_read (int rootfd, const char *id, char **ret_key, struct podshim_error **err)
 {
   *ret_key = NULL;
-  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, err);
-  if (cfd == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, &e);
+  if (cfd < 0 && podshim_error_is (e, ENOENT))
     return 0;
   if (cfd < 0)
-    return -1;
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
   cleanup_free char *key = NULL;
-  cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (cfd, id, O_NOFOLLOW, INDEX_MAX, &key, NULL, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))

@@ -42,11 +42,11 @@ void statedir_rootkey (const char *root, char out[STATEDIR_ROOTKEY_LEN + 1]);
 bool statedir_rootkey_valid (const char *name);
 
 /* Opens the state dir (creating it if create) as open_private_dir_path does;
- * missing without create: -ENOENT, err untouched. */
+ * missing without create: an ENOENT error. */
 int statedir_open (const char *state_dir, bool create, struct podshim_error **err);
 
-/* Opens <state>/<rootkey>. create: make it (and its `root` file). Returns
- * -ENOENT without err when missing and !create. ret_statefd (may be NULL):
+/* Opens <state>/<rootkey>. create: make it (and its `root` file). Missing
+ * without create: an ENOENT error (podshim_error_is). ret_statefd (may be NULL):
  * the state dir, locked shared, for the caller to hold while it works in the
  * tree (`pod gc` removes an empty root only while no one holds it). */
 int statedir_open_root (const char *state_dir, const char *rootkey, const char *root, bool create,
@@ -56,7 +56,7 @@ int statedir_open_root (const char *state_dir, const char *rootkey, const char *
 int statedir_root_read (int rootfd, char **ret, struct podshim_error **err);
 
 /* Opens sub (STATEDIR_PODS, ...) of a root directory, creating it (0700) if
- * create. Missing without create: -ENOENT, err untouched. */
+ * create. Missing without create: an ENOENT error. */
 int statedir_open_sub (int rootfd, const char *sub, bool create, struct podshim_error **err);
 
 /* Removes a root directory that holds nothing but its `root` file, if no one

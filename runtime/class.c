@@ -156,7 +156,7 @@ class_config_load (const struct runc_cmdline *c, struct class_config *ret,
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (AT_FDCWD, path, 0, CLASS_CONFIG_MAX, &buf, &len, &e) < 0)
     {
-      if (c->shim_config == NULL && e->errno_ == ENOENT)
+      if (c->shim_config == NULL && podshim_error_is (e, ENOENT))
         return 0;
       *err = steal_pointer (&e);
       return podshim_error_wrap (err, "podshim config");
@@ -626,6 +626,8 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
       r.vol_src = NULL;
       return podshim_error_set (err, 0, "corrupted container record");
     }
+  yajl_val own = json_get (doc, "networkOwner");
+  r.network_owner = own && own->type == yajl_t_true;
   r.wait_timeout = WAIT_TIMEOUT_DEFAULT;
   yajl_val t = json_get (doc, "waitTimeout");
   if (t && t->type == yajl_t_number && (t->u.number.flags & YAJL_NUMBER_INT_VALID)
@@ -665,6 +667,8 @@ container_record_emit (const struct container_record *r, char **ret, size_t *ret
       json_object_set (doc, "path", json_new_string (r->cls.path));
       json_object_set (doc, "runtimeArgs", strv_to_json (r->cls.args, r->cls.n_args));
     }
+  if (r->network_owner)
+    json_object_set (doc, "networkOwner", json_new_bool (true));
   if (r->n_wait)
     {
       json_object_set (doc, "wait", strv_to_json (r->wait, r->n_wait));
@@ -688,14 +692,17 @@ int
 container_record_load (int rootfd, const char *id, struct container_record *ret,
                        struct podshim_error **err)
 {
-  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, err);
-  if (dfd == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, &e);
+  if (dfd < 0 && podshim_error_is (e, ENOENT))
     return 0;
   if (dfd < 0)
-    return podshim_error_wrap (err, "container records");
+    {
+      *err = steal_pointer (&e);
+      return podshim_error_wrap (err, "container records");
+    }
   cleanup_free char *buf = NULL;
   size_t len;
-  cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
@@ -728,5 +735,5 @@ container_record_remove (int rootfd, const char *id)
   cleanup_close int dfd
       = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
   if (dfd >= 0)
-    unlinkat (dfd, id, 0);
+    (void) unlinkat (dfd, id, 0);
 }

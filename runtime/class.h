@@ -89,6 +89,7 @@ int class_list (const struct runc_cmdline *c, const char *root, int *ret_status,
 struct container_record
 {
   struct runtime_class cls; /* cls.name NULL: the default delegate */
+  bool network_owner;       /* owns its pod's network: refreshes its files at start */
   char **wait;              /* "tcp:PORT" / "file:PATH", NULL-terminated */
   size_t n_wait;
   int wait_timeout; /* seconds */

@@ -17,6 +17,15 @@ struct shim_ctx
   const char *class_root; /* the runtime class's root, when it has one (borrowed) */
 };
 
+/* What a command's handler did: SHIM_PASS_THROUGH, the caller execs the
+ * delegate (ctx->cmd, rewritten for a runtime class); SHIM_HANDLED, the
+ * delegate ran here and its status is the caller's exit status. */
+enum shim_outcome
+{
+  SHIM_HANDLED = 0,
+  SHIM_PASS_THROUGH = 1,
+};
+
 int shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_error **err);
 void shim_ctx_free (struct shim_ctx *ctx);
 

@@ -312,7 +312,7 @@ pods_limit_check (const struct shim_ctx *ctx, int podsfd, const char *name,
   if (d == NULL)
     {
       if (dfd >= 0)
-        close (dfd);
+        (void) close (dfd);
       return podshim_error_set (err, errno, "cannot list pods");
     }
   long n = 0;

@@ -145,11 +145,14 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
-  int r = pod_state_load (h->poddir, key, &pod, err);
-  if (r < 0 && r != -ENOENT)
-    return -1;
-  if (r == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  if (pod_state_load (h->poddir, key, &pod, &e) < 0)
     {
+      if (!podshim_error_is (e, ENOENT))
+        {
+          *err = steal_pointer (&e);
+          return -1;
+        }
       pod.name = strdup (req->name);
       pod.scope = req->scope ? strdup (req->scope) : NULL;
       pod.root = strdup (ctx->root);
@@ -389,18 +392,18 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   const char *bundle = c->bundle ? c->bundle : ".";
   cleanup_close int bundle_fd = open (bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (bundle_fd < 0)
-    return 1; /* the delegate reports it */
+    return SHIM_PASS_THROUGH; /* the delegate reports it */
   cleanup_free char *orig = NULL;
   size_t orig_len;
   cleanup_error struct podshim_error *rerr = NULL;
   /* crun's --config names the file it reads instead of config.json. */
   const char *config = c->config ? c->config : "config.json";
   if (read_file_at (bundle_fd, config, 0, CONFIG_MAX, &orig, &orig_len, &rerr) < 0)
-    return 1;
+    return SHIM_PASS_THROUGH;
   /* Bytes first: most containers never get parsed. */
   if (!spec_may_name_pod (orig, orig_len)
       && !(c->id && docker_labels_may_name_pod (orig, orig_len, c->id)))
-    return 1;
+    return SHIM_PASS_THROUGH;
 
   /* Until a pod key is found, trouble of ours is no reason to fail a
      container: the delegate runs it untouched (and judges config.json). */
@@ -413,7 +416,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` names no pod we can read: %s",
                        c->id ? c->id : "", perr->msg);
-          return 1;
+          return SHIM_PASS_THROUGH;
         }
       *err = steal_pointer (&perr);
       return -1;
@@ -431,7 +434,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels of `%s`: %s", c->id,
                        perr->msg);
-          return 1;
+          return SHIM_PASS_THROUGH;
         }
       *err = steal_pointer (&perr);
       return -1;
@@ -442,14 +445,16 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
-  if (r < 0 || (r == 0 && !has_rec))
-    return r < 0 ? -1 : 1;
+  if (r < 0)
+    return -1;
+  if (r == 0 && !has_rec)
+    return SHIM_PASS_THROUGH;
   if (r == 0)
     {
       /* A runtime class and no pod. */
       if (c->id == NULL || !container_id_valid (c->id))
         return podshim_error_set (err, 0, "invalid container ID `%.200s`", c->id ? c->id : "");
-      return route_create_nopod (ctx, &rec, ret_status, err);
+      return route_create_nopod (ctx, &rec, ret_status, err) < 0 ? -1 : SHIM_HANDLED;
     }
   /* A member outside its pod is worse than a refused one. */
   if (c->uncertain)
@@ -507,6 +512,16 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         return -1;
       }
   }
+  if (res->keep_network_hook)
+    {
+      /* Its start refreshes the pod's copies of its files: the record that
+         start reads anyway says so (no second lookup for other containers). */
+      rec.network_owner = true;
+      if (rec.pod == NULL && (rec.pod = strdup (key)) == NULL)
+        abort ();
+      has_rec = true;
+      t.rec = &rec;
+    }
 
   /* It may be written even if this fails. */
   t.config_written = true;
@@ -531,14 +546,14 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       if (has_rec)
         route_create_end (ctx, &rec, true);
       *ret_status = 0;
-      return 0;
+      return SHIM_HANDLED;
     }
   /* Failed, or a foreground run that has finished (its volumes stay). */
   rollback (&t, NULL, status != 0);
   if (status == -1)
     return -1;
   *ret_status = status;
-  return 0;
+  return SHIM_HANDLED;
 }
 
 int
@@ -546,26 +561,29 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
 {
   struct runc_cmdline *c = ctx->cmd;
   if (c->id == NULL || c->n_positional != 1 || !container_id_valid (c->id))
-    return 1;
+    return SHIM_PASS_THROUGH;
   cleanup_error struct podshim_error *serr = NULL;
   cleanup_close int rootfd
       = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &serr);
-  if (rootfd == -ENOENT)
-    return 1;
+  if (rootfd < 0 && podshim_error_is (serr, ENOENT))
+    return SHIM_PASS_THROUGH;
   if (rootfd < 0)
     {
       /* No member can have been made there: never block a delete. */
       podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", serr->msg);
-      return 1;
+      return SHIM_PASS_THROUGH;
     }
   /* An index podshim cannot open is an error; a damaged entry is not. */
-  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, err);
-  if (cfd == -ENOENT)
-    return 1;
-  if (cfd < 0)
-    return -1;
-  cleanup_free char *pod = NULL;
   cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, &e);
+  if (cfd < 0 && podshim_error_is (e, ENOENT))
+    return SHIM_PASS_THROUGH;
+  if (cfd < 0)
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  cleanup_free char *pod = NULL;
   if (statedir_index_read (rootfd, c->id, &pod, &e) < 0)
     {
       /* A damaged entry names no pod we could act on: never block the
@@ -573,10 +591,10 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       podshim_log (PODSHIM_LOG_WARNING, "podshim: dropping the damaged index entry of `%s`: %s",
                    c->id, e->msg);
       statedir_index_remove (rootfd, c->id, NULL);
-      return 1;
+      return SHIM_PASS_THROUGH;
     }
   if (pod == NULL)
-    return 1;
+    return SHIM_PASS_THROUGH;
   if (c->uncertain)
     return podshim_error_set (err, 0,
                               "cannot be sure what `%.64s` means in this command line (podshim"
@@ -600,5 +618,5 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         }
     }
   *ret_status = status;
-  return 0;
+  return SHIM_HANDLED;
 }

@@ -9,20 +9,24 @@
 #include "ctx.h"
 #include "error.h"
 
-/* create/run. Returns 1 when the container is not a pod member (the caller
- * execs the delegate), 0 with *ret_status set when it ran the delegate. */
+/* create/run. Returns an enum shim_outcome (ctx.h), or < 0 with err:
+ * SHIM_PASS_THROUGH when the container is not a pod member (the caller execs
+ * the delegate), SHIM_HANDLED with *ret_status set when it ran the delegate.
+ * (An int, not a ret_ parameter: the signature stays as tests know it.) */
 int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
 
 /* The container's init PID after a successful create (--pid-file, else the
  * delegate's state), 0 when unknown. */
 pid_t member_init_pid (const struct shim_ctx *ctx);
 
-/* delete. Returns 1 when the container is in no pod (exec the delegate). */
+/* delete. As member_create: SHIM_PASS_THROUGH when the container is in no
+ * pod (exec the delegate). */
 int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
 
-/* Before `start`: when the container owns its pod's network, copies its
- * /etc/resolv.conf and /etc/hosts (final by now) over the pod's copies that
- * the other members mount. Best effort: warnings only, never fails start. */
+/* Before `start` of a container whose record says it owns its pod's network
+ * (route_command): when it still does, copies its /etc/resolv.conf and
+ * /etc/hosts (final by now) over the pod's copies that the other members
+ * mount. Best effort: warnings only, never fails start. */
 void member_start (struct shim_ctx *ctx);
 
 #endif

@@ -180,7 +180,7 @@ labels_load (yajl_val spec, const char *id, bool all, yajl_val *ret, struct pods
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0)
     {
-      if (e->errno_ == ENOENT)
+      if (podshim_error_is (e, ENOENT))
         return 0; /* not Docker after all */
       *err = steal_pointer (&e);
       return -1;

@@ -22,11 +22,15 @@ typedef int (*root_visit_fn) (struct shim_ctx *ctx, int statefd, const char *key
 static int
 for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
 {
-  cleanup_close int sfd = statedir_open (ctx->state_dir, false, err);
-  if (sfd == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int sfd = statedir_open (ctx->state_dir, false, &e);
+  if (sfd < 0 && podshim_error_is (e, ENOENT))
     return 0;
   if (sfd < 0)
-    return -1;
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
   int dfd = dup (sfd);
   cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
   if (d == NULL)
@@ -36,14 +40,17 @@ for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshi
     {
       if (!statedir_rootkey_valid (de->d_name))
         continue;
-      cleanup_close int rootfd = open_dir_at (sfd, de->d_name, err);
-      if (rootfd == -ENOENT)
+      cleanup_error struct podshim_error *re = NULL;
+      cleanup_close int rootfd = open_dir_at (sfd, de->d_name, &re);
+      if (rootfd < 0 && podshim_error_is (re, ENOENT))
         continue;
       if (rootfd < 0)
-        return -1;
+        {
+          *err = steal_pointer (&re);
+          return -1;
+        }
       cleanup_free char *root = NULL;
-      cleanup_error struct podshim_error *e = NULL;
-      if (statedir_root_read (rootfd, &root, &e) < 0)
+      if (statedir_root_read (rootfd, &root, &re) < 0)
         continue;
       if (fn (ctx, sfd, de->d_name, rootfd, root, data, err) < 0)
         return -1;
@@ -63,11 +70,15 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
               void *data, struct podshim_error **err)
 {
   struct pods_visit *pv = data;
-  cleanup_close int podsfd = statedir_open_sub (rootfd, STATEDIR_PODS, false, err);
-  if (podsfd == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int podsfd = statedir_open_sub (rootfd, STATEDIR_PODS, false, &e);
+  if (podsfd < 0 && podshim_error_is (e, ENOENT))
     return 0;
   if (podsfd < 0)
-    return -1;
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
   int pdfd = dup (podsfd);
   cleanup_dir DIR *pd = pdfd >= 0 ? fdopendir (pdfd) : NULL;
   if (pd == NULL)
@@ -111,6 +122,8 @@ for_each_pod (struct shim_ctx *ctx, bool with_locks, pod_visit_fn fn, void *data
 
 struct list_data
 {
+  FILE *out;
+  FILE *diag;
   yajl_gen g;
   const char *only; /* inspect: pods of this name, or this key */
   bool json;
@@ -155,23 +168,22 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
     return 0;
   if (ld->only && strcmp (ld->only, name) != 0 && strcmp (ld->only, pname) != 0)
     return 0;
-  cleanup_close int poddir = open_dir_at (podsfd, name, err);
-  if (poddir == -ENOENT)
-    return 0;
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int poddir = open_dir_at (podsfd, name, &e);
   cleanup_pod_state struct pod_state pod = { 0 };
-  int r = poddir < 0 ? -1 : pod_state_load (poddir, name, &pod, err);
-  if (r == -ENOENT)
-    return 0;
-  if (r < 0 && ld->only == NULL)
+  if (poddir < 0 || pod_state_load (poddir, name, &pod, &e) < 0)
     {
+      if (podshim_error_is (e, ENOENT))
+        return 0; /* gone meanwhile, or not saved yet */
+      if (ld->only)
+        {
+          *err = steal_pointer (&e);
+          return -1;
+        }
       /* One unreadable pod does not hide the others from `pod list`. */
-      fprintf (stderr, "podshim: %s\n", (*err)->msg);
-      podshim_error_free (*err);
-      *err = NULL;
+      fprintf (ld->diag, "podshim: %s\n", e->msg);
       return 0;
     }
-  if (r < 0)
-    return -1;
   ld->found++;
   unsigned shared = 0;
   for (size_t i = 0; i < pod.n_members; i++)
@@ -180,7 +192,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   bool holder_alive = pod.holder_pid > 0 && proc_is_alive (pod.holder_pid, pod.holder_start);
   if (!ld->json)
     {
-      printf ("%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
+      fprintf (ld->out, "%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
       char sh[32] = "";
       for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
         if (shared & b)
@@ -189,16 +201,16 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               strcat (sh, ",");
             strcat (sh, pod_ns_name (b));
           }
-      printf ("%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int) pod.holder_pid : 0,
+      fprintf (ld->out, "%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int) pod.holder_pid : 0,
               pause_alive ? (int) pod.pause_pid : 0);
       for (size_t i = 0; i < pod.n_members; i++)
         {
           const char *st = member_state (&pod.members[i]);
-          printf ("%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
+          fprintf (ld->out, "%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
                   strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
                   strcmp (st, "running") ? ")" : "");
         }
-      printf ("\n");
+      fprintf (ld->out, "\n");
       return 0;
     }
   yajl_gen g = ld->g;
@@ -248,8 +260,9 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       cleanup_free char *pd = statedir_pod_path (ctx->state_dir, key, name, NULL);
       gen_str (g, pd);
       cleanup_free char *data_dir = NULL;
-      cleanup_error struct podshim_error *e = NULL;
-      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &e) == 0)
+      cleanup_error struct podshim_error *de = NULL;
+      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &de)
+          == 0)
         {
           gen_str (g, "data_dir");
           gen_str (g, data_dir);
@@ -287,19 +300,21 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
 }
 
 static void
-print_gen (yajl_gen g)
+print_gen (FILE *out, yajl_gen g)
 {
   const unsigned char *buf;
   size_t len;
   yajl_gen_get_buf (g, &buf, &len);
-  fwrite (buf, 1, len, stdout);
-  fputc ('\n', stdout);
+  fwrite (buf, 1, len, out);
+  fputc ('\n', out);
 }
 
 static int
-pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_error **err)
+pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *only,
+          struct podshim_error **err)
 {
-  struct list_data ld = { .json = json, .only = only, .full = only != NULL };
+  struct list_data ld
+      = { .out = out, .diag = diag, .json = json, .only = only, .full = only != NULL };
   if (json)
     {
       ld.g = yajl_gen_alloc (NULL);
@@ -309,7 +324,7 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
       yajl_gen_array_open (ld.g);
     }
   else
-    printf ("%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "HOLDER",
+    fprintf (out, "%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "HOLDER",
             "PAUSE",
             "MEMBERS");
   int r = for_each_pod (ctx, false, list_visit, &ld, err);
@@ -317,7 +332,7 @@ pod_list (struct shim_ctx *ctx, bool json, const char *only, struct podshim_erro
     {
       yajl_gen_array_close (ld.g);
       if (r == 0)
-        print_gen (ld.g);
+        print_gen (out, ld.g);
       yajl_gen_free (ld.g);
     }
   if (r < 0)
@@ -338,25 +353,31 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
   cleanup_close int lockfd = statedir_lock_pod (locksfd, name, err);
   if (lockfd < 0)
     return -1;
-  cleanup_close int poddir = open_dir_at (podsfd, name, err);
-  if (poddir == -ENOENT)
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int poddir = open_dir_at (podsfd, name, &e);
+  if (poddir < 0 && podshim_error_is (e, ENOENT))
     {
       /* A lock without a pod: a leftover. */
       statedir_unlink_lock (locksfd, name);
       return 0;
     }
   if (poddir < 0)
-    return -1;
-  cleanup_pod_state struct pod_state pod = { 0 };
-  int r = pod_state_load (poddir, name, &pod, err);
-  if (r == -ENOENT)
     {
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  cleanup_pod_state struct pod_state pod = { 0 };
+  if (pod_state_load (poddir, name, &pod, &e) < 0)
+    {
+      if (!podshim_error_is (e, ENOENT))
+        {
+          *err = steal_pointer (&e);
+          return -1;
+        }
       /* Killed before its first save: nothing can be a member. */
       if (pod_key_parse (name, &pod.scope, &pod.name) < 0)
         return podshim_error_set (err, 0, "invalid pod key `%s`", name);
     }
-  else if (r < 0)
-    return -1;
   bool gone;
   if (pod_prune_locked (rootfd, podsfd, poddir, root, &pod, POD_PRUNE_TEARDOWN, false, &gone, err)
       < 0)
@@ -366,17 +387,21 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
   return 0;
 }
 
+struct gc_data
+{
+  FILE *diag;
+  int removed;
+};
+
 static int
 gc_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
           void *data, struct podshim_error **err)
 {
-  if (gc_pod (root, rootfd, podsfd, name, data, err) < 0)
-    {
-      /* One bad pod does not keep gc from the others. */
-      fprintf (stderr, "podshim: pod `%s`: %s (skipped)\n", name, (*err)->msg);
-      podshim_error_free (*err);
-      *err = NULL;
-    }
+  struct gc_data *gd = data;
+  cleanup_error struct podshim_error *e = NULL;
+  if (gc_pod (root, rootfd, podsfd, name, &gd->removed, &e) < 0)
+    /* One bad pod does not keep gc from the others. */
+    fprintf (gd->diag, "podshim: pod `%s`: %s (skipped)\n", name, e->msg);
   return 0;
 }
 
@@ -420,8 +445,8 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
           /* Torn down while we waited: the lock we made is a leftover. */
           statedir_unlink_lock (locksfd, pod);
         }
-      if (e == NULL)
-        unlinkat (cfd, ce->d_name, 0);
+      if (e == NULL || podshim_error_is (e, ENOENT))
+        (void) unlinkat (cfd, ce->d_name, 0);
     }
   /* Nothing is removed while a create or delete holds the state dir
      (shared): it may be about to make its pod here. */
@@ -434,11 +459,12 @@ static const char usage[] = "usage: podshim pod list [--format json|table]\n"
                             "       podshim pod gc\n";
 
 int
-podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error **err)
+podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
+             struct podshim_error **err)
 {
   if (argc < 1)
     {
-      fputs (usage, stderr);
+      fputs (usage, diag);
       return 2;
     }
   const char *sub = argv[0];
@@ -458,7 +484,7 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error *
             return podshim_error_set (err, 0, "pod list: unknown option `%s`", argv[i]);
           json = strcmp (f, "json") == 0;
         }
-      return pod_list (ctx, json, NULL, err) < 0 ? -1 : 0;
+      return pod_list (ctx, out, diag, json, NULL, err) < 0 ? -1 : 0;
     }
   if (strcmp (sub, "inspect") == 0)
     {
@@ -466,17 +492,17 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, struct podshim_error *
         return podshim_error_set (err, 0, "pod inspect needs exactly one pod name");
       if (!pod_key_valid (argv[1]))
         return podshim_error_set (err, 0, "invalid pod name `%.200s`", argv[1]);
-      return pod_list (ctx, true, argv[1], err) < 0 ? -1 : 0;
+      return pod_list (ctx, out, diag, true, argv[1], err) < 0 ? -1 : 0;
     }
   if (strcmp (sub, "gc") == 0)
     {
-      int removed = 0;
-      if (for_each_pod (ctx, true, gc_visit, &removed, err) < 0
+      struct gc_data gd = { .diag = diag };
+      if (for_each_pod (ctx, true, gc_visit, &gd, err) < 0
           || for_each_root (ctx, gc_root, NULL, err) < 0)
         return -1;
-      printf ("removed %d pod(s)\n", removed);
+      fprintf (out, "removed %d pod(s)\n", gd.removed);
       return 0;
     }
-  fputs (usage, stderr);
+  fputs (usage, diag);
   return podshim_error_set (err, 0, "unknown pod command `%s`", sub);
 }

@@ -201,9 +201,9 @@ run_quiet (char **argv)
       int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
       if (fd >= 0)
         {
-          dup2 (fd, 0);
-          dup2 (fd, 1);
-          dup2 (fd, 2);
+          (void) dup2 (fd, 0);
+          (void) dup2 (fd, 1);
+          (void) dup2 (fd, 2);
         }
       execvp (argv[0], argv);
       _exit (127);
@@ -261,7 +261,7 @@ kill_member (const struct shim_ctx *ctx, const char *dlg, const char *id, const 
   av[n++] = (char *)id;
   av[n++] = (char *)sig;
   av[n] = NULL;
-  run_quiet (av);
+  (void) run_quiet (av);
 }
 
 /* The essential member `id` of pod `name` is gone: stop the others (SIGTERM,
@@ -279,15 +279,15 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
       return;
     }
   /* Detach: the caller (a containerd shim) waits for EOF on our stdio. */
-  setsid ();
+  (void) setsid ();
   if (fork () != 0)
     _exit (0);
   int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (fd >= 0)
     {
-      dup2 (fd, 0);
-      dup2 (fd, 1);
-      dup2 (fd, 2);
+      (void) dup2 (fd, 0);
+      (void) dup2 (fd, 1);
+      (void) dup2 (fd, 2);
     }
   /* Nor any other descriptor the caller gave us. */
   close_range (3, ~0U, 0);
@@ -326,14 +326,27 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
   _exit (0);
 }
 
+/* delete of a container without a record: a pod member's, or passed on. */
+static int
+delete_plain (struct shim_ctx *ctx, enum shim_outcome *ret_outcome, int *ret_status,
+              struct podshim_error **err)
+{
+  int r = member_delete (ctx, ret_status, err);
+  if (r < 0)
+    return -1;
+  *ret_outcome = r;
+  return 0;
+}
+
 int
 route_command (struct shim_ctx *ctx, const char *id, struct container_record *rec, char **ret_root,
-               int *ret_status, struct podshim_error **err)
+               enum shim_outcome *ret_outcome, int *ret_status, struct podshim_error **err)
 {
   struct runc_cmdline *c = ctx->cmd;
   bool is_delete = strcmp (c->command, "delete") == 0;
+  *ret_outcome = SHIM_PASS_THROUGH;
   if (!container_id_valid (id))
-    return is_delete ? member_delete (ctx, ret_status, err) : 1;
+    return is_delete ? delete_plain (ctx, ret_outcome, ret_status, err) : 0;
   /* The one lookup every command of a container pays. */
   cleanup_free char *path = statedir_record_path (ctx->state_dir, ctx->rootkey, id);
   cleanup_free char *buf = NULL;
@@ -341,12 +354,12 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, 256 * 1024, &buf, &len, &e) < 0)
     {
-      if (e->errno_ != ENOENT)
+      if (!podshim_error_is (e, ENOENT))
         {
           *err = steal_pointer (&e);
           return -1;
         }
-      return is_delete ? member_delete (ctx, ret_status, err) : 1;
+      return is_delete ? delete_plain (ctx, ret_outcome, ret_status, err) : 0;
     }
   if (container_record_parse (buf, len, rec, err) < 0)
     return podshim_error_wrap (err, "container `%s`", id);
@@ -359,7 +372,10 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       class_apply (c, &rec->cls, *ret_root);
       ctx->class_root = *ret_root;
     }
-  if (strcmp (c->command, "start") == 0 && rec->n_wait > 0)
+  bool is_start = strcmp (c->command, "start") == 0;
+  if (is_start && rec->network_owner)
+    member_start (ctx);
+  if (is_start && rec->n_wait > 0)
     {
       podshim_log (PODSHIM_LOG_DEBUG, "podshim: start of `%s` waits for %zu condition(s)", id,
                    rec->n_wait);
@@ -367,13 +383,13 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
         return -1;
     }
   if (!is_delete)
-    return 1;
+    return 0;
 
-  int r = member_delete (ctx, ret_status, err);
-  if (r < 0)
+  if (delete_plain (ctx, ret_outcome, ret_status, err) < 0)
     return -1;
-  if (r == 1 && delegate_run (c, ret_status, err) < 0)
+  if (*ret_outcome == SHIM_PASS_THROUGH && delegate_run (c, ret_status, err) < 0)
     return -1;
+  *ret_outcome = SHIM_HANDLED;
   if (*ret_status == 0 || !runtime_knows (c, id))
     {
       cleanup_close int rootfd = open_root_state (ctx, false, NULL, &e);
@@ -426,7 +442,7 @@ route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
       if (s > 0 && s != 127)
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: gc: dropping the record of `%s`", de->d_name);
-          unlinkat (dfd, de->d_name, 0);
+          (void) unlinkat (dfd, de->d_name, 0);
         }
     }
 }

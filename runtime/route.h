@@ -33,12 +33,15 @@ void route_create_end (struct shim_ctx *ctx, struct container_record *rec, bool 
 int route_create_nopod (struct shim_ctx *ctx, struct container_record *rec, int *ret_status,
                         struct podshim_error **err);
 
-/* Any command with a container ID but create/run (id = class_command_id).
- * Returns 1 when the caller should exec ctx->cmd (rewritten for a class:
- * it borrows from rec and *ret_root, which must live until then), 0 with
- * *ret_status when the delegate ran here (delete). */
+/* Any command with a container ID but create/run (id = class_command_id):
+ * its one record lookup. *ret_outcome SHIM_PASS_THROUGH: the caller execs
+ * ctx->cmd (rewritten for a class: it borrows from rec and *ret_root, which
+ * must live until then); SHIM_HANDLED with *ret_status: the delegate ran here
+ * (delete). A network owner's start refreshes its pod's files first
+ * (member_start). */
 int route_command (struct shim_ctx *ctx, const char *id, struct container_record *rec,
-                   char **ret_root, int *ret_status, struct podshim_error **err);
+                   char **ret_root, enum shim_outcome *ret_outcome, int *ret_status,
+                   struct podshim_error **err);
 
 /* `pod gc`: removes the records under rootfd (of caller's root `root`) of
  * containers their runtime's `state` no longer knows. Records younger than

@@ -26,7 +26,7 @@ pod_volumes_remove (int poddir, struct podshim_error **err)
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
     {
-      if (e->errno_ == ENOENT)
+      if (podshim_error_is (e, ENOENT))
         return 0;
       *err = steal_pointer (&e);
       return -1;
@@ -212,7 +212,7 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
                                   " members must use one --podshim-data",
                                   rec, dpath);
     }
-  else if (e->errno_ != ENOENT)
+  else if (!podshim_error_is (e, ENOENT))
     {
       *err = steal_pointer (&e);
       return -1;

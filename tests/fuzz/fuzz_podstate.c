@@ -59,7 +59,7 @@ check_roundtrip (const struct pod_state *p)
   check_same (p, &q);
   CHECK (pod_state_emit (&q, &e2, &l2, &err) == 0);
   CHECK (l1 == l2 && memcmp (e1, e2, l1) == 0);
-  pod_state_free (&q);
+  pod_state_done (&q);
   free (e1);
   free (e2);
 }
@@ -102,6 +102,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   free (p.network_owner);
   p.network_owner = NULL;
   check_roundtrip (&p);
-  pod_state_free (&p);
+  pod_state_done (&p);
   return 0;
 }

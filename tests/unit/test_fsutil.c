@@ -292,7 +292,8 @@ test_ensure_dir (void **state)
   assert_true (ensure_dir_at (f->dfd, "file", 0700, &err) < 0);
   assert_error_contains (&err, "`file`");
   assert_int_equal (open_dir_at (f->dfd, "missing", &err), -ENOENT);
-  assert_null (err);
+  assert_true (podshim_error_is (err, ENOENT));
+  assert_error_contains (&err, "`missing`");
   free (p);
 
   /* ensure_dir_path creates every missing component. */
@@ -315,7 +316,8 @@ test_private_dir_path (void **state)
   struct podshim_error *err = NULL;
   char *missing = t_printf ("%s/s/t", f->dir);
   assert_int_equal (open_private_dir_path (missing, false, &err), -ENOENT);
-  assert_null (err);
+  assert_true (podshim_error_is (err, ENOENT));
+  assert_error_contains (&err, "/s`");
   int fd = open_private_dir_path (missing, true, &err);
   assert_no_error (fd, err);
   close (fd);

@@ -59,9 +59,9 @@ test_state_parse (void **state)
   assert_true (p.members[1].creating);
   /* a namespace a newer version knows is ignored */
   assert_int_equal (p.members[1].share, POD_NS_NET | POD_NS_PID);
-  pod_state_free (&p);
+  pod_state_done (&p);
   assert_null (p.name);
-  pod_state_free (NULL);
+  pod_state_done (NULL);
 }
 
 static void
@@ -86,7 +86,7 @@ test_state_roundtrip_keeps_unknown (void **state)
   char *out2 = emit_ok (&q);
   assert_string_equal (out2, out);
   free (out2);
-  pod_state_free (&q);
+  pod_state_done (&q);
   free (out);
 
   /* Edits show up; removed things go. */
@@ -112,9 +112,9 @@ test_state_roundtrip_keeps_unknown (void **state)
   struct pod_state back = parse_ok (out);
   assert_int_equal (back.members[0].start, 18446744073709551615ULL);
   assert_true (back.members[0].creating);
-  pod_state_free (&back);
+  pod_state_done (&back);
   free (out);
-  pod_state_free (&p);
+  pod_state_done (&p);
 }
 
 static void
@@ -136,7 +136,7 @@ test_state_holder (void **state)
   out = emit_ok (&p);
   assert_string_equal (out, "{\"version\":1,\"name\":\"a\",\"pinned\":[],\"members\":[]}");
   free (out);
-  pod_state_free (&p);
+  pod_state_done (&p);
 
   struct podshim_error *err = NULL;
   static const char bad[] = "{\"version\":1,\"name\":\"a\",\"holder\":{\"pid\":-1}}";
@@ -164,16 +164,16 @@ test_state_from_scratch (void **state)
   assert_null (q.root);
   assert_int_equal (q.pause_pid, 7);
   assert_int_equal (q.members[0].pid, 5);
-  pod_state_free (&q);
+  pod_state_done (&q);
   free (out);
-  pod_state_free (&p);
+  pod_state_done (&p);
 
   /* Minimal valid state */
   q = parse_ok ("{\"version\":1,\"name\":\"a\"}");
   assert_int_equal (q.n_members, 0);
   assert_int_equal (q.pinned, 0);
   assert_int_equal (q.pause_pid, 0);
-  pod_state_free (&q);
+  pod_state_done (&q);
 }
 
 static void
@@ -265,7 +265,7 @@ test_members (void **state)
   assert_int_equal (p.n_members, 0);
   pod_state_add (&p, "d");
   assert_non_null (pod_state_find (&p, "d"));
-  pod_state_free (&p);
+  pod_state_done (&p);
 }
 
 static void
@@ -378,7 +378,8 @@ test_state_load_save (void **state)
   struct podshim_error *err = NULL;
   struct pod_state p = { 0 };
   assert_int_equal (pod_state_load (dfd, "web", &p, &err), -ENOENT);
-  assert_null (err);
+  assert_true (podshim_error_is (err, ENOENT));
+  assert_error_contains (&err, "pod `web`");
 
   p = parse_ok (full_state);
   assert_int_equal (pod_state_save (dfd, &p, &err), 0);
@@ -391,8 +392,8 @@ test_state_load_save (void **state)
   assert_string_equal (a, b);
   free (a);
   free (b);
-  pod_state_free (&q);
-  pod_state_free (&p);
+  pod_state_done (&q);
+  pod_state_done (&p);
 
   char *path = t_printf ("%s/pod.json", dir);
   t_write (path, "{\"version\":1,\"name\":\"web\",\"members\":[{\"id\":\"a/b\"}]}");

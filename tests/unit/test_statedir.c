@@ -227,9 +227,11 @@ test_open_root_and_gc (void **state)
   char *dir = t_mkdtemp ();
   char *sd = t_printf ("%s/state", dir);
   struct podshim_error *err = NULL;
-  /* Missing without create: -ENOENT and no error. */
+  /* Missing without create: an ENOENT error. */
   assert_int_equal (statedir_open_root (sd, "0123456789abcdef", "/r", false, NULL, &err), -ENOENT);
-  assert_null (err);
+  assert_true (podshim_error_is (err, ENOENT));
+  podshim_error_free (err);
+  err = NULL;
   int statefd = -1;
   int rootfd = statedir_open_root (sd, "0123456789abcdef", "/r", true, &statefd, &err);
   assert_true (rootfd >= 0 && statefd >= 0);

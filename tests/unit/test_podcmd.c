@@ -1,0 +1,151 @@
+/* runtime/podcmd: `pod list|inspect|gc` write to the streams cmd/ gives
+ * them (out: results; diag: usage and skipped pods), never to stdout. */
+#include "config.h"
+#include "testutil.h"
+
+#include "argv.h"
+#include "ctx.h"
+#include "podcmd.h"
+#include "statedir.h"
+
+struct fx
+{
+  char *dir, *state, *root;
+  struct runc_cmdline c;
+  struct shim_ctx ctx;
+  FILE *out, *diag;
+};
+
+static int
+setup (void **state)
+{
+  struct fx *f = calloc (1, sizeof (*f));
+  assert_non_null (f);
+  f->dir = t_mkdtemp ();
+  f->state = t_printf ("%s/state", f->dir);
+  f->root = t_printf ("%s/root", f->dir);
+  char *argv[] = { (char *)"podshim", (char *)"--podshim-state", f->state,
+                   (char *)"--root",  f->root,                   (char *)"pod", NULL };
+  struct podshim_error *err = NULL;
+  assert_int_equal (runc_cmdline_parse (6, argv, &f->c, &err), 0);
+  assert_int_equal (shim_ctx_init (&f->ctx, &f->c, &err), 0);
+  f->out = tmpfile ();
+  f->diag = tmpfile ();
+  assert_true (f->out && f->diag);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  struct fx *f = *state;
+  shim_ctx_free (&f->ctx);
+  runc_cmdline_free (&f->c);
+  fclose (f->out);
+  fclose (f->diag);
+  t_rmtree (f->dir);
+  free (f->dir);
+  free (f->state);
+  free (f->root);
+  free (f);
+  return 0;
+}
+
+/* What stream s holds (owned). */
+static char *
+contents (FILE *s)
+{
+  fflush (s);
+  long n = ftell (s);
+  assert_true (n >= 0);
+  char *buf = calloc ((size_t)n + 1, 1);
+  assert_non_null (buf);
+  rewind (s);
+  assert_int_equal (fread (buf, 1, (size_t)n, s), (size_t)n);
+  return buf;
+}
+
+static int
+pod (struct fx *f, const char *a, const char *b, struct podshim_error **err)
+{
+  char *argv[] = { (char *)a, (char *)b, NULL };
+  return podcmd_main (&f->ctx, b ? 2 : 1, argv, f->out, f->diag, err);
+}
+
+static void
+test_empty (void **state)
+{
+  struct fx *f = *state;
+  struct podshim_error *err = NULL;
+  assert_int_equal (pod (f, "list", NULL, &err), 0);
+  assert_int_equal (pod (f, "gc", NULL, &err), 0);
+  char *o = contents (f->out), *d = contents (f->diag);
+  assert_non_null (strstr (o, "POD"));
+  assert_non_null (strstr (o, "MEMBERS\n"));
+  assert_non_null (strstr (o, "removed 0 pod(s)\n"));
+  assert_string_equal (d, "");
+  free (o);
+  free (d);
+}
+
+static void
+test_usage (void **state)
+{
+  struct fx *f = *state;
+  struct podshim_error *err = NULL;
+  assert_true (pod (f, "frobnicate", NULL, &err) < 0);
+  assert_error_contains (&err, "unknown pod command `frobnicate`");
+  char *d = contents (f->diag);
+  assert_non_null (strstr (d, "usage: podshim pod list"));
+  free (d);
+}
+
+/* A corrupted pod is reported on diag and skipped; list goes on. */
+static void
+test_corrupted_pod (void **state)
+{
+  struct fx *f = *state;
+  struct podshim_error *err = NULL;
+  int statefd = -1;
+  int rootfd = statedir_open_root (f->ctx.state_dir, f->ctx.rootkey, f->ctx.root, true, &statefd,
+                                   &err);
+  assert_true (rootfd >= 0);
+  int pods = statedir_open_sub (rootfd, STATEDIR_PODS, true, &err);
+  assert_true (pods >= 0);
+  assert_int_equal (mkdirat (pods, "web", 0700), 0);
+  int poddir = openat (pods, "web", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (poddir >= 0);
+  int fd = openat (poddir, STATEDIR_POD_STATE, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, "{not json", 9), 9);
+  close (fd);
+  close (poddir);
+  close (pods);
+  close (rootfd);
+  close (statefd);
+  assert_int_equal (pod (f, "list", "--json", &err), 0);
+  assert_int_equal (pod (f, "gc", NULL, &err), 0);
+  char *o = contents (f->out), *d = contents (f->diag);
+  assert_int_equal (o[0], '['); /* an empty list: the pod is skipped */
+  assert_null (strstr (o, "web"));
+  assert_non_null (strstr (o, "removed 0 pod(s)\n"));
+  assert_non_null (strstr (d, "podshim: pod `web`: corrupted state file"));
+  assert_non_null (strstr (d, "(skipped)\n"));
+  free (o);
+  free (d);
+  /* inspect names it: an error, not a diagnostic. */
+  assert_true (pod (f, "inspect", "web", &err) < 0);
+  assert_error_contains (&err, "corrupted state file");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_empty, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_usage, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_corrupted_pod, setup, teardown),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
