@@ -14,17 +14,9 @@
 #include "statedir.h"
 #include "volumes.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <string.h>
-#include <linux/magic.h>
-#include <sys/file.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
