@@ -249,25 +249,39 @@ set_namespace (yajl_val lx, const char *type, const char *short_name, const char
   return 0;
 }
 
-/* Same path for the kernel: empty and "." components do not count, so
- * "/data/", "//data" and "data" (runc takes it from /) are all "/data". */
-static bool
-same_mount_path (const char *a, const char *b)
+/* How path stands to dir for the kernel: empty and "." components do not
+ * count, so "/data/", "//data" and "data" (runc takes it from /) are all
+ * "/data". */
+enum mount_rel
+{
+  MOUNT_OTHER,
+  MOUNT_SAME,
+  MOUNT_UNDER, /* dir is a strict parent of path */
+};
+
+static enum mount_rel
+mount_path_rel (const char *path, const char *dir)
 {
   for (;;)
     {
-      while (*a == '/' || (a[0] == '.' && (a[1] == '/' || a[1] == '\0')))
-        a++;
-      while (*b == '/' || (b[0] == '.' && (b[1] == '/' || b[1] == '\0')))
-        b++;
-      size_t la = strcspn (a, "/"), lb = strcspn (b, "/");
-      if (la != lb || strncmp (a, b, la) != 0)
-        return false;
-      if (la == 0)
-        return true; /* both at the end */
-      a += la;
-      b += lb;
+      while (*path == '/' || (path[0] == '.' && (path[1] == '/' || path[1] == '\0')))
+        path++;
+      while (*dir == '/' || (dir[0] == '.' && (dir[1] == '/' || dir[1] == '\0')))
+        dir++;
+      size_t lp = strcspn (path, "/"), ld = strcspn (dir, "/");
+      if (ld == 0)
+        return lp == 0 ? MOUNT_SAME : MOUNT_UNDER; /* dir ended */
+      if (lp != ld || strncmp (path, dir, lp) != 0)
+        return MOUNT_OTHER;
+      path += lp;
+      dir += ld;
     }
+}
+
+static bool
+same_mount_path (const char *a, const char *b)
+{
+  return mount_path_rel (a, b) == MOUNT_SAME;
 }
 
 /* The next mount object of spec, from index *i on, whose destination is
@@ -303,25 +317,6 @@ set_mount_source (yajl_val spec, const char *dest, const char *source)
     json_object_set (m, "source", json_new_string (source));
 }
 
-/* dir is a strict parent of path, normalised as same_mount_path does. */
-static bool
-mount_path_under (const char *path, const char *dir)
-{
-  for (;;)
-    {
-      while (*path == '/' || (path[0] == '.' && (path[1] == '/' || path[1] == '\0')))
-        path++;
-      while (*dir == '/' || (dir[0] == '.' && (dir[1] == '/' || dir[1] == '\0')))
-        dir++;
-      size_t lp = strcspn (path, "/"), ld = strcspn (dir, "/");
-      if (ld == 0)
-        return lp != 0; /* dir ended, path goes on */
-      if (lp != ld || strncmp (path, dir, lp) != 0)
-        return false;
-      path += lp;
-      dir += ld;
-    }
-}
 
 #define SHM_DEFAULT_SIZE (64ULL << 20)
 
@@ -412,7 +407,7 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
                                       " the same path",
                                       plan->volumes[v].destination);
           /* A volume over /etc would hide Docker's /etc/hosts, /etc/resolv.conf... */
-          if (d && mount_path_under (d, plan->volumes[v].destination))
+          if (d && mount_path_rel (d, plan->volumes[v].destination) == MOUNT_UNDER)
             return podshim_error_set (err, 0,
                                       "pod volume `%s` is refused: it would hide the container's"
                                       " mount at `%.256s`",
