@@ -28,7 +28,7 @@ struct fixture
 
 static const char fake_script[]
     = "#!/bin/sh\n"
-      "# A fake runc: logs its command, and for create copies config.json,\n"
+      "# A fake runc: logs its command, and for create/run copies config.json,\n"
       "# writes $FAKE_INIT_PID to --pid-file; exits $FAKE_STATUS.\n"
       "echo \"$*\" >>\"$FAKE_LOG\"\n"
       "cmd= bundle= pidfile= id=\n"
@@ -42,7 +42,7 @@ static const char fake_script[]
       "  esac\n"
       "  shift\n"
       "done\n"
-      "if [ \"$cmd\" = create ]; then\n"
+      "if [ \"$cmd\" = create ] || [ \"$cmd\" = run ]; then\n"
       "  cp \"$bundle/config.json\" \"$FAKE_DIR/$id.config.json\" || exit 99\n"
       "  [ -z \"$pidfile\" ] || printf %s \"$FAKE_INIT_PID\" >\"$pidfile\"\n"
       "fi\n"
@@ -187,7 +187,7 @@ new_bundle (struct fixture *f, const char *id, const char *pod)
   return b;
 }
 
-/* `podshim ... create|delete` through member_create/member_delete: the
+/* `podshim ... create|run|delete` through member_create/member_delete: the
    return value, *ret_status and *ret_err as they left them. */
 static int
 shim (struct fixture *f, const char *command, const char *id, int *ret_status,
@@ -195,7 +195,7 @@ shim (struct fixture *f, const char *command, const char *id, int *ret_status,
 {
   cleanup_free char *bundle = t_printf ("%s/b-%s", f->dir, id);
   cleanup_free char *pidfile = t_printf ("%s/b-%s/init.pid", f->dir, id);
-  bool create = strcmp (command, "create") == 0;
+  bool create = strcmp (command, "create") == 0 || strcmp (command, "run") == 0;
   char *argv[] = { (char *)"podshim",
                    (char *)"--podshim-runtime", f->fake,
                    (char *)"--podshim-state", f->state,
@@ -220,9 +220,10 @@ shim (struct fixture *f, const char *command, const char *id, int *ret_status,
   return r;
 }
 
+/* `command` (create, or a foreground run) of a new member id of pod. */
 static int
-create (struct fixture *f, const char *id, const char *pod, int fake_status,
-        struct podshim_error **ret_err)
+create_cmd (struct fixture *f, const char *command, const char *id, const char *pod,
+            int fake_status, struct podshim_error **ret_err)
 {
   free (new_bundle (f, id, pod));
   cleanup_free char *pid = t_printf ("%d", (int)new_init (f));
@@ -230,7 +231,7 @@ create (struct fixture *f, const char *id, const char *pod, int fake_status,
   cleanup_free char *st = t_printf ("%d", fake_status);
   setenv ("FAKE_STATUS", st, 1);
   int status = -1;
-  int r = shim (f, "create", id, &status, ret_err);
+  int r = shim (f, command, id, &status, ret_err);
   if (r == 0)
     {
       assert_true (WIFEXITED (status));
@@ -263,6 +264,13 @@ slurp (const struct fixture *f, const char *rel)
 {
   cleanup_free char *p = t_printf ("%s/%s/%s", f->state, f->rootkey, rel);
   return t_read_file (p);
+}
+
+static int
+create (struct fixture *f, const char *id, const char *pod, int fake_status,
+        struct podshim_error **ret_err)
+{
+  return create_cmd (f, "create", id, pod, fake_status, ret_err);
 }
 
 /* How many of the fake's calls so far were `cmd`. */
@@ -378,6 +386,40 @@ test_members_join_and_leave (void **state)
   assert_int_equal (fake_calls (f, "delete"), 3);
 }
 
+/* A foreground run joins its pod while it runs and leaves it when the
+   delegate returns: the pod stays for the other member, and goes with a
+   run alone in it. */
+static void
+test_foreground_run_leaves (void **state)
+{
+  struct fixture *f = *state;
+  if (f == NULL)
+    skip ();
+  struct podshim_error *err = NULL;
+  assert_no_error (create (f, "m1", "web", 0, &err), err);
+  pid_t holders[MAX_KIDS];
+  assert_int_equal (stray_children (f, holders, MAX_KIDS), 1);
+  assert_no_error (create_cmd (f, "run", "r1", "web", 0, &err), err);
+  assert_int_equal (fake_calls (f, "run"), 1);
+  cleanup_free char *cfg = t_printf ("%s/r1.config.json", f->dir);
+  cleanup_free char *seen = t_read_file (cfg);
+  assert_non_null (strstr (seen, "\"path\":\"/proc/"));
+  assert_false (exists (f, "containers/r1"));
+  cleanup_free char *podjson = slurp (f, "pods/web/pod.json");
+  assert_non_null (strstr (podjson, "\"m1\""));
+  assert_null (strstr (podjson, "\"r1\""));
+  pid_t now[MAX_KIDS];
+  assert_int_equal (stray_children (f, now, MAX_KIDS), 1);
+  assert_int_equal (now[0], holders[0]);
+  int status = -1;
+  assert_no_error (shim (f, "delete", "m1", &status, &err), err);
+  assert_no_pod (f, "web", "m1");
+
+  /* Alone in its pod: the pod goes when it returns (with its status). */
+  assert_no_error (create_cmd (f, "run", "r2", "solo", 5, &err), err);
+  assert_no_pod (f, "solo", "r2");
+}
+
 /* A failure injected at each step of a first member's create rolls it all
    back; the delegate never runs. */
 static void
@@ -438,6 +480,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_delegate_fails, setup, teardown),
     cmocka_unit_test_setup_teardown (test_members_join_and_leave, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_foreground_run_leaves, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fault_rolls_back, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
