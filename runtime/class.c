@@ -353,6 +353,14 @@ class_command_id (const struct runc_cmdline *c)
   return NULL;
 }
 
+/* A child that could not exec argv exits 127, as a shell's would. */
+static int
+exec_or_127 (void *opts)
+{
+  (void) spawn_exec (opts);
+  return 127;
+}
+
 /* Runs argv with stdout into *ret (at most LIST_OUT_MAX bytes); stderr and
  * stdin are ours. */
 static int
@@ -366,7 +374,7 @@ run_capture (char **argv, char **ret, size_t *ret_len, int *ret_status, struct p
     return podshim_error_set (err, errno, "cannot run %s", what);
   struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_KEEP, p[1], SPAWN_KEEP } };
   struct spawn_proc sp;
-  int r = spawn_start (&o, what, &sp, err);
+  int r = spawn_call (exec_or_127, &o, what, &sp, err);
   close (p[1]);
   cleanup_close int rfd = p[0];
   if (r < 0)
