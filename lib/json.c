@@ -247,6 +247,19 @@ json_new_bool (bool b)
   return new_node (b ? yajl_t_true : yajl_t_false);
 }
 
+yajl_val
+json_object_ensure (yajl_val obj, const char *key, yajl_type type)
+{
+  if (obj == NULL || obj->type != yajl_t_object)
+    return NULL;
+  yajl_val v = json_get (obj, key);
+  if (v)
+    return v->type == type ? v : NULL;
+  v = new_node (type);
+  json_object_set (obj, key, v);
+  return v;
+}
+
 static void *
 xreallocarray (void *p, size_t n, size_t size)
 {

@@ -42,6 +42,10 @@ yajl_val json_new_array (void);
 yajl_val json_new_number (long long n);
 yajl_val json_new_bool (bool b);
 
+/* The child of obj at key when it has the given type (yajl_t_object or
+ * yajl_t_array), else a new empty one set there when key is absent; NULL when
+ * key holds another type or obj is not an object (obj is left as it was). */
+yajl_val json_object_ensure (yajl_val obj, const char *key, yajl_type type);
 /* Takes ownership of v: replaces every existing value of key (the first in
  * place, later duplicates dropped) or appends it. */
 void json_object_set (yajl_val obj, const char *key, yajl_val v);

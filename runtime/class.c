@@ -4,6 +4,7 @@
 #include "fsutil.h"
 #include "json.h"
 #include "statedir.h"
+#include "spawn.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -353,31 +354,32 @@ class_command_id (const struct runc_cmdline *c)
   return NULL;
 }
 
+/* A child that could not exec argv exits 127, as a shell's would. */
+static int
+exec_or_127 (void *opts)
+{
+  (void) spawn_exec (opts);
+  return 127;
+}
+
 /* Runs argv with stdout into *ret (at most LIST_OUT_MAX bytes); stderr and
  * stdin are ours. */
 static int
 run_capture (char **argv, char **ret, size_t *ret_len, int *ret_status, struct podshim_error **err)
 {
+  cleanup_free char *what = NULL;
+  if (asprintf (&what, "`%s`", argv[0]) < 0)
+    abort ();
   int p[2];
   if (pipe2 (p, O_CLOEXEC) < 0)
-    return podshim_error_set (err, errno, "cannot run `%s`", argv[0]);
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      int e = errno;
-      close (p[0]);
-      close (p[1]);
-      return podshim_error_set (err, e, "cannot run `%s`", argv[0]);
-    }
-  if (pid == 0)
-    {
-      if (dup2 (p[1], 1) < 0)
-        _exit (127);
-      execvp (argv[0], argv);
-      _exit (127);
-    }
+    return podshim_error_set (err, errno, "cannot run %s", what);
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_KEEP, p[1], SPAWN_KEEP } };
+  struct spawn_proc sp;
+  int r = spawn_call (exec_or_127, &o, what, &sp, err);
   close (p[1]);
   cleanup_close int rfd = p[0];
+  if (r < 0)
+    return -1;
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream (&buf, &len);
@@ -398,12 +400,11 @@ run_capture (char **argv, char **ret, size_t *ret_len, int *ret_status, struct p
     }
   fclose (f);
   int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      {
-        free (buf);
-        return podshim_error_set (err, errno, "cannot wait for `%s`", argv[0]);
-      }
+  if (spawn_wait (&sp, what, &status, err) < 0)
+    {
+      free (buf);
+      return -1;
+    }
   if (total > LIST_OUT_MAX)
     {
       free (buf);

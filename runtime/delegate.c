@@ -1,8 +1,8 @@
 #include "config.h"
 #include "delegate.h"
 #include "log.h"
+#include "spawn.h"
 
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -87,38 +87,21 @@ delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_erro
   const char *rt = delegate_runtime (c);
   log_argv (c, rt);
   c->argv[0] = (char *) rt;
+  cleanup_free char *what = NULL;
+  if (asprintf (&what, "the runtime `%s`", rt) < 0)
+    abort ();
 
   sigset_t all, old;
   sigfillset (&all);
   sigprocmask (SIG_BLOCK, &all, &old);
-  /* Report exec failure through a CLOEXEC pipe: EOF means exec worked. */
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
+  struct spawn_opts o = { .argv = c->argv, .sigmask = &old };
+  struct spawn_proc sp;
+  if (spawn_start (&o, what, &sp, err) < 0)
     {
       sigprocmask (SIG_SETMASK, &old, NULL);
-      return podshim_error_set (err, errno, "cannot run the runtime `%s`", rt);
+      return -1;
     }
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      int e = errno;
-      sigprocmask (SIG_SETMASK, &old, NULL);
-      close (p[0]);
-      close (p[1]);
-      return podshim_error_set (err, e, "cannot run the runtime `%s`", rt);
-    }
-  if (pid == 0)
-    {
-      close (p[0]);
-      sigprocmask (SIG_SETMASK, &old, NULL);
-      execvp (rt, c->argv);
-      int e = errno;
-      ssize_t w = write (p[1], &e, sizeof (e));
-      (void) w;
-      _exit (127);
-    }
-  close (p[1]);
-  child_pid = pid;
+  child_pid = sp.pid;
   struct sigaction sa;
   memset (&sa, 0, sizeof (sa));
   sa.sa_handler = forward_signal;
@@ -130,25 +113,9 @@ delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_erro
       sigaction (s, &sa, NULL);
   sigprocmask (SIG_SETMASK, &old, NULL);
 
-  int child_errno = 0;
-  ssize_t n;
-  do
-    n = read (p[0], &child_errno, sizeof (child_errno));
-  while (n < 0 && errno == EINTR);
-  close (p[0]);
-
-  int status;
-  pid_t w;
-  do
-    w = waitpid (pid, &status, 0);
-  while (w < 0 && errno == EINTR);
+  int r = spawn_wait (&sp, what, ret_status, err);
   child_pid = 0;
-  if (w < 0)
-    return podshim_error_set (err, errno, "cannot wait for the runtime `%s`", rt);
-  if (n == (ssize_t) sizeof (child_errno))
-    return podshim_error_set (err, child_errno, "cannot execute the runtime `%s`", rt);
-  *ret_status = status;
-  return 0;
+  return r;
 }
 
 void

@@ -6,6 +6,7 @@
 #include "member.h"
 #include "pod.h"
 #include "procutil.h"
+#include "spawn.h"
 #include "startwait.h"
 #include "statedir.h"
 
@@ -193,25 +194,11 @@ route_create_nopod (struct shim_ctx *ctx, struct container_record *rec, int *ret
 static int
 run_quiet (char **argv)
 {
-  pid_t pid = fork ();
-  if (pid < 0)
-    return -1;
-  if (pid == 0)
-    {
-      int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
-      if (fd >= 0)
-        {
-          (void) dup2 (fd, 0);
-          (void) dup2 (fd, 1);
-          (void) dup2 (fd, 2);
-        }
-      execvp (argv[0], argv);
-      _exit (127);
-    }
+  struct spawn_opts o = { .argv = argv, .n_fds = 3,
+                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL } };
   int status;
-  while (waitpid (pid, &status, 0) < 0)
-    if (errno != EINTR)
-      return -1;
+  if (spawn_run (&o, argv[0], &status, NULL) < 0)
+    return -1;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
@@ -229,7 +216,7 @@ runtime_knows (const struct runc_cmdline *c, const char *id)
   av[end] = (char *)"state";
   av[end + 1] = (char *)id;
   int r = run_quiet (av);
-  /* Unknown only when it ran and said so (127: it could not run). */
+  /* Unknown only when it ran and said so (-1, 127: it could not run). */
   return !(r > 0 && r != 127);
 }
 

@@ -4,9 +4,9 @@
 #include "procutil.h"
 #include "pausewire.h"
 #include "statedir.h"
+#include "spawn.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,7 +17,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,29 +132,38 @@ start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const
       _exit (0);
     }
   /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
-     as fd 4, no other fd crosses exec. */
+     as fd 4, no other fd crosses exec; failures go to rf, out of their way. */
   int rf = fcntl (report_fd, F_DUPFD_CLOEXEC, 10);
   if (rf < 0)
     child_fail (report_fd, "set up the report pipe");
-  report_fd = rf;
-  int gf = fcntl (go_fd, F_DUPFD_CLOEXEC, 10);
-  int null = open ("/dev/null", O_RDWR | O_CLOEXEC);
-  if (gf < 0 || null < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0 || dup2 (null, 2) < 0
-      || dup2 (rf, 3) < 0 || dup2 (gf, 4) < 0)
-    child_fail (report_fd, "set up podshim-pause's fds");
-  if (syscall (SYS_close_range, 5, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-    {
-      for (int fd = 5; fd < 1024; fd++)
-        if (fd != report_fd)
-          close (fd);
-    }
   sigset_t none;
   sigemptyset (&none);
-  sigprocmask (SIG_SETMASK, &none, NULL);
   char *const argv[] = { (char *) "podshim-pause", (char *) "3", (char *) "4", NULL };
   char *const envp[] = { NULL };
-  execve (pause_path, argv, envp);
-  child_fail (report_fd, "execute podshim-pause");
+  struct spawn_opts o = { .file = pause_path, .argv = argv, .envp = envp, .n_fds = 5,
+                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd },
+                          .close_fds = true, .sigmask = &none };
+  if (spawn_exec (&o) == SPAWN_FAILED_SETUP)
+    child_fail (rf, "set up podshim-pause's fds");
+  child_fail (rf, "execute podshim-pause");
+}
+
+struct start_args
+{
+  int report_fd, go_fd, parent_fd[2]; /* parent_fd: the parent's ends */
+  const int *join_fd;
+  bool new_pid;
+  const char *hostname, *pause_path;
+};
+
+static int
+start_child_fn (void *data)
+{
+  const struct start_args *a = data;
+  close (a->parent_fd[0]);
+  close (a->parent_fd[1]);
+  start_child (a->report_fd, a->go_fd, a->join_fd, a->new_pid, a->hostname, a->pause_path);
+  return 1;
 }
 
 static ssize_t
@@ -183,30 +191,20 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
       return podshim_error_set (err, e, "cannot start podshim-pause");
     }
   cleanup_close int go_w = g[1];
-  pid_t pid = fork ();
-  if (pid < 0)
-    {
-      int e = errno;
-      close (p[0]);
-      close (p[1]);
-      close (g[0]);
-      return podshim_error_set (err, e, "cannot start podshim-pause");
-    }
-  if (pid == 0)
-    {
-      close (p[0]);
-      close (g[1]);
-      start_child (p[1], g[0], join_fd, new_pid, hostname, pause_path);
-      _exit (1);
-    }
+  struct start_args a = { .report_fd = p[1], .go_fd = g[0], .parent_fd = { p[0], g[1] },
+                          .join_fd = join_fd, .new_pid = new_pid, .hostname = hostname,
+                          .pause_path = pause_path };
+  struct spawn_proc child;
+  int sr = spawn_call (start_child_fn, &a, "podshim-pause", &child, err);
   close (p[1]);
   close (g[0]);
   cleanup_close int rfd = p[0];
+  if (sr < 0)
+    return -1;
   struct pause_report r;
   ssize_t n = read_report (rfd, &r);
-  int status;
-  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  int status = 0;
+  (void) spawn_wait (&child, "podshim-pause", &status, NULL);
   if (n != (ssize_t) sizeof (r))
     return podshim_error_set (err, 0, "cannot start podshim-pause (status %d)", status);
   if (r.errno_ != 0)

@@ -209,13 +209,8 @@ static int
 set_namespace (yajl_val lx, const char *type, const char *short_name, const char *path,
                bool replace_own, struct podshim_error **err)
 {
-  yajl_val nss = json_get (lx, "namespaces");
+  yajl_val nss = json_object_ensure (lx, "namespaces", yajl_t_array);
   if (nss == NULL)
-    {
-      nss = json_new_array ();
-      json_object_set (lx, "namespaces", nss);
-    }
-  else if (nss->type != yajl_t_array)
     return podshim_error_set (err, 0, "invalid config.json: `linux.namespaces` is not an array");
   bool found = false;
   for (size_t i = 0; i < nss->u.array.len; i++)
@@ -254,58 +249,18 @@ set_namespace (yajl_val lx, const char *type, const char *short_name, const char
   return 0;
 }
 
-/* Same path for the kernel: empty and "." components do not count, so
- * "/data/", "//data" and "data" (runc takes it from /) are all "/data". */
-static bool
-same_mount_path (const char *a, const char *b)
+/* How path stands to dir for the kernel: empty and "." components do not
+ * count, so "/data/", "//data" and "data" (runc takes it from /) are all
+ * "/data". */
+enum mount_rel
 {
-  for (;;)
-    {
-      while (*a == '/' || (a[0] == '.' && (a[1] == '/' || a[1] == '\0')))
-        a++;
-      while (*b == '/' || (b[0] == '.' && (b[1] == '/' || b[1] == '\0')))
-        b++;
-      size_t la = strcspn (a, "/"), lb = strcspn (b, "/");
-      if (la != lb || strncmp (a, b, la) != 0)
-        return false;
-      if (la == 0)
-        return true; /* both at the end */
-      a += la;
-      b += lb;
-    }
-}
+  MOUNT_OTHER,
+  MOUNT_SAME,
+  MOUNT_UNDER, /* dir is a strict parent of path */
+};
 
-const char *
-spec_mount_source (yajl_val spec, const char *dest)
-{
-  yajl_val mounts = json_get_array (spec, "mounts");
-  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
-    {
-      const char *d = json_get_string (mounts->u.array.values[i], "destination");
-      if (d && same_mount_path (d, dest))
-        return json_get_string (mounts->u.array.values[i], "source");
-    }
-  return NULL;
-}
-
-/* Points the bind mounts at dest (Docker's /etc/resolv.conf, /etc/hosts) at
- * source; a container without such a mount keeps its image's file. */
-static void
-set_mount_source (yajl_val spec, const char *dest, const char *source)
-{
-  yajl_val mounts = json_get_array (spec, "mounts");
-  for (size_t i = 0; source && mounts && i < mounts->u.array.len; i++)
-    {
-      yajl_val m = mounts->u.array.values[i];
-      const char *d = json_get_string (m, "destination");
-      if (m->type == yajl_t_object && d && same_mount_path (d, dest))
-        json_object_set (m, "source", json_new_string (source));
-    }
-}
-
-/* dir is a strict parent of path, normalised as same_mount_path does. */
-static bool
-mount_path_under (const char *path, const char *dir)
+static enum mount_rel
+mount_path_rel (const char *path, const char *dir)
 {
   for (;;)
     {
@@ -315,69 +270,104 @@ mount_path_under (const char *path, const char *dir)
         dir++;
       size_t lp = strcspn (path, "/"), ld = strcspn (dir, "/");
       if (ld == 0)
-        return lp != 0; /* dir ended, path goes on */
+        return lp == 0 ? MOUNT_SAME : MOUNT_UNDER; /* dir ended */
       if (lp != ld || strncmp (path, dir, lp) != 0)
-        return false;
+        return MOUNT_OTHER;
       path += lp;
       dir += ld;
     }
 }
+
+static bool
+same_mount_path (const char *a, const char *b)
+{
+  return mount_path_rel (a, b) == MOUNT_SAME;
+}
+
+/* The next mount object of spec, from index *i on, whose destination is
+ * dest (same_mount_path); *i is left just past it. NULL when there is none. */
+static yajl_val
+next_mount (yajl_val spec, const char *dest, size_t *i)
+{
+  yajl_val mounts = json_get_array (spec, "mounts");
+  while (mounts && *i < mounts->u.array.len)
+    {
+      yajl_val m = mounts->u.array.values[(*i)++];
+      const char *d = json_get_string (m, "destination");
+      if (d && same_mount_path (d, dest))
+        return m;
+    }
+  return NULL;
+}
+
+const char *
+spec_mount_source (yajl_val spec, const char *dest)
+{
+  size_t i = 0;
+  return json_get_string (next_mount (spec, dest, &i), "source");
+}
+
+/* Points the bind mounts at dest (Docker's /etc/resolv.conf, /etc/hosts) at
+ * source; a container without such a mount keeps its image's file. */
+static void
+set_mount_source (yajl_val spec, const char *dest, const char *source)
+{
+  yajl_val m;
+  for (size_t i = 0; source && (m = next_mount (spec, dest, &i));)
+    json_object_set (m, "source", json_new_string (source));
+}
+
 
 #define SHM_DEFAULT_SIZE (64ULL << 20)
 
 unsigned long long
 spec_shm_size (yajl_val spec)
 {
-  yajl_val mounts = json_get_array (spec, "mounts");
-  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+  size_t i = 0;
+  yajl_val m = next_mount (spec, "/dev/shm", &i);
+  if (m == NULL)
+    return 0;
+  yajl_val opts = json_get_array (m, "options");
+  for (size_t j = 0; opts && j < opts->u.array.len; j++)
     {
-      yajl_val m = mounts->u.array.values[i];
-      const char *d = json_get_string (m, "destination");
-      if (m->type != yajl_t_object || d == NULL || !same_mount_path (d, "/dev/shm"))
+      const char *o
+          = YAJL_IS_STRING (opts->u.array.values[j]) ? opts->u.array.values[j]->u.string : NULL;
+      if (o == NULL || strncmp (o, "size=", 5) != 0)
         continue;
-      yajl_val opts = json_get_array (m, "options");
-      for (size_t j = 0; opts && j < opts->u.array.len; j++)
+      char *end;
+      errno = 0;
+      unsigned long long n = strtoull (o + 5, &end, 10);
+      unsigned shift = 0;
+      switch (*end)
         {
-          const char *o
-              = YAJL_IS_STRING (opts->u.array.values[j]) ? opts->u.array.values[j]->u.string : NULL;
-          if (o == NULL || strncmp (o, "size=", 5) != 0)
-            continue;
-          char *end;
-          errno = 0;
-          unsigned long long n = strtoull (o + 5, &end, 10);
-          unsigned shift = 0;
-          switch (*end)
-            {
-            case 'k':
-            case 'K':
-              shift = 10;
-              end++;
-              break;
-            case 'm':
-            case 'M':
-              shift = 20;
-              end++;
-              break;
-            case 'g':
-            case 'G':
-              shift = 30;
-              end++;
-              break;
-            default:
-              break;
-            }
-          if (errno == 0 && end != o + 5 && *end == '\0' && n > 0 && n <= (~0ULL >> shift))
-            return n << shift;
+        case 'k':
+        case 'K':
+          shift = 10;
+          end++;
+          break;
+        case 'm':
+        case 'M':
+          shift = 20;
+          end++;
+          break;
+        case 'g':
+        case 'G':
+          shift = 30;
+          end++;
+          break;
+        default:
+          break;
         }
-      const char *type = json_get_string (m, "type");
-      const char *src = json_get_string (m, "source");
-      struct statfs sf;
-      if (type && strcmp (type, "bind") == 0 && src && src[0] == '/' && statfs (src, &sf) == 0
-          && sf.f_blocks > 0)
-        return (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
-      return SHM_DEFAULT_SIZE;
+      if (errno == 0 && end != o + 5 && *end == '\0' && n > 0 && n <= (~0ULL >> shift))
+        return n << shift;
     }
-  return 0;
+  const char *type = json_get_string (m, "type");
+  const char *src = json_get_string (m, "source");
+  struct statfs sf;
+  if (type && strcmp (type, "bind") == 0 && src && src[0] == '/' && statfs (src, &sf) == 0
+      && sf.f_blocks > 0)
+    return (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
+  return SHM_DEFAULT_SIZE;
 }
 
 /* Replaces the member's own /dev/shm (Docker's `shm` tmpfs, or its bind mount
@@ -385,13 +375,9 @@ spec_shm_size (yajl_val spec)
 static void
 set_pod_shm (yajl_val spec, const char *source)
 {
-  yajl_val mounts = json_get_array (spec, "mounts");
-  for (size_t i = 0; mounts && i < mounts->u.array.len; i++)
+  yajl_val m;
+  for (size_t i = 0; (m = next_mount (spec, "/dev/shm", &i));)
     {
-      yajl_val m = mounts->u.array.values[i];
-      const char *d = json_get_string (m, "destination");
-      if (m->type != yajl_t_object || d == NULL || !same_mount_path (d, "/dev/shm"))
-        continue;
       json_object_set (m, "type", json_new_string ("bind"));
       json_object_set (m, "source", json_new_string (source));
       yajl_val opts = json_new_array ();
@@ -407,13 +393,8 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
 {
   if (plan->n_volumes == 0)
     return 0;
-  yajl_val mounts = json_get (spec, "mounts");
+  yajl_val mounts = json_object_ensure (spec, "mounts", yajl_t_array);
   if (mounts == NULL)
-    {
-      mounts = json_new_array ();
-      json_object_set (spec, "mounts", mounts);
-    }
-  else if (mounts->type != yajl_t_array)
     return podshim_error_set (err, 0, "invalid config.json: `mounts` is not an array");
   for (size_t v = 0; v < plan->n_volumes; v++)
     {
@@ -426,7 +407,7 @@ add_volume_mounts (yajl_val spec, const struct join_plan *plan, struct podshim_e
                                       " the same path",
                                       plan->volumes[v].destination);
           /* A volume over /etc would hide Docker's /etc/hosts, /etc/resolv.conf... */
-          if (d && mount_path_under (d, plan->volumes[v].destination))
+          if (d && mount_path_rel (d, plan->volumes[v].destination) == MOUNT_UNDER)
             return podshim_error_set (err, 0,
                                       "pod volume `%s` is refused: it would hide the container's"
                                       " mount at `%.256s`",
@@ -453,13 +434,8 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
 {
   if (spec == NULL || spec->type != yajl_t_object)
     return podshim_error_set (err, 0, "invalid config.json: not a JSON object");
-  yajl_val lx = json_get (spec, "linux");
+  yajl_val lx = json_object_ensure (spec, "linux", yajl_t_object);
   if (lx == NULL)
-    {
-      lx = json_new_object ();
-      json_object_set (spec, "linux", lx);
-    }
-  else if (lx->type != yajl_t_object)
     return podshim_error_set (err, 0, "invalid config.json: `linux` is not an object");
   yajl_val hooks = json_get (spec, "hooks");
   if (hooks && hooks->type != yajl_t_object)

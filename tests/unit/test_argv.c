@@ -1,12 +1,12 @@
 /* runc_cmdline_parse: runc's global flags in every form, podshim's options
- * consumed, everything else passed on pointer-for-pointer in order. */
+ * consumed, everything else passed on pointer-for-pointer in order. One table
+ * row a command line, naming every field of the result. */
 #include "config.h"
 #include "testutil.h"
 
 #include "argv.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
-#define KEEP(...) ((int[]){ __VA_ARGS__ }), (int)(sizeof ((int[]){ __VA_ARGS__ }) / sizeof (int))
 
 static int
 count (char **argv)
@@ -17,479 +17,247 @@ count (char **argv)
   return n;
 }
 
-/* Parses argv, which must succeed. */
-static void
-parse_ok (char **argv, struct runc_cmdline *c)
+/* What runc_cmdline_parse must make of in. Strings not named are NULL,
+ * flags false, counts 0. */
+struct argv_case
 {
-  struct podshim_error *err = NULL;
-  int r = runc_cmdline_parse (count (argv), argv, c, &err);
-  assert_no_error (r, err);
-  assert_int_equal (r, 0);
-}
+  char **in;
+  int ci;          /* command_index */
+  const int *keep; /* c->argv is in[keep[0]], in[keep[1]]... (-1 ends); NULL: all of in */
+  const char *command, *id, *root, *log, *log_format, *bundle, *pid_file, *console_socket, *config;
+  const char *shim_runtime, *shim_state, *shim_data, *shim_config, *shim_max_pods;
+  int n_positional;
+  int uncertain; /* index in `in` of c->uncertain; 0: NULL (in[0] never is) */
+  bool debug, version, detach, force, help;
+};
 
-/* c->argv must be exactly in[keep[0]], in[keep[1]], ...: the same pointers. */
-static void
-assert_passed (const struct runc_cmdline *c, char **in, const int *keep, int n)
-{
-  assert_int_equal (c->argc, n);
-  for (int i = 0; i < n; i++)
-    {
-      if (c->argv[i] != in[keep[i]])
-        fail_msg ("argv[%d] is `%s`, expected input[%d] `%s`", i,
-                  c->argv[i] ? c->argv[i] : "(null)", keep[i], in[keep[i]]);
-    }
-  assert_null (c->argv[n]);
-}
-
-/* Every argument is passed on. */
-static void
-assert_all_passed (const struct runc_cmdline *c, char **in)
-{
-  int n = count (in);
-  assert_int_equal (c->argc, n);
-  for (int i = 0; i <= n; i++)
-    assert_ptr_equal (c->argv[i], in[i]);
-}
-
-static void
-test_root_forms (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--root", "/r1", "state", "x");
-  parse_ok (a, &c);
-  assert_ptr_equal (c.root, a[2]);
-  assert_string_equal (c.command, "state");
-  assert_int_equal (c.command_index, 3);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--root=/r2", "state", "x");
-  parse_ok (b, &c);
-  assert_string_equal (c.root, "/r2");
-  assert_ptr_equal (c.root, b[1] + strlen ("--root="));
-  assert_int_equal (c.command_index, 2);
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "-root", "/r3", "list");
-  parse_ok (d, &c);
-  assert_ptr_equal (c.root, d[2]);
-  assert_string_equal (c.command, "list");
-  assert_all_passed (&c, d);
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "-root=/r4", "list");
-  parse_ok (e, &c);
-  assert_string_equal (c.root, "/r4");
-  assert_int_equal (c.command_index, 2);
-  assert_all_passed (&c, e);
-  runc_cmdline_free (&c);
-
+static const struct argv_case cases[] = {
+  { ARGV ("podshim", "--root", "/r1", "state", "x"), .ci = 3, .command = "state", .root = "/r1" },
+  { ARGV ("podshim", "--root=/r2", "state", "x"), .ci = 2, .command = "state", .root = "/r2" },
+  { ARGV ("podshim", "-root", "/r3", "list"), .ci = 3, .command = "list", .root = "/r3" },
+  { ARGV ("podshim", "-root=/r4", "list"), .ci = 2, .command = "list", .root = "/r4" },
   /* The last one wins, as with Go's flag package. */
-  char **f = ARGV ("podshim", "--root", "/a", "--root=/b", "list");
-  parse_ok (f, &c);
-  assert_string_equal (c.root, "/b");
-  assert_all_passed (&c, f);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_log_flags (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--log", "/l.json", "--log-format", "json", "create", "id");
-  parse_ok (a, &c);
-  assert_ptr_equal (c.log, a[2]);
-  assert_ptr_equal (c.log_format, a[4]);
-  assert_int_equal (c.command_index, 5);
-  assert_string_equal (c.id, "id");
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "-log=/l", "-log-format=text", "start", "id");
-  parse_ok (b, &c);
-  assert_string_equal (c.log, "/l");
-  assert_string_equal (c.log_format, "text");
-  assert_string_equal (c.command, "start");
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_bool_flags (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--debug", "--systemd-cgroup", "create", "x");
-  parse_ok (a, &c);
-  assert_true (c.debug);
-  assert_int_equal (c.command_index, 3);
-  assert_string_equal (c.command, "create");
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--debug=false", "delete", "x");
-  parse_ok (b, &c);
-  assert_false (c.debug);
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "-debug=1", "delete", "x");
-  parse_ok (d, &c);
-  assert_true (c.debug);
-  runc_cmdline_free (&c);
-
+  { ARGV ("podshim", "--root", "/a", "--root=/b", "list"), .ci = 4, .command = "list", .root = "/b" },
+  { ARGV ("podshim", "--log", "/l.json", "--log-format", "json", "create", "id"), .ci = 5, .command = "create", .id = "id", .log = "/l.json", .log_format = "json", .n_positional = 1 },
+  { ARGV ("podshim", "-log=/l", "-log-format=text", "start", "id"), .ci = 3, .command = "start", .id = "id", .log = "/l", .log_format = "text", .n_positional = 1 },
+  { ARGV ("podshim", "--debug", "--systemd-cgroup", "create", "x"), .ci = 3, .command = "create", .id = "x", .n_positional = 1, .debug = true },
+  { ARGV ("podshim", "--debug=false", "delete", "x"), .ci = 2, .command = "delete", .id = "x", .n_positional = 1 },
+  { ARGV ("podshim", "-debug=1", "delete", "x"), .ci = 2, .command = "delete", .id = "x", .n_positional = 1, .debug = true },
   /* A bool flag never takes the next argument: "false" is the command. */
-  char **e = ARGV ("podshim", "--debug", "false", "delete", "x");
-  parse_ok (e, &c);
-  assert_true (c.debug);
-  assert_string_equal (c.command, "false");
-  assert_int_equal (c.command_index, 2);
-  assert_all_passed (&c, e);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_value_flags (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
+  { ARGV ("podshim", "--debug", "false", "delete", "x"), .ci = 2, .command = "false", .debug = true },
   /* --criu and --rootless take a value (rootless: true|false|auto). */
-  char **a = ARGV ("podshim", "--criu", "/usr/sbin/criu", "--rootless", "true", "create", "x");
-  parse_ok (a, &c);
-  assert_string_equal (c.command, "create");
-  assert_int_equal (c.command_index, 5);
-  assert_string_equal (c.id, "x");
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--rootless=auto", "-criu=x", "ps", "id");
-  parse_ok (b, &c);
-  assert_string_equal (c.command, "ps");
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
+  { ARGV ("podshim", "--criu", "/usr/sbin/criu", "--rootless", "true", "create", "x"), .ci = 5, .command = "create", .id = "x", .n_positional = 1 },
+  { ARGV ("podshim", "--rootless=auto", "-criu=x", "ps", "id"), .ci = 3, .command = "ps" },
   /* A value flag takes the next argument whatever it looks like. */
-  char **d = ARGV ("podshim", "--root", "--podshim-runtime", "x", "create", "id");
-  parse_ok (d, &c);
-  assert_ptr_equal (c.root, d[2]);
-  assert_null (c.shim_runtime);
-  assert_string_equal (c.command, "x");
-  assert_int_equal (c.command_index, 3);
-  assert_all_passed (&c, d);
+  { ARGV ("podshim", "--root", "--podshim-runtime", "x", "create", "id"), .ci = 3, .command = "x", .root = "--podshim-runtime" },
+  /* podshim's options are consumed; the rest is passed on pointer-for-pointer. */
+  { ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state", "/s", "--log", "/l", "create", "--bundle", "/b", "id"), .ci = 5, .keep = (const int[]){ 0, 3, 4, 7, 8, 9, 10, 11, 12, -1 }, .command = "create", .id = "id", .root = "/r", .log = "/l", .bundle = "/b", .shim_runtime = "crun", .shim_state = "/s", .n_positional = 1 },
+  /* run's --detach, delete's --force. */
+  { ARGV ("podshim", "--podshim-runtime=/usr/bin/crun", "-podshim-state=/st", "--debug", "run", "-d", "id"), .ci = 2, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "run", .id = "id", .shim_runtime = "/usr/bin/crun", .shim_state = "/st", .n_positional = 1, .debug = true, .detach = true },
+  /* The last --podshim-data wins. */
+  { ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r", "delete", "id"), .ci = 3, .keep = (const int[]){ 0, 4, 5, 6, 7, -1 }, .command = "delete", .id = "id", .root = "/r", .shim_data = "/d2", .n_positional = 1 },
+  { ARGV ("podshim", "-podshim-runtime", "runc", "list"), .ci = 1, .keep = (const int[]){ 0, 3, -1 }, .command = "list", .shim_runtime = "runc" },
+  /* After the command they belong to the command: passed on untouched. */
+  { ARGV ("podshim", "create", "--podshim-runtime", "x", "id"), .ci = 1, .command = "create", .id = "x", .n_positional = 2, .uncertain = 2 },
+  /* runc's own options without their value: runc reports it; we pass it on. */
+  { ARGV ("podshim", "--root"), .ci = -1 },
+  { ARGV ("podshim", "--log"), .ci = -1 },
+  { ARGV ("podshim", "create", "id", "--bundle"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 3 },
+  { ARGV ("podshim", "create", "--pid-file"), .ci = 1, .command = "create", .uncertain = 2 },
+  /* `--` ends the global flags. */
+  { ARGV ("podshim", "--root", "/r", "--", "create", "id"), .ci = 4, .command = "create", .id = "id", .root = "/r", .n_positional = 1 },
+  /* After `--` nothing is a flag, podshim's options included. */
+  { ARGV ("podshim", "--", "--podshim-runtime", "x"), .ci = 2, .command = "--podshim-runtime" },
+  /* In the command's arguments: the ID after `--` may look like a flag. */
+  { ARGV ("podshim", "delete", "-f", "--", "-weird"), .ci = 1, .command = "delete", .id = "-weird", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "--"), .ci = -1 },
+  /* create's flags in every form. */
+  { ARGV ("podshim", "create", "id", "--bundle", "/b", "--pid-file", "/p", "--console-socket", "/s"), .ci = 1, .command = "create", .id = "id", .bundle = "/b", .pid_file = "/p", .console_socket = "/s", .n_positional = 1 },
+  { ARGV ("podshim", "create", "-b", "/b2", "--pid-file=/p2", "-console-socket=/s2", "--no-pivot", "--preserve-fds", "3", "id2"), .ci = 1, .command = "create", .id = "id2", .bundle = "/b2", .pid_file = "/p2", .console_socket = "/s2", .n_positional = 1 },
+  { ARGV ("podshim", "create", "--bundle=/b3", "a", "b"), .ci = 1, .command = "create", .id = "a", .bundle = "/b3", .n_positional = 2 },
+  /* An unknown command flag is taken as a bool: the ID still follows; the
+     command line is uncertain (a member's is refused). */
+  { ARGV ("podshim", "create", "--future-flag", "id"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 2 },
+  /* runc 1.2's --pidfd-socket takes a value; crun's -f/--config and
+     --no-subreaper; none is uncertain. */
+  { ARGV ("podshim", "create", "--pidfd-socket", "/sock", "--no-new-keyring", "--no-subreaper", "-f", "other.json", "--bundle", "/b", "id"), .ci = 1, .command = "create", .id = "id", .bundle = "/b", .config = "other.json", .n_positional = 1 },
+  /* A value option without its value is uncertain. */
+  { ARGV ("podshim", "create", "id", "--pid-file"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 3 },
+  /* Other commands' flags are not interpreted. */
+  { ARGV ("podshim", "exec", "--pid-file", "/p", "id", "sh"), .ci = 1, .command = "exec" },
+  { ARGV ("podshim", "run", "-d", "--bundle", "/b", "id"), .ci = 1, .command = "run", .id = "id", .bundle = "/b", .n_positional = 1, .detach = true },
+  { ARGV ("podshim", "run", "--detach=false", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1 },
+  { ARGV ("podshim", "run", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1 },
+  { ARGV ("podshim", "delete", "-f", "id"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "delete", "id", "--force"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "delete", "--help"), .ci = 1, .command = "delete", .help = true },
+  /* delete's -f is --force (create's is crun's --config); crun's --regex. */
+  { ARGV ("podshim", "delete", "-f", "--regex", "id"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "run", "--keep", "--no-subreaper", "-d", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1, .detach = true },
+  /* No command. */
+  { ARGV ("podshim"), .ci = -1 },
+  { ARGV ("podshim", "--debug", "--root", "/r"), .ci = -1, .root = "/r", .debug = true },
+  { ARGV ("podshim", "--version"), .ci = -1, .version = true },
+  { ARGV ("podshim", "-v"), .ci = -1, .version = true },
+  { ARGV ("podshim", "--podshim-runtime", "crun", "-v"), .ci = -1, .keep = (const int[]){ 0, 3, -1 }, .shim_runtime = "crun", .version = true },
+  { ARGV ("podshim", "--version=false", "list"), .ci = 2, .command = "list" },
+  /* -v after the command is the command's. */
+  { ARGV ("podshim", "list", "-v"), .ci = 1, .command = "list" },
+  /* Unknown global options are uncertain. */
+  { ARGV ("podshim", "--no-such-flag", "-x=1", "create", "--whatever=2", "id"), .ci = 3, .command = "create", .id = "id", .n_positional = 1, .uncertain = 1 },
+  /* An unknown global option may have taken a value: `X create` is a create. */
+  { ARGV ("podshim", "--new-opt", "X", "create", "--bundle", "/b", "id"), .ci = 3, .command = "create", .id = "id", .bundle = "/b", .n_positional = 1, .uncertain = 1 },
+  /* crun's global options are known. */
+  { ARGV ("podshim", "--cgroup-manager", "systemd", "--log-level=debug", "--usage"), .ci = -1 },
+  /* --help: not parsed further, runc prints help. */
+  { ARGV ("podshim", "--help", "create", "id"), .ci = 2, .command = "create", .help = true },
+  /* "" and "-" are not flags: they are the command. */
+  { ARGV ("podshim", "", "create", "id"), .ci = 1, .command = "" },
+  { ARGV ("podshim", "--root", "", "create", "", "--bundle", ""), .ci = 3, .command = "create", .id = "", .root = "", .bundle = "", .n_positional = 1 },
+  { ARGV ("podshim", "-", "x"), .ci = 1, .command = "-" },
+  /* An empty argv[0] is passed on all the same. */
+  { ARGV ("", "--podshim-state", "/s", ""), .ci = 1, .keep = (const int[]){ 0, 3, -1 }, .command = "", .shim_state = "/s" },
+};
+
+static char *
+case_line (char **in)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  assert_non_null (f);
+  for (int i = 0; in[i]; i++)
+    fprintf (f, "%s\"%s\"", i ? " " : "", in[i]);
+  fclose (f);
+  return buf;
+}
+
+/* A string field: NULL or equal to want, and then pointing into one of in's
+ * strings (at its start, or just after a `=`). */
+static void
+check_str (const char *line, const char *field, char **in, const char *got, const char *want)
+{
+  if (got == NULL || want == NULL)
+    {
+      if (got != want)
+        fail_msg ("%s: %s is %s, want %s", line, field, got ? got : "NULL", want ? want : "NULL");
+      return;
+    }
+  if (strcmp (got, want) != 0)
+    fail_msg ("%s: %s is `%s`, want `%s`", line, field, got, want);
+  for (int i = 0; in[i]; i++)
+    if (got == in[i] || (got > in[i] && got <= in[i] + strlen (in[i]) && got[-1] == '='))
+      return;
+  fail_msg ("%s: %s does not point into the caller's argv", line, field);
+}
+
+static void
+check_bool (const char *line, const char *field, bool got, bool want)
+{
+  if (got != want)
+    fail_msg ("%s: %s is %d, want %d", line, field, got, want);
+}
+
+static void
+check_case (const struct argv_case *k)
+{
+  cleanup_free char *line = case_line (k->in);
+  int n = count (k->in);
+  struct runc_cmdline c;
+  struct podshim_error *err = NULL;
+  int r = runc_cmdline_parse (n, k->in, &c, &err);
+  if (r < 0)
+    fail_msg ("%s: %s", line, err->msg);
+  assert_int_equal (r, 0);
+
+  if (c.command_index != k->ci)
+    fail_msg ("%s: command_index is %d, want %d", line, c.command_index, k->ci);
+  if (k->ci >= 0 && c.command != c.argv[k->ci])
+    fail_msg ("%s: command is not argv[command_index]", line);
+  check_str (line, "command", k->in, c.command, k->command);
+  check_str (line, "id", k->in, c.id, k->id);
+  check_str (line, "root", k->in, c.root, k->root);
+  check_str (line, "log", k->in, c.log, k->log);
+  check_str (line, "log_format", k->in, c.log_format, k->log_format);
+  check_str (line, "bundle", k->in, c.bundle, k->bundle);
+  check_str (line, "pid_file", k->in, c.pid_file, k->pid_file);
+  check_str (line, "console_socket", k->in, c.console_socket, k->console_socket);
+  check_str (line, "config", k->in, c.config, k->config);
+  check_str (line, "shim_runtime", k->in, c.shim_runtime, k->shim_runtime);
+  check_str (line, "shim_state", k->in, c.shim_state, k->shim_state);
+  check_str (line, "shim_data", k->in, c.shim_data, k->shim_data);
+  check_str (line, "shim_config", k->in, c.shim_config, k->shim_config);
+  check_str (line, "shim_max_pods", k->in, c.shim_max_pods, k->shim_max_pods);
+  if (c.n_positional != k->n_positional)
+    fail_msg ("%s: n_positional is %d, want %d", line, c.n_positional, k->n_positional);
+  const char *uncertain = k->uncertain ? k->in[k->uncertain] : NULL;
+  if (c.uncertain != uncertain)
+    fail_msg ("%s: uncertain is %s, want %s", line, c.uncertain ? c.uncertain : "NULL",
+              uncertain ? uncertain : "NULL");
+  check_bool (line, "debug", c.debug, k->debug);
+  check_bool (line, "version", c.version, k->version);
+  check_bool (line, "detach", c.detach, k->detach);
+  check_bool (line, "force", c.force, k->force);
+  check_bool (line, "help", c.help, k->help);
+
+  /* Passed on: the very pointers, in order, NULL-terminated. */
+  int want_argc = n;
+  if (k->keep)
+    for (want_argc = 0; k->keep[want_argc] >= 0; want_argc++)
+      ;
+  if (c.argc != want_argc)
+    fail_msg ("%s: argc is %d, want %d", line, c.argc, want_argc);
+  for (int i = 0; i < want_argc; i++)
+    {
+      int j = k->keep ? k->keep[i] : i;
+      if (c.argv[i] != k->in[j])
+        fail_msg ("%s: argv[%d] is `%s`, want input[%d] `%s`", line, i,
+                  c.argv[i] ? c.argv[i] : "(null)", j, k->in[j]);
+    }
+  assert_null (c.argv[want_argc]);
   runc_cmdline_free (&c);
 }
 
 static void
-test_podshim_options_consumed (void **state)
+test_cases (void **state)
 {
   (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state", "/s",
-                   "--log", "/l", "create", "--bundle", "/b", "id");
-  parse_ok (a, &c);
-  assert_ptr_equal (c.shim_runtime, a[2]);
-  assert_ptr_equal (c.shim_state, a[6]);
-  assert_ptr_equal (c.root, a[4]);
-  assert_ptr_equal (c.log, a[8]);
-  assert_passed (&c, a, KEEP (0, 3, 4, 7, 8, 9, 10, 11, 12));
-  assert_int_equal (c.command_index, 5);
-  assert_ptr_equal (c.argv[c.command_index], a[9]);
-  assert_ptr_equal (c.command, a[9]);
-  assert_ptr_equal (c.bundle, a[11]);
-  assert_ptr_equal (c.id, a[12]);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--podshim-runtime=/usr/bin/crun", "-podshim-state=/st", "--debug",
-                   "run", "-d", "id");
-  parse_ok (b, &c);
-  assert_string_equal (c.shim_runtime, "/usr/bin/crun");
-  assert_ptr_equal (c.shim_runtime, b[1] + strlen ("--podshim-runtime="));
-  assert_string_equal (c.shim_state, "/st");
-  assert_passed (&c, b, KEEP (0, 3, 4, 5, 6));
-  assert_int_equal (c.command_index, 2);
-  assert_true (c.detach);
-  assert_true (c.debug);
-  runc_cmdline_free (&c);
-
-  char **dd = ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r",
-                    "delete", "id");
-  parse_ok (dd, &c);
-  assert_string_equal (c.shim_data, "/d2"); /* the last wins */
-  assert_passed (&c, dd, KEEP (0, 4, 5, 6, 7));
-  runc_cmdline_free (&c);
-  struct podshim_error *derr = NULL;
-  char **de = ARGV ("podshim", "--podshim-data=", "list");
-  assert_true (runc_cmdline_parse (3, de, &c, &derr) < 0);
-  assert_error_contains (&derr, "`--podshim-data` needs a non-empty value");
-
-  char **d = ARGV ("podshim", "-podshim-runtime", "runc", "list");
-  parse_ok (d, &c);
-  assert_ptr_equal (c.shim_runtime, d[2]);
-  assert_passed (&c, d, KEEP (0, 3));
-  runc_cmdline_free (&c);
-
-  /* After the command they belong to the command: passed on untouched. */
-  char **e = ARGV ("podshim", "create", "--podshim-runtime", "x", "id");
-  parse_ok (e, &c);
-  assert_null (c.shim_runtime);
-  assert_all_passed (&c, e);
-  runc_cmdline_free (&c);
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    check_case (&cases[i]);
 }
 
+/* podshim's own options without a (non-empty) value are refused. */
 static void
 test_podshim_option_missing_value (void **state)
 {
   (void)state;
-  struct runc_cmdline c;
-  struct podshim_error *err = NULL;
-  char **a = ARGV ("podshim", "--podshim-runtime");
-  assert_true (runc_cmdline_parse (count (a), a, &c, &err) < 0);
-  assert_error_contains (&err, "`--podshim-runtime` needs a value");
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--root", "/r", "--podshim-state");
-  assert_true (runc_cmdline_parse (count (b), b, &c, &err) < 0);
-  assert_error_contains (&err, "`--podshim-state` needs a value");
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "--podshim-state=", "list");
-  assert_true (runc_cmdline_parse (count (d), d, &c, &err) < 0);
-  assert_error_contains (&err, "`--podshim-state` needs a non-empty value");
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "--podshim-runtime", "", "list");
-  assert_true (runc_cmdline_parse (count (e), e, &c, &err) < 0);
-  assert_error_contains (&err, "`--podshim-runtime` needs a non-empty value");
-  runc_cmdline_free (&c);
+  const struct
+  {
+    char **in;
+    const char *msg;
+  } bad[] = {
+    { ARGV ("podshim", "--podshim-runtime"), "`--podshim-runtime` needs a value" },
+    { ARGV ("podshim", "--root", "/r", "--podshim-state"), "`--podshim-state` needs a value" },
+    { ARGV ("podshim", "--podshim-state=", "list"), "`--podshim-state` needs a non-empty value" },
+    { ARGV ("podshim", "--podshim-runtime", "", "list"),
+      "`--podshim-runtime` needs a non-empty value" },
+    { ARGV ("podshim", "--podshim-data=", "list"), "`--podshim-data` needs a non-empty value" },
+  };
+  for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++)
+    {
+      struct runc_cmdline c;
+      struct podshim_error *err = NULL;
+      assert_true (runc_cmdline_parse (count (bad[i].in), bad[i].in, &c, &err) < 0);
+      assert_error_contains (&err, bad[i].msg);
+    }
 }
 
+/* argc 0 (execve with an empty argv) */
 static void
-test_runc_option_missing_value (void **state)
+test_empty_argv (void **state)
 {
   (void)state;
   struct runc_cmdline c;
-  /* runc reports it; we pass it on and do not crash. */
-  char **a = ARGV ("podshim", "--root");
-  parse_ok (a, &c);
-  assert_null (c.root);
-  assert_null (c.command);
-  assert_int_equal (c.command_index, -1);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--log");
-  parse_ok (b, &c);
-  assert_null (c.log);
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "create", "id", "--bundle");
-  parse_ok (d, &c);
-  assert_null (c.bundle);
-  assert_string_equal (c.id, "id");
-  assert_int_equal (c.n_positional, 1);
-  assert_all_passed (&c, d);
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "create", "--pid-file");
-  parse_ok (e, &c);
-  assert_null (c.pid_file);
-  assert_null (c.id);
-  assert_int_equal (c.n_positional, 0);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_double_dash (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--root", "/r", "--", "create", "id");
-  parse_ok (a, &c);
-  assert_string_equal (c.command, "create");
-  assert_int_equal (c.command_index, 4);
-  assert_string_equal (c.id, "id");
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  /* After `--` nothing is a flag, podshim's options included. */
-  char **b = ARGV ("podshim", "--", "--podshim-runtime", "x");
-  parse_ok (b, &c);
-  assert_null (c.shim_runtime);
-  assert_string_equal (c.command, "--podshim-runtime");
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  /* In the command's arguments: the ID after `--` may look like a flag. */
-  char **d = ARGV ("podshim", "delete", "-f", "--", "-weird");
-  parse_ok (d, &c);
-  assert_true (c.force);
-  assert_string_equal (c.id, "-weird");
-  assert_int_equal (c.n_positional, 1);
-  assert_all_passed (&c, d);
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "--");
-  parse_ok (e, &c);
-  assert_null (c.command);
-  assert_int_equal (c.command_index, -1);
-  assert_all_passed (&c, e);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_create_flags (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "create", "id", "--bundle", "/b", "--pid-file", "/p",
-                   "--console-socket", "/s");
-  parse_ok (a, &c);
-  assert_ptr_equal (c.id, a[2]);
-  assert_ptr_equal (c.bundle, a[4]);
-  assert_ptr_equal (c.pid_file, a[6]);
-  assert_ptr_equal (c.console_socket, a[8]);
-  assert_int_equal (c.n_positional, 1);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "create", "-b", "/b2", "--pid-file=/p2", "-console-socket=/s2",
-                   "--no-pivot", "--preserve-fds", "3", "id2");
-  parse_ok (b, &c);
-  assert_ptr_equal (c.bundle, b[3]);
-  assert_string_equal (c.pid_file, "/p2");
-  assert_string_equal (c.console_socket, "/s2");
-  assert_ptr_equal (c.id, b[9]);
-  assert_int_equal (c.n_positional, 1);
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "create", "--bundle=/b3", "a", "b");
-  parse_ok (d, &c);
-  assert_string_equal (c.bundle, "/b3");
-  assert_string_equal (c.id, "a");
-  assert_int_equal (c.n_positional, 2);
-  runc_cmdline_free (&c);
-
-  /* An unknown command flag is taken as a bool: the ID still follows; the
-     command line is uncertain (a member's is refused). */
-  char **e = ARGV ("podshim", "create", "--future-flag", "id");
-  parse_ok (e, &c);
-  assert_string_equal (c.id, "id");
-  assert_int_equal (c.n_positional, 1);
-  assert_ptr_equal (c.uncertain, e[2]);
-  runc_cmdline_free (&c);
-
-  /* runc 1.2's --pidfd-socket takes a value; crun's -f/--config and
-     --no-subreaper; none is uncertain. */
-  char **g = ARGV ("podshim", "create", "--pidfd-socket", "/sock", "--no-new-keyring",
-                   "--no-subreaper", "-f", "other.json", "--bundle", "/b", "id");
-  parse_ok (g, &c);
-  assert_string_equal (c.id, "id");
-  assert_int_equal (c.n_positional, 1);
-  assert_string_equal (c.config, "other.json");
-  assert_string_equal (c.bundle, "/b");
-  assert_null (c.uncertain);
-  assert_all_passed (&c, g);
-  runc_cmdline_free (&c);
-
-  /* A value option without its value is uncertain. */
-  char **h = ARGV ("podshim", "create", "id", "--pid-file");
-  parse_ok (h, &c);
-  assert_ptr_equal (c.uncertain, h[3]);
-  runc_cmdline_free (&c);
-
-  /* Other commands' flags are not interpreted. */
-  char **f = ARGV ("podshim", "exec", "--pid-file", "/p", "id", "sh");
-  parse_ok (f, &c);
-  assert_null (c.pid_file);
-  assert_null (c.id);
-  assert_all_passed (&c, f);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_run_detach_delete_force (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "run", "-d", "--bundle", "/b", "id");
-  parse_ok (a, &c);
-  assert_true (c.detach);
-  assert_string_equal (c.command, "run");
-  assert_string_equal (c.id, "id");
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "run", "--detach=false", "id");
-  parse_ok (b, &c);
-  assert_false (c.detach);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "run", "id");
-  parse_ok (d, &c);
-  assert_false (c.detach);
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "delete", "-f", "id");
-  parse_ok (e, &c);
-  assert_true (c.force);
-  assert_string_equal (c.id, "id");
-  assert_all_passed (&c, e);
-  runc_cmdline_free (&c);
-
-  char **f = ARGV ("podshim", "delete", "id", "--force");
-  parse_ok (f, &c);
-  assert_true (c.force);
-  assert_string_equal (c.id, "id");
-  runc_cmdline_free (&c);
-
-  char **g = ARGV ("podshim", "delete", "--help");
-  parse_ok (g, &c);
-  assert_true (c.help);
-  assert_null (c.id);
-  runc_cmdline_free (&c);
-
-  /* delete's -f is --force (create's is crun's --config); crun's --regex. */
-  char **h = ARGV ("podshim", "delete", "-f", "--regex", "id");
-  parse_ok (h, &c);
-  assert_true (c.force);
-  assert_null (c.config);
-  assert_string_equal (c.id, "id");
-  assert_null (c.uncertain);
-  runc_cmdline_free (&c);
-
-  char **i = ARGV ("podshim", "run", "--keep", "--no-subreaper", "-d", "id");
-  parse_ok (i, &c);
-  assert_true (c.detach);
-  assert_null (c.uncertain);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_no_command (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim");
-  parse_ok (a, &c);
-  assert_null (c.command);
-  assert_int_equal (c.command_index, -1);
-  assert_int_equal (c.argc, 1);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--debug", "--root", "/r");
-  parse_ok (b, &c);
-  assert_null (c.command);
-  assert_int_equal (c.command_index, -1);
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  /* argc 0 (execve with an empty argv) */
   char *empty[] = { NULL };
   struct podshim_error *err = NULL;
   assert_int_equal (runc_cmdline_parse (0, empty, &c, &err), 0);
@@ -497,118 +265,6 @@ test_no_command (void **state)
   assert_int_equal (c.argc, 0);
   assert_null (c.argv[0]);
   assert_null (c.command);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_version (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--version");
-  parse_ok (a, &c);
-  assert_true (c.version);
-  assert_null (c.command);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "-v");
-  parse_ok (b, &c);
-  assert_true (c.version);
-  runc_cmdline_free (&c);
-
-  char **d = ARGV ("podshim", "--podshim-runtime", "crun", "-v");
-  parse_ok (d, &c);
-  assert_true (c.version);
-  assert_passed (&c, d, KEEP (0, 3));
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("podshim", "--version=false", "list");
-  parse_ok (e, &c);
-  assert_false (c.version);
-  runc_cmdline_free (&c);
-
-  /* -v after the command is the command's */
-  char **f = ARGV ("podshim", "list", "-v");
-  parse_ok (f, &c);
-  assert_false (c.version);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_unknown_flags (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  char **a = ARGV ("podshim", "--no-such-flag", "-x=1", "create", "--whatever=2", "id");
-  parse_ok (a, &c);
-  assert_string_equal (c.command, "create");
-  assert_int_equal (c.command_index, 3);
-  assert_string_equal (c.id, "id");
-  assert_ptr_equal (c.uncertain, a[1]);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  /* An unknown global option may have taken a value: `X create` is a create. */
-  char **d = ARGV ("podshim", "--new-opt", "X", "create", "--bundle", "/b", "id");
-  parse_ok (d, &c);
-  assert_string_equal (c.command, "create");
-  assert_int_equal (c.command_index, 3);
-  assert_string_equal (c.id, "id");
-  assert_string_equal (c.bundle, "/b");
-  assert_ptr_equal (c.uncertain, d[1]);
-  assert_all_passed (&c, d);
-  runc_cmdline_free (&c);
-
-  /* crun's global options are known. */
-  char **e = ARGV ("podshim", "--cgroup-manager", "systemd", "--log-level=debug", "--usage");
-  parse_ok (e, &c);
-  assert_null (c.uncertain);
-  assert_null (c.command);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--help", "create", "id");
-  parse_ok (b, &c);
-  assert_true (c.help);
-  assert_null (c.id); /* not parsed: runc prints help */
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-}
-
-static void
-test_empty_strings (void **state)
-{
-  (void)state;
-  struct runc_cmdline c;
-  /* "" is not a flag: it is the command. */
-  char **a = ARGV ("podshim", "", "create", "id");
-  parse_ok (a, &c);
-  assert_string_equal (c.command, "");
-  assert_int_equal (c.command_index, 1);
-  assert_null (c.id);
-  assert_all_passed (&c, a);
-  runc_cmdline_free (&c);
-
-  char **b = ARGV ("podshim", "--root", "", "create", "", "--bundle", "");
-  parse_ok (b, &c);
-  assert_string_equal (c.root, "");
-  assert_string_equal (c.id, "");
-  assert_string_equal (c.bundle, "");
-  assert_all_passed (&c, b);
-  runc_cmdline_free (&c);
-
-  /* "-" alone is not a flag either */
-  char **d = ARGV ("podshim", "-", "x");
-  parse_ok (d, &c);
-  assert_string_equal (c.command, "-");
-  assert_all_passed (&c, d);
-  runc_cmdline_free (&c);
-
-  char **e = ARGV ("", "--podshim-state", "/s", "");
-  parse_ok (e, &c);
-  assert_string_equal (c.shim_state, "/s");
-  assert_passed (&c, e, KEEP (0, 3));
-  assert_int_equal (c.command_index, 1);
   runc_cmdline_free (&c);
 }
 
@@ -635,20 +291,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_root_forms),
-    cmocka_unit_test (test_log_flags),
-    cmocka_unit_test (test_bool_flags),
-    cmocka_unit_test (test_value_flags),
-    cmocka_unit_test (test_podshim_options_consumed),
+    cmocka_unit_test (test_cases),
     cmocka_unit_test (test_podshim_option_missing_value),
-    cmocka_unit_test (test_runc_option_missing_value),
-    cmocka_unit_test (test_double_dash),
-    cmocka_unit_test (test_create_flags),
-    cmocka_unit_test (test_run_detach_delete_force),
-    cmocka_unit_test (test_no_command),
-    cmocka_unit_test (test_version),
-    cmocka_unit_test (test_unknown_flags),
-    cmocka_unit_test (test_empty_strings),
+    cmocka_unit_test (test_empty_argv),
     cmocka_unit_test (test_parse_go_bool),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -321,6 +321,35 @@ test_getters (void **state)
   yajl_tree_free (v);
 }
 
+static void
+test_object_ensure (void **state)
+{
+  (void)state;
+  yajl_val v = t_parse ("{\"o\":{\"k\":1},\"a\":[1],\"s\":\"str\",\"d\":{\"x\":1},\"d\":{\"y\":2}}");
+  /* Present with the type asked: that very node, untouched. */
+  yajl_val o = json_object_ensure (v, "o", yajl_t_object);
+  assert_ptr_equal (o, json_get (v, "o"));
+  assert_ptr_equal (json_object_ensure (v, "a", yajl_t_array), json_get (v, "a"));
+  /* Last key wins, as for the getters. */
+  assert_ptr_equal (json_object_ensure (v, "d", yajl_t_object), json_get (v, "d"));
+  assert_non_null (json_get (json_object_ensure (v, "d", yajl_t_object), "y"));
+  /* Another type: NULL, nothing replaced. */
+  assert_null (json_object_ensure (v, "s", yajl_t_object));
+  assert_null (json_object_ensure (v, "o", yajl_t_array));
+  assert_null (json_object_ensure (NULL, "x", yajl_t_array));
+  /* Absent: created empty, and set. */
+  yajl_val na = json_object_ensure (v, "na", yajl_t_array);
+  assert_non_null (na);
+  json_array_append (na, json_new_number (2));
+  yajl_val no = json_object_ensure (v, "no", yajl_t_object);
+  json_object_set (no, "z", json_new_bool (true));
+  char *out = t_emit (v);
+  assert_string_equal (out, "{\"o\":{\"k\":1},\"a\":[1],\"s\":\"str\",\"d\":{\"x\":1},"
+                            "\"d\":{\"y\":2},\"na\":[2],\"no\":{\"z\":true}}");
+  free (out);
+  yajl_tree_free (v);
+}
+
 int
 main (void)
 {
@@ -337,6 +366,7 @@ main (void)
     cmocka_unit_test (test_object_set_remove),
     cmocka_unit_test (test_array_append_remove),
     cmocka_unit_test (test_getters),
+    cmocka_unit_test (test_object_ensure),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -485,6 +485,36 @@ test_shm_size (void **state)
     }
 }
 
+static void
+test_mount_source (void **state)
+{
+  (void)state;
+  static const struct
+  {
+    const char *spec, *dest, *want;
+  } cases[] = {
+    { "{\"mounts\":[1,{\"destination\":\"/etc/hosts\",\"source\":\"/a\"},"
+      "{\"destination\":\"/etc/hosts\",\"source\":\"/b\"}]}",
+      "/etc/hosts", "/a" },
+    { "{\"mounts\":[{\"destination\":\"//etc/./hosts/\",\"source\":\"/a\"}]}", "/etc/hosts",
+      "/a" },
+    { "{\"mounts\":[{\"destination\":\"/etc/hosts\",\"source\":7}]}", "/etc/hosts", NULL },
+    { "{\"mounts\":[{\"destination\":\"/etc/hostsx\",\"source\":\"/a\"}]}", "/etc/hosts",
+      NULL },
+    { "{\"mounts\":{\"destination\":\"/etc/hosts\",\"source\":\"/a\"}}", "/etc/hosts", NULL },
+    { "{}", "/etc/hosts", NULL },
+  };
+  for (size_t i = 0; i < sizeof (cases) / sizeof (cases[0]); i++)
+    {
+      yajl_val spec = t_parse (cases[i].spec);
+      const char *got = spec_mount_source (spec, cases[i].dest);
+      if (got != cases[i].want && !t_str_eq (got, cases[i].want))
+        fail_msg ("%s: got %s, want %s", cases[i].spec, got ? got : "NULL",
+                  cases[i].want ? cases[i].want : "NULL");
+      yajl_tree_free (spec);
+    }
+}
+
 int
 main (void)
 {
@@ -512,7 +542,7 @@ main (void)
   closedir (d);
   qsort (case_names, n_cases, sizeof (char *), cmp_str);
 
-  struct CMUnitTest *tests = calloc (n_cases + 6, sizeof (*tests));
+  struct CMUnitTest *tests = calloc (n_cases + 7, sizeof (*tests));
   size_t n = 0;
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_required_cases_exist);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_network_hook_detection);
@@ -520,6 +550,7 @@ main (void)
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_sysctl_classes);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_spec_errors_leave_no_crash);
   tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_shm_size);
+  tests[n++] = (struct CMUnitTest)cmocka_unit_test (test_mount_source);
   for (size_t i = 0; i < n_cases; i++)
     tests[n++] = (struct CMUnitTest){ .name = case_names[i],
                                       .test_func = run_case,

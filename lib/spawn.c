@@ -1,0 +1,132 @@
+#include "config.h"
+#include "spawn.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Where spawn_exec() parks fds before moving them into place: above every
+ * target, so that no dup2() clobbers a source. */
+#define SPAWN_HIGH_FD 10
+
+int
+spawn_exec (const struct spawn_opts *o)
+{
+  int high[SPAWN_FDS_MAX];
+  int null = -1;
+  for (int i = 0; i < o->n_fds; i++)
+    {
+      high[i] = -1;
+      int src = o->fds[i];
+      if (src == SPAWN_KEEP)
+        continue;
+      if (src == SPAWN_NULL)
+        {
+          if (null < 0 && (null = open ("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+            return SPAWN_FAILED_SETUP;
+          src = null;
+        }
+      high[i] = fcntl (src, F_DUPFD_CLOEXEC, SPAWN_HIGH_FD);
+      if (high[i] < 0)
+        return SPAWN_FAILED_SETUP;
+    }
+  for (int i = 0; i < o->n_fds; i++)
+    if (high[i] >= 0 && dup2 (high[i], i) < 0)
+      return SPAWN_FAILED_SETUP;
+  /* CLOEXEC rather than closed: a failure can still be written somewhere. */
+  if (o->close_fds
+      && syscall (SYS_close_range, (unsigned) o->n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+    for (int fd = o->n_fds; fd < 1024; fd++)
+      (void) fcntl (fd, F_SETFD, FD_CLOEXEC);
+  if (o->sigmask && sigprocmask (SIG_SETMASK, o->sigmask, NULL) < 0)
+    return SPAWN_FAILED_SETUP;
+  const char *file = o->file ? o->file : o->argv[0];
+  if (o->envp)
+    execve (file, o->argv, o->envp);
+  else
+    execvp (file, o->argv);
+  return SPAWN_FAILED_EXEC;
+}
+
+int
+spawn_start (const struct spawn_opts *o, const char *what, struct spawn_proc *ret,
+             struct podshim_error **err)
+{
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return podshim_error_set (err, errno, "cannot start %s", what);
+  pid_t pid = fork ();
+  if (pid < 0)
+    {
+      int e = errno;
+      close (p[0]);
+      close (p[1]);
+      return podshim_error_set (err, e, "cannot start %s", what);
+    }
+  if (pid == 0)
+    {
+      close (p[0]);
+      int efd = p[1];
+      if (efd < o->n_fds)
+        efd = fcntl (efd, F_DUPFD_CLOEXEC, SPAWN_HIGH_FD);
+      (void) spawn_exec (o);
+      int e = errno;
+      ssize_t w = write (efd, &e, sizeof (e));
+      (void) w;
+      _exit (127);
+    }
+  close (p[1]);
+  *ret = (struct spawn_proc){ .pid = pid, .exec_fd = p[0] };
+  return 0;
+}
+
+int
+spawn_call (int (*fn) (void *data), void *data, const char *what, struct spawn_proc *ret,
+            struct podshim_error **err)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return podshim_error_set (err, errno, "cannot start %s", what);
+  if (pid == 0)
+    _exit (fn (data));
+  *ret = (struct spawn_proc){ .pid = pid, .exec_fd = -1 };
+  return 0;
+}
+
+int
+spawn_wait (struct spawn_proc *sp, const char *what, int *ret_status, struct podshim_error **err)
+{
+  int child_errno = 0;
+  ssize_t n = 0;
+  if (sp->exec_fd >= 0)
+    {
+      do
+        n = read (sp->exec_fd, &child_errno, sizeof (child_errno));
+      while (n < 0 && errno == EINTR);
+      close (sp->exec_fd);
+      sp->exec_fd = -1;
+    }
+  int status;
+  pid_t w;
+  do
+    w = waitpid (sp->pid, &status, 0);
+  while (w < 0 && errno == EINTR);
+  if (w < 0)
+    return podshim_error_set (err, errno, "cannot wait for %s", what);
+  if (n == (ssize_t) sizeof (child_errno))
+    return podshim_error_set (err, child_errno, "cannot execute %s", what);
+  *ret_status = status;
+  return 0;
+}
+
+int
+spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
+           struct podshim_error **err)
+{
+  struct spawn_proc sp;
+  if (spawn_start (o, what, &sp, err) < 0)
+    return -1;
+  return spawn_wait (&sp, what, ret_status, err);
+}
