@@ -9,6 +9,7 @@
 
 #include "argv.h"
 #include "member.h"
+#include "statedir.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -114,7 +115,7 @@ setup (void **state)
   assert_int_equal (mkdir (f->root, 0700), 0);
   t_write (f->fake, fake_script);
   assert_int_equal (chmod (f->fake, 0755), 0);
-  shim_rootkey (f->root, f->rootkey);
+  statedir_rootkey (f->root, f->rootkey);
   setenv ("FAKE_DIR", f->dir, 1);
   setenv ("FAKE_LOG", f->log, 1);
   unsetenv ("FAKE_STATUS");
