@@ -39,8 +39,10 @@ ctr_cleanup() {
 		done
 	fi
 	[[ -z $CPID ]] || kill -TERM "$CPID" 2>/dev/null || true
-	for p in /proc/[0-9]*; do
-		if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$D/"; then pids+=("${p#/proc/}"); fi
+	local -a args
+	for p in /proc/[0-9]*; do # (builtins only: no fork per process)
+		mapfile -d '' -t args 2>/dev/null <"$p/cmdline" || continue
+		[[ ${args[*]} == *"$D/"* ]] && pids+=("${p#/proc/}")
 	done
 	((${#pids[@]} == 0)) || kill -KILL "${pids[@]}" 2>/dev/null || true
 	[[ -z $CPID ]] || wait "$CPID" 2>/dev/null || true

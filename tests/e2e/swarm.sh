@@ -18,13 +18,16 @@
 #             the pods, their pinned namespaces and pauses
 #   labels    --container-label podshim.pod=NAME (a fixed name; labels are
 #             not templated by Swarm, and podshim rejects the raw template)
+#   ingress   the owner publishes in ingress mode: its ingress and
+#             docker_gwbridge interfaces are the pod's; the routing mesh
+#             reaches the pod when the kernel has IPVS (else a TAP skip)
 #   stack     docker stack deploy of a compose v3 file (environment for the
 #             pod name, service labels for podshim.share, the app on the
 #             stack's overlay network, the sidecar on the external network
 #             `host`), the sidecar resolving another service of the stack
 #             through Docker's DNS at 127.0.0.11 in the pod (the owner's
 #             /etc/resolv.conf and /etc/hosts), killing the pod's network
-#             owner, docker stack rm
+#             owner, scaling the stack, docker stack rm
 #
 # A task of a service without --network gets the node's bridge network
 # (NetworkMode "default" on 20.10, "bridge" on 28).  `--network none` is
@@ -262,7 +265,7 @@ the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 51
+plan 57
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
@@ -369,6 +372,29 @@ check "container labels are not templated: the task fails with podshim's error" 
 docker service rm lapp lside ltmpl >/dev/null
 check "removing the label services removes pod fixed" wait_for -n 150 -s 0.2 no_pods fixed
 
+# --- ingress routing mesh ---------------------------------------------------------
+
+# The owner publishes in ingress mode (the default): its task gets the ingress
+# network and docker_gwbridge, both plumbed into the pod.  The mesh itself
+# (127.0.0.1:18095 in dockerd's netns -> ingress sandbox -> IPVS -> a task)
+# needs IPVS in the kernel.
+svc --name ming --replicas 1 --env PODSHIM_POD=mesh \
+	--publish published=18095,target=8082 "$IMG" sleep 1000
+svc --name mside --replicas 1 --network host --env PODSHIM_POD=mesh "$IMG" \
+	sh -c 'mkdir -p /p && echo mesh >/p/index.html && exec httpd -f -p 8082 -h /p'
+check "ingress-published owner: pod mesh has ming.1 and mside.1" \
+	wait_for -n 150 -s 0.2 slot_pod mesh 1 ming mside
+check "mesh: mside sees the owner's ingress and docker_gwbridge interfaces (eth0, eth1)" \
+	links_are "$(one_task_cid mside 1 || echo none)" "eth0 eth1 lo"
+if in_dockerd_netns test -d /proc/sys/net/ipv4/vs; then
+	check "the routing mesh: 127.0.0.1:18095 in dockerd's netns reaches mside in the pod" \
+		wait_for -n 100 published 18095 mesh
+else
+	skip "the ingress routing mesh: this kernel has no IPVS (no /proc/sys/net/ipv4/vs in dockerd's netns; dockerd: 'Could not get ipvs family information from the kernel'), which the mesh's load balancing needs"
+fi
+docker service rm ming mside >/dev/null
+check "removing them removes pod mesh" wait_for -n 150 -s 0.2 no_pods mesh
+
 # --- docker stack deploy -------------------------------------------------------
 
 cat >"$E2E_DIR/run/compose.yml" <<'YAML'
@@ -441,6 +467,10 @@ diag "network owner back after $((SECONDS - t))s"
 check "stk-1: the new task shares the partner's netns" same_netns stk-1 1 stk_app stk_sidecar
 check "stk-1: both members see the new eth0" same_eth0 "$(one_task_cid "$OSVC" 1 || echo none)" "$PARTNER"
 check "stk-1: stk_sidecar.1 reaches stk_app.1 again" wait_for -n 50 fetch stk_sidecar 1 "slot=1 host=stk-1"
+remember_pauses
+docker service scale -d stk_app=3 stk_sidecar=3 >/dev/null
+check "stack: scale stk_app=3 stk_sidecar=3 adds pod stk-3" wait_for -n 150 -s 0.2 stack_pod 3
+check "stack: stk_sidecar.3 reaches its own app" wait_for -n 50 fetch stk_sidecar 3 "slot=3 host=stk-3"
 remember_pauses
 
 docker stack rm stk >/dev/null
