@@ -126,7 +126,8 @@ FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc2"
 FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc3"
 touch -d '10 minutes ago' "$(record "$id-gc1")"
 FAKE_OUT=$out FAKE_STATE_RC=1 "${SHIMN[@]}" pod gc >/dev/null
-is "pod gc drops an old record the class no longer knows" "$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone
+is "pod gc drops an old record the class no longer knows" \
+	"$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone
 is "pod gc keeps a young record" "$([[ -e $(record "$id-gc3") ]] && echo kept || echo gone)" kept
 touch -d '10 minutes ago' "$(record "$id-gc2")"
 FAKE_OUT=$out FAKE_STATE_RC=0 "${SHIMN[@]}" pod gc >/dev/null
@@ -182,21 +183,25 @@ else
 	mkbundle crunc 'sleep 1000' '.annotations["podshim.runtime"] = "crun"'
 	cid_c=$PFX-crun-a
 	check "crun class: create" q "${SHIMC[@]}" create --bundle "$BUNDLE" "$cid_c"
-	is "crun class: crun has it, in its own root" "$("$CRUN" --root "$CROOT_CRUN" state "$cid_c" | jq -r .status)" created
+	is "crun class: crun has it, in its own root" \
+		"$("$CRUN" --root "$CROOT_CRUN" state "$cid_c" | jq -r .status)" created
 	check_fails "crun class: runc's root does not" runc --root "$ROOT" state "$cid_c"
 	check "crun class: start" q "${SHIMN[@]}" start "$cid_c"
 	is "crun class: state through podshim" "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" running
-	is "crun class: exec through podshim" "$("${SHIMN[@]}" exec "$cid_c" sh -c 'echo $PSIT' </dev/null)" "$PFX"
+	is "crun class: exec through podshim" \
+		"$("${SHIMN[@]}" exec "$cid_c" sh -c 'echo $PSIT' </dev/null)" "$PFX"
 	check "crun class: pause" q "${SHIMN[@]}" pause "$cid_c"
 	is "crun class: paused" "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" paused
 	check "crun class: resume" q "${SHIMN[@]}" resume "$cid_c"
 	"${SHIMN[@]}" ps --format json "$cid_c" | jq -e 'length >= 1' >/dev/null &&
 		ok "crun class: ps" || not_ok "crun class: ps"
 	# list: the runc container and the crun one, in every format.
-	is "list -q covers the caller's root and the class roots" "$("${SHIMC[@]}" list -q | sort | tr '\n' ' ')" \
+	is "list -q covers the caller's root and the class roots" \
+		"$("${SHIMC[@]}" list -q | sort | tr '\n' ' ')" \
 		"$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')"
 	is "list --format json merges the class roots" \
-		"$("${SHIMC[@]}" list --format json | jq -r '.[].id' | sort | tr '\n' ' ')" "$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')"
+		"$("${SHIMC[@]}" list --format json | jq -r '.[].id' | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')"
 	is "list (table): one header" "$("${SHIMC[@]}" list | grep -c '^ID ')" 1
 	is "list (table): both containers" "$("${SHIMC[@]}" list | grep -c "^$PFX-")" 2
 	check "crun class: kill" q "${SHIMN[@]}" kill "$cid_c" KILL
@@ -249,8 +254,8 @@ else
 		| .annotations["podshim.volumes"] = "/shared"'
 	check "gVisor pod: gVisor member" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gvp2.pid" "$PFX-gvp2"
 	check "gVisor pod: start" q "${SHIMN[@]}" start "$PFX-gvp2"
-	is "gVisor pod: the gVisor member reads the pod volume" "$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" \
-		from-runc
+	is "gVisor pod: the gVisor member reads the pod volume" \
+		"$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" from-runc
 	check "gVisor pod: the runc member's httpd answers in the pod" \
 		runc --root "$ROOT" exec "$PFX-gvp1" wget -qO /dev/null http://127.0.0.1:8080/f
 	check_fails "gVisor pod: the gVisor member cannot reach it (gVisor's own network stack)" \

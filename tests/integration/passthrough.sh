@@ -104,8 +104,8 @@ argv_tests() {
 	rm -f "$out"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete --no-such-option "$(cid argvpod)" 2>"$T/out/uncertain.err"
-	is "argv: a member's delete with an unknown option is refused" "$?:$(test -e "$out" && echo ran):$(pods_left)" \
-		"1::1"
+	is "argv: a member's delete with an unknown option is refused" \
+		"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::1"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete -f "$(cid argvpod)"
 	is "argv: (gone after its delete)" "$(pods_left)" 0
@@ -116,8 +116,8 @@ argv_tests() {
 		# shellcheck disable=SC2086 # the split is the point
 		FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 			create --bundle "$BUNDLE" $how "$(cid argvpod)" 2>"$T/out/uncertain.err"
-		is "argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)" "$?:$(test -e "$out" && echo ran):$(pods_left)" \
-			"1::0"
+		is "argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)" \
+			"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::0"
 	done
 	mkbundle argvplain 'true'
 	rm -f "$out"
@@ -164,7 +164,8 @@ run_tests() {
 	mkbundle out 'echo to-stdout; echo to-stderr >&2; echo "args: $0"'
 	id=$(cid out)
 	pair run "run: stdout, stderr, status" cat -- run -b "$BUNDLE" "$id"
-	is "$DLG: run: the container ran" "$(cat "$T/out/run.s.out" "$T/out/run.s.err")" $'to-stdout\nargs: sh\nto-stderr'
+	is "$DLG: run: the container ran" \
+		"$(cat "$T/out/run.s.out" "$T/out/run.s.err")" $'to-stdout\nargs: sh\nto-stderr'
 
 	mkbundle seven 'echo bye; exit 7'
 	id=$(cid seven)
@@ -176,7 +177,8 @@ run_tests() {
 	mkbundle sig 'echo before; kill -9 $$; echo after' '.linux.namespaces |= map(select(.type != "pid"))'
 	id=$(cid sig)
 	pair sig "run: a container killed by SIGKILL" cat -- run -b "$BUNDLE" "$id"
-	is "$DLG: podshim returns the delegate's status for a signal ($(<"$T/out/sig.d.rc"))" "$(<"$T/out/sig.s.rc")" "$(<"$T/out/sig.d.rc")"
+	is "$DLG: podshim returns the delegate's status for a signal ($(<"$T/out/sig.d.rc"))" \
+		"$(<"$T/out/sig.s.rc")" "$(<"$T/out/sig.d.rc")"
 
 	# stdin passes through.
 	mkbundle cat 'cat'
@@ -223,8 +225,8 @@ nonmember_tests() {
 			--arg src "$dir/hostname"
 		digest=$(sha "$BUNDLE/config.json")
 		pair "nm$kind" "Docker non-member whose config.v2.json is $kind" cat -- run -b "$BUNDLE" "$id"
-		is "$DLG: (it ran, config.json byte-identical)" "$(<"$T/out/nm$kind.s.out"):$(sha "$BUNDLE/config.json")" \
-			"$id:$digest"
+		is "$DLG: (it ran, config.json byte-identical)" \
+			"$(<"$T/out/nm$kind.s.out"):$(sha "$BUNDLE/config.json")" "$id:$digest"
 	done
 	rm -rf "$T/docker"
 }
@@ -241,7 +243,8 @@ lifecycle_tests() {
 		if [[ $side == d ]]; then R=("${DIRECT[@]}"); else R=("${SHIM[@]}"); fi
 		capture "lc.create.$side" "${R[@]}" create -b "$BUNDLE" "$id"
 		capture "lc.state1.$side" "${R[@]}" state "$id"
-		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after create" "$(sha "$BUNDLE/config.json")" "$digest"
+		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after create" \
+			"$(sha "$BUNDLE/config.json")" "$digest"
 		capture "lc.start.$side" "${R[@]}" start "$id"
 		capture "lc.state2.$side" "${R[@]}" state "$id"
 		capture "lc.list.$side" "${R[@]}" list
@@ -257,7 +260,8 @@ lifecycle_tests() {
 		capture "lc.kill2.$side" "${R[@]}" kill "$id" KILL
 		capture "lc.delete.$side" "${R[@]}" delete "$id"
 		capture "lc.state4.$side" "${R[@]}" state "$id"
-		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after delete" "$(sha "$BUNDLE/config.json")" "$digest"
+		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after delete" \
+			"$(sha "$BUNDLE/config.json")" "$digest"
 	done
 	local st='jq -S "del(.pid, .created, .bundle)"'
 	same_result lc.create.d lc.create.s "$DLG: create"
@@ -277,7 +281,8 @@ lifecycle_tests() {
 	same_result lc.delete.d lc.delete.s "$DLG: delete"
 	same_result lc.state4.d lc.state4.s "$DLG: state of a deleted container"
 	is "$DLG: the container went through created, running, stopped" \
-		"$(jq -r .status <"$T/out/lc.state1.s.out") $(jq -r .status <"$T/out/lc.state2.s.out") $(jq -r .status <"$T/out/lc.state3.s.out")" "created running stopped"
+		"$(jq -r .status <"$T/out/lc.state1.s.out") $(jq -r .status <"$T/out/lc.state2.s.out") $(jq -r .status <"$T/out/lc.state3.s.out")" \
+		"created running stopped"
 	is "$DLG: exec ran" "$(<"$T/out/lc.exec.s.out") $(<"$T/out/lc.exec.s.rc")" "in-exec 4"
 
 	# A config.json that mentions podshim but names no pod is parsed, and
@@ -285,8 +290,8 @@ lifecycle_tests() {
 	mkbundle mention 'true' '.process.env += ["PODSHIM_SHARE=net"] | .annotations["podshim.volumes"] = "/v"'
 	digest=$(sha "$BUNDLE/config.json")
 	capture mention "${SHIM[@]}" run -b "$BUNDLE" "$(cid mention)"
-	is "$DLG: config.json mentioning podshim but naming no pod: runs, byte-identical" "$(<"$T/out/mention.rc") $(sha "$BUNDLE/config.json")" \
-		"0 $digest"
+	is "$DLG: config.json mentioning podshim but naming no pod: runs, byte-identical" \
+		"$(<"$T/out/mention.rc") $(sha "$BUNDLE/config.json")" "0 $digest"
 
 	# delete --force on a running container.
 	mkbundle force 'sleep 1000'
@@ -394,7 +399,8 @@ pod_option_tests() {
 		not_ok "$DLG: --podshim-state=X wins over PODSHIM_STATE" "$(find "$sa" "$sb" 2>&1)"
 	fi
 	PODSHIM_STATE=$sa "${shimx[@]}" --podshim-state "$sb" --root "$RT_ROOT" delete --force "$id"
-	is "$DLG: delete --force tears the pod down in that state dir" "$(find "$sb" -path '*/pods/*' 2>/dev/null)" ""
+	is "$DLG: delete --force tears the pod down in that state dir" \
+		"$(find "$sb" -path '*/pods/*' 2>/dev/null)" ""
 
 	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
 	if compgen -G "$sa/*/pods/opt/pod.json" >/dev/null; then
