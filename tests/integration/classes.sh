@@ -31,7 +31,7 @@ classes_cleanup() {
 	fi
 	rm -rf "$CROOT_CRUN" "$CROOT_GV" "$ROOT-podshim-class-fake"
 }
-trap 'rc=$?; classes_cleanup; (exit $rc); it_cleanup' EXIT
+at_exit classes_cleanup # before it_cleanup
 
 FAKE=$T/bin/fake-runtime
 cat >"$FAKE" <<'EOF'
@@ -91,7 +91,7 @@ FAKE_OUT=$out "${SHIMC[@]}" --debug create --bundle "$BUNDLE" --pid-file "$T/out
 argv_is "class argv: runtimeArgs first, the caller's globals without --root, the class root, the command" \
 	"$out" --fake-opt "v a l" --log "$LOGF" --log-format json --debug --root "$ROOT-podshim-class-fake" \
 	create --bundle "$BUNDLE" --pid-file "$T/out/pid" "$id"
-is "$(jq -r .class "$(record "$id")" 2>/dev/null)" fake "the record names the class"
+is "the record names the class" "$(jq -r .class "$(record "$id")" 2>/dev/null)" fake
 for cmd in "start $id" "state $id" "kill --all $id KILL" "exec --process $T/p.json --detach $id" \
 	"ps --format json $id" "pause $id" "resume $id" "update --resources - $id" \
 	"events --interval 5s --stats $id"; do
@@ -115,7 +115,7 @@ FAKE_OUT=$out FAKE_RC=1 FAKE_STATE_RC=1 "${SHIMN[@]}" delete "$id"
 	not_ok "a failed delete of a container the class no longer knows removes the record"
 rm -f "$out"
 FAKE_OUT=$out FAKE_RC=3 "${SHIMC[@]}" create --bundle "$BUNDLE" "$id-f"
-is "$?" 3 "a failed class create: the class runtime's exit status"
+is "a failed class create: the class runtime's exit status" "$?" 3
 [[ ! -e $(record "$id-f") ]] && ok "a failed class create leaves no record" ||
 	not_ok "a failed class create leaves no record"
 
@@ -126,11 +126,12 @@ FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc2"
 FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc3"
 touch -d '10 minutes ago' "$(record "$id-gc1")"
 FAKE_OUT=$out FAKE_STATE_RC=1 "${SHIMN[@]}" pod gc >/dev/null
-is "$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone "pod gc drops an old record the class no longer knows"
-is "$([[ -e $(record "$id-gc3") ]] && echo kept || echo gone)" kept "pod gc keeps a young record"
+is "pod gc drops an old record the class no longer knows" \
+	"$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone
+is "pod gc keeps a young record" "$([[ -e $(record "$id-gc3") ]] && echo kept || echo gone)" kept
 touch -d '10 minutes ago' "$(record "$id-gc2")"
 FAKE_OUT=$out FAKE_STATE_RC=0 "${SHIMN[@]}" pod gc >/dev/null
-is "$([[ -e $(record "$id-gc2") ]] && echo kept || echo gone)" kept "pod gc keeps a record the class knows"
+is "pod gc keeps a record the class knows" "$([[ -e $(record "$id-gc2") ]] && echo kept || echo gone)" kept
 FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc2"
 FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc3"
 
@@ -148,7 +149,7 @@ else
 	not_ok "an unknown class is refused, named, the known ones listed, in the --log file" \
 		"rc $(<"$T/out/unknown.rc")" "log: $msg" "stderr: $(<"$T/out/unknown.err")"
 fi
-same_files "$T/out/unknown.orig" "$BUNDLE/config.json" "a refused create leaves config.json untouched"
+same_files "a refused create leaves config.json untouched" "$T/out/unknown.orig" "$BUNDLE/config.json"
 [[ ! -d $ROOT/$PFX-unknown && ! -e $(record "$PFX-unknown") ]] && ok "a refused create leaves nothing" ||
 	not_ok "a refused create leaves nothing"
 mkbundle badname 'true' '.annotations["podshim.runtime"] = "../usr/bin/x"'
@@ -182,23 +183,27 @@ else
 	mkbundle crunc 'sleep 1000' '.annotations["podshim.runtime"] = "crun"'
 	cid_c=$PFX-crun-a
 	check "crun class: create" q "${SHIMC[@]}" create --bundle "$BUNDLE" "$cid_c"
-	is "$("$CRUN" --root "$CROOT_CRUN" state "$cid_c" | jq -r .status)" created "crun class: crun has it, in its own root"
+	is "crun class: crun has it, in its own root" \
+		"$("$CRUN" --root "$CROOT_CRUN" state "$cid_c" | jq -r .status)" created
 	check_fails "crun class: runc's root does not" runc --root "$ROOT" state "$cid_c"
 	check "crun class: start" q "${SHIMN[@]}" start "$cid_c"
-	is "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" running "crun class: state through podshim"
-	is "$("${SHIMN[@]}" exec "$cid_c" sh -c 'echo $PSIT' </dev/null)" "$PFX" "crun class: exec through podshim"
+	is "crun class: state through podshim" "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" running
+	is "crun class: exec through podshim" \
+		"$("${SHIMN[@]}" exec "$cid_c" sh -c 'echo $PSIT' </dev/null)" "$PFX"
 	check "crun class: pause" q "${SHIMN[@]}" pause "$cid_c"
-	is "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" paused "crun class: paused"
+	is "crun class: paused" "$("${SHIMN[@]}" state "$cid_c" | jq -r .status)" paused
 	check "crun class: resume" q "${SHIMN[@]}" resume "$cid_c"
 	"${SHIMN[@]}" ps --format json "$cid_c" | jq -e 'length >= 1' >/dev/null &&
 		ok "crun class: ps" || not_ok "crun class: ps"
 	# list: the runc container and the crun one, in every format.
-	is "$("${SHIMC[@]}" list -q | sort | tr '\n' ' ')" "$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')" \
-		"list -q covers the caller's root and the class roots"
-	is "$("${SHIMC[@]}" list --format json | jq -r '.[].id' | sort | tr '\n' ' ')" \
-		"$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')" "list --format json merges the class roots"
-	is "$("${SHIMC[@]}" list | grep -c '^ID ')" 1 "list (table): one header"
-	is "$("${SHIMC[@]}" list | grep -c "^$PFX-")" 2 "list (table): both containers"
+	is "list -q covers the caller's root and the class roots" \
+		"$("${SHIMC[@]}" list -q | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')"
+	is "list --format json merges the class roots" \
+		"$("${SHIMC[@]}" list --format json | jq -r '.[].id' | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "$id" "$cid_c" | sort | tr '\n' ' ')"
+	is "list (table): one header" "$("${SHIMC[@]}" list | grep -c '^ID ')" 1
+	is "list (table): both containers" "$("${SHIMC[@]}" list | grep -c "^$PFX-")" 2
 	check "crun class: kill" q "${SHIMN[@]}" kill "$cid_c" KILL
 	for _ in $(seq 100); do [[ $("${SHIMN[@]}" state "$cid_c" | jq -r .status) == stopped ]] && break; sleep 0.05; done
 	check "crun class: delete" q "${SHIMN[@]}" delete "$cid_c"
@@ -213,12 +218,12 @@ else
 	check "pod: start both" q "${SHIMN[@]}" start "$PFX-pod-crun"
 	p1=$(runc --root "$ROOT" state "$PFX-pod-runc" | jq -r .pid)
 	p2=$("$CRUN" --root "$CROOT_CRUN" state "$PFX-pod-crun" | jq -r .pid)
-	is "$(ns_inode "$p2" net):$(ns_inode "$p2" ipc):$(ns_inode "$p2" uts)" \
-		"$(ns_inode "$p1" net):$(ns_inode "$p1" ipc):$(ns_inode "$p1" uts)" \
-		"pod: the crun member joined the runc member's net, ipc and uts namespaces"
+	is "pod: the crun member joined the runc member's net, ipc and uts namespaces" \
+		"$(ns_inode "$p2" net):$(ns_inode "$p2" ipc):$(ns_inode "$p2" uts)" \
+		"$(ns_inode "$p1" net):$(ns_inode "$p1" ipc):$(ns_inode "$p1" uts)"
 	check "pod: delete crun member" q "${SHIMN[@]}" delete --force "$PFX-pod-crun"
 	check "pod: delete runc member" q "${SHIMN[@]}" delete --force "$PFX-pod-runc"
-	is "$(pods_left)" 0 "pod: torn down after its mixed members"
+	is "pod: torn down after its mixed members" "$(pods_left)" 0
 fi
 
 check "no class: delete" q "${SHIMN[@]}" delete --force "$id"
@@ -232,9 +237,9 @@ else
 	g=$PFX-gv
 	check "gVisor class: create" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gv.pid" "$g"
 	check "gVisor class: start" q "${SHIMN[@]}" start "$g"
-	is "$("${SHIMN[@]}" exec "$g" uname -r </dev/null)" 4.4.0 "gVisor class: exec runs in gVisor's kernel"
-	is "$("${SHIMN[@]}" state "$g" | jq -r .status)" running "gVisor class: state"
-	is "$("${SHIMC[@]}" list --format json | jq -r '.[].id')" "$g" "gVisor class: list"
+	is "gVisor class: exec runs in gVisor's kernel" "$("${SHIMN[@]}" exec "$g" uname -r </dev/null)" 4.4.0
+	is "gVisor class: state" "$("${SHIMN[@]}" state "$g" | jq -r .status)" running
+	is "gVisor class: list" "$("${SHIMC[@]}" list --format json | jq -r '.[].id')" "$g"
 	check "gVisor class: kill" q "${SHIMN[@]}" kill "$g" KILL
 	check "gVisor class: delete --force" q "${SHIMN[@]}" delete --force "$g"
 	[[ ! -e $(record "$g") ]] && ok "gVisor class: record removed" || not_ok "gVisor class: record removed"
@@ -249,15 +254,15 @@ else
 		| .annotations["podshim.volumes"] = "/shared"'
 	check "gVisor pod: gVisor member" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gvp2.pid" "$PFX-gvp2"
 	check "gVisor pod: start" q "${SHIMN[@]}" start "$PFX-gvp2"
-	is "$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" from-runc \
-		"gVisor pod: the gVisor member reads the pod volume"
+	is "gVisor pod: the gVisor member reads the pod volume" \
+		"$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" from-runc
 	check "gVisor pod: the runc member's httpd answers in the pod" \
 		runc --root "$ROOT" exec "$PFX-gvp1" wget -qO /dev/null http://127.0.0.1:8080/f
 	check_fails "gVisor pod: the gVisor member cannot reach it (gVisor's own network stack)" \
 		"${SHIMN[@]}" exec "$PFX-gvp2" wget -T 2 -qO /dev/null http://127.0.0.1:8080/f
 	check "gVisor pod: delete gVisor member" q "${SHIMN[@]}" delete --force "$PFX-gvp2"
 	check "gVisor pod: delete runc member" q "${SHIMN[@]}" delete --force "$PFX-gvp1"
-	is "$(pods_left)" 0 "gVisor pod: torn down"
+	is "gVisor pod: torn down" "$(pods_left)" 0
 fi
 
 done_testing

@@ -441,8 +441,8 @@ run_scenario() {
 			kill_strays
 		fi
 	done
-	same_files "$T/out/tr.$DLG.$SC.direct" "$T/out/tr.$DLG.$SC.shim" "$DLG: $SC: through podshim as directly"
-	same_files "$T/out/tr.$DLG.$SC.direct" "$T/out/tr.$DLG.$SC.pod" "$DLG: $SC: as a pod member as directly"
+	same_files "$DLG: $SC: through podshim as directly" "$T/out/tr.$DLG.$SC.direct" "$T/out/tr.$DLG.$SC.shim"
+	same_files "$DLG: $SC: as a pod member as directly" "$T/out/tr.$DLG.$SC.direct" "$T/out/tr.$DLG.$SC.pod"
 	if ((${#CLEAN_FAIL[@]} == 0)); then
 		ok "$DLG: $SC: no pods, mounts or processes left"
 	else

@@ -22,77 +22,12 @@ export LC_ALL=C
 
 IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${PODSHIM:?PODSHIM must name the podshim binary}"
-
-# --- TAP -------------------------------------------------------------------
-
-TAP_N=0
-TAP_FAILED=0
-
-diag() {
-	local line
-	printf '%s\n' "$@" | while IFS= read -r line; do printf '# %s\n' "$line"; done
-}
-
-ok() {
-	TAP_N=$((TAP_N + 1))
-	printf 'ok %d - %s\n' "$TAP_N" "$1"
-}
-
-# not_ok DESC [DIAG...]
-not_ok() {
-	TAP_N=$((TAP_N + 1)) TAP_FAILED=$((TAP_FAILED + 1))
-	printf 'not ok %d - %s\n' "$TAP_N" "$1"
-	shift
-	(($# == 0)) || diag "$@"
-}
-
-# skip DESC REASON
-skip() {
-	TAP_N=$((TAP_N + 1))
-	printf 'ok %d - %s # SKIP %s\n' "$TAP_N" "$1" "$2"
-}
-
-# check DESC CMD...: ok when CMD succeeds.
-check() {
-	local desc=$1
-	shift
-	local out
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		not_ok "$desc" "command failed: $*" "$out"
-	fi
-}
-
-# is GOT WANT DESC
-is() {
-	if [[ "$1" == "$2" ]]; then
-		ok "$3"
-	else
-		not_ok "$3" "got:  $(printf '%q' "$1")" "want: $(printf '%q' "$2")"
-	fi
-}
-
-# same_files A B DESC: ok when files A and B are identical (diff as diagnostics).
-same_files() {
-	local d
-	if d=$(diff -u "$1" "$2" 2>&1); then
-		ok "$3"
-	else
-		not_ok "$3" "$d"
-	fi
-}
-
-done_testing() {
-	printf '1..%d\n' "$TAP_N"
-	printf '# %d passed, %d failed\n' "$((TAP_N - TAP_FAILED))" "$TAP_FAILED"
-	((TAP_FAILED == 0))
-}
-
-bail() {
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
+# TAP (ok, not_ok, is DESC GOT WANT, check, skip, same_files, bail,
+# done_testing...), at_exit; rootfs, spec and bundle building, crun.
+# shellcheck source=tests/lib/tap.sh
+. "$IT_DIR/../lib/tap.sh"
+# shellcheck source=tests/lib/oci.sh
+. "$IT_DIR/../lib/oci.sh"
 
 # --- set-up and clean-up ---------------------------------------------------
 
@@ -101,19 +36,16 @@ S=
 PFX=
 BG_PIDS=()
 RUNC_BIN=$(command -v runc || true)
-CRUN_BIN=$(command -v crun || true)
+CRUN=
 
 # it_setup NAME: skip unless root; make the temp dir $T (state dir $S, runtime
 # roots $T/root-runc and $T/root-crun), the busybox rootfs and the base spec,
-# and arm the EXIT trap.
+# and register it_cleanup at exit.
 it_setup() {
 	local name=$1
-	if [[ $(id -u) != 0 ]]; then
-		echo "1..0 # SKIP $name: needs root"
-		exit 0
-	fi
+	[[ $(id -u) == 0 ]] || skip_all "$name: needs root"
 	for tool in jq busybox "$RUNC_BIN"; do
-		command -v "$tool" >/dev/null || { echo "1..0 # SKIP $name: $tool is missing"; exit 0; }
+		command -v "$tool" >/dev/null || skip_all "$name: $tool is missing"
 	done
 	T=$(mktemp -d "/tmp/podshim-it-$name.XXXXXX") || bail "mktemp failed"
 	chmod 755 "$T"
@@ -123,64 +55,24 @@ it_setup() {
 	# leftovers of earlier ones never collide (runc and crun both name cgroups
 	# after the ID).
 	PFX="${name:0:4}$$"
-	trap it_cleanup EXIT
-	trap 'exit 130' INT TERM HUP
+	at_exit it_cleanup
 	mkdir -p "$T/bundles" "$T/out" "$T/bin" "$T/root-runc" "$T/root-crun"
-	make_rootfs "$T/rootfs"
-	(cd "$T" && "$RUNC_BIN" spec) || bail "runc spec failed"
-	jq --arg root "$T/rootfs" --arg psit "PSIT=$PFX" '
-		.process.terminal = false
-		| .process.args = ["sh"]
-		| .process.env += [$psit]
-		| .root.path = $root' "$T/config.json" >"$T/base.json" || bail "jq failed"
-	rm -f "$T/config.json"
-	setup_crun
+	make_rootfs "$T/rootfs" || bail "cannot build the rootfs"
+	mkdir -p "$T/rootfs/root"
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$T/rootfs/etc/passwd"
+	echo 'root:x:0:' >"$T/rootfs/etc/group"
+	base_spec "$T/base.json" "$T/rootfs" '.process.args = ["sh"] | .process.env += [$psit]' \
+		--arg psit "PSIT=$PFX" || bail "cannot make the base spec"
+	# crun (tests/lib/oci.sh: a wrapper on a hybrid cgroup host): the direct
+	# and the podshim runs use the same one.
+	CRUN=$(crun_cmd "$T/bin") || bail "cannot set up crun"
 }
 
-# make_rootfs DIR: busybox-static and a symlink per applet.
-make_rootfs() {
-	local dir=$1 bb
-	bb=$(command -v busybox)
-	mkdir -p "$dir"/{bin,proc,sys,dev,tmp,etc,root}
-	cp "$bb" "$dir/bin/busybox"
-	local a
-	for a in $("$dir/bin/busybox" --list); do
-		[[ -e $dir/bin/$a ]] || ln -s busybox "$dir/bin/$a"
-	done
-	echo 'root:x:0:0:root:/root:/bin/sh' >"$dir/etc/passwd"
-	echo 'root:x:0:' >"$dir/etc/group"
-}
-
-# crun 1.8 refuses to run on a hybrid cgroup host whose cgroup2 hierarchy has
-# controllers ("cgroups in hybrid mode not supported"), which is this machine
-# (hugetlb). Then "crun" here is a wrapper running the real crun in a private
-# mount namespace without /sys/fs/cgroup/unified, so crun sees cgroup v1
-# (legacy). The direct and the podshim runs use the same wrapper.
-CRUN=
-setup_crun() {
-	[[ -n $CRUN_BIN ]] || return 0
-	CRUN=$CRUN_BIN
-	if [[ $(stat -f -c %T /sys/fs/cgroup 2>/dev/null) == tmpfs ]] \
-		&& [[ -n $(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null) ]]; then
-		CRUN=$T/bin/crun
-		# crun makes directories where the cgroup2 mount was: give it one of
-		# ours, so they go with $T instead of the host's /sys/fs/cgroup.
-		mkdir -p "$T/cgunified"
-		cat >"$CRUN" <<EOF
-#!/bin/sh
-exec unshare --mount --propagation private -- /bin/sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/null && mount --bind $(printf %q "$T/cgunified") /sys/fs/cgroup/unified; exec "\$0" "\$@"' $(printf %q "$CRUN_BIN") "\$@"
-EOF
-		chmod 755 "$CRUN"
-	fi
-}
-
-# it_cleanup: the EXIT trap. Kills what the test started, force-deletes its
+# it_cleanup: at exit. Kills what the test started, force-deletes its
 # containers with runc and crun, unmounts everything under $T, removes $T.
 it_cleanup() {
-	local rc=$?
 	set +e
-	trap - EXIT
-	[[ -n $T && -d $T ]] || exit "$rc"
+	[[ -n $T && -d $T ]] || return 0
 	local p
 	for p in "${BG_PIDS[@]}"; do
 		kill -9 "$p" 2>/dev/null
@@ -204,20 +96,6 @@ it_cleanup() {
 	kill_strays
 	unmount_under "$T"
 	rm -rf "$T"
-	exit "$rc"
-}
-
-# mounts_under DIR: mount points at or below DIR, deepest first.
-mounts_under() {
-	awk -v d="$1" '{ p = $5; gsub(/\\040/, " ", p); if (p == d || index(p, d "/") == 1) print p }' \
-		/proc/self/mountinfo | sort -r
-}
-
-unmount_under() {
-	local m
-	while IFS= read -r m; do
-		[[ -n $m ]] && umount -l "$m" 2>/dev/null
-	done < <(mounts_under "$1")
 }
 
 # strays: PIDs of processes carrying this run's marker.
@@ -313,9 +191,8 @@ mkbundle() {
 	shift 3 2>/dev/null || shift $#
 	BUNDLE=$T/bundles/$name
 	rm -rf "$BUNDLE"
-	mkdir -p "$BUNDLE"
-	jq --arg script "$script" "$@" ".process.args = [\"sh\", \"-c\", \$script] | $filter" \
-		"$T/base.json" >"$BUNDLE/config.json" || bail "mkbundle $name: jq failed"
+	make_bundle "$BUNDLE" "$T/base.json" ".process.args = [\"sh\", \"-c\", \$script] | $filter" \
+		--arg script "$script" "$@" || bail "mkbundle $name: jq failed"
 }
 
 # --- running and comparing -------------------------------------------------

@@ -92,7 +92,7 @@ argv_tests() {
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete --force=true "$(cid argvpod)"
 	argv_is "argv: delete of a pod member" "$out" --root "$T/root-fake" delete --force=true "$(cid argvpod)"
-	is "$(pods_left)" 0 "argv: the fake pod is gone after its member's delete"
+	is "argv: the fake pod is gone after its member's delete" "$(pods_left)" 0
 
 	# runc 1.2's --pidfd-socket takes a value: the member still joins its pod.
 	rm -f "$out"
@@ -100,15 +100,15 @@ argv_tests() {
 		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
 	argv_is "argv: a member's create with --pidfd-socket PATH" "$out" --root "$T/root-fake" \
 		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
-	is "$(pods_left)" 1 "argv: (and it is in its pod)"
+	is "argv: (and it is in its pod)" "$(pods_left)" 1
 	rm -f "$out"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete --no-such-option "$(cid argvpod)" 2>"$T/out/uncertain.err"
-	is "$?:$(test -e "$out" && echo ran):$(pods_left)" "1::1" \
-		"argv: a member's delete with an unknown option is refused"
+	is "argv: a member's delete with an unknown option is refused" \
+		"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::1"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete -f "$(cid argvpod)"
-	is "$(pods_left)" 0 "argv: (gone after its delete)"
+	is "argv: (gone after its delete)" "$(pods_left)" 0
 	# Options podshim cannot be sure of: refused for a member, passed for others.
 	local how
 	for how in "--no-such-option" "--pidfd-socket" "-f $BUNDLE/config.json"; do
@@ -116,8 +116,8 @@ argv_tests() {
 		# shellcheck disable=SC2086 # the split is the point
 		FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 			create --bundle "$BUNDLE" $how "$(cid argvpod)" 2>"$T/out/uncertain.err"
-		is "$?:$(test -e "$out" && echo ran):$(pods_left)" "1::0" \
-			"argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)"
+		is "argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)" \
+			"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::0"
 	done
 	mkbundle argvplain 'true'
 	rm -f "$out"
@@ -130,15 +130,15 @@ argv_tests() {
 	rm -f "$out"
 	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
 		create --config member.json --bundle "$BUNDLE" "$(cid argvplain)" 2>"$T/out/config.err"
-	is "$?:$(test -e "$out" && echo ran)" "1:" "argv: crun's --config naming a member's file is refused"
+	is "argv: crun's --config naming a member's file is refused" "$?:$(test -e "$out" && echo ran)" "1:"
 
 	# Exit status of the delegate.
 	FAKE_OUT=$out FAKE_RC=42 "$PODSHIM" --podshim-runtime "$FAKE" list
-	is "$?" 42 "exit status of an exec'd delegate"
+	is "exit status of an exec'd delegate" "$?" 42
 	FAKE_OUT=$out FAKE_RC=43 "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		create --bundle "$BUNDLE" "$(cid argvpod2)" 2>/dev/null
-	is "$?" 43 "exit status of a failed pod-member create"
-	is "$(pods_left)" 0 "a failed pod-member create leaves no pod"
+	is "exit status of a failed pod-member create" "$?" 43
+	is "a failed pod-member create leaves no pod" "$(pods_left)" 0
 
 	# Option beats environment; environment beats the default.
 	rm -f "$out"
@@ -164,19 +164,21 @@ run_tests() {
 	mkbundle out 'echo to-stdout; echo to-stderr >&2; echo "args: $0"'
 	id=$(cid out)
 	pair run "run: stdout, stderr, status" cat -- run -b "$BUNDLE" "$id"
-	is "$(cat "$T/out/run.s.out" "$T/out/run.s.err")" $'to-stdout\nargs: sh\nto-stderr' "$DLG: run: the container ran"
+	is "$DLG: run: the container ran" \
+		"$(cat "$T/out/run.s.out" "$T/out/run.s.err")" $'to-stdout\nargs: sh\nto-stderr'
 
 	mkbundle seven 'echo bye; exit 7'
 	id=$(cid seven)
 	pair seven "run: a container exiting 7" cat -- run --bundle "$BUNDLE" "$id"
-	is "$(<"$T/out/seven.s.rc")" 7 "$DLG: podshim returns the container's 7"
+	is "$DLG: podshim returns the container's 7" "$(<"$T/out/seven.s.rc")" 7
 
 	# Killed by a signal: without a PID namespace sh is not PID 1, so
 	# `kill -9 $$` kills it.
 	mkbundle sig 'echo before; kill -9 $$; echo after' '.linux.namespaces |= map(select(.type != "pid"))'
 	id=$(cid sig)
 	pair sig "run: a container killed by SIGKILL" cat -- run -b "$BUNDLE" "$id"
-	is "$(<"$T/out/sig.s.rc")" "$(<"$T/out/sig.d.rc")" "$DLG: podshim returns the delegate's status for a signal ($(<"$T/out/sig.d.rc"))"
+	is "$DLG: podshim returns the delegate's status for a signal ($(<"$T/out/sig.d.rc"))" \
+		"$(<"$T/out/sig.s.rc")" "$(<"$T/out/sig.d.rc")"
 
 	# stdin passes through.
 	mkbundle cat 'cat'
@@ -184,10 +186,10 @@ run_tests() {
 	local a b
 	a=$(echo hi | "${DIRECT[@]}" run -b "$BUNDLE" "$id" 2>&1)
 	b=$(echo hi | "${SHIM[@]}" run -b "$BUNDLE" "$id" 2>&1)
-	is "$b" "$a" "$DLG: stdin reaches the container (got \`$a\`)"
+	is "$DLG: stdin reaches the container (got \`$a\`)" "$b" "$a"
 	mkbundle catpod 'cat' '.annotations["podshim.pod"] = "stdin"'
 	b=$(echo hi | "${SHIM[@]}" run -b "$BUNDLE" "$(cid catpod)" 2>&1)
-	is "$b" "hi" "$DLG: stdin reaches a pod member run in the foreground"
+	is "$DLG: stdin reaches a pod member run in the foreground" "$b" "hi"
 
 	# Malformed config.json.
 	mkdir -p "$T/bundles/bad"
@@ -205,7 +207,7 @@ nonmember_tests() {
 	mkbundle nmnul 'echo ran' '.annotations["x"] = "a\u0000b" | .process.env += ["PODSHIM_SHARE=net"]'
 	digest=$(sha "$BUNDLE/config.json")
 	pair nmnul "non-member with \\u0000 in an annotation" cat -- run -b "$BUNDLE" "$(cid nmnul)"
-	is "$(sha "$BUNDLE/config.json")" "$digest" "$DLG: (config.json byte-identical)"
+	is "$DLG: (config.json byte-identical)" "$(sha "$BUNDLE/config.json")" "$digest"
 	for kind in garbage directory huge; do
 		id=$(cid "nm$kind")
 		dir=$T/docker/containers/$id
@@ -223,8 +225,8 @@ nonmember_tests() {
 			--arg src "$dir/hostname"
 		digest=$(sha "$BUNDLE/config.json")
 		pair "nm$kind" "Docker non-member whose config.v2.json is $kind" cat -- run -b "$BUNDLE" "$id"
-		is "$(<"$T/out/nm$kind.s.out"):$(sha "$BUNDLE/config.json")" "$id:$digest" \
-			"$DLG: (it ran, config.json byte-identical)"
+		is "$DLG: (it ran, config.json byte-identical)" \
+			"$(<"$T/out/nm$kind.s.out"):$(sha "$BUNDLE/config.json")" "$id:$digest"
 	done
 	rm -rf "$T/docker"
 }
@@ -241,7 +243,8 @@ lifecycle_tests() {
 		if [[ $side == d ]]; then R=("${DIRECT[@]}"); else R=("${SHIM[@]}"); fi
 		capture "lc.create.$side" "${R[@]}" create -b "$BUNDLE" "$id"
 		capture "lc.state1.$side" "${R[@]}" state "$id"
-		[[ $side == s ]] && is "$(sha "$BUNDLE/config.json")" "$digest" "$DLG: config.json of a non-pod container byte-identical after create"
+		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after create" \
+			"$(sha "$BUNDLE/config.json")" "$digest"
 		capture "lc.start.$side" "${R[@]}" start "$id"
 		capture "lc.state2.$side" "${R[@]}" state "$id"
 		capture "lc.list.$side" "${R[@]}" list
@@ -257,7 +260,8 @@ lifecycle_tests() {
 		capture "lc.kill2.$side" "${R[@]}" kill "$id" KILL
 		capture "lc.delete.$side" "${R[@]}" delete "$id"
 		capture "lc.state4.$side" "${R[@]}" state "$id"
-		[[ $side == s ]] && is "$(sha "$BUNDLE/config.json")" "$digest" "$DLG: config.json of a non-pod container byte-identical after delete"
+		[[ $side == s ]] && is "$DLG: config.json of a non-pod container byte-identical after delete" \
+			"$(sha "$BUNDLE/config.json")" "$digest"
 	done
 	local st='jq -S "del(.pid, .created, .bundle)"'
 	same_result lc.create.d lc.create.s "$DLG: create"
@@ -276,17 +280,18 @@ lifecycle_tests() {
 	same_result lc.kill2.d lc.kill2.s "$DLG: kill of a stopped container"
 	same_result lc.delete.d lc.delete.s "$DLG: delete"
 	same_result lc.state4.d lc.state4.s "$DLG: state of a deleted container"
-	is "$(jq -r .status <"$T/out/lc.state1.s.out") $(jq -r .status <"$T/out/lc.state2.s.out") $(jq -r .status <"$T/out/lc.state3.s.out")" \
-		"created running stopped" "$DLG: the container went through created, running, stopped"
-	is "$(<"$T/out/lc.exec.s.out") $(<"$T/out/lc.exec.s.rc")" "in-exec 4" "$DLG: exec ran"
+	is "$DLG: the container went through created, running, stopped" \
+		"$(jq -r .status <"$T/out/lc.state1.s.out") $(jq -r .status <"$T/out/lc.state2.s.out") $(jq -r .status <"$T/out/lc.state3.s.out")" \
+		"created running stopped"
+	is "$DLG: exec ran" "$(<"$T/out/lc.exec.s.out") $(<"$T/out/lc.exec.s.rc")" "in-exec 4"
 
 	# A config.json that mentions podshim but names no pod is parsed, and
 	# still left byte-identical.
 	mkbundle mention 'true' '.process.env += ["PODSHIM_SHARE=net"] | .annotations["podshim.volumes"] = "/v"'
 	digest=$(sha "$BUNDLE/config.json")
 	capture mention "${SHIM[@]}" run -b "$BUNDLE" "$(cid mention)"
-	is "$(<"$T/out/mention.rc") $(sha "$BUNDLE/config.json")" "0 $digest" \
-		"$DLG: config.json mentioning podshim but naming no pod: runs, byte-identical"
+	is "$DLG: config.json mentioning podshim but naming no pod: runs, byte-identical" \
+		"$(<"$T/out/mention.rc") $(sha "$BUNDLE/config.json")" "0 $digest"
 
 	# delete --force on a running container.
 	mkbundle force 'sleep 1000'
@@ -348,8 +353,8 @@ misc_tests() {
 	capture logd "${DIRECT[@]}" --log "$T/out/log.d" --log-format json state nosuch
 	capture logs "${SHIM[@]}" --log "$T/out/log.s" --log-format json state nosuch
 	same_result logd logs "$DLG: --log F --log-format json, exit status and output"
-	same_files <(norm_err <"$T/out/log.d" 2>/dev/null) <(norm_err <"$T/out/log.s" 2>/dev/null) \
-		"$DLG: --log F --log-format json, the log file"
+	same_files "$DLG: --log F --log-format json, the log file" \
+		<(norm_err <"$T/out/log.d" 2>/dev/null) <(norm_err <"$T/out/log.s" 2>/dev/null)
 	"${DIRECT[@]}" delete --force "$id" >/dev/null 2>&1
 
 	# A podshim error (an invalid pod name) goes to stderr and the log file.
@@ -394,7 +399,8 @@ pod_option_tests() {
 		not_ok "$DLG: --podshim-state=X wins over PODSHIM_STATE" "$(find "$sa" "$sb" 2>&1)"
 	fi
 	PODSHIM_STATE=$sa "${shimx[@]}" --podshim-state "$sb" --root "$RT_ROOT" delete --force "$id"
-	is "$(find "$sb" -path '*/pods/*' 2>/dev/null)" "" "$DLG: delete --force tears the pod down in that state dir"
+	is "$DLG: delete --force tears the pod down in that state dir" \
+		"$(find "$sb" -path '*/pods/*' 2>/dev/null)" ""
 
 	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
 	if compgen -G "$sa/*/pods/opt/pod.json" >/dev/null; then
@@ -403,7 +409,7 @@ pod_option_tests() {
 		not_ok "$DLG: PODSHIM_STATE chooses the state dir" "$(find "$sa" "$sb" 2>&1)"
 	fi
 	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" delete --force "$id"
-	is "$(find "$sa" -path '*/pods/*' 2>/dev/null)" "" "$DLG: and delete finds it there"
+	is "$DLG: and delete finds it there" "$(find "$sa" -path '*/pods/*' 2>/dev/null)" ""
 
 	local form
 	local forms=("--root $RT_ROOT" "--root=$RT_ROOT")
@@ -413,7 +419,7 @@ pod_option_tests() {
 		"${shimx[@]}" --podshim-state "$S" $form create -b "$BUNDLE" "$id"
 		local root
 		root=$("$PODSHIM" --podshim-state "$S" pod list --format json 2>/dev/null | jq -r '.[0].root')
-		is "$root" "$RT_ROOT" "$DLG: \`${form/"$RT_ROOT"/X}\` names the pod's root"
+		is "$DLG: \`${form/"$RT_ROOT"/X}\` names the pod's root" "$root" "$RT_ROOT"
 		# shellcheck disable=SC2086
 		"${shimx[@]}" --podshim-state "$S" $form delete --force "$id"
 	done
@@ -452,7 +458,7 @@ signal_tests() {
 		fi
 		kill -TERM "$pid"
 		wait "$pid"
-		is "$?" 3 "$DLG: $side: SIGTERM to a foreground run reaches the container (exit 3)"
+		is "$DLG: $side: SIGTERM to a foreground run reaches the container (exit 3)" "$?" 3
 	done
 }
 

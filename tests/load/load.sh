@@ -9,10 +9,15 @@ PODS=${LOAD_PODS:-200}
 WORKERS=${LOAD_WORKERS:-8}
 PODSHIM=${PODSHIM:?PODSHIM must name the podshim binary}
 
-echo "1..6"
+# shellcheck source=tests/lib/tap.sh
+. "$(dirname "$0")/../lib/tap.sh"
+# shellcheck source=tests/lib/oci.sh
+. "$(dirname "$0")/../lib/oci.sh"
+
+plan 6
 if [[ $(id -u) != 0 ]]; then
-  echo "# SKIP load test needs root"
-  for i in 1 2 3 4 5 6; do echo "ok $i # SKIP not root"; done
+  diag "SKIP load test needs root"
+  for i in 1 2 3 4 5 6; do skip "not root"; done
   exit 0
 fi
 
@@ -20,38 +25,30 @@ T=$(mktemp -d /tmp/podshim-load.XXXXXX)
 R=$T/runc-root
 S=$T/state
 export PODSHIM_DATA=$T/data # pod volumes: never /var/lib/podshim
-mkdir -p "$R" "$T/rootfs/bin" "$T/rootfs/proc" "$T/rootfs/dev" "$T/bundles"
+mkdir -p "$R" "$T/bundles"
 
 cleanup() {
-  set +e
   for id in $(runc --root "$R" list -q 2>/dev/null); do
     runc --root "$R" delete --force "$id" >/dev/null 2>&1
   done
   "$PODSHIM" --podshim-state "$S" --root "$R" pod gc >/dev/null 2>&1
-  grep -F " $T/" /proc/self/mountinfo | awk '{print $5}' | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null
-  done
+  unmount_under "$T"
   rm -rf "$T"
 }
-trap cleanup EXIT
+at_exit cleanup
 
-cp /bin/busybox "$T/rootfs/bin/busybox"
-ln -s busybox "$T/rootfs/bin/sh"
-ln -s busybox "$T/rootfs/bin/sleep"
-(cd "$T" && runc spec --bundle "$T/bundles")
-base=$(jq --arg root "$T/rootfs" '.root = {path: $root, readonly: true}
-  | .process.terminal = false | .process.args = ["sleep", "1000"]' "$T/bundles/config.json")
-rm "$T/bundles/config.json"
+make_rootfs "$T/rootfs" sh sleep || bail "cannot build the rootfs"
+base_spec "$T/base.json" "$T/rootfs" '.process.args = ["sleep", "1000"]' || bail "cannot make the spec"
 
 # Members: the third of every fifth pod also shares pid.
-make_bundle() { # pod member
-  local b=$T/bundles/p$1-m$2 share=net,ipc,uts
+make_member() { # pod member
+  local share=net,ipc,uts
   (( $1 % 5 == 0 && $2 == 3 )) && share=net,ipc,uts,pid
-  mkdir -p "$b"
-  jq --arg pod "load-$1" --arg share "$share" \
-    '.annotations = {"podshim.pod": $pod, "podshim.share": $share}' <<<"$base" > "$b/config.json"
+  # shellcheck disable=SC2016 # jq variables
+  make_bundle "$T/bundles/p$1-m$2" "$T/base.json" \
+    '.annotations = {"podshim.pod": $pod, "podshim.share": $share}' --arg pod "load-$1" --arg share "$share"
 }
-for ((p = 0; p < PODS; p++)); do for m in 1 2 3; do make_bundle "$p" "$m"; done; done
+for ((p = 0; p < PODS; p++)); do for m in 1 2 3; do make_member "$p" "$m"; done; done
 
 ps_() { "$PODSHIM" --podshim-state "$S" --root "$R" "$@"; }
 export -f ps_ 2>/dev/null || true
@@ -69,12 +66,18 @@ worker() { # worker-index action
   done
 }
 
-start=$SECONDS
-for ((w = 0; w < WORKERS; w++)); do worker "$w" create & done
-wait
-echo "# created $((PODS * 3)) members in $((SECONDS - start)) s"
-if [[ ! -s $T/errors ]]; then echo "ok 1 - $((PODS * 3)) creates by $WORKERS workers succeeded"
-else echo "not ok 1 - creates failed"; sed 's/^/# /' "$T/errors" | head -20; fi
+# phase create|delete DESC: every member through WORKERS parallel workers;
+# ok DESC when none failed.
+phase() {
+  local start=$SECONDS w
+  rm -f "$T/errors"
+  for ((w = 0; w < WORKERS; w++)); do worker "$w" "$1" & done
+  wait
+  diag "$1: $((PODS * 3)) members in $((SECONDS - start)) s"
+  if [[ ! -s $T/errors ]]; then ok "$2"; else not_ok "$1 failed" "$(head -20 "$T/errors")"; fi
+}
+
+phase create "$((PODS * 3)) creates by $WORKERS workers succeeded"
 
 list=$(ps_ pod list --format json)
 npods=$(jq length <<<"$list")
@@ -85,8 +88,8 @@ holders=$(jq '[.[] | select(.holder_pid > 0)] | length' <<<"$list")
 peak_mounts=$(grep -cF " $S/" /proc/self/mountinfo || true)
 shm_mounts=$(grep -cF " $PODSHIM_DATA/" /proc/self/mountinfo || true)
 if [[ $npods == "$PODS" && $nmembers == $((PODS * 3)) && $holders == "$PODS" && $peak_mounts == 0 && $shm_mounts == "$PODS" ]]; then
-  echo "ok 2 - $npods pods with $nmembers members and $holders holders, no mount but one /dev/shm tmpfs a pod"
-else echo "not ok 2 - expected $PODS pods / $((PODS * 3)) members / $PODS holders / 0 state mounts / $PODS shm mounts, got $npods / $nmembers / $holders / $peak_mounts / $shm_mounts"; fi
+  ok "$npods pods with $nmembers members and $holders holders, no mount but one /dev/shm tmpfs a pod"
+else not_ok "expected $PODS pods / $((PODS * 3)) members / $PODS holders / 0 state mounts / $PODS shm mounts, got $npods / $nmembers / $holders / $peak_mounts / $shm_mounts"; fi
 
 # Every member of a pod is in that pod's network namespace.
 bad=0
@@ -95,22 +98,16 @@ for ((p = 0; p < PODS; p += 7)); do
   for m in 1 2 3; do
     pid=$(runc --root "$R" state "p$p-m$m" | jq .pid)
     ino=$(stat -L -c %i "/proc/$pid/ns/net")
-    [[ $ino == "$pin" ]] || { bad=1; echo "# p$p-m$m netns $ino != pod's $pin"; }
+    [[ $ino == "$pin" ]] || { bad=1; diag "p$p-m$m netns $ino != pod's $pin"; }
   done
 done
-if ((bad == 0)); then echo "ok 3 - sampled members share their pod's netns"; else echo "not ok 3 - netns mismatch"; fi
+if ((bad == 0)); then ok "sampled members share their pod's netns"; else not_ok "netns mismatch"; fi
 
-rm -f "$T/errors"
-start=$SECONDS
-for ((w = 0; w < WORKERS; w++)); do worker "$w" delete & done
-wait
-echo "# deleted $((PODS * 3)) members in $((SECONDS - start)) s"
-if [[ ! -s $T/errors ]]; then echo "ok 4 - $((PODS * 3)) deletes succeeded"
-else echo "not ok 4 - deletes failed"; sed 's/^/# /' "$T/errors" | head -20; fi
+phase delete "$((PODS * 3)) deletes succeeded"
 
 left=$(ps_ pod list --format json | jq length)
-if [[ $left == 0 && -z $(ls -A "$S"/*/pods 2>/dev/null) ]]; then echo "ok 5 - zero pods left"
-else echo "not ok 5 - $left pods left: $(ls -A "$S"/*/pods 2>/dev/null | head -5 | tr '\n' ' ')"; fi
+if [[ $left == 0 && -z $(ls -A "$S"/*/pods 2>/dev/null) ]]; then ok "zero pods left"
+else not_ok "$left pods left: $(ls -A "$S"/*/pods 2>/dev/null | head -5 | tr '\n' ' ')"; fi
 
 mounts=$(grep -cE " ($S|$PODSHIM_DATA)/" /proc/self/mountinfo || true)
 # The pauses recorded above must be gone. A zombie waiting for its reaper is
@@ -132,7 +129,8 @@ for _ in $(seq 150); do
 done
 inits=$(runc --root "$R" list -q | wc -l)
 if [[ $mounts == 0 && $pauses == 0 && $inits == 0 ]]; then
-  echo "ok 6 - zero mounts, holder and pause processes and containers left"
+  ok "zero mounts, holder and pause processes and containers left"
 else
-  echo "not ok 6 - left: $mounts mounts, $pauses holder or pause processes, $inits containers"
+  not_ok "left: $mounts mounts, $pauses holder or pause processes, $inits containers"
 fi
+done_testing

@@ -23,96 +23,14 @@ export LC_ALL=C
 
 : "${PODSHIM:?PODSHIM must name the podshim binary}"
 
-# --- TAP -------------------------------------------------------------------
-
-T_N=0
-T_FAIL=0
-T_PLANNED=
-
-plan() {
-	T_PLANNED=$1
-	echo "1..$1"
-}
-
-diag() {
-	local line
-	while IFS= read -r line; do echo "# $line"; done <<<"$*"
-}
-
-ok() {
-	T_N=$((T_N + 1))
-	echo "ok $T_N - $1"
-}
-
-# not_ok DESC [DIAG...]; a DESC ending in "# TODO reason" is an expected failure.
-not_ok() {
-	T_N=$((T_N + 1))
-	[[ $1 == *"# TODO"* ]] || T_FAIL=$((T_FAIL + 1))
-	echo "not ok $T_N - $1"
-	shift
-	(($# == 0)) || diag "$@"
-}
-
-skip() {
-	T_N=$((T_N + 1))
-	echo "ok $T_N - $1 # SKIP ${2:-}"
-}
-
-# skip_all REASON: before plan; the whole script is skipped.
-skip_all() {
-	echo "1..0 # SKIP $1"
-	exit 0
-}
-
-# check DESC CMD...: ok if CMD succeeds, else not_ok with its output.
-check() {
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		not_ok "$desc" "command: $*" "$out"
-	fi
-}
-
-# check_fails DESC CMD...: ok if CMD fails.
-check_fails() {
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		not_ok "$desc" "command unexpectedly succeeded: $*" "$out"
-	else
-		ok "$desc"
-	fi
-}
-
-# is DESC GOT WANT
-is() {
-	if [[ "$2" == "$3" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "got:  '$2'" "want: '$3'"
-	fi
-}
-
-# isnt DESC GOT NOTWANT
-isnt() {
-	if [[ "$2" != "$3" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "got '$2', which it must not be"
-	fi
-}
-
-done_testing() {
-	[[ -n $T_PLANNED ]] || echo "1..$T_N"
-	if [[ -n $T_PLANNED && $T_PLANNED != "$T_N" ]]; then
-		diag "planned $T_PLANNED tests, ran $T_N"
-		exit 1
-	fi
-	((T_FAIL == 0)) || exit 1
-	exit 0
-}
+_POD_LIB=$(dirname "${BASH_SOURCE[0]}")/../lib
+# TAP (plan, ok, not_ok, is DESC GOT WANT, check, check_fails, skip,
+# skip_all, wait_for [SECONDS] CMD..., done_testing...), at_exit; rootfs, spec
+# and bundle building.
+# shellcheck source=tests/lib/tap.sh
+. "$_POD_LIB/tap.sh"
+# shellcheck source=tests/lib/oci.sh
+. "$_POD_LIB/oci.sh"
 
 # --- prerequisites ---------------------------------------------------------
 
@@ -120,9 +38,7 @@ done_testing() {
 for _p in runc jq busybox stat mountpoint sha256sum timeout; do
 	command -v "$_p" >/dev/null || skip_all "needs $_p"
 done
-_BUSYBOX=$(command -v busybox)
-file -L "$_BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
-	ldd "$_BUSYBOX" 2>&1 | grep -q 'not a dynamic' || skip_all "needs a static busybox (busybox-static)"
+static_busybox >/dev/null || skip_all "needs a static busybox (busybox-static)"
 
 # --- the temp dir and its cleanup ------------------------------------------
 
@@ -166,9 +82,8 @@ our_mounts() {
 }
 
 _cleanup() {
-	local rc=$? root id s p pauses m
+	local root id s p pauses
 	set +e
-	trap - EXIT
 	for root in "$T"/runc*; do
 		[[ -d $root ]] || continue
 		for id in $(runc --root "$root" list -q 2>/dev/null); do
@@ -184,44 +99,29 @@ _cleanup() {
 	for p in $pauses $(our_pauses); do
 		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && kill -9 "$p" 2>/dev/null
 	done
-	for m in $(our_mounts); do
-		umount -l "$m" 2>/dev/null
-	done
+	unmount_under "$T"
 	if [[ ${POD_KEEP:-} == 1 ]]; then
 		echo "# kept $T" >&2
 	else
 		rm -rf "$T"
 	fi
-	exit "$rc"
 }
-trap _cleanup EXIT
-trap 'exit 130' INT TERM
+at_exit _cleanup
 
 # --- rootfs and bundles ----------------------------------------------------
 
 _make_rootfs() {
-	local a
-	mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc,www,shared,data,vol,run}
-	cp "$_BUSYBOX" "$ROOTFS/bin/busybox"
-	for a in sh sleep nc httpd wget kill hostname ps cat echo readlink ls grep \
-		stat true false touch rm test id wc; do
-		ln -s busybox "$ROOTFS/bin/$a"
-	done
+	make_rootfs "$ROOTFS" sh sleep nc httpd wget kill hostname ps cat echo readlink ls grep \
+		stat true false touch rm test id wc || return 1
+	mkdir -p "$ROOTFS"/{www,shared,data,vol,run}
 	: >"$ROOTFS/etc/hostname"
 	echo "hello from the pod" >"$ROOTFS/www/index.html"
-	(cd "$T" && runc spec) || return 1
-	jq --arg r "$ROOTFS" '
-		.root = {path: $r, readonly: true}
-		| .process.terminal = false
-		| .process.args = ["sleep", "1000"]
+	base_spec "$T/spec.json" "$ROOTFS" '
+		.process.args = ["sleep", "1000"]
 		| .mounts += [{destination: "/tmp", type: "tmpfs", source: "tmpfs",
-		               options: ["nosuid", "nodev", "mode=1777"]}]' \
-		"$T/config.json" >"$T/spec.json" && rm "$T/config.json"
+		               options: ["nosuid", "nodev", "mode=1777"]}]'
 }
-_make_rootfs || {
-	echo "Bail out! cannot build the test rootfs"
-	exit 1
-}
+_make_rootfs || bail "cannot build the test rootfs"
 
 # mkb NAME [-a KEY=VAL]... [-e KEY=VAL]... [-j JQFILTER]... [-- ARG...]
 # Makes bundle $T/b/NAME (annotations -a, process env -e, extra jq edits -j,
@@ -248,12 +148,11 @@ mkb() {
 		esac
 		shift 2
 	done
-	mkdir -p "$dir"
-	jq --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" "
+	make_bundle "$dir" "$T/spec.json" "
 		(if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
 		| .process.env += \$e
 		| (if \$args != null then .process.args = \$args else . end)
-		| $filter" "$T/spec.json" >"$dir/config.json" || return 1
+		| $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" || return 1
 	echo "$dir"
 }
 
@@ -385,17 +284,6 @@ members() {
 # pod_count: how many pods `pod list` shows (all roots).
 pod_count() {
 	shim pod list --format json </dev/null | jq length
-}
-
-# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
-wait_for() {
-	local n=$(($1 * 10))
-	shift
-	while ((n-- > 0)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	"$@"
 }
 
 # proc_start PID: its start time (clock ticks since boot), or nothing.

@@ -105,16 +105,7 @@ is "E joined envpod's netns" "$(nsino "$(cpid E)" net)" "$(pinned envpod net)"
 is "PODSHIM_SHARE=net,ipc: E keeps its uts namespace" \
 	"$([[ $(nsino "$(cpid E)" uts) != "$(pinned envpod uts)" ]] && echo own)" own
 
-# fake_docker ID LABELS_JSON: a dockerd-like container dir; prints a jq edit
-# adding the /etc/hostname mount whose source leads podshim to it.
-fake_docker() {
-	local d=$T/docker/containers/$1
-	mkdir -p "$d"
-	echo "$1" >"$d/hostname"
-	jq -n --argjson l "$2" '{ID: "x", Config: {Labels: $l}}' >"$d/config.v2.json"
-	echo ".mounts += [{destination: \"/etc/hostname\", type: \"bind\", source: \"$d/hostname\",
-		options: [\"rbind\", \"ro\"]}]"
-}
+# fake_docker (lib.sh): a dockerd-like container dir with labels.
 bl=$(mkb L -j "$(fake_docker L '{"podshim.pod":"labelpod","other":"x"}')")
 check "L names its pod with a Docker label" create L "$bl"
 is "L is a member of labelpod" "$(members labelpod)" L
