@@ -92,12 +92,10 @@ decode_chunked (const char *p, const char *end, char *out, size_t *ret_len,
         return podshim_error_set (err, 0, "HTTP response: bad or truncated chunk size");
       size_t size = 0;
       ssize_t i = 0;
+      /* Saturates: every digit is read, the value stops growing past the limit. */
       for (; i < n && hexval (p[i]) >= 0; i++)
-        {
-          if (size > HTTP_BODY_MAX)
-            break;
+        if (size <= HTTP_BODY_MAX)
           size = size * 16 + (size_t) hexval (p[i]);
-        }
       if (i == 0 || (i < n && p[i] != ';' && p[i] != ' ' && p[i] != '\t'))
         return podshim_error_set (err, 0, "HTTP response: bad chunk size");
       if (size > HTTP_BODY_MAX || len + size > HTTP_BODY_MAX)
