@@ -73,6 +73,32 @@ check "docker rm -f of the anchor" docker rm -f web
 check "removes its companion" wait_for -n 100 -s 0.2 gone web.probe
 check "and its pod" wait_for -n 50 -s 0.2 pod_is web
 
+# --- a companion that waits for its anchor; a compose project's scope ----------
+
+# Its start waits for the anchor's port, so it is started after the anchor's
+# (a detached podshim): the anchor's start must not wait for it.
+WAITER='{"image":"podshim/busybox","command":["sh","-c","wget -qO- http://127.0.0.1:8080/ >/tmp/first 2>&1; exec sleep 1000"],"wait":"tcp:8080"}'
+check "anchor with a companion that waits for its port: docker run" \
+	docker run -d --name wt --label "podshim.companion.w=$WAITER" "$IMG" sh -c "sleep 1; $APP"
+check "the waiting companion runs" wait_for -n 100 -s 0.2 running wt.w
+check "its first request found the anchor listening" \
+	wait_for -n 50 -s 0.2 docker exec wt.w grep -qx hello-from-anchor /tmp/first
+check "docker rm -f wt" docker rm -f wt
+check "removes its companion" wait_for -n 100 -s 0.2 gone wt.w
+
+check "anchor in compose project shop: docker run" \
+	docker run -d --name cs --label com.docker.compose.project=shop --label "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
+check "its companion runs" wait_for -n 100 -s 0.2 running cs.probe
+is "the companion carries the project label" \
+	"$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' cs.probe 2>&1)" shop
+is "both are in pod cs of scope compose:shop" \
+	"$(pods | jq -r '.[] | select(.name == "cs") | "\(.scope) \(.members | length) \(.companions[0].state)"' 2>&1)" \
+	"compose:shop 2 running"
+check "and the companion reaches the anchor" \
+	wait_for -n 50 -s 0.2 docker exec cs.probe grep -qx hello-from-anchor /tmp/got
+check "docker rm -f cs" docker rm -f cs
+check "removes its companion" wait_for -n 100 -s 0.2 gone cs.probe
+
 # --- refusals ------------------------------------------------------------------
 
 out=$(docker run -d --name bad --label 'podshim.companion.side={"image":"podshim/busybox","privileged":true}' "$IMG" sleep 100 2>&1)
@@ -123,6 +149,51 @@ check "and reaches its anchor" \
 	wait_for -n 50 -s 0.2 docker exec late.probe grep -qx hello-from-anchor /tmp/got
 check "docker rm -f late" docker rm -f late
 check "removes its companion" wait_for -n 100 -s 0.2 gone late.probe
+
+# --- a Swarm service: one companion per replica, on its node ---------------------
+
+swarm_cleanup() {
+	local s
+	for s in $(docker service ls -q 2>/dev/null); do
+		docker service rm "$s" >/dev/null 2>&1 || true
+	done
+	wait_for -n 100 -s 0.2 sh -c '[ -z "$(docker ps -q --filter label=com.docker.swarm.service.name)" ]' >/dev/null 2>&1 || true
+	docker swarm leave --force >/dev/null 2>&1 || true
+	docker network rm docker_gwbridge >/dev/null 2>&1 || true
+}
+at_exit swarm_cleanup
+SVC_OPTS=(-d -q --no-resolve-image --stop-grace-period 1s --restart-delay 1s --restart-max-attempts 5)
+task_companions() {
+	local n=0 t
+	for t in $(docker ps -q --filter label=com.docker.swarm.service.name=sweb); do
+		local name
+		name=$(docker inspect -f '{{.Name}}' "$t") || return 1
+		running "${name#/}.probe" || { echo "no running ${name#/}.probe"; return 1; }
+		docker exec "${name#/}.probe" grep -qx hello-from-anchor /tmp/got || { echo "${name#/}.probe: no answer yet"; return 1; }
+		n=$((n + 1))
+	done
+	[[ $n == 2 ]] || { echo "$n tasks"; return 1; }
+}
+if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1; then
+	ok "docker swarm init"
+	check "service sweb, 2 replicas, each with a companion: service create" \
+		docker service create "${SVC_OPTS[@]}" --name sweb --replicas 2 \
+		--container-label "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
+	check "each replica's companion runs and reaches its own task over 127.0.0.1" \
+		wait_for -n 150 -s 0.4 task_companions
+	check "docker service rm sweb" docker service rm sweb
+	check "removes every companion" wait_for -n 150 -s 0.2 no_companions
+	check "a companion with a missing image: service create" \
+		docker service create "${SVC_OPTS[@]}" --name sbad --replicas 1 \
+		--container-label 'podshim.companion.x={"image":"podshim-test/nosuch:1"}' "$IMG" sleep 1000
+	svc_err() { docker service ps --no-trunc --format '{{.Error}}' sbad | grep -F 'companion `x`'; }
+	check "docker service ps --no-trunc shows podshim's message naming it" wait_for -n 150 -s 0.4 svc_err
+	check "docker service rm sbad" docker service rm sbad
+	check "nothing of it is left" wait_for -n 150 -s 0.2 no_companions
+	swarm_cleanup
+else
+	not_ok "docker swarm init"
+fi
 
 # --- start time with and without a companion ------------------------------------
 
