@@ -213,5 +213,12 @@ diag "docker start of a pod member: median ${w0} ms (${without[*]})" \
 is "every anchor got its companion" "$(docker ps -q --filter label=podshim.companion-of | wc -l)" 5
 check "rm -f the timing containers" docker rm -f t0-1 t0-2 t0-3 t0-4 t0-5 t1-1 t1-2 t1-3 t1-4 t1-5
 check "no companion left at the end" wait_for -n 100 -s 0.2 no_companions
+locks() { find "$PODSHIM_STATE" -path '*/companions/*' 2>/dev/null; }
+no_locks() { [[ -z $(locks) ]] || { locks; return 1; }; }
+check "no companion lock file left in podshim's state" wait_for -n 100 -s 0.2 no_locks
+# The detached workers are podshim processes with dockerd's runtimeArgs.
+workers() { pgrep -f -- "--podshim-docker-host unix://$API" || true; }
+no_workers() { [[ -z $(workers) ]] || { ps -o pid,etime,args -p "$(workers | paste -sd,)"; return 1; }; }
+check "no detached podshim worker left running" wait_for -n 150 -s 0.2 no_workers
 
 done_testing
