@@ -2,6 +2,8 @@
 # tests/e2e/companions.sh — companions (podshim.companion.NAME labels) through
 # a private dockerd, podshim its default runtime with --podshim-docker-host
 # naming that daemon's API socket (through a symlink the test can take away):
+#  - dockerd killed and started again: restored containers with restart
+#    policies end with exactly one running companion per anchor;
 #  - an anchor with one companion: the companion is a `--network none`
 #    container of the anchor's own pod, reaches it over 127.0.0.1, carries the
 #    contract's labels, and `pod list` shows it;
@@ -21,16 +23,21 @@ DOCKER_BIN=$(type -P docker)
 docker() { timeout 120 "$DOCKER_BIN" "$@"; }
 IMG=podshim/busybox
 
+# The runtime dockerd runs: podshim with --podshim-docker-host naming a
+# symlink to the daemon's socket (a wrapper, so that it survives a restart
+# of the daemon, which rewrites daemon.json).
+[[ -x $PODSHIM ]] || { echo "Bail out! no podshim binary at $PODSHIM (build first)"; exit 1; }
+WRAP_DIR=$(mktemp -d /tmp/cmp.XXXXXX)
+at_exit rm -rf -- "$WRAP_DIR"
+API=$WRAP_DIR/api.sock
+printf '#!/bin/sh\nexec %q --podshim-docker-host unix://%q "$@"\n' "$(realpath "$PODSHIM")" "$API" >"$WRAP_DIR/podshim"
+chmod 755 "$WRAP_DIR/podshim"
+PODSHIM=$WRAP_DIR/podshim
+
 dockerd_up
 images_up busybox
-
-API=$E2E_DIR/api.sock
 ln -s "$E2E_DIR/docker.sock" "$API"
-jq --arg h "unix://$API" '.runtimes.podshim.runtimeArgs += ["--podshim-docker-host", $h]' \
-	"$E2E_DIR/daemon.json" >"$E2E_DIR/daemon.json.new" && mv "$E2E_DIR/daemon.json.new" "$E2E_DIR/daemon.json"
-kill -HUP "$(<"$E2E_DIR/dockerd.pid")"
-reloaded() { docker info --format '{{json .Runtimes}}' | grep -qF -- "--podshim-docker-host"; }
-check "dockerd reloads podshim's runtimeArgs with --podshim-docker-host" wait_for -n 100 -s 0.1 reloaded
+like "dockerd runs podshim through the wrapper" "$(docker info --format '{{json .Runtimes}}' 2>&1)" "$WRAP_DIR/podshim"
 
 companions_left() { docker ps -aq --filter label=podshim.companion-of; }
 no_companions() { [[ -z $(companions_left) ]]; }
@@ -194,6 +201,41 @@ if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1; then
 else
 	not_ok "docker swarm init"
 fi
+
+# --- dockerd crashes: containers restored with restart policies ----------------
+
+# dockerd restores (and restarts) containers before it serves its API, in any
+# order: the anchor's start must not wait for the API, a companion restarted
+# before its anchor is refused, and in the end the anchor has exactly one
+# running companion again.
+ALWAYS='{"image":"podshim/busybox","command":["sh","-c","while :; do wget -qO- http://127.0.0.1:8080/ >/tmp/got.new 2>&1 && mv /tmp/got.new /tmp/got; sleep 0.3; done"],"restart":"always"}'
+check "an anchor with --restart always and a restart:always companion" \
+	docker run -d --name rs --restart always --label "podshim.companion.probe=$ALWAYS" "$IMG" sh -c "$APP"
+RS=$(docker inspect -f '{{.Id}}' rs 2>/dev/null)
+check "its companion runs" wait_for -n 100 -s 0.2 running rs.probe
+OLD_PROBE=$(docker inspect -f '{{.Id}}' rs.probe 2>/dev/null)
+DPID=$(<"$E2E_DIR/dockerd.pid")
+kill -KILL "$DPID"
+check "dockerd killed" wait_for -n 100 -s 0.1 sh -c "! kill -0 $DPID 2>/dev/null"
+t0=$(date +%s%N)
+check "dockerd started again on the same state (it restores the containers)" "$E2E_REPO/hack/dockerd" start "$E2E_DIR"
+diag "dockerd up again after $((($(date +%s%N) - t0) / 1000000)) ms"
+one_companion() {
+	running rs || { echo "rs not running"; return 1; }
+	local ids
+	ids=$(docker ps -aq --no-trunc --filter "label=podshim.companion-of=$RS")
+	[[ $(wc -w <<<"$ids") == 1 ]] || { echo "companions of rs: $ids"; return 1; }
+	running "$ids" || { echo "companion $ids not running"; return 1; }
+	docker exec "$ids" grep -qx hello-from-anchor /tmp/got || { echo "no answer yet"; return 1; }
+}
+check "the anchor runs again with exactly one running companion reaching it" \
+	wait_for -n 200 -s 0.3 one_companion
+diag "companion after the crash: $(docker ps -aq --no-trunc --filter "label=podshim.companion-of=$RS" | cut -c1-12)," \
+	"before: ${OLD_PROBE:0:12}"
+is "pod rs: the anchor and its companion, both running" \
+	"$(pods | jq -r '.[] | select(.name == "rs") | [.member_states[]] | sort | join(",")' 2>&1)" "running,running"
+check "docker rm -f rs" docker rm -f rs
+check "removes its companion" wait_for -n 100 -s 0.2 no_companions
 
 # --- start time with and without a companion ------------------------------------
 
