@@ -70,6 +70,15 @@ is "pod inspect marks it as a companion" \
 	"$(podshim_cli pod inspect web 2>/dev/null | jq -r --arg id "$PROBE_ID" '.. | objects | select(.id? == $id and has("companion_of")) | "\(.companion) \(.companion_of)"' 2>&1)" \
 	"probe $WEB"
 
+# A companion that exits is restarted by dockerd per its restart policy (its
+# create passes: its anchor runs).
+PPID1=$(docker inspect -f '{{.State.Pid}}' web.probe 2>/dev/null)
+[[ $PPID1 =~ ^[0-9]+$ && $PPID1 -gt 1 ]] && kill -KILL "$PPID1"
+restarted() { [[ $(docker inspect -f '{{.RestartCount}}' web.probe) -ge 1 ]] && running web.probe; }
+check "a companion killed behind dockerd's back is restarted (restart: always)" wait_for -n 100 -s 0.2 restarted
+check "and reaches the anchor again" \
+	wait_for -n 50 -s 0.2 docker exec web.probe sh -c 'rm -f /tmp/got; sleep 1; grep -qx hello-from-anchor /tmp/got'
+
 check "docker stop of the anchor" docker stop -t 1 web
 check "its companion is removed with its container" wait_for -n 100 -s 0.2 gone web.probe
 check "docker start of the anchor" docker start web
@@ -93,8 +102,10 @@ check "its first request found the anchor listening" \
 check "docker rm -f wt" docker rm -f wt
 check "removes its companion" wait_for -n 100 -s 0.2 gone wt.w
 
-check "anchor in compose project shop: docker run" \
-	docker run -d --name cs --label com.docker.compose.project=shop --label "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
+VOLPROBE='{"image":"podshim/busybox","command":["sh","-c","while :; do wget -qO- http://127.0.0.1:8080/ >/tmp/got.new 2>&1 && mv /tmp/got.new /tmp/got; sleep 0.3; done"],"volumes":["/shared"]}'
+check "anchor in compose project shop, with pod volume /shared: docker run" \
+	docker run -d --name cs --label com.docker.compose.project=shop --label podshim.volumes=/shared \
+	--label "podshim.companion.probe=$VOLPROBE" "$IMG" sh -c "echo from-anchor >/shared/note; $APP"
 check "its companion runs" wait_for -n 100 -s 0.2 running cs.probe
 is "the companion carries the project label" \
 	"$(docker inspect -f '{{index .Config.Labels "com.docker.compose.project"}}' cs.probe 2>&1)" shop
@@ -103,6 +114,8 @@ is "both are in pod cs of scope compose:shop" \
 	"compose:shop 2 running"
 check "and the companion reaches the anchor" \
 	wait_for -n 50 -s 0.2 docker exec cs.probe grep -qx hello-from-anchor /tmp/got
+check "and reads the anchor's file in their pod volume /shared" \
+	wait_for -n 50 -s 0.2 docker exec cs.probe grep -qx from-anchor /shared/note
 check "docker rm -f cs" docker rm -f cs
 check "removes its companion" wait_for -n 100 -s 0.2 gone cs.probe
 
