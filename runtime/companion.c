@@ -570,28 +570,32 @@ api_call (const struct api *a, const char *method, const char *path, const char 
   return http_request (a->sock, method, full, body, body ? strlen (body) : 0, timeout_ms, ret, err);
 }
 
-static void
-url_escape (const char *s, char *out, size_t size)
+/* s %-escaped for a URL's path segment or query value. Owned. */
+static char *
+url_escape (const char *s)
 {
+  char *out = malloc (strlen (s) * 3 + 1);
+  if (out == NULL)
+    abort ();
   size_t o = 0;
-  for (; *s && o + 4 < size; s++)
+  for (; *s; s++)
     {
       unsigned char c = (unsigned char) *s;
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
           || c == '_' || c == '.' || c == '~')
         out[o++] = (char) c;
       else
-        o += (size_t) snprintf (out + o, size - o, "%%%02X", c);
+        o += (size_t) sprintf (out + o, "%%%02X", c);
     }
   out[o] = '\0';
+  return out;
 }
 
 /* Pulls image when the node lacks it. */
 static int
 ensure_image (const struct api *a, const char *image, struct podshim_error **err)
 {
-  char esc[1600];
-  url_escape (image, esc, sizeof (esc));
+  cleanup_free char *esc = url_escape (image);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/images/%s/json", esc) < 0)
     abort ();
@@ -621,9 +625,8 @@ ensure_image (const struct api *a, const char *image, struct podshim_error **err
       *colon = '\0';
       tag = colon + 1;
     }
-  char resc[1600], tesc[300];
-  url_escape (repo, resc, sizeof (resc));
-  url_escape (tag ? tag : "", tesc, sizeof (tesc));
+  cleanup_free char *resc = url_escape (repo);
+  cleanup_free char *tesc = url_escape (tag ? tag : "");
   cleanup_free char *pull = NULL;
   if (asprintf (&pull, "/images/create?fromImage=%s%s%s", resc, tag ? "&tag=" : "",
                 tag ? tesc : "")
@@ -700,8 +703,9 @@ static int
 find_companion (const struct api *a, const char *name, const char *anchor_id, char **ret_id,
                 struct podshim_error **err)
 {
+  cleanup_free char *esc = url_escape (name);
   cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/%s/json", name) < 0)
+  if (asprintf (&path, "/containers/%s/json", esc) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
   if (api_call (a, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
@@ -740,8 +744,9 @@ api_create (const struct api *a, const char *name, yajl_val body, char **ret_id,
   yajl_gen g = gen_new ();
   gen_val (g, body);
   cleanup_free char *doc = gen_finish (g);
+  cleanup_free char *esc = url_escape (name);
   cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/create?name=%s", name) < 0)
+  if (asprintf (&path, "/containers/create?name=%s", esc) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
   if (api_call (a, "POST", path, doc, API_TIMEOUT_MS, &r, err) < 0)
@@ -991,9 +996,10 @@ companion_remove_detached (const struct shim_ctx *ctx, const char *anchor_id)
     return;
   if (!wait_api (&a))
     _exit (1);
-  char filt[512], q[300];
-  snprintf (q, sizeof (q), "{\"label\":[\"%s=%s\"]}", COMPANION_OF_LABEL, anchor_id);
-  url_escape (q, filt, sizeof (filt));
+  cleanup_free char *q = NULL;
+  if (asprintf (&q, "{\"label\":[\"%s=%s\"]}", COMPANION_OF_LABEL, anchor_id) < 0)
+    _exit (1);
+  cleanup_free char *filt = url_escape (q);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/json?all=1&filters=%s", filt) < 0)
     _exit (1);
