@@ -201,6 +201,17 @@ if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1; then
 		--container-label "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
 	check "each replica's companion runs and reaches its own task over 127.0.0.1" \
 		wait_for -n 150 -s 0.4 task_companions
+	OLD_COMP=$(docker ps -q --no-trunc --filter label=podshim.companion-of | sort)
+	check "docker service update --force sweb (a rolling update)" \
+		docker service update -d -q --force --update-delay 0s sweb
+	replaced() {
+		task_companions || return 1
+		local now
+		now=$(docker ps -aq --no-trunc --filter label=podshim.companion-of | sort)
+		[[ $(wc -w <<<"$now") == 2 ]] || { echo "companions: $now"; return 1; }
+		[[ -z $(comm -12 <(echo "$OLD_COMP") <(echo "$now")) ]] || { echo "old companions left"; return 1; }
+	}
+	check "the new tasks have new companions; the old ones are gone" wait_for -n 200 -s 0.4 replaced
 	check "docker service rm sweb" docker service rm sweb
 	check "removes every companion" wait_for -n 150 -s 0.2 no_companions
 	check "a companion with a missing image: service create" \
