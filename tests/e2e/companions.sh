@@ -119,6 +119,23 @@ check "and reads the anchor's file in their pod volume /shared" \
 check "docker rm -f cs" docker rm -f cs
 check "removes its companion" wait_for -n 100 -s 0.2 gone cs.probe
 
+# An OCI annotation declares one too (API >= 1.43, engine >= 24; dockerd 20.10
+# passes no annotation).
+api=$(docker version --format '{{.Server.APIVersion}}')
+if [[ $(printf '%s\n' "$api" 1.43 | sort -V | head -n1) == 1.43 ]]; then
+	check "anchor with a companion declared by --annotation: docker run" \
+		docker run -d --name ann --annotation "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
+	check "its companion runs and reaches it" \
+		wait_for -n 100 -s 0.2 docker exec ann.probe grep -qx hello-from-anchor /tmp/got
+	check "docker rm -f ann" docker rm -f ann
+	check "removes its companion" wait_for -n 100 -s 0.2 gone ann.probe
+else
+	skip "--annotation needs API 1.43 (this engine: $api)"
+	skip "--annotation needs API 1.43"
+	skip "--annotation needs API 1.43"
+	skip "--annotation needs API 1.43"
+fi
+
 # --- refusals ------------------------------------------------------------------
 
 out=$(docker run -d --name bad --label 'podshim.companion.side={"image":"podshim/busybox","privileged":true}' "$IMG" sleep 100 2>&1)
