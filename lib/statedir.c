@@ -90,7 +90,7 @@ statedir_remove_root_if_empty (int statefd, const char *rootkey, int rootfd)
     return;
   /* rmdir fails (ENOTEMPTY) while anything is recorded. */
   static const char *const subs[]
-      = { STATEDIR_PODS, STATEDIR_CONTAINERS, STATEDIR_RECORDS, STATEDIR_LOCKS };
+      = { STATEDIR_PODS, STATEDIR_CONTAINERS, STATEDIR_RECORDS, STATEDIR_COMPANIONS, STATEDIR_LOCKS };
   bool empty = true;
   for (size_t i = 0; empty && i < sizeof (subs) / sizeof (subs[0]); i++)
     empty = unlinkat (rootfd, subs[i], AT_REMOVEDIR) == 0 || errno == ENOENT;

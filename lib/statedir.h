@@ -26,6 +26,7 @@
 #define STATEDIR_ROOT_FILE "root"
 #define STATEDIR_PODS "pods"
 #define STATEDIR_LOCKS "locks"
+#define STATEDIR_COMPANIONS "companions" /* companions/: per-anchor locks of companion work */
 #define STATEDIR_CONTAINERS "containers"
 #define STATEDIR_RECORDS "records"
 

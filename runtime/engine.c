@@ -97,6 +97,14 @@ swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,
 void
 swarm_task_record (struct pod_member *m, const struct swarm_task *t)
 {
+  if (t && t->companion_of)
+    {
+      if (m->raw == NULL)
+        m->raw = json_new_object ();
+      json_object_set (m->raw, "companion_of", json_new_string (t->companion_of));
+      json_object_set (m->raw, "companion",
+                       json_new_string (t->companion_name ? t->companion_name : ""));
+    }
   if (t == NULL || t->service_id == NULL)
     return;
   if (m->raw == NULL)

@@ -27,6 +27,8 @@ struct swarm_task
   const char *service_id; /* NULL: not a Swarm task */
   const char *service_name;
   char slot[128];
+  const char *companion_of; /* a companion's anchor (companion.h), or NULL */
+  const char *companion_name;
 };
 
 /* From the container's Docker labels (its config.v2.json document). */

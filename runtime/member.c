@@ -1,5 +1,6 @@
 #include "config.h"
 #include "member.h"
+#include "companion.h"
 #include "delegate.h"
 #include "engine.h"
 #include "fault.h"
@@ -435,8 +436,23 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   int has_rec = route_record_from_spec (ctx, spec, labels, &rec, err);
   if (has_rec < 0)
     return -1;
+  if (rec.companion_specs && labels == NULL && c->id && container_id_valid (c->id))
+    {
+      /* Companions by annotation: the anchor's Docker name is in its labels
+         document all the same. */
+      if (docker_labels_load_all (spec, c->id, &labels, err) < 0)
+        return -1;
+      free (rec.anchor_name);
+      rec.anchor_name = companion_anchor_name (labels, c->id);
+    }
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
+  if (r == 0 && rec.companion_specs && c->id)
+    {
+      /* An anchor that names no pod gets one of its own. */
+      cleanup_free char *own = companion_default_pod (labels, c->id);
+      r = pod_request_for_name (spec, labels, own, "the anchor's container name", &req, err);
+    }
   if (r < 0)
     return -1;
   if (r == 0 && !has_rec)
@@ -473,6 +489,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
     return -1;
   cleanup_free char *key = pod_key (req.scope, req.name);
+  if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
+    return -1;
   cleanup_free char *class_root = NULL;
   if (has_rec && route_create_begin (ctx, &rec, &req, &class_root, err) < 0)
     {
@@ -498,6 +516,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     struct swarm_task task;
     swarm_task_from_labels (labels, &task);
+    companion_labels (spec, labels, &task.companion_of, &task.companion_name);
     if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
       {
         rollback (&t, &h, true);

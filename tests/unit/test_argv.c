@@ -25,7 +25,7 @@ struct argv_case
   int ci;          /* command_index */
   const int *keep; /* c->argv is in[keep[0]], in[keep[1]]... (-1 ends); NULL: all of in */
   const char *command, *id, *root, *log, *log_format, *bundle, *pid_file, *console_socket, *config;
-  const char *shim_runtime, *shim_state, *shim_data, *shim_config, *shim_max_pods;
+  const char *shim_runtime, *shim_state, *shim_data, *shim_config, *shim_max_pods, *shim_docker_host;
   int n_positional;
   int uncertain; /* index in `in` of c->uncertain; 0: NULL (in[0] never is) */
   bool debug, version, detach, force, help;
@@ -56,6 +56,8 @@ static const struct argv_case cases[] = {
   { ARGV ("podshim", "--podshim-runtime=/usr/bin/crun", "-podshim-state=/st", "--debug", "run", "-d", "id"), .ci = 2, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "run", .id = "id", .shim_runtime = "/usr/bin/crun", .shim_state = "/st", .n_positional = 1, .debug = true, .detach = true },
   /* The last --podshim-data wins. */
   { ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r", "delete", "id"), .ci = 3, .keep = (const int[]){ 0, 4, 5, 6, 7, -1 }, .command = "delete", .id = "id", .root = "/r", .shim_data = "/d2", .n_positional = 1 },
+  /* The companions' Docker API. */
+  { ARGV ("podshim", "--podshim-docker-host", "unix:///d.sock", "--root", "/r", "start", "id"), .ci = 3, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "start", .id = "id", .root = "/r", .shim_docker_host = "unix:///d.sock", .n_positional = 1 },
   { ARGV ("podshim", "-podshim-runtime", "runc", "list"), .ci = 1, .keep = (const int[]){ 0, 3, -1 }, .command = "list", .shim_runtime = "runc" },
   /* After the command they belong to the command: passed on untouched. */
   { ARGV ("podshim", "create", "--podshim-runtime", "x", "id"), .ci = 1, .command = "create", .id = "x", .n_positional = 2, .uncertain = 2 },
@@ -188,6 +190,7 @@ check_case (const struct argv_case *k)
   check_str (line, "shim_data", k->in, c.shim_data, k->shim_data);
   check_str (line, "shim_config", k->in, c.shim_config, k->shim_config);
   check_str (line, "shim_max_pods", k->in, c.shim_max_pods, k->shim_max_pods);
+  check_str (line, "shim_docker_host", k->in, c.shim_docker_host, k->shim_docker_host);
   if (c.n_positional != k->n_positional)
     fail_msg ("%s: n_positional is %d, want %d", line, c.n_positional, k->n_positional);
   const char *uncertain = k->uncertain ? k->in[k->uncertain] : NULL;
@@ -242,6 +245,8 @@ test_podshim_option_missing_value (void **state)
     { ARGV ("podshim", "--podshim-runtime", "", "list"),
       "`--podshim-runtime` needs a non-empty value" },
     { ARGV ("podshim", "--podshim-data=", "list"), "`--podshim-data` needs a non-empty value" },
+    { ARGV ("podshim", "--podshim-docker-host=", "list"),
+      "`--podshim-docker-host` needs a non-empty value" },
   };
   for (size_t i = 0; i < sizeof (bad) / sizeof (bad[0]); i++)
     {
