@@ -224,7 +224,9 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
       bool shim_max = flag_is (&f, "podshim-max-pods");
       bool shim_data = flag_is (&f, "podshim-data");
       bool shim_config = flag_is (&f, "podshim-config");
-      if (shim_runtime || shim_max || shim_data || shim_config || flag_is (&f, "podshim-state"))
+      bool shim_docker = flag_is (&f, "podshim-docker-host");
+      if (shim_runtime || shim_max || shim_data || shim_config || shim_docker
+          || flag_is (&f, "podshim-state"))
         {
           const char *v = f.inline_value;
           if (v == NULL)
@@ -239,6 +241,7 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
                                       : shim_max    ? "podshim-max-pods"
                                       : shim_data   ? "podshim-data"
                                       : shim_config ? "podshim-config"
+                                      : shim_docker ? "podshim-docker-host"
                                                     : "podshim-state");
           if (shim_runtime)
             c->shim_runtime = v;
@@ -248,6 +251,8 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
             c->shim_data = v;
           else if (shim_config)
             c->shim_config = v;
+          else if (shim_docker)
+            c->shim_docker_host = v;
           else
             c->shim_state = v;
           continue;

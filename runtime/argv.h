@@ -17,6 +17,7 @@ struct runc_cmdline
   const char *shim_max_pods;
   const char *shim_data;
   const char *shim_config; /* --podshim-config: runtime classes */
+  const char *shim_docker_host; /* --podshim-docker-host: companions' Docker API */
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;

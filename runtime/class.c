@@ -564,6 +564,9 @@ container_record_free (struct container_record *r)
   strv_free_n (r->vol_dest, r->n_vols);
   strv_free_n (r->vol_src, r->n_vols);
   free (r->pod);
+  free (r->companions);
+  free (r->companion_specs);
+  free (r->anchor_name);
   memset (r, 0, sizeof (*r));
 }
 
@@ -639,6 +642,10 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
   const char *pod = json_get_string (doc, "pod");
   if (pod && (r.pod = strdup (pod)) == NULL)
     abort ();
+  yajl_val comp = json_get_array (doc, "companions");
+  size_t clen;
+  if (comp && json_emit (comp, &r.companions, &clen, err) < 0)
+    return -1;
   *ret = r;
   memset (&r, 0, sizeof (r));
   return 0;
@@ -680,6 +687,13 @@ container_record_emit (const struct container_record *r, char **ret, size_t *ret
     json_object_set (doc, "essential", json_new_bool (true));
   if (r->pod)
     json_object_set (doc, "pod", json_new_string (r->pod));
+  if (r->companions)
+    {
+      yajl_val comp = NULL;
+      if (json_parse (r->companions, strlen (r->companions), "companions", &comp, err) < 0)
+        return -1;
+      json_object_set (doc, "companions", comp);
+    }
   return json_emit (doc, ret, ret_len, err);
 }
 

@@ -98,6 +98,11 @@ struct container_record
   pid_t pid; /* the init, once created (0 before) */
   bool essential;
   char *pod;
+  /* Companions (companion.h): the plan, JSON text of an array, kept in the
+   * record; the checked specs and the anchor's name only until create. */
+  char *companions;
+  char *companion_specs;
+  char *anchor_name;
 };
 
 void container_record_free (struct container_record *r);

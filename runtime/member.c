@@ -1,5 +1,6 @@
 #include "config.h"
 #include "member.h"
+#include "companion.h"
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
@@ -890,6 +891,8 @@ struct swarm_task
   const char *service_id; /* NULL: not a Swarm task */
   const char *service_name;
   char slot[128];
+  const char *companion_of; /* a companion's anchor (companion.h), or NULL */
+  const char *companion_name;
 };
 
 /* dockerd (20.10) gives a `--network host` container its own network
@@ -978,6 +981,13 @@ swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,
 static void
 swarm_task_record (struct pod_member *m, const struct swarm_task *t)
 {
+  if (t && t->companion_of)
+    {
+      if (m->raw == NULL)
+        m->raw = json_new_object ();
+      json_object_set (m->raw, "companion_of", json_new_string (t->companion_of));
+      json_object_set (m->raw, "companion", json_new_string (t->companion_name ? t->companion_name : ""));
+    }
   if (t == NULL || t->service_id == NULL)
     return;
   if (m->raw == NULL)
@@ -1402,6 +1412,12 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return -1;
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
+  if (r == 0 && rec.companion_specs && c->id)
+    {
+      /* An anchor that names no pod gets one of its own. */
+      cleanup_free char *own = companion_default_pod (labels, c->id);
+      r = pod_request_for_name (spec, labels, own, "the anchor's container name", &req, err);
+    }
   if (r < 0 || (r == 0 && !has_rec))
     return r < 0 ? -1 : 1;
   if (r == 0)
@@ -1436,6 +1452,8 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
     return -1;
   cleanup_free char *key = pod_key (req.scope, req.name);
+  if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
+    return -1;
   cleanup_free char *class_root = NULL;
   if (has_rec && route_create_begin (ctx, &rec, &req, &class_root, err) < 0)
     {
@@ -1459,6 +1477,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     struct swarm_task task;
     swarm_task_from_labels (labels, &task);
+    companion_labels (spec, labels, &task.companion_of, &task.companion_name);
     if (join_locked (ctx, &h, key, &req, spec, net, &task, &res, err) < 0)
       {
         /* Take back what we recorded (the index may be what failed); drop a

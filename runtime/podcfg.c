@@ -445,16 +445,24 @@ int
 pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,
                        struct podshim_error **err)
 {
-  cleanup_pod_request struct pod_request r = { 0 };
   char from[64];
   const char *name = lookup (spec, labels_doc, "podshim.pod", "PODSHIM_POD", from);
   if (name == NULL)
     return 0;
+  return pod_request_for_name (spec, labels_doc, name, from, ret, err);
+}
+
+int
+pod_request_for_name (yajl_val spec, yajl_val labels_doc, const char *name, const char *name_from,
+                      struct pod_request *ret, struct podshim_error **err)
+{
+  cleanup_pod_request struct pod_request r = { 0 };
+  char from[64];
   if (!pod_name_valid (name))
     return podshim_error_set (err, 0,
                               "invalid pod name `%.200s` (from %s): a pod name is 1-%d"
                               " characters of [A-Za-z0-9_.-] not starting with `.`",
-                              name, from, POD_NAME_MAX);
+                              name, name_from, POD_NAME_MAX);
   r.name = strdup (name);
   if (r.name == NULL)
     return podshim_error_set (err, ENOMEM, "cannot read the pod name");

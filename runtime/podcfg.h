@@ -85,6 +85,11 @@ char *docker_network_mode (yajl_val spec, const char *id);
 int pod_request_from_spec (yajl_val spec, yajl_val labels_doc, struct pod_request *ret,
                            struct podshim_error **err);
 
+/* As pod_request_from_spec for a pod named `name` (valid; `from` says where
+ * the name came from), e.g. the pod of an anchor of companions. */
+int pod_request_for_name (yajl_val spec, yajl_val labels_doc, const char *name, const char *from,
+                          struct pod_request *ret, struct podshim_error **err);
+
 /* One setting: the OCI annotation key, else the Docker label key, else the
  * environment variable envkey. *from names where it was found. NULL if unset. */
 const char *podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key,

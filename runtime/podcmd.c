@@ -153,6 +153,70 @@ member_state (const struct pod_member *m)
   return m->pid > 0 && proc_is_alive (m->pid, m->start) ? "running" : "gone";
 }
 
+static void
+gen_companion (yajl_gen g, const struct pod_member *m)
+{
+  const char *of = json_get_string (m->raw, "companion_of");
+  if (of == NULL)
+    return;
+  gen_str (g, "companion_of");
+  gen_str (g, of);
+  gen_str (g, "companion");
+  const char *n = json_get_string (m->raw, "companion");
+  gen_str (g, n ? n : "");
+}
+
+/* "companions": every companion the pod's anchors declare (their records),
+ * with the member that is it and its state, "missing" when none is. */
+static void
+gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
+{
+  gen_str (g, "companions");
+  yajl_gen_array_open (g);
+  for (size_t i = 0; i < pod->n_members; i++)
+    {
+      const struct pod_member *a = &pod->members[i];
+      cleanup_container_record struct container_record rec = { 0 };
+      cleanup_error struct podshim_error *e = NULL;
+      cleanup_json yajl_val plan = NULL;
+      if (container_record_load (rootfd, a->id, &rec, &e) <= 0 || rec.companions == NULL
+          || json_parse (rec.companions, strlen (rec.companions), "companions", &plan, &e) < 0
+          || plan->type != yajl_t_array)
+        continue;
+      for (size_t j = 0; j < plan->u.array.len; j++)
+        {
+          const char *name = json_get_string (plan->u.array.values[j], "name");
+          const char *cont = json_get_string (plan->u.array.values[j], "container");
+          if (name == NULL || cont == NULL)
+            continue;
+          const struct pod_member *c = NULL;
+          for (size_t k = 0; k < pod->n_members && c == NULL; k++)
+            {
+              const char *of = json_get_string (pod->members[k].raw, "companion_of");
+              const char *cn = json_get_string (pod->members[k].raw, "companion");
+              if (of && cn && strcmp (of, a->id) == 0 && strcmp (cn, name) == 0)
+                c = &pod->members[k];
+            }
+          yajl_gen_map_open (g);
+          gen_str (g, "name");
+          gen_str (g, name);
+          gen_str (g, "container");
+          gen_str (g, cont);
+          gen_str (g, "anchor");
+          gen_str (g, a->id);
+          gen_str (g, "id");
+          if (c)
+            gen_str (g, c->id);
+          else
+            yajl_gen_null (g);
+          gen_str (g, "state");
+          gen_str (g, c ? member_state (c) : "missing");
+          yajl_gen_map_close (g);
+        }
+    }
+  yajl_gen_array_close (g);
+}
+
 static int
 list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, const char *name,
             void *data, struct podshim_error **err)
@@ -248,6 +312,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, member_state (&pod.members[i]));
     }
   yajl_gen_map_close (g);
+  gen_companions (g, rootfd, &pod);
   if (ld->full)
     {
       gen_str (g, "state_dir");
@@ -285,6 +350,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               gen_str (g, "swarm_service");
               gen_str (g, svc);
             }
+          gen_companion (g, m);
           gen_str (g, "share");
           gen_ns_list (g, m->share);
           yajl_gen_map_close (g);

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "route.h"
+#include "companion.h"
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
@@ -79,6 +80,14 @@ route_record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
       = podcfg_lookup (spec, labels, "podshim.wait-timeout", "PODSHIM_WAIT_TIMEOUT", from);
   if (t && t[0] != '\0' && wait_timeout_parse (t, &rec->wait_timeout, err) < 0)
     return podshim_error_wrap (err, "invalid %s", from);
+  int nc = companion_specs_from_spec (spec, labels, &rec->companion_specs, err);
+  if (nc < 0)
+    return -1;
+  if (nc > 0)
+    {
+      rec->anchor_name = companion_anchor_name (labels, ctx->cmd->id ? ctx->cmd->id : "");
+      any = 1;
+    }
   return any;
 }
 
@@ -131,6 +140,17 @@ route_create_begin (struct shim_ctx *ctx, struct container_record *rec,
     return podshim_error_set (err, 0,
                               "an essential member (podshim.essential) needs a pod"
                               " (podshim.pod)");
+  if (rec->companion_specs)
+    {
+      if (req == NULL)
+        return podshim_error_set (err, 0, "companions need a pod");
+      free (rec->companions);
+      rec->companions = NULL;
+      if (companion_plan (rec->companion_specs, ctx->cmd->id, rec->anchor_name, req->name,
+                          req->scope, &rec->companions, err)
+          < 0)
+        return -1;
+    }
   if (req)
     rec->pod = steal_pointer (&key);
   if (rec->cls.name)
@@ -361,6 +381,10 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       class_apply (c, &rec->cls, *ret_root);
       ctx->class_root = *ret_root;
     }
+  /* Companions first: the anchor's own start conditions may wait for them. */
+  if (strcmp (c->command, "start") == 0 && rec->companions
+      && companion_start (ctx, id, rec->companions, err) < 0)
+    return -1;
   if (strcmp (c->command, "start") == 0 && rec->n_wait > 0)
     {
       podshim_log (PODSHIM_LOG_DEBUG, "podshim: start of `%s` waits for %zu condition(s)", id,
@@ -383,6 +407,8 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
         container_record_remove (rootfd, id);
       if (rec->essential && rec->pod && pod_key_valid (rec->pod))
         stop_pod_members (ctx, dlg, rec->pod, id);
+      if (rec->companions)
+        companion_remove_detached (ctx, id);
     }
   return 0;
 }

@@ -27,7 +27,8 @@ is_shim_option (const char *a, bool *inline_value)
          || (len == 13 && strncmp (n, "podshim-state", 13) == 0)
          || (len == 16 && strncmp (n, "podshim-max-pods", 16) == 0)
          || (len == 12 && strncmp (n, "podshim-data", 12) == 0)
-         || (len == 14 && strncmp (n, "podshim-config", 14) == 0);
+         || (len == 14 && strncmp (n, "podshim-config", 14) == 0)
+         || (len == 19 && strncmp (n, "podshim-docker-host", 19) == 0);
 }
 
 static char *buf_start, *buf_end;

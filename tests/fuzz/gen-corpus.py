@@ -92,6 +92,18 @@ def main():
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
 
+    for i, s in enumerate([
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;x\r\nhello\r\n0\r\nT: 1\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        b"HTTP/1.0 404 Not Found\nServer: x\n\n{\"message\":\"No such container: a\"}",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        b'{"image":"podshim/busybox","command":["sh","-c","x"],"env":["A=1"],"restart":"always",'
+        b'"volumes":["/logs","/c:1m"],"share":"net,pid","wait":"tcp:80","essential":true,"user":"1","workdir":"/w"}',
+        b'{"image":"x","privileged":true}',
+    ]):
+        write("fuzz_http", "seed-%02d" % i, s)
+
 
 if __name__ == "__main__":
     main()

@@ -225,6 +225,16 @@ test_podshim_options_consumed (void **state)
   assert_true (runc_cmdline_parse (3, de, &c, &derr) < 0);
   assert_error_contains (&derr, "`--podshim-data` needs a non-empty value");
 
+  char **dh = ARGV ("podshim", "--podshim-docker-host", "unix:///d.sock", "--root", "/r", "start",
+                    "id");
+  parse_ok (dh, &c);
+  assert_string_equal (c.shim_docker_host, "unix:///d.sock");
+  assert_passed (&c, dh, KEEP (0, 3, 4, 5, 6));
+  runc_cmdline_free (&c);
+  char **dhe = ARGV ("podshim", "--podshim-docker-host=", "list");
+  assert_true (runc_cmdline_parse (3, dhe, &c, &derr) < 0);
+  assert_error_contains (&derr, "`--podshim-docker-host` needs a non-empty value");
+
   char **d = ARGV ("podshim", "-podshim-runtime", "runc", "list");
   parse_ok (d, &c);
   assert_ptr_equal (c.shim_runtime, d[2]);

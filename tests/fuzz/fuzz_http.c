@@ -1,0 +1,85 @@
+/* The Docker API's two parsers of outside input: the input as an HTTP
+ * response (framing, limits) and as a companion's label value (the schema).
+ * Checks: an accepted response's status and body are within bounds; an
+ * accepted companion has an image and gives a plan that parses back. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "companion.h"
+#include "http.h"
+#include "json.h"
+
+#include "fuzz.h"
+
+static void
+as_response (const char *buf, size_t len)
+{
+  struct http_response r = { 0 };
+  struct podshim_error *err = NULL;
+  if (http_response_parse (buf, len, &r, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && r.body == NULL);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (r.status >= 100 && r.status <= 999);
+  CHECK (r.body != NULL && r.body_len <= HTTP_BODY_MAX && r.body_len <= len);
+  CHECK (r.body[r.body_len] == '\0');
+  http_response_free (&r);
+}
+
+static void
+as_companion (const char *s)
+{
+  yajl_val v = NULL;
+  struct podshim_error *err = NULL;
+  if (companion_spec_parse ("side", s, &v, &err) < 0)
+    {
+      CHECK (v == NULL && err && strstr (err->msg, "companion `side`") != NULL);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (v && v->type == yajl_t_object && json_get_string (v, "image") != NULL);
+  /* The plan of a document holding it parses back. */
+  yajl_val doc = json_new_object ();
+  yajl_val labels = json_new_object ();
+  yajl_val cfg = json_new_object ();
+  json_object_set (labels, "podshim.companion.side", json_new_string (s));
+  json_object_set (cfg, "Labels", labels);
+  json_object_set (doc, "Config", cfg);
+  char *specs = NULL, *plan = NULL;
+  CHECK (companion_specs_from_spec (NULL, doc, &specs, &err) == 1);
+  CHECK (companion_plan (specs, "id", "anchor", "pod", "stack:s", &plan, &err) == 0);
+  yajl_val back = NULL;
+  CHECK (json_parse (plan, strlen (plan), "plan", &back, &err) == 0);
+  CHECK (back->type == yajl_t_array && back->u.array.len == 1);
+  yajl_val body = json_get_object (back->u.array.values[0], "body");
+  const char *const net[] = { "HostConfig", "NetworkMode", NULL };
+  yajl_val nm = json_get_path (body, net);
+  CHECK (nm && nm->type == yajl_t_string && strcmp (nm->u.string, "none") == 0);
+  /* Nothing but the schema's fields reaches the create document. */
+  yajl_val hc = json_get_object (body, "HostConfig");
+  CHECK (hc && hc->u.object.len == 2);
+  yajl_tree_free (back);
+  free (specs);
+  free (plan);
+  yajl_tree_free (doc);
+  yajl_tree_free (v);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  as_response ((const char *) data, size);
+  char *s = malloc (size + 1);
+  if (s == NULL)
+    return 0;
+  memcpy (s, data, size);
+  s[size] = '\0';
+  as_companion (s);
+  free (s);
+  return 0;
+}
