@@ -37,14 +37,11 @@ pshim() {
 	"$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
 }
 
-# _node_start I: start node I (hack/dockerd with its link, mount namespace
-# and cgroup parent) and import the test image into it.
+# _node_start I: start node I (node_restart: hack/dockerd with its link,
+# mount namespace and cgroup parent) and import the test image into it.
 _node_start() {
 	local i=$1
-	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
-		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" \
-		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2 &&
-		"$E2E_REPO/hack/images" "$CL_DIR/n$i" busybox >&2
+	node_restart "$i" && "$E2E_REPO/hack/images" "$CL_DIR/n$i" busybox >&2
 }
 
 cluster_up() {
@@ -167,11 +164,13 @@ node_poweroff() {
 	[[ -z $(node_pids "$i") ]] || { echo "node $i: processes left: $(node_pids "$i" | tr '\n' ' ')" >&2; return 1; }
 }
 
-# node_restart I: start node I's daemon again on its dirs (as at boot).
+# node_restart I: start node I's daemon (again, on its dirs, as at boot).
+# PODSHIM_DOCKER_HOST, inherited by its containerd, shims and so podshim,
+# names the node's own API socket: companions are made on their node.
 node_restart() {
 	local i=$1
 	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
-		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" \
+		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" PODSHIM_DOCKER_HOST="unix://$CL_DIR/n$i/docker.sock" \
 		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2
 }
 
