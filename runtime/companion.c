@@ -868,8 +868,9 @@ wait_api (const struct api *a)
 }
 
 /* The lock of anchor_id's companions: <state>/<rootkey>/companions/<id>,
- * held by a removal until it is done, taken by a start before it looks.
- * -1 when it cannot be had within wait_s. */
+ * held by a removal until it is done, taken by a start before it looks;
+ * the holder removes the file before it lets go (a waiter that locked the
+ * removed file sees it and retries). -1 when it cannot be had within wait_s. */
 static int
 anchor_lock (const struct shim_ctx *ctx, const char *anchor_id, int wait_s)
 {
@@ -921,10 +922,6 @@ companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *
   cleanup_json yajl_val doc = NULL;
   if (json_parse (plan, strlen (plan), "companion plan", &doc, err) < 0)
     return -1;
-  cleanup_close int lk = anchor_lock (ctx, anchor_id, LOCK_WAIT_S);
-  if (lk < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: companions of `%.12s`: no lock, going on",
-                 anchor_id);
   cleanup_http_response struct http_response r = { 0 };
   cleanup_error struct podshim_error *pe = NULL;
   if (api_call (&a, "GET", "/_ping", NULL, PING_TIMEOUT_MS, &r, &pe) < 0)
@@ -938,6 +935,9 @@ companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *
       if (detach (-1))
         {
           cleanup_error struct podshim_error *e = NULL;
+          /* After any removal still pending from the anchor's last delete
+             (it waits for the API too). */
+          cleanup_close int wlk = anchor_lock (ctx, anchor_id, API_WAIT_S);
           if (!wait_api (&a))
             podshim_log (PODSHIM_LOG_ERROR, "podshim: companions of `%.12s`: no Docker API at"
                                             " `%s` after %d s",
@@ -945,12 +945,22 @@ companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *
           else if (reconcile (&a, anchor_id, doc, true, NULL, &e) < 0)
             podshim_log (PODSHIM_LOG_ERROR, "podshim: companions of `%.12s`: %s", anchor_id,
                          e->msg);
+          if (wlk >= 0)
+            anchor_unlock_remove (ctx, anchor_id, steal_fd (&wlk));
           _exit (0);
         }
       return 0;
     }
+  cleanup_close int lk = anchor_lock (ctx, anchor_id, LOCK_WAIT_S);
+  if (lk < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: companions of `%.12s`: no lock, going on",
+                 anchor_id);
   cleanup_strv char **deferred = NULL;
-  if (reconcile (&a, anchor_id, doc, false, &deferred, err) < 0)
+  int rc = reconcile (&a, anchor_id, doc, false, &deferred, err);
+  /* The lock file exists only while held. */
+  if (lk >= 0)
+    anchor_unlock_remove (ctx, anchor_id, steal_fd (&lk));
+  if (rc < 0)
     return -1;
   if (deferred && deferred[0] && detach (-1))
     {
@@ -1057,11 +1067,36 @@ companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
   if (sock == NULL || !detach (-1))
     return -1;
   cleanup_error struct podshim_error *e2 = NULL;
+  /* Serialised with the anchor's own reconciliation: if the anchor has
+     started meanwhile and started this very container, it stays. */
+  cleanup_close int lk = anchor_lock (ctx, of, API_WAIT_S);
   /* Give dockerd time to record the failed start before the removal. */
   sleep (1);
-  if (wait_api (&a) && api_remove (&a, id, &e2) < 0)
+  if (!wait_api (&a))
+    _exit (1);
+  cleanup_free char *path = NULL;
+  if (asprintf (&path, "/containers/%s/json", id) < 0)
+    _exit (1);
+  cleanup_http_response struct http_response r = { 0 };
+  cleanup_json yajl_val doc = NULL;
+  if (api_call (&a, "GET", path, NULL, API_TIMEOUT_MS, &r, &e2) == 0 && r.status == 200
+      && json_parse (r.body, r.body_len, "container inspect", &doc, &e2) == 0)
+    {
+      const char *const running[] = { "State", "Running", NULL };
+      yajl_val v = json_get_path (doc, running);
+      if (v && v->type == yajl_t_true)
+        {
+          podshim_log (PODSHIM_LOG_INFO,
+                       "podshim: companion %.12s runs again (its anchor `%.12s` is back): kept",
+                       id, of);
+          _exit (0);
+        }
+    }
+  if (api_remove (&a, id, &e2) < 0)
     podshim_log (PODSHIM_LOG_ERROR, "podshim: %s", e2->msg);
   else
     podshim_log (PODSHIM_LOG_INFO, "podshim: removed companion %.12s of gone `%.12s`", id, of);
+  if (lk >= 0)
+    anchor_unlock_remove (ctx, of, steal_fd (&lk));
   _exit (0);
 }

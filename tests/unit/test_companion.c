@@ -221,6 +221,32 @@ test_plan_and_record (void **state)
   free (plan);
 }
 
+static void
+test_docker_host (void **state)
+{
+  (void) state;
+  struct podshim_error *err = NULL;
+  struct runc_cmdline c = { 0 };
+  struct shim_ctx ctx = { .cmd = &c };
+  unsetenv ("PODSHIM_DOCKER_HOST");
+  char *p = companion_docker_socket (&ctx, &err);
+  assert_string_equal (p, "/var/run/docker.sock");
+  free (p);
+  setenv ("PODSHIM_DOCKER_HOST", "unix:///env/d.sock", 1);
+  p = companion_docker_socket (&ctx, &err);
+  assert_string_equal (p, "/env/d.sock");
+  free (p);
+  /* the option wins over the environment */
+  c.shim_docker_host = "unix:///opt/d.sock";
+  p = companion_docker_socket (&ctx, &err);
+  assert_string_equal (p, "/opt/d.sock");
+  free (p);
+  c.shim_docker_host = "tcp://127.0.0.1:2375";
+  assert_null (companion_docker_socket (&ctx, &err));
+  assert_error_contains (&err, "Docker host `tcp://127.0.0.1:2375` is not unix:///PATH");
+  unsetenv ("PODSHIM_DOCKER_HOST");
+}
+
 int
 main (void)
 {
@@ -229,6 +255,7 @@ main (void)
     cmocka_unit_test (test_spec_refusals),
     cmocka_unit_test (test_specs_from_labels),
     cmocka_unit_test (test_plan_and_record),
+    cmocka_unit_test (test_docker_host),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
