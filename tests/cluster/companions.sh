@@ -16,7 +16,8 @@
 #            paired there; both daemons start again: their old anchors do
 #            not run, their old companions (restart policy "always") are
 #            removed and never started, no companion is started alone, no
-#            pod is left on them
+#            pod is left on them; measured: a plain `--restart always`
+#            member of node 3's replica's pod at boot
 #   update   `docker service update --force`: every replica replaced, paired,
 #            no companion of an old replica left
 #   rm       `docker service rm`: no companion container on any node, every
@@ -136,6 +137,14 @@ for v in 2 3; do
 	OLDC[$v]=$(companions | awk -v v=$v '$1 == v { print $2 }' | tr '\n' ' ')
 	diag "node $v ran $(wc -w <<<"${OLDA[$v]}") replica(s) and $(wc -w <<<"${OLDC[$v]}") companion(s)"
 done
+# For contrast, a plain `docker run --restart always` member of node 3's
+# replica's pod (no companion: what a restart policy alone does at boot).
+plainpod=
+if [[ -n ${OLDA[3]// /} ]]; then
+	plainpod=$(pshim 3 pod list --format json | jq -r --arg a "${OLDA[3]%% *}" '.[] | select(.members | index($a)) | .name')
+	dn 3 run -d -q --name plain --restart always --network none --label "podshim.pod=$plainpod" \
+		"$IMG" sleep 100000 >/dev/null || plainpod=
+fi
 check "crash: dockerd and containerd of node 3 SIGKILLed" node_crash 3
 check "power cut: every process of node 2 SIGKILLed" node_poweroff 2
 check "the manager marks nodes 2 and 3 down" wait_for -n 120 -s 0.5 eval 'node_is 2 down && node_is 3 down'
@@ -171,6 +180,16 @@ old_gone() {
 	done
 	no_pods "$v"
 }
+if [[ -n $plainpod ]]; then
+	if wait_for -n 60 -s 0.5 eval 'pod_size_is 3 "$plainpod" 1 && [[ $(dn 3 inspect -f "{{.State.Running}}" plain) == true ]]' >/dev/null; then
+		diag "node 3: the plain --restart always member was started again at boot, alone in pod $plainpod"
+		ok "measured: a plain --restart always member comes back alone (its replica is on another node)"
+	else
+		diag "node 3: the plain member: $(dn 3 ps -a --filter name=plain --format '{{.Status}}'), pods: $(pshim 3 pod list --format json | jq -c '[.[] | {name, members}]')"
+		ok "measured: a plain --restart always member did not come back alone"
+	fi
+	dn 3 rm -f plain >/dev/null
+fi
 for v in 2 3; do
 	check "node $v: its old anchors do not run, its old companions are removed, no pod left" \
 		wait_for -n 120 -s 0.5 old_gone $v

@@ -226,15 +226,16 @@ cluster_down() {
 	((CL_UP)) || [[ -n ${CL_DIR:-} && -e ${CL_DIR:-} ]] || return 0
 	# the workers at once (each stop takes ~12 s, mostly dockerd's own
 	# shutdown), then the manager
+	# (their logs to the test's stderr: how long each took)
 	local -a pids=()
 	for ((i = CL_N; i >= 2; i--)); do
-		"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n$i" >&2 2>/dev/null &
+		"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n$i" 2>&1 | sed "s/^/node $i: /" >&2 &
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do
 		wait "$i" || true
 	done
-	"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n1" >&2 2>/dev/null || true
+	"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n1" 2>&1 | sed "s/^/node 1: /" >&2 || true
 	ip netns del "$CL_BRNS" 2>/dev/null || true
 	rm -rf --one-file-system "$CL_DIR" 2>/dev/null || true
 	CL_UP=0

@@ -16,11 +16,8 @@
 #             deployments of 3 slots, default 8)
 #   fewer     measured, not asserted: node-ID names with 2 replicas on 3
 #             nodes (CLUSTER_ROUNDS / 2 deployments)
-#   crash     dockerd + containerd of a node SIGKILLed: the node goes
-#             Down, its replica moves; on restart the node runs none of
-#             its old tasks and keeps no pod of them (a plain
-#             --restart always member of the pod: measured)
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
+# A node's daemon crash and a power cut: companions.sh.
 set -euo pipefail
 # shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
 # shellcheck source=tests/e2e/lib.sh
@@ -177,58 +174,6 @@ for ((r = 1; r <= ${CLUSTER_ROUNDS:-8} / 2; r++)); do
 done
 diag "node-ID names, 2 replicas on 3 nodes: $broken of $pods pods incomplete, $((SECONDS - t))s"
 ok "node-ID names with fewer replicas measured: $broken of $pods pods incomplete"
-
-# --- a node's daemon crashes ---------------------------------------------------
-# dockerd and containerd of a worker (node 3, or 2) are SIGKILLed (the shims and containers
-# live on).  Swarm marks the node Down and runs its replica elsewhere; when
-# the daemon comes back, it kills what ran under the dead daemon (no
-# live-restore), starts what has a restart policy, and the Swarm agent shuts
-# its old task down.  A plain `docker run --restart always` member of the
-# replica's pod shows why a restart policy alone cannot keep a pod whole.
-t=$SECONDS
-dn 1 service create "${SVC_OPTS[@]}" --name app --replicas 3 \
-	--env 'PODSHIM_POD=web-{{.Task.Slot}}' --env 'NODE={{.Node.ID}}' "$IMG" "${APP_CMD[@]}" >/dev/null
-check "crash: 3 replicas run" wait_for -n 120 -s 0.5 count_running app 3
-# the node to crash, V: a worker running a replica (Swarm spreads the
-# replicas, so node 3 nearly always)
-V=3
-[[ -n $(running_tasks app | awk '$1 == 3') ]] || V=2
-vslot=$(running_tasks app | awk -v v=$V '$1 == v { print $3 }' | head -n 1 | cut -d. -f2)
-dn $V run -d -q --name plain --restart always --network none --label "podshim.pod=web-$vslot" \
-	"$IMG" sleep 100000 >/dev/null
-old=$(running_tasks app | awk -v v=$V '$1 == v { print $2 }' | head -n 1)
-check "crash: node $V's pod web-$vslot holds its replica and the plain member" \
-	wait_for -n 20 -s 0.5 pod_size_is "$V" "web-$vslot" 2
-t1=$SECONDS
-check "crash: dockerd and containerd of node $V SIGKILLed" node_crash $V
-check "crash: the manager marks node $V down" wait_for -n 120 -s 0.5 node_is "$V" down
-diag "crash: node $V down $((SECONDS - t1))s after the kill"
-elsewhere() { [[ $(running_tasks app | awk -v v=$V '$1 != v' | grep -c .) == 3 ]] || { running_tasks app; return 1; }; }
-check "crash: Swarm runs 3 replicas on the other nodes" wait_for -n 120 -s 0.5 elsewhere
-diag "crash: replica moved $((SECONDS - t1))s after the kill"
-check "crash: node $V's daemon restarts" node_restart $V
-check "crash: node $V ready again" wait_for -n 120 -s 0.5 node_is "$V" ready
-old_gone() {
-	[[ $(dn $V inspect -f '{{.State.Running}}' "$old" 2>/dev/null || echo false) == false ]] ||
-		{ echo "old replica still running"; return 1; }
-	[[ $(dn $V ps -q --filter label=com.docker.swarm.service.name=app | grep -c .) == 0 ]] ||
-		{ echo "node $V runs app tasks"; return 1; }
-}
-check "crash: node $V does not run its old replica (nor any of app's)" wait_for -n 60 -s 0.5 old_gone
-check "crash: still 3 replicas, on the other nodes" elsewhere
-plain_alone() {
-	[[ $(dn $V inspect -f '{{.State.Running}}' plain) == true ]] || return 1
-	pod_size_is "$V" "web-$vslot" 1
-}
-if wait_for -n 40 -s 0.5 plain_alone >/dev/null; then
-	diag "crash: dockerd restarted the --restart always member at boot, alone in pod web-$vslot (its replica is on another node)"
-else
-	diag "crash: the --restart always member: $(dn $V ps -a --filter name=plain --format '{{.Status}}'); pods on node $V: $(pshim $V pod list --format json | jq -c '[.[] | {name, members}]')"
-fi
-dn $V rm -f plain >/dev/null
-check "crash: node $V has no pod left" wait_for -n 40 -s 0.5 no_pods "$V"
-rm_services app
-diag "crash: $((SECONDS - t))s"
 
 # --- teardown -----------------------------------------------------------------
 t=$SECONDS
