@@ -147,14 +147,14 @@ if [[ -n ${OLDA[3]// /} ]]; then
 fi
 check "crash: dockerd and containerd of node 3 SIGKILLed" node_crash 3
 check "power cut: every process of node 2 SIGKILLed" node_poweroff 2
-check "the manager marks nodes 2 and 3 down" wait_for -n 120 -s 0.5 eval 'node_is 2 down && node_is 3 down'
+check "the manager marks nodes 2 and 3 down" wait_for -n 240 -s 0.5 eval 'node_is 2 down && node_is 3 down'
 diag "nodes 2 and 3 down after $((SECONDS - t))s"
 on1() {
 	local got
 	got=$(dn 1 ps -q --filter label=com.docker.swarm.service.name=web | grep -c .) || true
 	((got == 3)) || { echo "$got replicas on node 1"; return 1; }
 }
-check "Swarm runs the 3 replicas on node 1" wait_for -n 120 -s 0.5 on1
+check "Swarm runs the 3 replicas on node 1" wait_for -n 240 -s 0.5 on1
 diag "replicas moved $((SECONDS - t))s after the kills"
 boot=$(date +%s)
 pids=()
