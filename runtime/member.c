@@ -1410,6 +1410,15 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   int has_rec = route_record_from_spec (ctx, spec, labels, &rec, err);
   if (has_rec < 0)
     return -1;
+  if (rec.companion_specs && labels == NULL && c->id && container_id_valid (c->id))
+    {
+      /* Companions by annotation: the anchor's Docker name is in its labels
+         document all the same. */
+      if (docker_labels_load_all (spec, c->id, &labels, err) < 0)
+        return -1;
+      free (rec.anchor_name);
+      rec.anchor_name = companion_anchor_name (labels, c->id);
+    }
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
   if (r == 0 && rec.companion_specs && c->id)

@@ -514,6 +514,7 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
   if (unlinkat (rootfd, "pods", AT_REMOVEDIR) == 0 || errno == ENOENT)
     if ((unlinkat (rootfd, "containers", AT_REMOVEDIR) == 0 || errno == ENOENT)
         && (unlinkat (rootfd, "records", AT_REMOVEDIR) == 0 || errno == ENOENT)
+        && (unlinkat (rootfd, "companions", AT_REMOVEDIR) == 0 || errno == ENOENT)
         && (unlinkat (rootfd, "locks", AT_REMOVEDIR) == 0 || errno == ENOENT))
       {
         unlinkat (rootfd, "root", 0);

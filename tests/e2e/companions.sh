@@ -119,6 +119,23 @@ check "and reads the anchor's file in their pod volume /shared" \
 check "docker rm -f cs" docker rm -f cs
 check "removes its companion" wait_for -n 100 -s 0.2 gone cs.probe
 
+# An OCI annotation declares one too (API >= 1.43, engine >= 24; dockerd 20.10
+# passes no annotation).
+api=$(docker version --format '{{.Server.APIVersion}}')
+if [[ $(printf '%s\n' "$api" 1.43 | sort -V | head -n1) == 1.43 ]]; then
+	check "anchor with a companion declared by --annotation: docker run" \
+		docker run -d --name ann --annotation "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
+	check "its companion runs and reaches it" \
+		wait_for -n 100 -s 0.2 docker exec ann.probe grep -qx hello-from-anchor /tmp/got
+	check "docker rm -f ann" docker rm -f ann
+	check "removes its companion" wait_for -n 100 -s 0.2 gone ann.probe
+else
+	skip "--annotation needs API 1.43 (this engine: $api)"
+	skip "--annotation needs API 1.43"
+	skip "--annotation needs API 1.43"
+	skip "--annotation needs API 1.43"
+fi
+
 # --- refusals ------------------------------------------------------------------
 
 out=$(docker run -d --name bad --label 'podshim.companion.side={"image":"podshim/busybox","privileged":true}' "$IMG" sleep 100 2>&1)
@@ -201,6 +218,17 @@ if docker swarm init --advertise-addr 127.0.0.1 >/dev/null 2>&1; then
 		--container-label "podshim.companion.probe=$PROBE" "$IMG" sh -c "$APP"
 	check "each replica's companion runs and reaches its own task over 127.0.0.1" \
 		wait_for -n 150 -s 0.4 task_companions
+	OLD_COMP=$(docker ps -q --no-trunc --filter label=podshim.companion-of | sort)
+	check "docker service update --force sweb (a rolling update)" \
+		docker service update -d -q --force --update-delay 0s sweb
+	replaced() {
+		task_companions || return 1
+		local now
+		now=$(docker ps -aq --no-trunc --filter label=podshim.companion-of | sort)
+		[[ $(wc -w <<<"$now") == 2 ]] || { echo "companions: $now"; return 1; }
+		[[ -z $(comm -12 <(echo "$OLD_COMP") <(echo "$now")) ]] || { echo "old companions left"; return 1; }
+	}
+	check "the new tasks have new companions; the old ones are gone" wait_for -n 200 -s 0.4 replaced
 	check "docker service rm sweb" docker service rm sweb
 	check "removes every companion" wait_for -n 150 -s 0.2 no_companions
 	check "a companion with a missing image: service create" \
