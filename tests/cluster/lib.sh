@@ -37,14 +37,11 @@ pshim() {
 	"$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
 }
 
-# _node_start I: start node I (hack/dockerd with its link, mount namespace
-# and cgroup parent) and import the test image into it.
+# _node_start I: start node I (node_restart: hack/dockerd with its link,
+# mount namespace and cgroup parent) and import the test image into it.
 _node_start() {
 	local i=$1
-	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
-		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" \
-		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2 &&
-		"$E2E_REPO/hack/images" "$CL_DIR/n$i" busybox >&2
+	node_restart "$i" && "$E2E_REPO/hack/images" "$CL_DIR/n$i" busybox >&2
 }
 
 cluster_up() {
@@ -101,6 +98,106 @@ node_of_id() {
 	return 1
 }
 
+# node_pids I: every process of node I: its daemons and shims (command line
+# naming its dir), its containers' processes (cgroups under its
+# --cgroup-parent) and its pods' pause and holder processes (recorded in its
+# podshim state).
+node_pids() {
+	local i=$1 p pid f
+	for p in /proc/[0-9]*; do
+		pid=${p#/proc/}
+		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$CL_DIR/n$i/" ||
+			grep -qF "/$CL_CGROUP-n$i" "$p/cgroup" 2>/dev/null; then
+			echo "$pid"
+		fi
+	done
+	for f in "$CL_DIR/n$i"/podshim-state/*/pods/*/pod.json; do
+		[[ -f $f ]] || continue
+		for pid in $(jq -r '(.pause.pid // .pause_pid // empty), (.holder.pid // empty) | select(type == "number" and . > 0)' "$f" 2>/dev/null); do
+			[[ $(cat "/proc/$pid/comm" 2>/dev/null) == podshim-pause ]] && echo "$pid"
+		done
+	done
+}
+
+# _kill_all PID...: SIGKILL the PIDs and wait (bounded) until they are gone.
+_kill_all() {
+	local p t
+	(($#)) || return 0
+	kill -KILL "$@" 2>/dev/null || true
+	for ((t = 0; t < 100; t++)); do
+		for p in "$@"; do
+			[[ -e /proc/$p && $(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null) != Z ]] && break
+			p=
+		done
+		[[ -z $p ]] && return 0
+		sleep 0.1
+	done
+	echo "process $p survived SIGKILL" >&2
+	return 1
+}
+
+# node_crash I: dockerd and its containerd of node I die (SIGKILL), as when
+# the daemon crashes; the shims and the containers keep running.
+node_crash() {
+	local i=$1 d pids=() p
+	d=$CL_DIR/n$i
+	pids+=("$(cat "$d/dockerd.pid")")
+	for p in /proc/[0-9]*; do
+		[[ $(cat "$p/comm" 2>/dev/null) == containerd ]] || continue
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$d/" && pids+=("${p#/proc/}")
+	done
+	((${#pids[@]} == 2)) || { echo "node $i: dockerd + containerd not found: ${pids[*]}" >&2; return 1; }
+	_kill_all "${pids[@]}"
+}
+
+# node_poweroff I: every process of node I dies at once (SIGKILL), as when
+# the node loses power: daemons, shims, containers, pods' pause processes.
+# Its mount namespace (overlay and namespace mounts) dies with them; its
+# dirs (data-root, podshim state) stay, as a disk does.
+node_poweroff() {
+	local i=$1 n
+	for n in 1 2 3; do
+		# shellcheck disable=SC2046 # a list of PIDs
+		_kill_all $(node_pids "$i") || true
+	done
+	[[ -z $(node_pids "$i") ]] || { echo "node $i: processes left: $(node_pids "$i" | tr '\n' ' ')" >&2; return 1; }
+}
+
+# node_restart I: start node I's daemon (again, on its dirs, as at boot).
+# PODSHIM_DOCKER_HOST, inherited by its containerd, shims and so podshim,
+# names the node's own API socket: companions are made on their node.
+node_restart() {
+	local i=$1
+	PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
+		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" PODSHIM_DOCKER_HOST="unix://$CL_DIR/n$i/docker.sock" \
+		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2
+}
+
+# node_status I: the manager's view of node I (ready, down...); node_is I
+# STATE: it is STATE.
+node_status() {
+	dn 1 node inspect --format '{{.Status.State}}' "${CL_NODE_ID[$1]}"
+}
+node_is() {
+	local s
+	s=$(node_status "$1")
+	[[ $s == "$2" ]] || { echo "node $1: $s"; return 1; }
+}
+
+# pod_size_is I POD N: on node I, pod POD has N members; no_pods I: node I
+# has no pod.
+pod_size_is() {
+	local got
+	got=$(pshim "$1" pod list --format json | jq -c --arg n "$2" '[.[] | select(.name == $n) | .members | length]')
+	[[ $got == "[$3]" ]] || { echo "node $1, pod $2: $got members, want $3"; return 1; }
+}
+no_pods() {
+	local got
+	got=$(pshim "$1" pod list --format json | jq -c .)
+	[[ $got == "[]" ]] || { echo "node $1 pods: $got"; return 1; }
+}
+
 # cluster_leftovers: what the cluster left on the machine (nothing, when
 # torn down): its netns, processes mentioning its dir, mounts under it,
 # cgroups named after it.
@@ -115,7 +212,7 @@ cluster_leftovers() {
 	done
 	for p in /proc/[0-9]*; do
 		[[ ${p#/proc/} == "$$" || ${p#/proc/} == "$BASHPID" ]] && continue
-		tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$CL_DIR/" && echo "process ${p#/proc/}"
+		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$CL_DIR/" && echo "process ${p#/proc/}"
 	done
 	grep -F " $CL_DIR" /proc/self/mountinfo | awk '{ print "mount " $5 }'
 	find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -type d -name "$CL_CGROUP*" 2>/dev/null | sed 's/^/cgroup /'
@@ -127,9 +224,18 @@ cluster_leftovers() {
 cluster_down() {
 	local i
 	((CL_UP)) || [[ -n ${CL_DIR:-} && -e ${CL_DIR:-} ]] || return 0
-	for ((i = CL_N; i >= 1; i--)); do
-		"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n$i" >&2 2>/dev/null || true
+	# the workers at once (each stop takes ~12 s, mostly dockerd's own
+	# shutdown), then the manager
+	# (their logs to the test's stderr: how long each took)
+	local -a pids=()
+	for ((i = CL_N; i >= 2; i--)); do
+		"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n$i" 2>&1 | sed "s/^/node $i: /" >&2 &
+		pids+=($!)
 	done
+	for i in "${pids[@]}"; do
+		wait "$i" || true
+	done
+	"$E2E_REPO/hack/dockerd" stop "$CL_DIR/n1" 2>&1 | sed "s/^/node 1: /" >&2 || true
 	ip netns del "$CL_BRNS" 2>/dev/null || true
 	rm -rf --one-file-system "$CL_DIR" 2>/dev/null || true
 	CL_UP=0

@@ -17,6 +17,7 @@
 #   fewer     measured, not asserted: node-ID names with 2 replicas on 3
 #             nodes (CLUSTER_ROUNDS / 2 deployments)
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
+# A node's daemon crash and a power cut: companions.sh.
 set -euo pipefail
 # shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
 # shellcheck source=tests/e2e/lib.sh
