@@ -10,7 +10,6 @@
 #include "argv.h"
 #include "member.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
