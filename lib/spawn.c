@@ -16,6 +16,11 @@ spawn_exec (const struct spawn_opts *o)
 {
   int high[SPAWN_FDS_MAX];
   int null = -1;
+  if (o->n_fds < 0 || o->n_fds > SPAWN_FDS_MAX)
+    {
+      errno = EINVAL;
+      return SPAWN_FAILED_SETUP;
+    }
   for (int i = 0; i < o->n_fds; i++)
     {
       high[i] = -1;

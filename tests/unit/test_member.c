@@ -11,7 +11,6 @@
 #include "member.h"
 #include "statedir.h"
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -421,6 +420,35 @@ test_foreground_run_leaves (void **state)
   assert_no_pod (f, "solo", "r2");
 }
 
+/* A delete the delegate refuses keeps the member while the delegate still
+   has the container (<root>/<id>/), and lets it go once it has not. */
+static void
+test_failed_delete (void **state)
+{
+  struct fixture *f = *state;
+  if (f == NULL)
+    skip ();
+  struct podshim_error *err = NULL;
+  assert_no_error (create (f, "m1", "web", 0, &err), err);
+  cleanup_free char *known = t_printf ("%s/m1", f->root);
+  assert_int_equal (mkdir (known, 0700), 0);
+  setenv ("FAKE_STATUS", "1", 1);
+  int status = -1;
+  assert_no_error (shim (f, "delete", "m1", &status, &err), err);
+  assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+  cleanup_free char *idx = slurp (f, "containers/m1");
+  assert_string_equal (idx, "web");
+  cleanup_free char *podjson = slurp (f, "pods/web/pod.json");
+  assert_non_null (strstr (podjson, "\"m1\""));
+  pid_t holders[MAX_KIDS];
+  assert_int_equal (stray_children (f, holders, MAX_KIDS), 1);
+
+  assert_int_equal (rmdir (known), 0);
+  assert_no_error (shim (f, "delete", "m1", &status, &err), err);
+  assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 1);
+  assert_no_pod (f, "web", "m1");
+}
+
 /* A failure injected at each step of a first member's create rolls it all
    back; the delegate never runs. */
 static void
@@ -482,6 +510,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_delegate_fails, setup, teardown),
     cmocka_unit_test_setup_teardown (test_members_join_and_leave, setup, teardown),
     cmocka_unit_test_setup_teardown (test_foreground_run_leaves, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_failed_delete, setup, teardown),
     cmocka_unit_test_setup_teardown (test_fault_rolls_back, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -62,6 +62,10 @@ test_exec_failure (void **state)
   assert_true (spawn_run (&o, "`sh`", &status, &err) < 0);
   assert_int_equal (err->errno_, EBADF);
   assert_error_contains (&err, "cannot execute `sh`");
+  o.n_fds = SPAWN_FDS_MAX + 1;
+  assert_true (spawn_run (&o, "`sh`", &status, &err) < 0);
+  assert_int_equal (err->errno_, EINVAL);
+  assert_error_contains (&err, "cannot execute `sh`");
 }
 
 /* Opens path at exactly fd. */
