@@ -192,10 +192,13 @@ sc_signals() {
 	mkb 'kill -9 $$' '.linux.namespaces |= map(select(.type != "pid"))'
 	rec run -b "$B" "$ID"
 	# A signal handled inside a detached container.
-	mkb 'trap "echo usr1 > /dev/shm/usr1" USR1; while :; do sleep 0.05; done'
+	mkb 'trap "echo usr1 > /dev/shm/usr1" USR1; echo ready > /dev/shm/ready; while :; do sleep 0.05; done'
 	rec run -d -b "$B" "$ID"
-	rec kill "$ID" USR1
+	# Not before the trap is set: an untrapped USR1 would end sh.
 	local n=250
+	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/ready >/dev/null 2>&1; do sleep 0.02; done
+	rec kill "$ID" USR1
+	n=250
 	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/usr1 >/dev/null 2>&1; do sleep 0.02; done
 	rec exec "$ID" cat /dev/shm/usr1
 	rec kill "$ID" 9
