@@ -248,8 +248,21 @@ sandbox_release (struct sandbox_proc *sp)
 {
   if (sp->go_fd >= 0)
     {
+      /* A holder that already died (its pause could not be exec'd) must not
+         take podshim with it by SIGPIPE: its failure is read from report_fd.
+         Blocked, not ignored: an ignored signal would reach the delegate. */
+      sigset_t pipe, old, pending;
+      sigemptyset (&pipe);
+      sigaddset (&pipe, SIGPIPE);
+      bool was_pending = sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE);
+      (void) sigprocmask (SIG_BLOCK, &pipe, &old);
       ssize_t w = write (sp->go_fd, "g", 1);
-      (void) w;
+      if (w < 0 && errno == EPIPE && !was_pending)
+        {
+          const struct timespec zero = { 0, 0 };
+          (void) sigtimedwait (&pipe, NULL, &zero);
+        }
+      (void) sigprocmask (SIG_SETMASK, &old, NULL);
     }
   cleanup_closep (&sp->go_fd);
 }

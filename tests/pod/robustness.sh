@@ -321,4 +321,18 @@ check "a fresh state dir is made 0700" eval '
 	[[ $(stat -c %a "$T/st-new/a/b") == 700 ]]'
 "$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" delete --force S3 </dev/null >/dev/null 2>&1
 
+# --- podshim-pause cannot be exec'd -------------------------------------------------
+# The holder dies before podshim tells it to go: podshim must not die of
+# SIGPIPE (exit 141, no message, pod.json left behind).
+out=$(PODSHIM_PAUSE=$T/no-such-pause shim create --bundle "$(mkb NP1 -a podshim.pod=nopause)" NP1 </dev/null 2>&1)
+s=$?
+if ((s != 141)) && ((s == 0)) || [[ $out == *podshim* ]]; then
+	ok "a missing podshim-pause: podshim is not killed by SIGPIPE (status $s)"
+else
+	not_ok "a missing podshim-pause: podshim is not killed by SIGPIPE" "status $s: $out"
+fi
+shim delete --force NP1 </dev/null >/dev/null 2>&1
+check "a missing podshim-pause: nothing left of pod nopause" eval '
+	shim pod gc >/dev/null 2>&1; [[ ! -e $STATE/$KEY/pods/nopause ]]'
+
 done_testing
