@@ -326,7 +326,7 @@ check "a fresh state dir is made 0700" eval '
 # SIGPIPE (exit 141, no message, pod.json left behind).
 out=$(PODSHIM_PAUSE=$T/no-such-pause shim create --bundle "$(mkb NP1 -a podshim.pod=nopause)" NP1 </dev/null 2>&1)
 s=$?
-if ((s != 141)) && ((s == 0)) || [[ $out == *podshim* ]]; then
+if ((s != 141)) && { ((s == 0)) || [[ $out == *podshim* ]]; }; then
 	ok "a missing podshim-pause: podshim is not killed by SIGPIPE (status $s)"
 else
 	not_ok "a missing podshim-pause: podshim is not killed by SIGPIPE" "status $s: $out"
