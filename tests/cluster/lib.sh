@@ -46,7 +46,7 @@ _node_start() {
 
 cluster_up() {
 	local n=$1 i tok
-	[[ -x $PODSHIM ]] || { echo "Bail out! no podshim binary at $PODSHIM (build first)"; exit 1; }
+	[[ -x $PODSHIM ]] || bail "no podshim binary at $PODSHIM (build first)"
 	CL_DIR=$(mktemp -d /tmp/cl.XXXXXX)
 	local h
 	h=$(printf '%s' "$CL_DIR" | sha256sum | cut -c1-8)
@@ -54,13 +54,13 @@ cluster_up() {
 	CL_CGROUP=podshim-cl-$h
 	CL_N=$n
 	at_exit cluster_down
-	ip netns add "$CL_BRNS" || { echo "Bail out! ip netns add $CL_BRNS"; exit 1; }
+	ip netns add "$CL_BRNS" || bail "ip netns add $CL_BRNS"
 	ip -n "$CL_BRNS" link set lo up
 	ip -n "$CL_BRNS" link add br0 type bridge
 	ip -n "$CL_BRNS" link set br0 up
 	CL_UP=1
 	"$E2E_REPO/hack/engine" fetch "${PODSHIM_ENGINE:-debian12}" >&2 ||
-		{ echo "Bail out! engine ${PODSHIM_ENGINE:-debian12} not available"; exit 1; }
+		bail "engine ${PODSHIM_ENGINE:-debian12} not available"
 	# In parallel: each start waits mostly for its daemon.
 	local -a pids=()
 	for ((i = 1; i <= n; i++)); do
@@ -68,20 +68,20 @@ cluster_up() {
 		pids+=($!)
 	done
 	for i in "${pids[@]}"; do
-		wait "$i" || { echo "Bail out! a node did not start"; exit 1; }
+		wait "$i" || bail "a node did not start"
 	done
 	dn 1 swarm init --advertise-addr "$CL_SUBNET.1" --listen-addr "$CL_SUBNET.1:2377" >/dev/null ||
-		{ echo "Bail out! swarm init"; exit 1; }
+		bail "swarm init"
 	tok=$(dn 1 swarm join-token -q worker)
 	for ((i = 2; i <= n; i++)); do
 		dn "$i" swarm join --token "$tok" --advertise-addr "$CL_SUBNET.$i" \
 			--listen-addr "$CL_SUBNET.$i:2377" "$CL_SUBNET.1:2377" >/dev/null ||
-			{ echo "Bail out! node $i did not join"; exit 1; }
+			bail "node $i did not join"
 	done
 	for ((i = 1; i <= n; i++)); do
 		CL_NODE_ID[i]=$(dn "$i" info --format '{{.Swarm.NodeID}}')
 	done
-	wait_for -n 150 nodes_ready "$n" >/dev/null || { echo "Bail out! nodes not ready"; exit 1; }
+	wait_for -n 150 nodes_ready "$n" >/dev/null || bail "nodes not ready"
 }
 
 # nodes_ready N: the manager sees N nodes Ready.

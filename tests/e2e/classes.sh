@@ -14,8 +14,7 @@ set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DOCKER_BIN=$(type -P docker)
-docker() { timeout 120 "$DOCKER_BIN" "$@"; }
+bounded_docker 120
 IMG=podshim/busybox
 RUNSC=$(type -P runsc || true)
 
@@ -128,9 +127,7 @@ if [[ -z $RUNSC ]]; then
 else
 	swarm_cleanup() {
 		docker service rm gsvc >/dev/null 2>&1 || true
-		wait_for -n 50 -s 0.2 sh -c '[ -z "$(docker ps -q)" ]' >/dev/null 2>&1 || true
-		docker swarm leave --force >/dev/null 2>&1 || true
-		docker network rm docker_gwbridge >/dev/null 2>&1 || true
+		swarm_down
 	}
 	at_exit swarm_cleanup
 	check "Swarm: init" docker swarm init --advertise-addr 127.0.0.1

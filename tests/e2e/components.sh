@@ -25,39 +25,8 @@ set -uo pipefail
 
 CMP=$E2E_REPO/tests/e2e/components
 TOKEN=tok-$$-$RANDOM
-DOCKER_BIN=$(type -P docker)
-docker() { timeout 60 "$DOCKER_BIN" "$@"; }
 
-CONTAINERS=()
-run_d() {
-	local name=$1 out
-	shift
-	CONTAINERS+=("$name")
-	if ! out=$(docker run -d --name "$name" "$@" 2>&1); then
-		not_ok "start $name" "docker run -d --name $name $*" "$out"
-		return 1
-	fi
-}
-rm_all() {
-	((${#CONTAINERS[@]} == 0)) || docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1
-	CONTAINERS=()
-}
-cid() { docker inspect -f '{{.Id}}' "$1" 2>/dev/null; }
-state() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
-health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
-health_is() { [[ $(health "$1") == "$2" ]]; }
-pod_gone() { [[ -z $(pod_members "$1") ]] && ! podshim_cli pod inspect "$1" >/dev/null 2>&1; }
-members_are() {
-	local pod=$1 c want=''
-	shift
-	for c in "$@"; do want+=$(cid "$c")$'\n'; done
-	[[ $(pod_members "$pod") == "$(sort <<<"${want%$'\n'}")" ]]
-}
-in_pod() {
-	local c=$1
-	shift
-	docker exec "$c" timeout 10 "$@"
-}
+bounded_docker
 shm_mounts() { grep -c " $E2E_DIR/podshim-data/.*/shm " /proc/self/mountinfo; }
 now() { echo "${EPOCHREALTIME/./}"; }
 T_ALL=$(now)
@@ -208,9 +177,7 @@ stack_healthy() { # stack_healthy SERVICE
 }
 stack_cleanup() {
 	docker stack rm stk >/dev/null 2>&1 || true
-	wait_for -n 100 -s 0.2 sh -c '[ -z "$(docker ps -q)" ]' >/dev/null 2>&1 || true
-	docker swarm leave --force >/dev/null 2>&1 || true
-	docker network rm docker_gwbridge >/dev/null 2>&1 || true
+	swarm_down 100
 }
 
 part_stack() {

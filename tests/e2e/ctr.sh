@@ -15,9 +15,9 @@ set -euo pipefail
 
 T0=$SECONDS
 ENGINE=${PODSHIM_ENGINE:-debian12}
-[[ -x $PODSHIM ]] || { echo "Bail out! no podshim binary at $PODSHIM (build first)"; exit 1; }
+[[ -x $PODSHIM ]] || bail "no podshim binary at $PODSHIM (build first)"
 BINDIR=$("$E2E_REPO/hack/engine" fetch "$ENGINE" >&2 && "$E2E_REPO/hack/engine" bindir "$ENGINE") ||
-	{ echo "Bail out! engine $ENGINE not available"; exit 1; }
+	bail "engine $ENGINE not available"
 export PATH="${BINDIR:+$BINDIR:}$PATH"
 
 D=$(mktemp -d /tmp/ctr.XXXXXX)

@@ -31,111 +31,12 @@ if [[ -z ${PODSHIM:-} ]]; then
 	[[ -x $PODSHIM || ! -x $BUILD/cmd/podshim ]] || PODSHIM=$BUILD/cmd/podshim
 fi
 export PODSHIM
-E2E_PASS=0
-E2E_FAIL=0
-E2E_N=0
-E2E_PLANNED=
-E2E_CLEANUPS=()
+# TAP (plan, ok, not_ok, is/like DESC GOT WANT, check, skip, wait_for,
+# retry, done_testing...) and at_exit: one copy for every suite.
+# shellcheck source=tests/lib/tap.sh
+. "$E2E_REPO/tests/lib/tap.sh"
 
-# --- TAP -------------------------------------------------------------------
-
-# plan N: announce the number of tests (optional; done_testing plans too).
-plan() {
-	E2E_PLANNED=$1
-	echo "1..$1"
-}
-
-# diag MSG...: TAP comment lines, one per line of each MSG (on stdout, so
-# they interleave with the results).
-diag() {
-	local line
-	printf '%s\n' "$@" | while IFS= read -r line; do echo "# $line"; done
-}
-
-# ok DESC / not_ok DESC [DIAG...]: record one result.
-ok() {
-	E2E_N=$((E2E_N + 1)) E2E_PASS=$((E2E_PASS + 1))
-	echo "ok $E2E_N - $1"
-}
-not_ok() {
-	E2E_N=$((E2E_N + 1)) E2E_FAIL=$((E2E_FAIL + 1))
-	echo "not ok $E2E_N - $1"
-	shift
-	(($# == 0)) || diag "$@"
-}
-
-# skip REASON: record one skipped test (TAP directive; meson counts it as
-# skipped).
-skip() {
-	E2E_N=$((E2E_N + 1)) E2E_PASS=$((E2E_PASS + 1))
-	echo "ok $E2E_N # SKIP $1"
-}
-
-# check DESC CMD...: run CMD; ok if it succeeds, else not_ok with its output.
-check() {
-	local desc=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		ok "$desc"
-	else
-		not_ok "$desc" "command: $*" "$out"
-	fi
-}
-
-# done_testing: print the plan if none was given and the closing line;
-# returns 1 if anything failed or the plan count was not met.
-done_testing() {
-	[[ -n $E2E_PLANNED ]] || echo "1..$E2E_N"
-	echo "# $E2E_PASS passed, $E2E_FAIL failed"
-	((E2E_FAIL == 0)) && [[ -z $E2E_PLANNED || $E2E_PLANNED == "$E2E_N" ]]
-}
-
-# --- waiting ---------------------------------------------------------------
-
-# wait_for [-n TRIES] [-s SECONDS] CMD...: run CMD until it succeeds, at most
-# TRIES times (default 50) SECONDS apart (default 0.2); the last run's output
-# is shown; status 1 if it never succeeded.
-wait_for() {
-	local tries=50 pause=0.2 i out
-	while [[ ${1:-} == -[ns] ]]; do
-		case $1 in
-		-n) tries=$2 ;;
-		-s) pause=$2 ;;
-		esac
-		shift 2
-	done
-	for ((i = 1; i <= tries; i++)); do
-		if out=$("$@" 2>&1); then
-			[[ -z $out ]] || printf '%s\n' "$out"
-			return 0
-		fi
-		((i == tries)) || sleep "$pause"
-	done
-	printf '%s\n' "$out" >&2
-	return 1
-}
-
-# --- shared checks -----------------------------------------------------------
-
-# is DESC GOT WANT / like DESC GOT ERE: compare and record one result.
-is() {
-	if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: $3"; fi
-}
-like() {
-	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "got:  $2" "want: /$3/"; fi
-}
-
-# retry TRIES PAUSE CMD...: like wait_for, but CMD runs in this shell (so it
-# may set variables) and nothing is printed.
-retry() {
-	local n=$1 pause=$2 i
-	shift 2
-	for ((i = 1; i <= n; i++)); do
-		"$@" && return 0
-		((i == n)) || sleep "$pause"
-	done
-	return 1
-}
+# --- pods ------------------------------------------------------------------
 
 # pods: podshim's pod list (JSON) for this daemon; pod_members POD: its member
 # IDs, sorted, one a line ("" when there is no such pod).
@@ -151,24 +52,86 @@ pod_is() {
 	[[ $got == "$want" ]] || { echo "pod $n members: [${got//$'\n'/ }], want [$*]"; return 1; }
 }
 
-# --- cleanup ---------------------------------------------------------------
+# pod_field POD FIELD: FIELD of POD in pod list ("" when there is none).
+pod_field() { pods | jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty'; }
 
-# at_exit CMD...: run CMD at exit (last registered runs first).
-at_exit() {
-	local q
-	printf -v q '%q ' "$@"
-	E2E_CLEANUPS+=("$q")
-	trap e2e_cleanup EXIT
-	trap 'exit 130' INT TERM
+# owner_of POD ID: ID is POD's network_owner.
+owner_of() {
+	local o
+	o=$(pod_field "$1" network_owner)
+	[[ $o == "$2" ]] || { echo "network_owner of $1: '$o', want $2"; return 1; }
 }
 
-e2e_cleanup() {
-	local rc=$? i
-	for ((i = ${#E2E_CLEANUPS[@]} - 1; i >= 0; i--)); do
-		eval "${E2E_CLEANUPS[i]}" || true
-	done
-	E2E_CLEANUPS=()
-	return "$rc"
+# pod_gone POD: no members listed, and pod inspect knows no such pod.
+pod_gone() { [[ -z $(pod_members "$1") ]] && ! podshim_cli pod inspect "$1" >/dev/null 2>&1; }
+
+# members_are POD CONTAINER...: the pod has exactly these containers (names).
+members_are() {
+	local pod=$1 c want=''
+	shift
+	for c in "$@"; do want+=$(cid "$c")$'\n'; done
+	[[ $(pod_members "$pod") == "$(sort <<<"${want%$'\n'}")" ]]
+}
+
+# --- docker ----------------------------------------------------------------
+
+# bounded_docker [SECONDS]: from here on every `docker` call of the script is
+# bounded in time (default 60 s): a hung call fails its test instead of
+# hanging the suite.
+# shellcheck disable=SC2120 # SECONDS is optional
+bounded_docker() {
+	DOCKER_BIN=$(type -P docker)
+	DOCKER_TIMEOUT=${1:-60}
+	# shellcheck disable=SC2317 # called by the scripts
+	docker() { timeout "$DOCKER_TIMEOUT" "$DOCKER_BIN" "$@"; }
+}
+
+# run_d NAME ARGS...: docker run -d --name NAME ARGS (container remembered
+# for rm_all); a failure to start is reported as a failed test.
+CONTAINERS=()
+run_d() {
+	local name=$1 out
+	shift
+	CONTAINERS+=("$name")
+	if ! out=$(docker run -d --name "$name" "$@" 2>&1); then
+		not_ok "start $name" "docker run -d --name $name $*" "$out"
+		return 1
+	fi
+}
+# rm_all: remove the containers of run_d.
+rm_all() {
+	((${#CONTAINERS[@]} == 0)) || docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1
+	CONTAINERS=()
+}
+
+# cid / state / health NAME: the container's ID, status, health status.
+cid() { docker inspect -f '{{.Id}}' "$1" 2>/dev/null; }
+state() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
+health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
+health_is() { [[ $(health "$1") == "$2" ]]; }
+
+# in_pod CONTAINER CMD...: run CMD in CONTAINER (so in its pod's namespaces),
+# bounded by busybox timeout (wget -T segfaults on a refused connection).
+in_pod() {
+	local c=$1
+	shift
+	docker exec "$c" timeout 10 "$@"
+}
+
+# links_are ID "NAMES": the interfaces ID sees, sorted, space-separated.
+links_are() {
+	local got
+	got=$(docker exec "$1" ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort | paste -sd' ')
+	[[ $got == "$2" ]] || { echo "links: $got; want $2"; return 1; }
+}
+
+# swarm_down [TRIES]: after the services are removed: wait (TRIES x 0.2 s,
+# default 50) until no container is left, leave the swarm, remove
+# docker_gwbridge.  For cleanups: never fails.
+swarm_down() {
+	wait_for -n "${1:-50}" -s 0.2 sh -c '[ -z "$(docker ps -q)" ]' >/dev/null 2>&1 || true
+	docker swarm leave --force >/dev/null 2>&1 || true
+	docker network rm docker_gwbridge >/dev/null 2>&1 || true
 }
 
 # --- private dockerd -------------------------------------------------------
@@ -177,14 +140,14 @@ e2e_cleanup() {
 # with podshim as the default runtime; export DOCKER_HOST, PODSHIM_STATE and
 # E2E_DIR; stop it and remove the dir at exit.
 dockerd_up() {
-	[[ -x $PODSHIM ]] || { echo "Bail out! no podshim binary at $PODSHIM (build first)"; exit 1; }
+	[[ -x $PODSHIM ]] || bail "no podshim binary at $PODSHIM (build first)"
 	E2E_DIR=$(mktemp -d /tmp/e2e.XXXXXX)
 	if [[ ${E2E_KEEP:-0} == 1 ]]; then
 		at_exit diag "E2E_KEEP=1: daemon left running; eval \"\$($E2E_REPO/hack/dockerd env $E2E_DIR)\"; stop it with $E2E_REPO/hack/dockerd stop $E2E_DIR"
 	else
 		at_exit "$E2E_REPO/hack/dockerd" stop "$E2E_DIR"
 	fi
-	"$E2E_REPO/hack/dockerd" start "$E2E_DIR" >&2 || { echo "Bail out! private dockerd did not start"; exit 1; }
+	"$E2E_REPO/hack/dockerd" start "$E2E_DIR" >&2 || bail "private dockerd did not start"
 	eval "$("$E2E_REPO/hack/dockerd" env "$E2E_DIR")"
 	export E2E_DIR
 }
@@ -192,7 +155,7 @@ dockerd_up() {
 # images_up [busybox|nginx|python]...: build test images (all by default)
 # into the daemon of dockerd_up.
 images_up() {
-	"$E2E_REPO/hack/images" "$E2E_DIR" "$@" >&2 || { echo "Bail out! hack/images failed"; exit 1; }
+	"$E2E_REPO/hack/images" "$E2E_DIR" "$@" >&2 || bail "hack/images failed"
 }
 
 # in_dockerd_netns CMD...: run CMD in the daemon's network namespace (to reach

@@ -25,13 +25,7 @@ POD=n1
 
 # --- helpers ------------------------------------------------------------------
 
-pod_field() { pods | jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty'; }
-
-owner_is() {
-	local o
-	o=$(pod_field "$POD" network_owner)
-	[[ $o == "$1" ]] || { echo "network_owner '$o', want '$1'"; return 1; }
-}
+owner_is() { owner_of "$POD" "$1"; }
 
 pid_of() { docker inspect -f '{{.State.Pid}}' "$1"; }
 running() { [[ $(docker inspect -f '{{.State.Running}}' "$1") == true ]]; }
@@ -146,18 +140,17 @@ net_cleanup() {
 }
 
 run() { docker run -d --label "podshim.pod=$POD" "$@"; }
-# links_are ID "NAMES": the interfaces ID sees, sorted, space-separated.
-links_are() {
-	local got
-	got=$(docker exec "$1" ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort | paste -sd' ')
-	[[ $got == "$2" ]] || { echo "links: $got; want $2"; return 1; }
+# member_c: --network none member C of pod POD (with A and B) serves "c" on
+# the pod's loopback; it sees A's eth0, B reaches it over 127.0.0.1, and so
+# does A's published port.
+member_c() {
+	C=$(run --network none --name n1-c "$IMG" sh -c 'echo c >/tmp/index.html && exec httpd -f -p 8080 -h /tmp') || C=none
+	check "--network none member C starts and sees the same eth0" same_eth0 "$A" "$C"
+	check "B reaches C over the pod's 127.0.0.1" wait_for -n 50 fetch "$B" c
+	check "A's published port (127.0.0.1:18080 in dockerd's netns) reaches C in the pod" \
+		wait_for -n 50 published c
 }
-owns_alone() {
-	local o
-	pod_is "$1" "$2" || return 1
-	o=$(pod_field "$1" network_owner)
-	[[ $o == "$2" ]] || { echo "network_owner of $1: '$o', want $2"; return 1; }
-}
+owns_alone() { pod_is "$1" "$2" && owner_of "$1" "$2"; }
 rejoined_owner() { wait_for restarted "$A" "$1" >/dev/null && members_and_owner "$A" "$A" "$B" "$C" && same_eth0 "$A" "$B" "$C"; }
 # owns_alone_of POD OWNER ID...: POD's members are the IDs, OWNER the owner.
 owns_alone_of() {
@@ -206,11 +199,7 @@ if engine_hooked; then
 	check "B sees A's eth0, same address" same_eth0 "$A" "$B"
 	diag "Docker's address for B: $(docker_ip "$B") (on no interface; B uses A's $(v4_of "$A"))"
 	# C serves on the pod's loopback, so B can reach it without any bridge traffic.
-	C=$(run --network none --name n1-c "$IMG" sh -c 'echo c >/tmp/index.html && exec httpd -f -p 8080 -h /tmp') || C=none
-	check "--network none member C starts and sees the same eth0" same_eth0 "$A" "$C"
-	check "B reaches C over the pod's 127.0.0.1" wait_for -n 50 fetch "$B" c
-	check "A's published port (127.0.0.1:18080 in dockerd's netns) reaches C in the pod" \
-		wait_for -n 50 published c
+	member_c
 	check "pod list: members A, B, C" pod_is "$POD" "$A" "$B" "$C"
 	check "pod list: network_owner is A" owner_is "$A"
 
@@ -273,11 +262,7 @@ else
 	docker rm -f n1-b >/dev/null 2>&1 || true
 	B=$(run --network none --name n1-b "$IMG" sleep 1000) || B=none
 	check "B as --network none member starts and sees A's eth0" same_eth0 "$A" "$B"
-	C=$(run --network none --name n1-c "$IMG" sh -c 'echo c >/tmp/index.html && exec httpd -f -p 8080 -h /tmp') || C=none
-	check "--network none member C starts and sees the same eth0" same_eth0 "$A" "$C"
-	check "B reaches C over the pod's 127.0.0.1" wait_for -n 50 fetch "$B" c
-	check "A's published port (127.0.0.1:18080 in dockerd's netns) reaches C in the pod" \
-		wait_for -n 50 published c
+	member_c
 	check "pod list: members A, B, C; A owns the network" members_and_owner "$A" "$A" "$B" "$C"
 
 	# Two networked members created at the same moment: the pod lock

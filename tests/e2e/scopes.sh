@@ -13,8 +13,7 @@ set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-DOCKER_BIN=$(type -P docker)
-docker() { timeout 60 "$DOCKER_BIN" "$@"; }
+bounded_docker
 
 dockerd_up
 images_up busybox

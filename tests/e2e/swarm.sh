@@ -64,8 +64,6 @@ one_task_cid() {
 	echo "$ids"
 }
 
-pod_field() { pods | jq -r --arg n "$1" --arg f "$2" '.[] | select(.name == $n) | .[$f] // empty'; }
-
 
 # slot_pod POD SLOT SERVICE...: POD's members are exactly the running tasks
 # of the SERVICEs in SLOT.
@@ -167,9 +165,7 @@ swarm_cleanup() {
 	for s in $(docker service ls -q 2>/dev/null); do
 		docker service rm "$s" >/dev/null 2>&1 || true
 	done
-	wait_for -n 50 -s 0.2 sh -c '[ -z "$(docker ps -q)" ]' >/dev/null 2>&1 || true
-	docker swarm leave --force >/dev/null 2>&1 || true
-	docker network rm docker_gwbridge >/dev/null 2>&1 || true
+	swarm_down
 }
 
 # Composite checks (check/wait_for run shell functions directly).
@@ -220,24 +216,12 @@ sees_procs() {
 # owner_back: the network owner's service has a new task in slot 1 that is
 # in stk-1 with the partner, owns the pod's network, and eth0 is back.
 owner_back() {
-	local c o
+	local c
 	new_task "$OSVC" 1 "$OWNER" || return 1
 	c=$(one_task_cid "$OSVC" 1) || return 1
 	pod_is stk-1 "$c" "$PARTNER" || return 1
-	o=$(pod_field stk-1 network_owner)
-	[[ $o == "$c" ]] || { echo "network_owner '$o', want $c"; return 1; }
+	owner_of stk-1 "$c" || return 1
 	docker exec "$PARTNER" ip -o addr show eth0 | grep -q inet || { echo "no eth0 address in the pod yet"; return 1; }
-}
-owner_of() {
-	local o
-	o=$(pod_field "$1" network_owner)
-	[[ $o == "$2" ]] || { echo "network_owner of $1: '$o', want $2"; return 1; }
-}
-# links_are ID "NAMES": the interfaces ID sees, sorted, space-separated.
-links_are() {
-	local got
-	got=$(docker exec "$1" ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort | paste -sd' ')
-	[[ $got == "$2" ]] || { echo "links: $got; want $2"; return 1; }
 }
 # published PORT WANT: 127.0.0.1:PORT in the daemon's netns answers WANT.
 published() {
@@ -270,7 +254,7 @@ dockerd_up
 at_exit swarm_cleanup
 images_up busybox
 docker swarm init --advertise-addr 127.0.0.1 >/dev/null ||
-	{ echo "Bail out! docker swarm init failed"; exit 1; }
+	bail "docker swarm init failed"
 diag "swarm up after $((SECONDS - T0))s"
 
 # --- services, env template -------------------------------------------------

@@ -27,51 +27,12 @@ set -uo pipefail
 UC=$E2E_REPO/tests/e2e/usecases
 TOKEN=tok-$$-$RANDOM
 
-# Every docker call is bounded in time: a hung call fails its test instead
-# of hanging the suite.
-DOCKER_BIN=$(type -P docker)
-docker() { timeout 60 "$DOCKER_BIN" "$@"; }
+# Every docker call is bounded in time.
+bounded_docker
 
-# run_d NAME ARGS...: docker run -d --name NAME ARGS (container remembered
-# for rm_all); a failure to start is reported as a failed test.
-CONTAINERS=()
-run_d() {
-	local name=$1 out
-	shift
-	CONTAINERS+=("$name")
-	if ! out=$(docker run -d --name "$name" "$@" 2>&1); then
-		not_ok "start $name" "docker run -d --name $name $*" "$out"
-		return 1
-	fi
-}
-rm_all() {
-	((${#CONTAINERS[@]} == 0)) || docker rm -f "${CONTAINERS[@]}" >/dev/null 2>&1
-	CONTAINERS=()
-}
-
-cid() { docker inspect -f '{{.Id}}' "$1" 2>/dev/null; }
-state() { docker inspect -f '{{.State.Status}}' "$1" 2>/dev/null; }
-health() { docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null; }
-health_is() { [[ $(health "$1") == "$2" ]]; }
-
-pod_field() { # pod_field NAME JQ-PATH
+# pod_inspect_field POD JQ-PATH: from pod inspect (pod_field: from pod list).
+pod_inspect_field() {
 	podshim_cli pod inspect "$1" 2>/dev/null | jq -r ".[0]$2"
-}
-pod_gone() { [[ -z $(pod_members "$1") ]] && ! podshim_cli pod inspect "$1" >/dev/null 2>&1; }
-# members_are POD CONTAINER...: the pod has exactly these containers.
-members_are() {
-	local pod=$1 c want=''
-	shift
-	for c in "$@"; do want+=$(cid "$c")$'\n'; done
-	[[ $(pod_members "$pod") == "$(sort <<<"${want%$'\n'}")" ]]
-}
-
-# in_pod CONTAINER CMD...: run CMD in CONTAINER (so in its pod's namespaces),
-# bounded by busybox timeout (wget -T segfaults on a refused connection).
-in_pod() {
-	local c=$1
-	shift
-	docker exec "$c" timeout 10 "$@"
 }
 
 now() { echo "${EPOCHREALTIME/./}"; }
@@ -199,7 +160,7 @@ uc2() {
 		'i=0; while [ $i -lt 3000 ]; do i=$((i+1)); echo "app $TOKEN line $i" >>/logs/app.log; sleep 0.1; done'
 	check "uc2: both containers are members of pod uc-logs" \
 		wait_for -n 25 members_are uc-logs uc2-collector uc2-app
-	UC2_DIR=$(pod_field uc-logs .state_dir)
+	UC2_DIR=$(pod_inspect_field uc-logs .state_dir)
 	if wait_for -n 50 sh -c "docker logs uc2-collector 2>/dev/null | grep -q 'app $TOKEN line 5\$'" >/dev/null; then
 		ok "uc2: the app's log lines show in docker logs of the collector"
 	else
@@ -247,7 +208,7 @@ uc3() {
 	is "uc3: A recorded exactly 3 signals" "$(docker exec uc3-a cat /shared/signals 2>&1 | tr '\n' ' ')" "hup hup hup "
 	like "uc3: ps in B shows PID 1 is podshim-pause" "$out" $'\n *1 +podshim-pause *\n'
 	is "uc3: A is still running" "$(state uc3-a)" running
-	UC3_PAUSE=$(pod_field uc-signals .pause_pid)
+	UC3_PAUSE=$(pod_inspect_field uc-signals .pause_pid)
 	like "uc3: the pod records its pause process" "$UC3_PAUSE" '^[1-9][0-9]*$'
 	check "uc3: only A is left in the pod" wait_for -n 25 members_are uc-signals uc3-a
 	rm_all

@@ -250,34 +250,36 @@ check "U1 leaves" del U1
 is "the fields survive U1's departure too" "$(jq -c '[.future_top, .pause.future_pause]' "$pj")" '[{"x":[1,2]},true]'
 check "U2 leaves, the pod is gone" eval 'del U2 && gone future'
 
+# create_fails DESC TEXT SHIM ID: `SHIM create` of bundle $b as ID fails
+# (DESC), saying TEXT on stderr and in the log; sets orig, the digest of the
+# bundle's config.json before.
+create_fails() {
+	local desc=$1 text=$2 shim=$3 id=$4 err s
+	orig=$(sha "$b/config.json")
+	: >"$LOG"
+	err=$("$shim" create --bundle "$b" "$id" 2>&1 </dev/null >/dev/null)
+	s=$?
+	isnt "$desc" "$s" 0
+	check "with a clear message (stderr and log)" eval '[[ $err == *"$text"* ]] && log_has_error "$text"'
+}
+
 # --- a read-only state dir ----------------------------------------------------------
 
 RO=$T/state-ro
 mkdir -p "$RO"
 mount -t tmpfs -o size=4m,mode=700 tmpfs "$RO" && mount -o remount,ro "$RO"
+ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 b=$(mkb RO1 -a podshim.pod=ro)
-orig=$(sha "$b/config.json")
-: >"$LOG"
-err=$("$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
-	create --bundle "$b" RO1 2>&1 </dev/null >/dev/null)
-s=$?
-isnt "create with an empty read-only state dir fails" "$s" 0
-check "with a clear message (stderr and log)" eval '[[ $err == *"Read-only file system"* ]] && log_has_error "Read-only file system"'
+create_fails "create with an empty read-only state dir fails" "Read-only file system" ro RO1
 is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state RO1 >/dev/null 2>&1 && echo exists)" "$orig:"
 
 mount -o remount,rw "$RO"
-ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 ro create --bundle "$b" RO1 </dev/null >/dev/null 2>&1
 check "RO1 joins pod ro while the state dir is writable" rc state RO1
 ro_net=$(stat -L -c %i "/proc/$(jq -r .holder.pid "$RO/$KEY/pods/ro/pod.json")/ns/net")
 mount -o remount,ro "$RO"
 b=$(mkb RO2 -a podshim.pod=ro)
-orig=$(sha "$b/config.json")
-: >"$LOG"
-err=$(ro create --bundle "$b" RO2 2>&1 </dev/null >/dev/null)
-s=$?
-isnt "then read-only: a second member's create fails" "$s" 0
-check "with a clear message (stderr and log)" eval '[[ $err == *"Read-only file system"* ]] && log_has_error "Read-only file system"'
+create_fails "then read-only: a second member's create fails" "Read-only file system" ro RO2
 is "config.json untouched, no container, pod ro unchanged" \
 	"$(sha "$b/config.json"):$(rc state RO2 >/dev/null 2>&1 && echo exists):$(jq -c '[.members[].id]' "$RO/$KEY/pods/ro/pod.json")" \
 	"$orig::[\"RO1\"]"
@@ -294,12 +296,7 @@ mount -t tmpfs -o size=256k,mode=700 tmpfs "$FULL"
 full() { "$PODSHIM" --podshim-state "$FULL" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null || true
 b=$(mkb FU1 -a podshim.pod=full)
-orig=$(sha "$b/config.json")
-: >"$LOG"
-err=$(full create --bundle "$b" FU1 2>&1 </dev/null >/dev/null)
-s=$?
-isnt "create with a full state dir fails" "$s" 0
-check "with a clear message (stderr and log)" eval '[[ $err == *"No space left on device"* ]] && log_has_error "No space left on device"'
+create_fails "create with a full state dir fails" "No space left on device" full FU1
 is "config.json untouched, no container, no pod, no mount" \
 	"$(sha "$b/config.json"):$(rc state FU1 >/dev/null 2>&1 && echo exists):$(ls "$FULL"/*/pods 2>/dev/null | tr -d '\n'):$(no_mounts_under "$FULL" && echo clean)" \
 	"$orig:::clean"

@@ -11,9 +11,11 @@
 #
 # Everything lives in one mktemp dir $T: a read-only busybox rootfs shared by
 # all bundles ($ROOTFS), the runc --root ($RUNC_ROOT), the podshim state
-# ($STATE) and podshim's --log file ($LOG, JSON).  An EXIT trap deletes every
-# container, runs `pod gc`, kills this test's podshim-pause processes,
-# unmounts whatever is left under $T and removes it — also when a test fails.
+# ($STATE) and podshim's --log file ($LOG, JSON).  At exit (at_exit of
+# tests/lib/tap.sh: also on a failure or SIGINT/SIGTERM) _cleanup deletes
+# every container, runs `pod gc`, kills this test's podshim-pause processes,
+# unmounts whatever is left under $T and removes it; a script's own at_exit
+# commands run before it.
 #
 # Environment: PODSHIM (required; may be a valgrind wrapper), PODSHIM_PAUSE,
 # PODSHIM_SRCDIR, PODSHIM_BUILDDIR.  POD_KEEP=1 keeps $T for a post-mortem.

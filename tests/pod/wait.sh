@@ -26,6 +26,23 @@ finished() {
 
 status() { rc state "$1" 2>/dev/null | jq -r .status; }
 
+# gated WHAT WNAME WID WHY PNAME PID: WID's start (in the background) still
+# waits a second later, WID still created; PID's start releases it: status 0.
+gated() {
+	local what=$1 wname=$2 wid=$3 why=$4 pname=$5 pid=$6 bg
+	bg_start "$wid"
+	bg=$BG
+	sleep 1
+	if alive "$bg" && [[ $(status "$wid") == created ]]; then
+		ok "$what: $wname's start waits $why"
+	else
+		not_ok "$what: $wname's start waits $why" "state: $(status "$wid")" "$(cat "$T/out/start-$wid")"
+	fi
+	check "$what: start $pname" shim start "$pid"
+	finished "$bg"
+	is "$what: then $wname's start returns 0" "$?" 0
+}
+
 # --- tcp: the sidecar is started before its app ----------------------------
 
 ba=$(mkb app -a podshim.pod=tw -- httpd -f -p 127.0.0.1:8080 -h /www)
@@ -34,17 +51,7 @@ bs=$(mkb side -a podshim.pod=tw -a podshim.volumes=/shared -a podshim.wait=tcp:8
 	sh -c 'if wget -qO /dev/null http://127.0.0.1:8080/; then echo up; else echo down; fi >/shared/seen; exec sleep 1000')
 check "tcp: create the app (not started)" create app "$ba"
 check "tcp: create the sidecar" create side "$bs"
-bg_start side
-sp=$BG
-sleep 1
-if alive "$sp" && [[ $(status side) == created ]]; then
-	ok "tcp: the sidecar's start waits while nothing listens on 8080"
-else
-	not_ok "tcp: the sidecar's start waits while nothing listens on 8080" "state: $(status side)" "$(cat "$T/out/start-side")"
-fi
-check "tcp: start the app" shim start app
-finished "$sp"
-is "tcp: then the sidecar's start returns 0" "$?" 0
+gated tcp "the sidecar" side "while nothing listens on 8080" "the app" app
 is "tcp: the sidecar is running" "$(status side)" running
 wait_for 10 test -s "$(voldir tw)/-shared/seen"
 is "tcp: the sidecar's first instruction saw the app listening" \
@@ -66,17 +73,7 @@ bc=$(mkb consumer -a podshim.pod=fw -a podshim.volumes=/conf,/out \
 	-e 'PODSHIM_WAIT=file:/conf/app.conf' -- sh -c 'cat /conf/app.conf >/out/seen 2>&1; exec sleep 1000')
 check "file: create the consumer" create consumer "$bc"
 check "file: create the writer" create writer "$bw"
-bg_start consumer
-cp_=$BG
-sleep 1
-if alive "$cp_" && [[ $(status consumer) == created ]]; then
-	ok "file: the consumer's start waits for /conf/app.conf"
-else
-	not_ok "file: the consumer's start waits for /conf/app.conf" "state: $(status consumer)" "$(cat "$T/out/start-consumer")"
-fi
-check "file: start the writer" shim start writer
-finished "$cp_"
-is "file: then the consumer's start returns 0" "$?" 0
+gated file "the consumer" consumer "for /conf/app.conf" "the writer" writer
 wait_for 10 test -s "$(voldir fw)/-out/seen"
 is "file: the consumer's first instruction read the config" \
 	"$(cat "$(voldir fw)/-out/seen" 2>&1)" "listen 80;"
