@@ -17,7 +17,9 @@
 #   remove    removing a service removes its members; removing both removes
 #             the pods, their pinned namespaces and pauses
 #   labels    --container-label podshim.pod=NAME (a fixed name; labels are
-#             not templated by Swarm, and podshim rejects the raw template)
+#             not templated by Swarm, and podshim rejects the raw template);
+#             the --network host member constrained to nodes labelled
+#             podshim=true: pending until the node has the label
 #   ingress   the owner publishes in ingress mode: its ingress and
 #             docker_gwbridge interfaces are the pod's; the routing mesh
 #             reaches the pod when the kernel has IPVS (else a TAP skip)
@@ -249,7 +251,7 @@ the_end() { no_pinned_mounts && no_pauses; }
 
 # --- setup ----------------------------------------------------------------
 
-plan 57
+plan 59
 dockerd_up
 at_exit swarm_cleanup
 images_up busybox
@@ -342,8 +344,15 @@ check "no pinned namespace mounts left" no_pinned_mounts
 
 svc --name lapp --replicas 1 --container-label podshim.pod=fixed --env SLOT=L \
 	--publish mode=host,published=18081,target=8081 "$IMG" "${APP_CMD[@]}"
-svc --name lside --replicas 1 --network host --container-label podshim.pod=fixed "$IMG" \
+# The README's recipe: a --network host member constrained to nodes labelled
+# podshim=true (elsewhere it would get the node's own network).
+svc --name lside --replicas 1 --network host --container-label podshim.pod=fixed \
+	--constraint node.labels.podshim==true "$IMG" \
 	sh -c 'mkdir -p /p && echo side >/p/index.html && exec httpd -f -p 8081 -h /p' 
+check "--constraint node.labels.podshim==true: lside is not scheduled on an unlabelled node" \
+	wait_for -n 150 -s 0.2 service_error lside 'no suitable node'
+check "docker node update --label-add podshim=true" \
+	docker node update --label-add podshim=true "$(docker info -f '{{.Swarm.NodeID}}')"
 check "--container-label podshim.pod=fixed: pod fixed has lapp.1 and lside.1" \
 	wait_for -n 150 -s 0.2 slot_pod fixed 1 lapp lside
 check "fixed: shared netns" same_netns fixed 1 lapp lside
