@@ -103,6 +103,15 @@ if [[ ${v%%$'\n'*} == *"(fault injection)"* ]]; then
 	check "pod gc" shim pod gc
 	check "nothing of pod crash is left" no_pods
 	is "no mount of its /dev/shm" "$(host_mount "$(voldir crash)/shm")" ""
+	b=$(mkb F3 -a podshim.pod=stagefail)
+	check_fails "a failure right after staging: the create fails" eval \
+		'PODSHIM_FAULT=fail:podshm-staged shim create --bundle "$b" F3 </dev/null >/dev/null 2>&1'
+	check_fails "(no container F3)" rc state F3
+	check "nothing of pod stagefail is left" no_pods
+	is "no tmpfs mount is left on the host either" "$(tmpfs_mounts)" "$TMPFS0"
+	check "podshim is back in its own mount namespace: the next member works" \
+		member F4 "$(mkb F4 -a podshim.pod=stagefail)"
+	check "F4 leaves" del F4
 else
 	skip "a crash after mounting the pod's /dev/shm (needs -Dfault_injection=true)"
 fi
