@@ -29,6 +29,7 @@
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,10 +63,18 @@ isolate_mounts (void)
   if (oldroot < 0)
     fail ("open /");
   /* Any existing directory serves as the mount point: /proc always exists. */
-  if (mount ("podshim-pause", "/proc", "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+  if (mount ("podshim-pause", "/proc", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
              "size=4k,nr_inodes=16,mode=0555")
       < 0)
     fail ("mount the empty root");
+  /* A holder (not a PID 1): an empty mount point for the pod's /dev/shm,
+     which podshim mounts there from outside (runtime/podshm.c). */
+  if (getpid () != 1 && mkdir ("/proc/shm", 0) < 0)
+    fail ("make the mount point of the pod's /dev/shm");
+  if (mount (NULL, "/proc", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+             NULL)
+      < 0)
+    fail ("make the empty root read-only");
   if (chdir ("/proc") < 0)
     fail ("enter the empty root");
   if (syscall (SYS_pivot_root, ".", ".") < 0)

@@ -12,6 +12,7 @@
 #include "route.h"
 #include "sandbox.h"
 #include "spec.h"
+#include "podshm.h"
 #include "statedir.h"
 #include "volumes.h"
 
@@ -77,6 +78,7 @@ struct join_result
   char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
   struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
   bool shm;                   /* mount the pod's /dev/shm */
+  int shm_fd;                 /* its clone to stage for the delegate, or -1: on the host */
 };
 
 static void
@@ -84,12 +86,13 @@ join_result_close (struct join_result *r)
 {
   for (size_t i = 0; i < POD_NS_COUNT; i++)
     cleanup_closep (&r->nsfd[i]);
+  cleanup_closep (&r->shm_fd);
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = {.go_fd = -1, .report_fd = -1 }                          \
+    .nsfd = { -1, -1, -1, -1 }, .holder = {.go_fd = -1, .report_fd = -1 }, .shm_fd = -1                       \
   }
 
 /* The holder this create started has isolated itself by now, or it died
@@ -207,9 +210,17 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory. */
   unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
   cleanup_json yajl_val used = json_new_array ();
-  if (req->n_volumes > 0 || shm_size)
+  int host_shm = shm_size ? pod_shm_setup (ctx, h->poddir, key, &pod, shm_size,
+                                           pod.n_members == 0 ? &res->holder : NULL,
+                                           &res->shm_fd, err)
+                          : 0;
+  if (host_shm < 0)
+    return podshim_error_wrap (err, "pod `%s`", key);
+  if (req->n_volumes > 0 || host_shm)
     {
-      if (volumes_setup (ctx, h->poddir, key, req, shm_size, res->new_volumes, used, err) < 0)
+      if (volumes_setup (ctx, h->poddir, key, req, host_shm ? shm_size : 0, res->new_volumes,
+                         used, err)
+          < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
       if (fault_point ("after-volumes", err) < 0)
         return -1;
@@ -291,7 +302,9 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
                             .volumes = vols, .n_volumes = req->n_volumes };
   cleanup_free char *data = pod_data_path (ctx, key);
   cleanup_free char *shm = NULL;
-  if (res->shm && asprintf (&shm, "%s/shm", data) < 0)
+  if (res->shm && res->shm_fd >= 0)
+    shm = pod_shm_stage_path (ctx, key);
+  else if (res->shm && asprintf (&shm, "%s/shm", data) < 0)
     abort ();
   plan.shm = shm;
   size_t np = 0;
@@ -542,9 +555,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       return -1;
     }
 
-  int status;
-  if (delegate_run (c, &status, err) < 0)
+  int status = -1;
+  cleanup_podshm_home struct podshm_home home = PODSHM_HOME_INIT;
+  cleanup_free char *stage = res->shm_fd >= 0 ? pod_shm_stage_path (ctx, key) : NULL;
+  if ((stage == NULL || podshm_enter (res->shm_fd, stage, &home, err) == 0)
+      && delegate_run (c, &status, err) < 0)
     status = -1;
+  podshm_leave (&home);
   holder_ready (req.name, res);
   bool is_run = strcmp (c->command, "run") == 0;
   bool ok = status == 0;

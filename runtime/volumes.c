@@ -4,6 +4,8 @@
 #include "fsutil.h"
 #include "statedir.h"
 #include "json.h"
+#include "log.h"
+#include "podshm.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -256,4 +258,53 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   if (shm_size && shm_setup (vfd, shm_size, err) < 0)
     return -1;
   return 0;
+}
+
+int
+pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const struct pod_state *pod,
+               unsigned long long size, struct sandbox_proc *pending, int *ret_fd,
+               struct podshim_error **err)
+{
+  *ret_fd = -1;
+  /* A pod made by an older podshim: its /dev/shm is a tmpfs on the host. */
+  cleanup_free char *data = pod_data_path (ctx, key);
+  cleanup_free char *old = NULL;
+  if (asprintf (&old, "%s/shm", data) < 0)
+    abort ();
+  struct stat st, pst;
+  if (stat (old, &st) == 0 && stat (data, &pst) == 0 && st.st_dev != pst.st_dev)
+    return 1;
+  /* A holder this create started: isolated (in its own mount namespace)
+     before we mount anything there. */
+  if (pending && pending->report_fd >= 0)
+    {
+      cleanup_free char *pause = sandbox_pause_path ();
+      if (sandbox_ready (pending, pause, err) < 0)
+        return -1;
+    }
+  cleanup_close int stage = ensure_dir_at (poddir, "shm", 0700, err);
+  if (stage < 0)
+    return -1;
+  int fd = podshm_open (pod->holder_pid, pod->holder_start, pod, size, err);
+  if (fd == -ENOTSUP)
+    {
+      podshim_log (PODSHIM_LOG_DEBUG,
+                   "podshim: pod `%s`: its holder has no /shm (an older podshim's): /dev/shm on"
+                   " the host",
+                   key);
+      return 1;
+    }
+  if (fd < 0)
+    return -1;
+  *ret_fd = fd;
+  return 0;
+}
+
+char *
+pod_shm_stage_path (const struct shim_ctx *ctx, const char *key)
+{
+  char *p = NULL;
+  if (asprintf (&p, "%s/%s/pods/%s/shm", ctx->state_dir, ctx->rootkey, key) < 0)
+    abort ();
+  return p;
 }

@@ -7,6 +7,7 @@
 #include "member.h"
 #include "pod.h"
 #include "podcfg.h"
+#include "sandbox.h"
 
 /* Removes the pod's volumes: the data directory recorded in the pod
  * directory's `data` file, its sized volumes unmounted first. */
@@ -23,5 +24,20 @@ void drop_new_volumes (const struct shim_ctx *ctx, const char *key, const struct
 int volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
                    const struct pod_request *req, unsigned long long shm_size, char **made,
                    yajl_val used, struct podshim_error **err);
+
+/* The /dev/shm of an IPC-sharing member of a pod (locked, with its live
+ * holder: pending, when this create started it, is waited for): *ret_fd, a
+ * clone of the pod's tmpfs of size bytes that lives in the holder's mount
+ * namespace (runtime/podshm.h), to mount at pod_shm_stage_path() for the
+ * delegate's create; returns 0. Returns 1 (*ret_fd -1) for a pod whose
+ * /dev/shm is a tmpfs on the host (an older podshim's pod or holder):
+ * volumes_setup() then mounts or finds it there. */
+int pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key,
+                   const struct pod_state *pod, unsigned long long size,
+                   struct sandbox_proc *pending, int *ret_fd, struct podshim_error **err);
+
+/* <state>/<rootkey>/pods/<key>/shm: where the member's /dev/shm source is
+ * mounted, in podshim's private mount namespace only. Owned. */
+char *pod_shm_stage_path (const struct shim_ctx *ctx, const char *key);
 
 #endif

@@ -289,6 +289,16 @@ err=$(<"$T/out/mshim")
 like "with a clear error" "$err" "*already has 2 pods*--podshim-max-pods 2*"
 check "in the log too" log_has_error "already has 2 pods"
 check "PODSHIM_MAX_PODS=2 too" eval '! PODSHIM_MAX_PODS=2 shim create --bundle "$b" M3 </dev/null >/dev/null 2>&1'
+if command -v strace >/dev/null; then
+	# A new pod under the limit: no listing of the pods (O(pods) work on a create).
+	strace -o "$T/out/strace" -e trace=getdents64 "$PODSHIM" --podshim-max-pods 1000 \
+		--podshim-runtime /bin/true --podshim-state "$STATE" --root "$RUNC_ROOT" create \
+		--bundle "$(mkb M5 -a podshim.pod=mx5)" M5 </dev/null >/dev/null 2>&1
+	is "a new pod's create lists no directory" "$(grep -c '^getdents64' "$T/out/strace")" 0
+	check "(pod mx5 that never lived: pruned)" eval 'shim pod gc && [[ -z $(members mx5) ]]'
+else
+	skip "a new pod's create lists no directory (needs strace)"
+fi
 check "a new member of an existing pod is still welcome" eval '
 	mshim 2 create --bundle "$(mkb M4 -a podshim.pod=mx1)" M4 && [[ $(members mx1) == M1,M4 ]]'
 check "delete M1, M2, M4" del_all M1 M2 M4
