@@ -45,7 +45,7 @@ fail (const char *step)
   if (report_fd >= 0)
     {
       ssize_t w = write (report_fd, &r, sizeof (r));
-      (void) w;
+      (void)w;
     }
   _exit (1);
 }
@@ -71,8 +71,8 @@ isolate_mounts (void)
      which podshim mounts there from outside (runtime/podshm.c). */
   if (getpid () != 1 && mkdir ("/proc/shm", 0) < 0)
     fail ("make the mount point of the pod's /dev/shm");
-  if (mount (NULL, "/proc", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-             NULL)
+  if (mount (NULL, "/proc", NULL,
+             MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)
       < 0)
     fail ("make the empty root read-only");
   if (chdir ("/proc") < 0)
@@ -118,7 +118,7 @@ static void
 install_seccomp (void)
 {
   static const int allowed[] = {
-    SCMP_SYS (rt_sigtimedwait), SCMP_SYS (wait4),      SCMP_SYS (exit),
+    SCMP_SYS (rt_sigtimedwait), SCMP_SYS (wait4),           SCMP_SYS (exit),
     SCMP_SYS (exit_group),      SCMP_SYS (restart_syscall),
   };
   scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ERRNO (EPERM));
@@ -129,16 +129,16 @@ install_seccomp (void)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, allowed[i], 0);
   if (r == 0 && report_fd >= 0)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (write), 1,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) report_fd));
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t)report_fd));
   if (r == 0 && report_fd >= 0)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (close), 1,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) report_fd));
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t)report_fd));
   if (r == 0 && go_fd >= 0)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (read), 1,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) go_fd));
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t)go_fd));
   if (r == 0 && go_fd >= 0)
     r = seccomp_rule_add (ctx, SCMP_ACT_ALLOW, SCMP_SYS (close), 1,
-                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t) go_fd));
+                          SCMP_A0 (SCMP_CMP_EQ, (scmp_datum_t)go_fd));
   if (r == 0)
     r = seccomp_load (ctx);
   seccomp_release (ctx);
@@ -154,8 +154,8 @@ fd_arg (const char *s)
 {
   char *end;
   long fd = strtol (s, &end, 10);
-  if (*end == '\0' && fd > 2 && fd < 1024 && fcntl ((int) fd, F_GETFD) >= 0)
-    return (int) fd;
+  if (*end == '\0' && fd > 2 && fd < 1024 && fcntl ((int)fd, F_GETFD) >= 0)
+    return (int)fd;
   return -1;
 }
 
@@ -193,7 +193,7 @@ main (int argc, char **argv)
       struct pause_report r = { .errno_ = 0 };
       snprintf (r.step, sizeof (r.step), "ready");
       ssize_t w = write (report_fd, &r, sizeof (r));
-      (void) w;
+      (void)w;
       close (report_fd);
     }
   if (go_fd >= 0)
@@ -210,7 +210,7 @@ main (int argc, char **argv)
   for (;;)
     {
       int sig = sigwaitinfo (&set, NULL);
-      (void) sig;
+      (void)sig;
       /* SIGCHLD (or EINTR): reap every orphan that has exited. */
       while (waitpid (-1, NULL, WNOHANG) > 0)
         ;

@@ -85,7 +85,7 @@ main (int argc, char **argv)
           /* They return their enum shim_outcome. */
           r = is_create ? member_create (&ctx, &status, &err) : member_delete (&ctx, &status, &err);
           if (r >= 0)
-            done = (enum shim_outcome) r;
+            done = (enum shim_outcome)r;
         }
       else
         r = route_command (&ctx, cid, &rec, &class_root, &done, &status, &err);
@@ -97,6 +97,6 @@ main (int argc, char **argv)
     }
   /* Only returns when the delegate could not be run: 127, as a shell says. */
   delegate_exec (&c, &err);
-  (void) fail (err);
+  (void)fail (err);
   return 127;
 }

@@ -11,7 +11,7 @@
 static inline void
 cleanup_freep (void *p)
 {
-  free (*(void **) p);
+  free (*(void **)p);
 }
 
 static inline void
@@ -66,7 +66,7 @@ steal_pointer_impl (void *pp)
   return r;
 }
 /* Keeps the type: `char *s = steal_pointer (&yajl_val)` does not compile. */
-#define steal_pointer(pp) ((__typeof__ (*(pp))) steal_pointer_impl (pp))
+#define steal_pointer(pp) ((__typeof__ (*(pp)))steal_pointer_impl (pp))
 
 static inline int
 steal_fd (int *fd)

@@ -9,8 +9,8 @@
 
 struct podshim_error
 {
-  int errno_;   /* 0 when the cause is not a system call */
-  char *msg;    /* full message, cause included */
+  int errno_; /* 0 when the cause is not a system call */
+  char *msg;  /* full message, cause included */
 };
 
 /* Sets *err (if err and *err is NULL) to a formatted message; when errno_ != 0

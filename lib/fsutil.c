@@ -21,14 +21,14 @@ write_all (int fd, const void *buf, size_t len)
           return -1;
         }
       p += w;
-      len -= (size_t) w;
+      len -= (size_t)w;
     }
   return 0;
 }
 
 int
-read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **ret,
-              size_t *ret_len, struct podshim_error **err)
+read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **ret, size_t *ret_len,
+              struct podshim_error **err)
 {
   cleanup_close int fd = openat (dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | open_flags);
   if (fd < 0)
@@ -38,9 +38,9 @@ read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **re
     return podshim_error_set (err, errno, "cannot stat `%s`", name);
   if (!S_ISREG (st.st_mode))
     return podshim_error_set (err, 0, "`%s` is not a regular file", name);
-  if ((size_t) st.st_size > max)
+  if ((size_t)st.st_size > max)
     return podshim_error_set (err, 0, "`%s` is larger than %zu bytes", name, max);
-  size_t cap = (size_t) st.st_size + 1, len = 0;
+  size_t cap = (size_t)st.st_size + 1, len = 0;
   cleanup_free char *buf = malloc (cap + 1);
   if (buf == NULL)
     return podshim_error_set (err, ENOMEM, "cannot read `%s`", name);
@@ -66,7 +66,7 @@ read_file_at (int dirfd, const char *name, int open_flags, size_t max, char **re
         }
       if (r == 0)
         break;
-      len += (size_t) r;
+      len += (size_t)r;
     }
   if (len > max)
     return podshim_error_set (err, 0, "`%s` is larger than %zu bytes", name, max);
@@ -93,8 +93,8 @@ write_file_atomic_at (int dirfd, const char *name, const char *buf, size_t len, 
 
   const char *base = strrchr (name, '/');
   cleanup_free char *tmp = NULL;
-  if (asprintf (&tmp, "%.*s.%s.podshim-tmp-%d", base ? (int) (base - name + 1) : 0, name,
-                base ? base + 1 : name, (int) getpid ())
+  if (asprintf (&tmp, "%.*s.%s.podshim-tmp-%d", base ? (int)(base - name + 1) : 0, name,
+                base ? base + 1 : name, (int)getpid ())
       < 0)
     return podshim_error_set (err, ENOMEM, "cannot write `%s`", name);
 

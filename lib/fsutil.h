@@ -16,8 +16,8 @@ int read_file_at (int dirfd, const char *name, int open_flags, size_t max, char 
 
 /* Replaces name in dirfd atomically: temp file in the same directory, full
  * write, fsync, renameat. Keeps the mode of an existing file, else uses mode. */
-int write_file_atomic_at (int dirfd, const char *name, const char *buf, size_t len,
-                          mode_t mode, struct podshim_error **err);
+int write_file_atomic_at (int dirfd, const char *name, const char *buf, size_t len, mode_t mode,
+                          struct podshim_error **err);
 
 /* Opens (creating with mode if missing) the directory name under dirfd without
  * following a symlink in its last component. Returns the O_DIRECTORY fd. */

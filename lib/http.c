@@ -28,15 +28,15 @@ http_response_free (struct http_response *r)
 static ssize_t
 get_line (const char *p, const char *end, size_t max, const char **next)
 {
-  size_t avail = (size_t) (end - p);
+  size_t avail = (size_t)(end - p);
   const char *nl = memchr (p, '\n', avail < max ? avail : max);
   if (nl == NULL)
     return -1;
   *next = nl + 1;
-  size_t n = (size_t) (nl - p);
+  size_t n = (size_t)(nl - p);
   if (n > 0 && p[n - 1] == '\r')
     n--;
-  return (ssize_t) n;
+  return (ssize_t)n;
 }
 
 static bool
@@ -95,7 +95,7 @@ decode_chunked (const char *p, const char *end, char *out, size_t *ret_len,
       /* Saturates: every digit is read, the value stops growing past the limit. */
       for (; i < n && hexval (p[i]) >= 0; i++)
         if (size <= HTTP_BODY_MAX)
-          size = size * 16 + (size_t) hexval (p[i]);
+          size = size * 16 + (size_t)hexval (p[i]);
       if (i == 0 || (i < n && p[i] != ';' && p[i] != ' ' && p[i] != '\t'))
         return podshim_error_set (err, 0, "HTTP response: bad chunk size");
       if (size > HTTP_BODY_MAX || len + size > HTTP_BODY_MAX)
@@ -104,7 +104,7 @@ decode_chunked (const char *p, const char *end, char *out, size_t *ret_len,
       p = next;
       if (size == 0)
         break;
-      if ((size_t) (end - p) < size + 2)
+      if ((size_t)(end - p) < size + 2)
         return podshim_error_set (err, 0, "HTTP response: truncated chunk");
       memcpy (out + len, p, size);
       len += size;
@@ -142,13 +142,13 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
     {
       ssize_t n = get_line (p, end, HTTP_STATUS_LINE_MAX, &next);
       if (n < 0)
-        return podshim_error_set (err, 0, len == 0 ? "HTTP response: empty (connection closed)"
-                                                   : "HTTP response: no status line");
+        return podshim_error_set (err, 0,
+                                  len == 0 ? "HTTP response: empty (connection closed)"
+                                           : "HTTP response: no status line");
       if (n < 12 || memcmp (p, "HTTP/1.", 7) != 0 || !is_digit (p[7]) || p[8] != ' '
-          || !is_digit (p[9]) || !is_digit (p[10]) || !is_digit (p[11])
-          || (n > 12 && p[12] != ' '))
+          || !is_digit (p[9]) || !is_digit (p[10]) || !is_digit (p[11]) || (n > 12 && p[12] != ' '))
         return podshim_error_set (err, 0, "HTTP response: bad status line `%.*s`",
-                                  (int) (n < 80 ? n : 80), p);
+                                  (int)(n < 80 ? n : 80), p);
       status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
       if (status < 100)
         return podshim_error_set (err, 0, "HTTP response: bad status %d", status);
@@ -161,23 +161,24 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
           if (h > HTTP_HEADER_COUNT_MAX)
             return podshim_error_set (err, 0, "HTTP response: more than %d headers",
                                       HTTP_HEADER_COUNT_MAX);
-          size_t used = (size_t) (p - head);
+          size_t used = (size_t)(p - head);
           n = get_line (p, end, HTTP_HEADERS_MAX - used, &next);
           if (n < 0)
-            return podshim_error_set (err, 0, "HTTP response: headers truncated or larger than"
-                                              " %d bytes",
+            return podshim_error_set (err, 0,
+                                      "HTTP response: headers truncated or larger than"
+                                      " %d bytes",
                                       HTTP_HEADERS_MAX);
           if (n == 0)
             {
               p = next;
               break;
             }
-          const char *colon = memchr (p, ':', (size_t) n);
+          const char *colon = memchr (p, ':', (size_t)n);
           if (colon == NULL || colon == p)
             return podshim_error_set (err, 0, "HTTP response: bad header line");
-          size_t kl = (size_t) (colon - p);
+          size_t kl = (size_t)(colon - p);
           const char *v = colon + 1;
-          size_t vl = (size_t) (p + n - v);
+          size_t vl = (size_t)(p + n - v);
           while (vl > 0 && (*v == ' ' || *v == '\t'))
             v++, vl--;
           while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
@@ -185,9 +186,10 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
           if (kl == 17 && strncasecmp (p, "Transfer-Encoding", 17) == 0)
             {
               if (!value_has_token (v, vl, "chunked"))
-                return podshim_error_set (err, 0, "HTTP response: unsupported Transfer-Encoding"
-                                                  " `%.*s`",
-                                          (int) (vl < 40 ? vl : 40), v);
+                return podshim_error_set (err, 0,
+                                          "HTTP response: unsupported Transfer-Encoding"
+                                          " `%.*s`",
+                                          (int)(vl < 40 ? vl : 40), v);
               chunked = true;
             }
           else if (kl == 14 && strncasecmp (p, "Content-Length", 14) == 0)
@@ -198,9 +200,10 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
               for (size_t i = 0; i < vl; i++)
                 {
                   if (!is_digit (v[i]) || x > HTTP_BODY_MAX)
-                    return podshim_error_set (err, 0, "HTTP response: bad or too large"
-                                                      " Content-Length");
-                  x = x * 10 + (size_t) (v[i] - '0');
+                    return podshim_error_set (err, 0,
+                                              "HTTP response: bad or too large"
+                                              " Content-Length");
+                  x = x * 10 + (size_t)(v[i] - '0');
                 }
               if (x > HTTP_BODY_MAX)
                 return podshim_error_set (err, 0, "HTTP response: body larger than %d bytes",
@@ -214,7 +217,7 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
-      size_t avail = (size_t) (end - p);
+      size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
         abort ();
@@ -235,8 +238,9 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
           if (avail < cl)
             {
               free (body);
-              return podshim_error_set (err, 0, "HTTP response: body truncated (%zu of %zu"
-                                                " bytes)",
+              return podshim_error_set (err, 0,
+                                        "HTTP response: body truncated (%zu of %zu"
+                                        " bytes)",
                                         avail, cl);
             }
           memcpy (body, p, cl);
@@ -269,7 +273,7 @@ http_unix_path (const char *addr)
     p = addr + 7;
   else if (addr[0] == '/')
     p = addr;
-  if (p == NULL || p[0] != '/' || strlen (p) >= sizeof (((struct sockaddr_un *) 0)->sun_path))
+  if (p == NULL || p[0] != '/' || strlen (p) >= sizeof (((struct sockaddr_un *)0)->sun_path))
     return NULL;
   char *r = strdup (p);
   if (r == NULL)
@@ -282,7 +286,7 @@ now_ms (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Waits for fd to be ready for events until deadline; 0, or -1 with errno. */
@@ -298,7 +302,7 @@ wait_fd (int fd, short events, long long deadline)
           return -1;
         }
       struct pollfd pfd = { .fd = fd, .events = events };
-      int r = poll (&pfd, 1, left > INT32_MAX ? INT32_MAX : (int) left);
+      int r = poll (&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
       if (r > 0)
         return 0;
       if (r < 0 && errno != EINTR)
@@ -310,7 +314,7 @@ static bool
 path_safe (const char *s)
 {
   for (; *s; s++)
-    if ((unsigned char) *s <= ' ' || *s == 0x7f)
+    if ((unsigned char)*s <= ' ' || *s == 0x7f)
       return false;
   return true;
 }
@@ -330,7 +334,7 @@ http_request (const char *sock_path, const char *method, const char *path, const
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0)
     return podshim_error_set (err, errno, "cannot make a socket");
-  while (connect (fd, (struct sockaddr *) &sa, sizeof (sa)) < 0)
+  while (connect (fd, (struct sockaddr *)&sa, sizeof (sa)) < 0)
     {
       /* AF_UNIX: EAGAIN is a full backlog, not a connection in progress. */
       if (errno == EAGAIN && now_ms () < deadline)
@@ -341,8 +345,8 @@ http_request (const char *sock_path, const char *method, const char *path, const
         }
       if (errno == EINTR)
         continue;
-      return podshim_error_set (err, errno == EAGAIN ? ETIMEDOUT : errno,
-                                "cannot connect to `%s`", sock_path);
+      return podshim_error_set (err, errno == EAGAIN ? ETIMEDOUT : errno, "cannot connect to `%s`",
+                                sock_path);
     }
   cleanup_free char *head = NULL;
   int hl = asprintf (&head,
@@ -353,14 +357,14 @@ http_request (const char *sock_path, const char *method, const char *path, const
   if (hl < 0)
     abort ();
   const char *parts[2] = { head, body };
-  size_t lens[2] = { (size_t) hl, body ? body_len : 0 };
+  size_t lens[2] = { (size_t)hl, body ? body_len : 0 };
   for (int i = 0; i < 2; i++)
     for (size_t off = 0; off < lens[i];)
       {
         ssize_t w = send (fd, parts[i] + off, lens[i] - off, MSG_NOSIGNAL);
         if (w > 0)
           {
-            off += (size_t) w;
+            off += (size_t)w;
             continue;
           }
         if (w < 0 && errno == EINTR)
@@ -379,8 +383,8 @@ http_request (const char *sock_path, const char *method, const char *path, const
       if (len == cap)
         {
           if (cap >= HTTP_RESPONSE_MAX)
-            return podshim_error_set (err, 0, "%s %s: response larger than %d bytes", method,
-                                      path, HTTP_RESPONSE_MAX);
+            return podshim_error_set (err, 0, "%s %s: response larger than %d bytes", method, path,
+                                      HTTP_RESPONSE_MAX);
           cap = cap * 2 > HTTP_RESPONSE_MAX ? HTTP_RESPONSE_MAX : cap * 2;
           char *nb = realloc (buf, cap);
           if (nb == NULL)
@@ -390,7 +394,7 @@ http_request (const char *sock_path, const char *method, const char *path, const
       ssize_t r = recv (fd, buf + len, cap - len, 0);
       if (r > 0)
         {
-          len += (size_t) r;
+          len += (size_t)r;
           continue;
         }
       if (r == 0)
@@ -399,8 +403,7 @@ http_request (const char *sock_path, const char *method, const char *path, const
         continue;
       if (errno == EAGAIN && wait_fd (fd, POLLIN, deadline) == 0)
         continue;
-      return podshim_error_set (err, errno, "%s %s: no answer from `%s`", method, path,
-                                sock_path);
+      return podshim_error_set (err, errno, "%s %s: no answer from `%s`", method, path, sock_path);
     }
   if (http_response_parse (buf, len, ret, err) < 0)
     return podshim_error_wrap (err, "%s %s", method, path);

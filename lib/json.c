@@ -14,7 +14,7 @@ check_depth (const char *buf, size_t len, const char *what, struct podshim_error
   const char *nul = memchr (buf, '\0', len);
   if (nul)
     return podshim_error_set (err, 0, "invalid %s: NUL byte at offset %zu", what,
-                              (size_t) (nul - buf));
+                              (size_t)(nul - buf));
   size_t depth = 0;
   bool in_string = false;
   for (size_t i = 0; i < len; i++)
@@ -25,8 +25,8 @@ check_depth (const char *buf, size_t len, const char *what, struct podshim_error
           if (c == '\\')
             {
               if (len - i >= 6 && memcmp (buf + i + 1, "u0000", 5) == 0)
-                return podshim_error_set (err, 0, "invalid %s: \\u0000 (NUL) at offset %zu",
-                                          what, i);
+                return podshim_error_set (err, 0, "invalid %s: \\u0000 (NUL) at offset %zu", what,
+                                          i);
               i++;
             }
           else if (c == '"')
@@ -40,7 +40,7 @@ check_depth (const char *buf, size_t len, const char *what, struct podshim_error
                                  : memmem (buf + i + 2, len - i - 2, "*/", 2);
           if (end == NULL)
             break; /* the rest is an unterminated comment */
-          i = (size_t) (end - buf) + (line ? 0 : 1);
+          i = (size_t)(end - buf) + (line ? 0 : 1);
           continue;
         }
       if (c == '"')
@@ -76,8 +76,7 @@ json_parse (const char *buf, size_t len, const char *what, yajl_val *ret,
       char *nl = strchr (ebuf, '\n');
       if (nl)
         *nl = '\0';
-      return podshim_error_set (err, 0, "invalid %s: %s", what,
-                                ebuf[0] ? ebuf : "malformed JSON");
+      return podshim_error_set (err, 0, "invalid %s: %s", what, ebuf[0] ? ebuf : "malformed JSON");
     }
   *ret = v;
   return 0;
@@ -90,7 +89,7 @@ emit (yajl_gen g, yajl_val v)
   switch (v->type)
     {
     case yajl_t_string:
-      return yajl_gen_string (g, (const unsigned char *) v->u.string, strlen (v->u.string));
+      return yajl_gen_string (g, (const unsigned char *)v->u.string, strlen (v->u.string));
     case yajl_t_number:
       return yajl_gen_number (g, v->u.number.r, strlen (v->u.number.r));
     case yajl_t_true:
@@ -104,7 +103,7 @@ emit (yajl_gen g, yajl_val v)
       for (size_t i = 0; s == yajl_gen_status_ok && i < v->u.object.len; i++)
         {
           const char *k = v->u.object.keys[i];
-          s = yajl_gen_string (g, (const unsigned char *) k, strlen (k));
+          s = yajl_gen_string (g, (const unsigned char *)k, strlen (k));
           if (s == yajl_gen_status_ok)
             s = emit (g, v->u.object.values[i]);
         }
@@ -136,7 +135,7 @@ json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
   /* yajl_gen's own depth limit is 128; the tree was bounded at parse time. */
   yajl_gen_status s = emit (g, v);
   if (s != yajl_gen_status_ok)
-    return podshim_error_set (err, 0, "cannot generate JSON (yajl status %d)", (int) s);
+    return podshim_error_set (err, 0, "cannot generate JSON (yajl status %d)", (int)s);
   const unsigned char *buf;
   size_t len;
   yajl_gen_get_buf (g, &buf, &len);
@@ -236,7 +235,7 @@ json_new_number (long long n)
   if (asprintf (&v->u.number.r, "%lld", n) < 0)
     abort ();
   v->u.number.i = n;
-  v->u.number.d = (double) n;
+  v->u.number.d = (double)n;
   v->u.number.flags = YAJL_NUMBER_INT_VALID | YAJL_NUMBER_DOUBLE_VALID;
   return v;
 }
@@ -282,7 +281,7 @@ json_object_set (yajl_val obj, const char *key, yajl_val v)
         for (size_t j = n; j > i + 1; j--)
           if (strcmp (obj->u.object.keys[j - 1], key) == 0)
             {
-              free ((char *) obj->u.object.keys[j - 1]);
+              free ((char *)obj->u.object.keys[j - 1]);
               yajl_tree_free (obj->u.object.values[j - 1]);
               memmove (&obj->u.object.keys[j - 1], &obj->u.object.keys[j],
                        (obj->u.object.len - j) * sizeof (char *));
@@ -307,7 +306,7 @@ json_object_remove (yajl_val obj, const char *key)
     {
       if (strcmp (obj->u.object.keys[i], key) == 0)
         {
-          free ((char *) obj->u.object.keys[i]);
+          free ((char *)obj->u.object.keys[i]);
           yajl_tree_free (obj->u.object.values[i]);
           removed++;
           continue;

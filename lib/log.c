@@ -50,7 +50,7 @@ static void
 put_quoted (FILE *f, const char *s)
 {
   fputc ('"', f);
-  for (const unsigned char *p = (const unsigned char *) s; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
     {
       switch (*p)
         {
@@ -89,7 +89,7 @@ podshim_log_format_line (bool json, enum podshim_log_level level, const char *ms
   if (gmtime_r (&sec, &tm) == NULL)
     return NULL;
   size_t n = strftime (tbuf, sizeof (tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf (tbuf + n, sizeof (tbuf) - n, ".%09ldZ", (long) ts->tv_nsec);
+  snprintf (tbuf + n, sizeof (tbuf) - n, ".%09ldZ", (long)ts->tv_nsec);
 
   char *buf = NULL;
   size_t len = 0;
@@ -140,5 +140,5 @@ podshim_log (enum podshim_log_level level, const char *fmt, ...)
   /* One write(2) of one line: O_APPEND keeps it whole among the delegate's lines. */
   size_t len = strlen (line);
   ssize_t w = write (fd, line, len);
-  (void) w;
+  (void)w;
 }

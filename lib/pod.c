@@ -60,7 +60,7 @@ pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **err)
   for (;;)
     {
       const char *end = strchr (p, ',');
-      size_t len = end ? (size_t) (end - p) : strlen (p);
+      size_t len = end ? (size_t)(end - p) : strlen (p);
       /* Tolerate spaces around items: "net, ipc". */
       const char *s = p;
       while (len > 0 && *s == ' ')
@@ -118,7 +118,7 @@ pod_scope_valid (const char *scope)
   const char *colon = strchr (scope, ':');
   if (colon == NULL)
     return false;
-  size_t kind = (size_t) (colon - scope);
+  size_t kind = (size_t)(colon - scope);
   if (!((kind == 7 && strncmp (scope, "compose", 7) == 0)
         || (kind == 5 && strncmp (scope, "stack", 5) == 0)))
     return false;
@@ -152,7 +152,7 @@ pod_key_parse (const char *key, char **ret_scope, char **ret_name)
         abort ();
       return 0;
     }
-  cleanup_free char *scope = strndup (key, (size_t) (last - key));
+  cleanup_free char *scope = strndup (key, (size_t)(last - key));
   if (scope == NULL)
     abort ();
   if (!pod_scope_valid (scope) || !pod_name_valid (last + 1))
@@ -313,15 +313,16 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   if (ns_list_from_json (json_get (p.raw, "pinned"), &p.pinned) < 0)
     return podshim_error_set (err, 0, "invalid pod state: bad `pinned`");
   yajl_val pause = json_get_object (p.raw, "pause");
-  if (get_uint (pause, "pid", INT32_MAX, &pid) < 0 || get_uint (pause, "start", UINT64_MAX, &start) < 0)
+  if (get_uint (pause, "pid", INT32_MAX, &pid) < 0
+      || get_uint (pause, "start", UINT64_MAX, &start) < 0)
     return podshim_error_set (err, 0, "invalid pod state: bad `pause`");
-  p.pause_pid = (pid_t) pid;
+  p.pause_pid = (pid_t)pid;
   p.pause_start = start;
   yajl_val holder = json_get_object (p.raw, "holder");
   if (get_uint (holder, "pid", INT32_MAX, &pid) < 0
       || get_uint (holder, "start", UINT64_MAX, &start) < 0)
     return podshim_error_set (err, 0, "invalid pod state: bad `holder`");
-  p.holder_pid = (pid_t) pid;
+  p.holder_pid = (pid_t)pid;
   p.holder_start = start;
 
   yajl_val members = json_get (p.raw, "members");
@@ -342,7 +343,7 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
       pm->raw = copy_tree (m);
       if (get_uint (m, "pid", INT32_MAX, &pid) < 0 || get_uint (m, "start", UINT64_MAX, &start) < 0)
         return podshim_error_set (err, 0, "invalid pod state: member `%s` has a bad pid", id);
-      pm->pid = (pid_t) pid;
+      pm->pid = (pid_t)pid;
       pm->start = start;
       yajl_val c = json_get (m, "creating");
       pm->creating = c && c->type == yajl_t_true;
@@ -380,7 +381,7 @@ number_u (unsigned long long v)
   free (n->u.number.r);
   if (asprintf (&n->u.number.r, "%llu", v) < 0)
     abort ();
-  n->u.number.i = (long long) v;
+  n->u.number.i = (long long)v;
   return n;
 }
 
@@ -431,13 +432,15 @@ pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
     {
       bool missing = podshim_error_is (e, ENOENT);
       *err = steal_pointer (&e);
-      (void) podshim_error_wrap (err, "pod `%s`", pod_name);
+      (void)podshim_error_wrap (err, "pod `%s`", pod_name);
       return missing ? -ENOENT : -1;
     }
   if (pod_state_parse (buf, len, ret, err) < 0)
-    return podshim_error_wrap (err, "pod `%s`: corrupted state file " POD_STATE_FILE
-                                    " (inspect it, or remove the pod's directory after its"
-                                    " members are gone)", pod_name);
+    return podshim_error_wrap (err,
+                               "pod `%s`: corrupted state file " POD_STATE_FILE
+                               " (inspect it, or remove the pod's directory after its"
+                               " members are gone)",
+                               pod_name);
   return 0;
 }
 

@@ -60,17 +60,17 @@ struct pod_member
 struct pod_state
 {
   char *name;
-  char *scope;              /* NULL: unscoped */
+  char *scope; /* NULL: unscoped */
   char *root;
-  unsigned pinned;          /* namespaces pinned under ns/ (older podshim) */
-  pid_t holder_pid;         /* holds net, ipc, uts; 0: none */
+  unsigned pinned;  /* namespaces pinned under ns/ (older podshim) */
+  pid_t holder_pid; /* holds net, ipc, uts; 0: none */
   unsigned long long holder_start;
-  pid_t pause_pid;          /* PID 1 of the pod's PID namespace; 0: none */
+  pid_t pause_pid; /* PID 1 of the pod's PID namespace; 0: none */
   unsigned long long pause_start;
-  char *network_owner;      /* member whose network hook set up the pod's netns */
+  char *network_owner; /* member whose network hook set up the pod's netns */
   struct pod_member *members;
   size_t n_members;
-  yajl_val raw;             /* pod.json as read */
+  yajl_val raw; /* pod.json as read */
 };
 
 /* Frees what p holds (not p itself) and zeroes it; NULL is fine. */

@@ -24,7 +24,7 @@ static int
 read_stat (pid_t pid, char *buf, size_t size)
 {
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%d/stat", (int) pid);
+  snprintf (path, sizeof (path), "/proc/%d/stat", (int)pid);
   return read_stat_at (AT_FDCWD, path, buf, size);
 }
 

@@ -41,10 +41,9 @@ spawn_exec (const struct spawn_opts *o)
     if (high[i] >= 0 && dup2 (high[i], i) < 0)
       return SPAWN_FAILED_SETUP;
   /* CLOEXEC rather than closed: a failure can still be written somewhere. */
-  if (o->close_fds
-      && syscall (SYS_close_range, (unsigned) o->n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+  if (o->close_fds && syscall (SYS_close_range, (unsigned)o->n_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
     for (int fd = o->n_fds; fd < 1024; fd++)
-      (void) fcntl (fd, F_SETFD, FD_CLOEXEC);
+      (void)fcntl (fd, F_SETFD, FD_CLOEXEC);
   if (o->sigmask && sigprocmask (SIG_SETMASK, o->sigmask, NULL) < 0)
     return SPAWN_FAILED_SETUP;
   const char *file = o->file ? o->file : o->argv[0];
@@ -76,10 +75,10 @@ spawn_start (const struct spawn_opts *o, const char *what, struct spawn_proc *re
       int efd = p[1];
       if (efd < o->n_fds)
         efd = fcntl (efd, F_DUPFD_CLOEXEC, SPAWN_HIGH_FD);
-      (void) spawn_exec (o);
+      (void)spawn_exec (o);
       int e = errno;
       ssize_t w = write (efd, &e, sizeof (e));
-      (void) w;
+      (void)w;
       _exit (127);
     }
   close (p[1]);
@@ -120,7 +119,7 @@ spawn_wait (struct spawn_proc *sp, const char *what, int *ret_status, struct pod
   while (w < 0 && errno == EINTR);
   if (w < 0)
     return podshim_error_set (err, errno, "cannot wait for %s", what);
-  if (n == (ssize_t) sizeof (child_errno))
+  if (n == (ssize_t)sizeof (child_errno))
     return podshim_error_set (err, child_errno, "cannot execute %s", what);
   *ret_status = status;
   return 0;

@@ -19,12 +19,12 @@ void
 statedir_rootkey (const char *root, char out[STATEDIR_ROOTKEY_LEN + 1])
 {
   uint64_t h = 0xcbf29ce484222325ULL;
-  for (const unsigned char *p = (const unsigned char *) root; *p; p++)
+  for (const unsigned char *p = (const unsigned char *)root; *p; p++)
     {
       h ^= *p;
       h *= 0x100000001b3ULL;
     }
-  snprintf (out, STATEDIR_ROOTKEY_LEN + 1, "%016llx", (unsigned long long) h);
+  snprintf (out, STATEDIR_ROOTKEY_LEN + 1, "%016llx", (unsigned long long)h);
 }
 
 bool
@@ -89,17 +89,17 @@ statedir_remove_root_if_empty (int statefd, const char *rootkey, int rootfd)
   if (sfd < 0 || flock (sfd, LOCK_EX | LOCK_NB) < 0)
     return;
   /* rmdir fails (ENOTEMPTY) while anything is recorded. */
-  static const char *const subs[]
-      = { STATEDIR_PODS, STATEDIR_CONTAINERS, STATEDIR_RECORDS, STATEDIR_COMPANIONS, STATEDIR_LOCKS };
+  static const char *const subs[] = { STATEDIR_PODS, STATEDIR_CONTAINERS, STATEDIR_RECORDS,
+                                      STATEDIR_COMPANIONS, STATEDIR_LOCKS };
   bool empty = true;
   for (size_t i = 0; empty && i < sizeof (subs) / sizeof (subs[0]); i++)
     empty = unlinkat (rootfd, subs[i], AT_REMOVEDIR) == 0 || errno == ENOENT;
   if (empty)
     {
-      (void) unlinkat (rootfd, STATEDIR_ROOT_FILE, 0);
-      (void) unlinkat (statefd, rootkey, AT_REMOVEDIR);
+      (void)unlinkat (rootfd, STATEDIR_ROOT_FILE, 0);
+      (void)unlinkat (statefd, rootkey, AT_REMOVEDIR);
     }
-  (void) flock (sfd, LOCK_UN);
+  (void)flock (sfd, LOCK_UN);
 }
 
 /* `<key>.lock`; false when key does not fit (never for a valid key). */
@@ -107,7 +107,7 @@ static bool
 lock_name (const char *key, char ret[POD_KEY_MAX + sizeof (LOCK_SUFFIX)])
 {
   int n = snprintf (ret, POD_KEY_MAX + sizeof (LOCK_SUFFIX), "%s" LOCK_SUFFIX, key);
-  return n > 0 && (size_t) n < POD_KEY_MAX + sizeof (LOCK_SUFFIX);
+  return n > 0 && (size_t)n < POD_KEY_MAX + sizeof (LOCK_SUFFIX);
 }
 
 int
@@ -140,7 +140,7 @@ statedir_unlink_lock (int locksfd, const char *key)
 {
   char name[POD_KEY_MAX + sizeof (LOCK_SUFFIX)];
   if (locksfd >= 0 && lock_name (key, name))
-    (void) unlinkat (locksfd, name, 0);
+    (void)unlinkat (locksfd, name, 0);
 }
 
 bool
@@ -205,7 +205,7 @@ statedir_index_remove (int rootfd, const char *id, const char *key)
         return;
     }
   if (unlinkat (cfd, id, 0) < 0 && errno != ENOENT)
-    (void) unlinkat (cfd, id, AT_REMOVEDIR);
+    (void)unlinkat (cfd, id, AT_REMOVEDIR);
 }
 
 char *

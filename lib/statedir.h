@@ -32,9 +32,9 @@
 
 /* Entries of a pod directory. */
 #define STATEDIR_POD_STATE "pod.json"
-#define STATEDIR_POD_DATA "data"     /* the pod's data directory, recorded */
-#define STATEDIR_POD_NS "ns"         /* namespaces pinned by an older podshim */
-#define STATEDIR_POD_NET "net"       /* the pod's resolver files */
+#define STATEDIR_POD_DATA "data"       /* the pod's data directory, recorded */
+#define STATEDIR_POD_NS "ns"           /* namespaces pinned by an older podshim */
+#define STATEDIR_POD_NET "net"         /* the pod's resolver files */
 #define STATEDIR_POD_VOLUMES "volumes" /* where an older podshim kept volumes */
 
 #define STATEDIR_ROOTKEY_LEN 16

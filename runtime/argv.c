@@ -109,7 +109,7 @@ split_flag (const char *arg, struct flag *f)
     return false; /* "--" */
   const char *eq = strchr (n, '=');
   f->name = n;
-  f->name_len = eq ? (size_t) (eq - n) : strlen (n);
+  f->name_len = eq ? (size_t)(eq - n) : strlen (n);
   f->inline_value = eq ? eq + 1 : NULL;
   return true;
 }
@@ -202,7 +202,7 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
   memset (c, 0, sizeof (*c));
   c->command_index = -1;
   /* Owned here until the end: nothing leaks on an error. */
-  cleanup_free char **av = calloc ((size_t) argc + 1, sizeof (char *));
+  cleanup_free char **av = calloc ((size_t)argc + 1, sizeof (char *));
   if (av == NULL)
     return podshim_error_set (err, ENOMEM, "cannot parse the command line");
   int out = 0;

@@ -16,7 +16,7 @@ struct runc_cmdline
   const char *shim_state;
   const char *shim_max_pods;
   const char *shim_data;
-  const char *shim_config; /* --podshim-config: runtime classes */
+  const char *shim_config;      /* --podshim-config: runtime classes */
   const char *shim_docker_host; /* --podshim-docker-host: companions' Docker API */
 
   /* runc global options (pointers into the caller's argv). */
@@ -39,8 +39,8 @@ struct runc_cmdline
   const char *bundle;
   const char *pid_file;
   const char *console_socket;
-  const char *config;   /* crun's --config FILE (create, run) */
-  const char *id;       /* the first positional argument */
+  const char *config; /* crun's --config FILE (create, run) */
+  const char *id;     /* the first positional argument */
   int n_positional;
   /* The first argument podshim cannot classify with certainty (an option
    * neither runc 1.1-1.3 nor crun has, or a value option without its value),

@@ -358,7 +358,7 @@ class_command_id (const struct runc_cmdline *c)
 static int
 exec_or_127 (void *opts)
 {
-  (void) spawn_exec (opts);
+  (void)spawn_exec (opts);
   return 127;
 }
 
@@ -747,8 +747,7 @@ container_record_save (int rootfd, const char *id, const struct container_record
 void
 container_record_remove (int rootfd, const char *id)
 {
-  cleanup_close int dfd
-      = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
   if (dfd >= 0)
-    (void) unlinkat (dfd, id, 0);
+    (void)unlinkat (dfd, id, 0);
 }

@@ -22,7 +22,8 @@ companion_name_valid (const char *name)
   for (size_t i = 0; i < n; i++)
     {
       char c = name[i];
-      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
+      bool ok
+          = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '_' || c == '-'));
       if (!ok)
         return false;
     }
@@ -107,8 +108,8 @@ check_key (const char *name, const char *key, yajl_val v, struct podshim_error *
         return -1;
       if (!image_valid (v->u.string))
         return podshim_error_set (err, 0,
-                                  "companion `%s`: `image` `%.100s` is not an image reference", name,
-                                  v->u.string);
+                                  "companion `%s`: `image` `%.100s` is not an image reference",
+                                  name, v->u.string);
       return 0;
     }
   if (strcmp (key, "command") == 0 || strcmp (key, "entrypoint") == 0)
@@ -122,8 +123,8 @@ check_key (const char *name, const char *key, yajl_val v, struct podshim_error *
           const char *s = v->u.array.values[i]->u.string;
           const char *eq = strchr (s, '=');
           if (eq == NULL || eq == s)
-            return podshim_error_set (err, 0, "companion `%s`: `env` item `%.64s` is not K=V",
-                                      name, s);
+            return podshim_error_set (err, 0, "companion `%s`: `env` item `%.64s` is not K=V", name,
+                                      s);
         }
       return 0;
     }
@@ -239,7 +240,7 @@ companion_spec_parse (const char *name, const char *value, yajl_val *ret,
 static void
 gen_str (yajl_gen g, const char *s)
 {
-  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
+  yajl_gen_string (g, (const unsigned char *)s, strlen (s));
 }
 
 /* Emits v (a parsed companion value: strings, arrays, objects, bools). */
@@ -284,7 +285,7 @@ gen_finish (yajl_gen g)
   const unsigned char *buf;
   size_t len;
   yajl_gen_get_buf (g, &buf, &len);
-  char *out = strndup ((const char *) buf, len);
+  char *out = strndup ((const char *)buf, len);
   if (out == NULL)
     abort ();
   yajl_gen_free (g);
@@ -517,4 +518,3 @@ companion_docker_socket (const struct shim_ctx *ctx, struct podshim_error **err)
     podshim_error_set (err, 0, "Docker host `%.200s` is not unix:///PATH", h);
   return p;
 }
-

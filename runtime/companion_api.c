@@ -72,12 +72,12 @@ url_escape (const char *s)
   size_t o = 0;
   for (; *s; s++)
     {
-      unsigned char c = (unsigned char) *s;
+      unsigned char c = (unsigned char)*s;
       if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
           || c == '_' || c == '.' || c == '~')
-        out[o++] = (char) c;
+        out[o++] = (char)c;
       else
-        o += (size_t) sprintf (out + o, "%%%02X", c);
+        o += (size_t)sprintf (out + o, "%%%02X", c);
     }
   out[o] = '\0';
   return out;
@@ -120,8 +120,7 @@ ensure_image (const struct api *a, const char *image, struct podshim_error **err
   cleanup_free char *resc = url_escape (repo);
   cleanup_free char *tesc = url_escape (tag ? tag : "");
   cleanup_free char *pull = NULL;
-  if (asprintf (&pull, "/images/create?fromImage=%s%s%s", resc, tag ? "&tag=" : "",
-                tag ? tesc : "")
+  if (asprintf (&pull, "/images/create?fromImage=%s%s%s", resc, tag ? "&tag=" : "", tag ? tesc : "")
       < 0)
     abort ();
   podshim_log (PODSHIM_LOG_INFO, "podshim: pulling image `%s` for a companion", image);
@@ -146,9 +145,8 @@ ensure_image (const struct api *a, const char *image, struct podshim_error **err
         {
           const char *m = json_get_string (d, "error");
           if (m)
-            return podshim_error_set (err, 0,
-                                      "image `%s` is not on this node and cannot be pulled: %.400s",
-                                      image, m);
+            return podshim_error_set (
+                err, 0, "image `%s` is not on this node and cannot be pulled: %.400s", image, m);
         }
       line = nl ? nl + 1 : NULL;
     }
@@ -214,8 +212,8 @@ find_companion (const struct api *a, const char *name, const char *anchor_id, ch
   yajl_val labels = json_get_path (doc, label_path);
   const char *of = json_get_string (labels, COMPANION_OF_LABEL);
   if (id == NULL || of == NULL)
-    return podshim_error_set (err, 0,
-                              "the name `%s` is taken by a container that is not a companion", name);
+    return podshim_error_set (
+        err, 0, "the name `%s` is taken by a container that is not a companion", name);
   if (strcmp (of, anchor_id) == 0)
     {
       if ((*ret_id = strdup (id)) == NULL)
@@ -437,8 +435,9 @@ companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *
              (it waits for the API too). */
           cleanup_close int wlk = anchor_lock (ctx, anchor_id, API_WAIT_S);
           if (!wait_api (&a))
-            podshim_log (PODSHIM_LOG_ERROR, "podshim: companions of `%.12s`: no Docker API at"
-                                            " `%s` after %d s",
+            podshim_log (PODSHIM_LOG_ERROR,
+                         "podshim: companions of `%.12s`: no Docker API at"
+                         " `%s` after %d s",
                          anchor_id, sock, API_WAIT_S);
           else if (reconcile (&a, anchor_id, doc, true, NULL, &e) < 0)
             podshim_log (PODSHIM_LOG_ERROR, "podshim: companions of `%.12s`: %s", anchor_id,
@@ -586,8 +585,8 @@ companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
       if (v && v->type == yajl_t_true)
         {
           podshim_log (PODSHIM_LOG_INFO,
-                       "podshim: companion %.12s runs again (its anchor `%.12s` is back): kept",
-                       id, of);
+                       "podshim: companion %.12s runs again (its anchor `%.12s` is back): kept", id,
+                       of);
           _exit (0);
         }
     }

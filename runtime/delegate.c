@@ -66,7 +66,7 @@ delegate_exec (const struct runc_cmdline *c, struct podshim_error **err)
 {
   const char *rt = delegate_runtime (c);
   log_argv (c, rt);
-  c->argv[0] = (char *) rt;
+  c->argv[0] = (char *)rt;
   execvp (rt, c->argv);
   return podshim_error_set (err, errno, "cannot execute the runtime `%s`", rt);
 }
@@ -86,7 +86,7 @@ delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_erro
 {
   const char *rt = delegate_runtime (c);
   log_argv (c, rt);
-  c->argv[0] = (char *) rt;
+  c->argv[0] = (char *)rt;
   cleanup_free char *what = NULL;
   if (asprintf (&what, "the runtime `%s`", rt) < 0)
     abort ();
@@ -108,8 +108,8 @@ delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_erro
   sa.sa_flags = SA_RESTART;
   sigfillset (&sa.sa_mask);
   for (int s = 1; s < NSIG; s++)
-    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGSEGV && s != SIGBUS
-        && s != SIGILL && s != SIGFPE && s != SIGABRT && s != SIGTRAP)
+    if (s != SIGKILL && s != SIGSTOP && s != SIGCHLD && s != SIGSEGV && s != SIGBUS && s != SIGILL
+        && s != SIGFPE && s != SIGABRT && s != SIGTRAP)
       sigaction (s, &sa, NULL);
   sigprocmask (SIG_SETMASK, &old, NULL);
 

@@ -60,7 +60,7 @@ swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret)
     {
       const char *slot = task + nl + 1;
       const char *end = strrchr (slot, '.');
-      size_t len = end ? (size_t) (end - slot) : strlen (slot);
+      size_t len = end ? (size_t)(end - slot) : strlen (slot);
       if (len < sizeof (ret->slot))
         memcpy (ret->slot, slot, len);
     }

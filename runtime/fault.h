@@ -27,8 +27,8 @@ fault_point (const char *name, struct podshim_error **err)
 static inline int
 fault_point (const char *name, struct podshim_error **err)
 {
-  (void) name;
-  (void) err;
+  (void)name;
+  (void)err;
   return 0;
 }
 #endif

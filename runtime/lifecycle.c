@@ -55,7 +55,7 @@ static int
 record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
 {
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s` has a new holder, PID %d", pod->name,
-               (int) pod->holder_pid);
+               (int)pod->holder_pid);
   for (size_t i = 0; i < 3; i++)
     {
       cleanup_error struct podshim_error *e = NULL;
@@ -219,8 +219,7 @@ pod_reset_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
 
 int
 pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct pod_state *pod,
-                  enum pod_prune_mode mode, bool dirty, bool *ret_gone,
-                  struct podshim_error **err)
+                  enum pod_prune_mode mode, bool dirty, bool *ret_gone, struct podshim_error **err)
 {
   bool keep = mode == POD_PRUNE_KEEP;
   bool changed = dirty;
@@ -312,14 +311,14 @@ pods_limit_check (const struct shim_ctx *ctx, int podsfd, const char *name,
      1, and an ext4 directory past 65,000 entries: 1). Hidden entries only
      add to it: below the limit, it is below. */
   struct stat st;
-  if (fstat (podsfd, &st) == 0 && st.st_nlink >= 2 && (long long) st.st_nlink - 2 < max)
+  if (fstat (podsfd, &st) == 0 && st.st_nlink >= 2 && (long long)st.st_nlink - 2 < max)
     return 0;
   int dfd = dup (podsfd);
   cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
   if (d == NULL)
     {
       if (dfd >= 0)
-        (void) close (dfd);
+        (void)close (dfd);
       return podshim_error_set (err, errno, "cannot list pods");
     }
   long n = 0;
@@ -368,14 +367,14 @@ open_locked (const struct shim_ctx *ctx, const char *name, bool create, struct p
       counting = true;
       if (pods_limit_check (ctx, h->podsfd, name, err) < 0)
         {
-          (void) flock (h->podsfd, LOCK_UN);
+          (void)flock (h->podsfd, LOCK_UN);
           statedir_unlink_lock (h->locksfd, name);
           return -1;
         }
     }
   h->poddir = statedir_open_sub (h->podsfd, name, create, err);
   if (counting)
-    (void) flock (h->podsfd, LOCK_UN);
+    (void)flock (h->podsfd, LOCK_UN);
   if (h->poddir == -ENOENT)
     {
       /* Torn down while we waited; the lock file is ours to remove. */
@@ -420,8 +419,8 @@ pod_leave_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char 
     statedir_index_remove (h->rootfd, id, key);
   drop_new_volumes (ctx, key, &pod, made);
   bool gone;
-  if (pod_prune_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, &pod, POD_PRUNE_TEARDOWN,
-                        ours, &gone, err)
+  if (pod_prune_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, &pod, POD_PRUNE_TEARDOWN, ours,
+                        &gone, err)
       < 0)
     return -1;
   if (ours)

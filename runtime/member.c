@@ -34,7 +34,7 @@ read_pid_file (const char *path, pid_t *ret)
   long v = strtol (buf, &end, 10);
   if (end == buf || v <= 0 || v > INT32_MAX)
     return -1;
-  *ret = (pid_t) v;
+  *ret = (pid_t)v;
   return 0;
 }
 
@@ -55,7 +55,8 @@ member_init_pid (const struct shim_ctx *ctx)
       cleanup_error struct podshim_error *e = NULL;
       cleanup_json yajl_val doc = NULL;
       if (asprintf (&p, "%s/%s/%s", ctx->class_root ? ctx->class_root : ctx->root, ctx->cmd->id,
-                    files[i]) < 0)
+                    files[i])
+          < 0)
         return 0;
       if (read_file_at (AT_FDCWD, p, O_NOFOLLOW, 16 * 1024 * 1024, &buf, &len, &e) < 0
           || json_parse (buf, len, p, &doc, &e) < 0)
@@ -63,7 +64,7 @@ member_init_pid (const struct shim_ctx *ctx)
       yajl_val v = json_get (doc, keys[i]);
       if (v && v->type == yajl_t_number && (v->u.number.flags & YAJL_NUMBER_INT_VALID)
           && v->u.number.i > 0 && v->u.number.i <= INT32_MAX)
-        return (pid_t) v->u.number.i;
+        return (pid_t)v->u.number.i;
     }
   return 0;
 }
@@ -71,8 +72,8 @@ member_init_pid (const struct shim_ctx *ctx)
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded;              /* the member is in pod.json */
-  bool net_files[2];          /* mount the pod's copy of net_files[i] */
+  bool recorded;     /* the member is in pod.json */
+  bool net_files[2]; /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
   int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
   char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
@@ -92,7 +93,7 @@ join_result_close (struct join_result *r)
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = {.go_fd = -1, .report_fd = -1 }, .shm_fd = -1                       \
+    .nsfd = { -1, -1, -1, -1 }, .holder = { .go_fd = -1, .report_fd = -1 }, .shm_fd = -1           \
   }
 
 /* The holder this create started has isolated itself by now, or it died
@@ -136,8 +137,7 @@ member_start (struct shim_ctx *ctx)
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum spec_network net,
-             const struct swarm_task *task, struct join_result *res,
-             struct podshim_error **err)
+             const struct swarm_task *task, struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -160,8 +160,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       /* Without tearing down: a stale sandbox whose members all died is
          rebuilt below. */
       bool gone;
-      if (pod_prune_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, &pod, POD_PRUNE_KEEP,
-                            false, &gone, err)
+      if (pod_prune_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, &pod, POD_PRUNE_KEEP, false,
+                            &gone, err)
           < 0)
         return -1;
       if (pod_state_find (&pod, id))
@@ -210,16 +210,16 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory. */
   unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
   cleanup_json yajl_val used = json_new_array ();
-  int host_shm = shm_size ? pod_shm_setup (ctx, h->poddir, key, &pod, shm_size,
-                                           pod.n_members == 0 ? &res->holder : NULL,
-                                           &res->shm_fd, err)
-                          : 0;
+  int host_shm = shm_size
+                     ? pod_shm_setup (ctx, h->poddir, key, &pod, shm_size,
+                                      pod.n_members == 0 ? &res->holder : NULL, &res->shm_fd, err)
+                     : 0;
   if (host_shm < 0)
     return podshim_error_wrap (err, "pod `%s`", key);
   if (req->n_volumes > 0 || host_shm)
     {
-      if (volumes_setup (ctx, h->poddir, key, req, host_shm ? shm_size : 0, res->new_volumes,
-                         used, err)
+      if (volumes_setup (ctx, h->poddir, key, req, host_shm ? shm_size : 0, res->new_volumes, used,
+                         err)
           < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
       if (fault_point ("after-volumes", err) < 0)
@@ -233,8 +233,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       res->keep_network_hook = true;
     }
   if ((req->share & POD_NS_NET)
-      && engine_share_net_files (h->poddir, spec, res->keep_network_hook, res->net_files, err)
-             < 0)
+      && engine_share_net_files (h->poddir, spec, res->keep_network_hook, res->net_files, err) < 0)
     return -1;
   struct pod_member *m = pod_state_add (&pod, id);
   m->raw = json_new_object ();
@@ -258,13 +257,13 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
 
 /* Marks the member created with its init PID. */
 static int
-confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid,
-                struct podshim_error **err)
+confirm_member (const struct shim_ctx *ctx, const char *name, pid_t pid, struct podshim_error **err)
 {
   cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
   cleanup_pod_state struct pod_state pod = { 0 };
   cleanup_error struct podshim_error *e = NULL;
-  if (pod_open_locked (ctx, name, false, &h, &e) < 0 || pod_state_load (h.poddir, name, &pod, &e) < 0)
+  if (pod_open_locked (ctx, name, false, &h, &e) < 0
+      || pod_state_load (h.poddir, name, &pod, &e) < 0)
     return podshim_error_set (err, ENOENT, "pod `%s` vanished during create", name);
   struct pod_member *m = pod_state_find (&pod, ctx->cmd->id);
   if (m == NULL)
@@ -285,21 +284,23 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
 {
   bool keep_hook = res->keep_network_hook;
   cleanup_free char *resolv
-      = res->net_files[0] ? statedir_pod_path (ctx->state_dir, ctx->rootkey, key,
-                                               STATEDIR_POD_NET "/resolv.conf")
-                          : NULL;
-  cleanup_free char *hosts
-      = res->net_files[1]
-            ? statedir_pod_path (ctx->state_dir, ctx->rootkey, key, STATEDIR_POD_NET "/hosts")
+      = res->net_files[0]
+            ? statedir_pod_path (ctx->state_dir, ctx->rootkey, key, STATEDIR_POD_NET "/resolv.conf")
             : NULL;
+  cleanup_free char *hosts = res->net_files[1] ? statedir_pod_path (ctx->state_dir, ctx->rootkey,
+                                                                    key, STATEDIR_POD_NET "/hosts")
+                                               : NULL;
   cleanup_strv char **paths = calloc (POD_NS_COUNT + 2 * req->n_volumes + 1, sizeof (char *));
   struct join_volume *vols = calloc (req->n_volumes + 1, sizeof (*vols));
   if (paths == NULL || vols == NULL)
     abort ();
-  struct join_plan plan = { .share = req->share, .keep_network_hook = keep_hook,
+  struct join_plan plan = { .share = req->share,
+                            .keep_network_hook = keep_hook,
                             .docker_host_network = res->docker_host_network,
-                            .resolv_conf = resolv, .hosts = hosts,
-                            .volumes = vols, .n_volumes = req->n_volumes };
+                            .resolv_conf = resolv,
+                            .hosts = hosts,
+                            .volumes = vols,
+                            .n_volumes = req->n_volumes };
   cleanup_free char *data = pod_data_path (ctx, key);
   cleanup_free char *shm = NULL;
   if (res->shm && res->shm_fd >= 0)
@@ -312,8 +313,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
     if (req->share & bit)
       {
         /* Our fd of the namespace: valid while we wait for the delegate. */
-        if (asprintf (&paths[np], "/proc/%d/fd/%d", (int) getpid (),
-                      res->nsfd[pod_ns_index (bit)])
+        if (asprintf (&paths[np], "/proc/%d/fd/%d", (int)getpid (), res->nsfd[pod_ns_index (bit)])
             < 0)
           abort ();
         plan.ns_path[pod_ns_index (bit)] = paths[np++];
@@ -512,9 +512,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     }
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
 
-  cleanup_member_txn struct member_txn t
-      = { .ctx = ctx, .key = key, .rec = has_rec ? &rec : NULL, .bundle_fd = bundle_fd,
-          .orig = orig, .orig_len = orig_len, .res = JOIN_RESULT_INIT };
+  cleanup_member_txn struct member_txn t = { .ctx = ctx,
+                                             .key = key,
+                                             .rec = has_rec ? &rec : NULL,
+                                             .bundle_fd = bundle_fd,
+                                             .orig = orig,
+                                             .orig_len = orig_len,
+                                             .res = JOIN_RESULT_INIT };
   struct join_result *res = &t.res;
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
@@ -636,7 +640,7 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (status == 0 || !delegate_knows (ctx->class_root ? ctx->class_root : ctx->root, c->id))
     {
       cleanup_error struct podshim_error *fe = NULL;
-      (void) fault_point ("before-leave", &fe);
+      (void)fault_point ("before-leave", &fe);
       if (pod_leave (ctx, pod, c->id, NULL, err) < 0)
         {
           /* The container is gone; report the pod trouble but keep its status. */

@@ -31,12 +31,12 @@ static bool
 has_word_escape (const char *buf, size_t len)
 {
   const char *end = buf + len;
-  for (const char *p = buf; (p = memmem (p, (size_t) (end - p), "\\u00", 4)) != NULL; p += 4)
+  for (const char *p = buf; (p = memmem (p, (size_t)(end - p), "\\u00", 4)) != NULL; p += 4)
     {
-      if (end - p < 6 || !isxdigit ((unsigned char) p[4]) || !isxdigit ((unsigned char) p[5]))
+      if (end - p < 6 || !isxdigit ((unsigned char)p[4]) || !isxdigit ((unsigned char)p[5]))
         continue;
       char hex[3] = { p[4], p[5], '\0' };
-      int c = (int) strtol (hex, NULL, 16);
+      int c = (int)strtol (hex, NULL, 16);
       if (isalpha (c) || c == '_' || c == '.' || c == '/')
         return true;
     }
@@ -126,7 +126,7 @@ docker_container_dir (yajl_val spec, const char *id, const char **ret)
   if (src == NULL || src[0] != '/')
     return 0;
   const char *slash = strrchr (src, '/');
-  size_t dir_len = (size_t) (slash - src);
+  size_t dir_len = (size_t)(slash - src);
   size_t id_len = strlen (id);
   if (dir_len <= id_len || src[dir_len - id_len - 1] != '/'
       || strncmp (src + dir_len - id_len, id, id_len) != 0)
@@ -146,7 +146,7 @@ docker_network_mode (yajl_val spec, const char *id)
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
   cleanup_json yajl_val doc = NULL;
-  if (asprintf (&path, "%.*s/hostconfig.json", (int) dir_len, dir) < 0
+  if (asprintf (&path, "%.*s/hostconfig.json", (int)dir_len, dir) < 0
       || read_file_at (AT_FDCWD, path, O_NOFOLLOW, LABELS_DOC_MAX, &buf, &len, &e) < 0
       || json_parse (buf, len, path, &doc, &e) < 0)
     return NULL;
@@ -173,7 +173,7 @@ labels_load (yajl_val spec, const char *id, bool all, yajl_val *ret, struct pods
   if (dir_len == 0)
     return 0;
   cleanup_free char *path = NULL;
-  if (asprintf (&path, "%.*s/config.v2.json", (int) dir_len, src) < 0)
+  if (asprintf (&path, "%.*s/config.v2.json", (int)dir_len, src) < 0)
     return podshim_error_set (err, ENOMEM, "cannot read Docker labels");
   cleanup_free char *buf = NULL;
   size_t len;
@@ -251,7 +251,7 @@ volume_path_valid (const char *p, size_t len)
       size_t j = i;
       while (j < len && p[j] != '/')
         {
-          if ((unsigned char) p[j] < 0x20 || p[j] == 0x7f || p[j] == ':')
+          if ((unsigned char)p[j] < 0x20 || p[j] == 0x7f || p[j] == ':')
             return 0;
           j++;
         }
@@ -277,7 +277,7 @@ volume_size_parse (const char *p, size_t len, unsigned long long *ret)
     {
       if (v > POD_VOLUME_SIZE_MAX)
         return -1;
-      v = v * 10 + (unsigned long long) (p[i] - '0');
+      v = v * 10 + (unsigned long long)(p[i] - '0');
     }
   if (i == 0)
     return -1;
@@ -330,7 +330,7 @@ pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret
   for (;;)
     {
       const char *end = strchr (p, ',');
-      size_t len = end ? (size_t) (end - p) : strlen (p);
+      size_t len = end ? (size_t)(end - p) : strlen (p);
       while (len > 0 && *p == ' ')
         p++, len--;
       while (len > 0 && p[len - 1] == ' ')
@@ -339,20 +339,20 @@ pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret
       const char *colon = memrchr (p, ':', len);
       if (colon)
         {
-          size_t slen = len - (size_t) (colon - p) - 1;
+          size_t slen = len - (size_t)(colon - p) - 1;
           if (volume_size_parse (colon + 1, slen, &size) < 0)
             return podshim_error_set (err, 0,
                                       "invalid size `%.*s` of pod volume `%.*s` in `%.200s`:"
                                       " a size is a number with k, m or g, at most 1t",
-                                      (int) (slen > 64 ? 64 : slen), colon + 1,
-                                      (int) ((size_t) (colon - p) > 256 ? 256 : colon - p), p, list);
-          len = (size_t) (colon - p);
+                                      (int)(slen > 64 ? 64 : slen), colon + 1,
+                                      (int)((size_t)(colon - p) > 256 ? 256 : colon - p), p, list);
+          len = (size_t)(colon - p);
         }
       if (!volume_path_valid (p, len))
         return podshim_error_set (err, 0,
                                   "invalid pod volume `%.*s` in `%.200s`: must be an absolute path"
                                   " without `.`, `..`, `:` or empty components",
-                                  (int) (len > 200 ? 200 : len), p, list);
+                                  (int)(len > 200 ? 200 : len), p, list);
       for (int i = 0; refused_roots[i]; i++)
         {
           size_t rl = strlen (refused_roots[i]);
@@ -360,7 +360,7 @@ pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret
             return podshim_error_set (err, 0,
                                       "pod volume `%.*s` is refused: a pod volume may not be at"
                                       " `/` or under /proc, /sys or /dev",
-                                      (int) (len > 200 ? 200 : len), p);
+                                      (int)(len > 200 ? 200 : len), p);
         }
       bool dup = false;
       for (size_t i = 0; i < n; i++)
@@ -492,12 +492,12 @@ pod_volume_dirname (const char *path)
   char *o = out;
   for (size_t i = 0; i < n; i++)
     {
-      unsigned char c = (unsigned char) path[i];
+      unsigned char c = (unsigned char)path[i];
       if (c == '/')
         *o++ = '-';
       else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                || c == '_' || (c == '.' && i > 1))
-        *o++ = (char) c;
+        *o++ = (char)c;
       else
         o += sprintf (o, "\\x%02x", c);
     }

@@ -19,7 +19,7 @@ struct pod_request
 {
   char *name;
   unsigned share;
-  char **volumes; /* absolute container paths, NULL-terminated */
+  char **volumes;                   /* absolute container paths, NULL-terminated */
   unsigned long long *volume_sizes; /* bytes per volume; 0: a plain directory */
   size_t n_volumes;
   char *scope; /* "compose:P" or "stack:S" (pod_scope_valid), or NULL */
@@ -92,8 +92,8 @@ int pod_request_for_name (yajl_val spec, yajl_val labels_doc, const char *name, 
 
 /* One setting: the OCI annotation key, else the Docker label key, else the
  * environment variable envkey. *from names where it was found. NULL if unset. */
-const char *podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key,
-                           const char *envkey, char from[64]);
+const char *podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *envkey,
+                           char from[64]);
 
 /* Parses a comma list of volumes, each an absolute path with an optional size
  * (`/cache:64m`; k, m, g suffixes, powers of 1024). Refuses `/`, paths under

@@ -134,7 +134,7 @@ struct list_data
 static void
 gen_str (yajl_gen g, const char *s)
 {
-  yajl_gen_string (g, (const unsigned char *) s, strlen (s));
+  yajl_gen_string (g, (const unsigned char *)s, strlen (s));
 }
 
 static void
@@ -265,14 +265,14 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               strcat (sh, ",");
             strcat (sh, pod_ns_name (b));
           }
-      fprintf (ld->out, "%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int) pod.holder_pid : 0,
-              pause_alive ? (int) pod.pause_pid : 0);
+      fprintf (ld->out, "%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int)pod.holder_pid : 0,
+               pause_alive ? (int)pod.pause_pid : 0);
       for (size_t i = 0; i < pod.n_members; i++)
         {
           const char *st = member_state (&pod.members[i]);
           fprintf (ld->out, "%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
-                  strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
-                  strcmp (st, "running") ? ")" : "");
+                   strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
+                   strcmp (st, "running") ? ")" : "");
         }
       fprintf (ld->out, "\n");
       return 0;
@@ -326,8 +326,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, pd);
       cleanup_free char *data_dir = NULL;
       cleanup_error struct podshim_error *de = NULL;
-      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &de)
-          == 0)
+      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &de) == 0)
         {
           gen_str (g, "data_dir");
           gen_str (g, data_dir);
@@ -390,9 +389,8 @@ pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *on
       yajl_gen_array_open (ld.g);
     }
   else
-    fprintf (out, "%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED", "HOLDER",
-            "PAUSE",
-            "MEMBERS");
+    fprintf (out, "%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED",
+             "HOLDER", "PAUSE", "MEMBERS");
   int r = for_each_pod (ctx, false, list_visit, &ld, err);
   if (json)
     {
@@ -512,7 +510,7 @@ gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const c
           statedir_unlink_lock (locksfd, pod);
         }
       if (e == NULL || podshim_error_is (e, ENOENT))
-        (void) unlinkat (cfd, ce->d_name, 0);
+        (void)unlinkat (cfd, ce->d_name, 0);
     }
   /* Nothing is removed while a create or delete holds the state dir
      (shared): it may be about to make its pod here. */

@@ -36,7 +36,7 @@ open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err)
   if (pid <= 0)
     return -ESRCH;
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%d", (int) pid);
+  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
   cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (procfd < 0 || !proc_is_alive_at (procfd, start))
     return -ESRCH;
@@ -45,7 +45,7 @@ open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err)
     {
       if (errno == ENOENT || errno == ESRCH)
         return -ESRCH;
-      return podshim_error_set (err, errno, "cannot open `/proc/%d/ns/mnt`", (int) pid);
+      return podshim_error_set (err, errno, "cannot open `/proc/%d/ns/mnt`", (int)pid);
     }
   return fd;
 }
@@ -92,10 +92,10 @@ clone_member_shm (void)
   cleanup_close int root = open ("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0)
     return -1;
-  struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS
-                                     | RESOLVE_NO_MAGICLINKS };
-  cleanup_close int d = (int) syscall (SYS_openat2, root, "dev/shm", &how, sizeof (how));
+  struct open_how how
+      = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+  cleanup_close int d = (int)syscall (SYS_openat2, root, "dev/shm", &how, sizeof (how));
   if (d < 0)
     return -1;
   struct statfs sf;
@@ -118,8 +118,8 @@ new_shm (unsigned long long size, struct podshim_error **err)
       || fsconfig (fs, FSCONFIG_SET_STRING, "size", sz, 0) < 0
       || fsconfig (fs, FSCONFIG_SET_STRING, "mode", "1777", 0) < 0
       || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return podshim_error_set (err, errno, "cannot make a tmpfs of %llu bytes for the pod's /dev/shm",
-                              size);
+    return podshim_error_set (err, errno,
+                              "cannot make a tmpfs of %llu bytes for the pod's /dev/shm", size);
   int m = fsmount (fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
   if (m < 0)
     return podshim_error_set (err, errno, "cannot mount a tmpfs for the pod's /dev/shm (fsmount)");

@@ -29,7 +29,10 @@ struct podshm_home
   int ns;  /* its mount namespace, or -1 */
   int cwd; /* its working directory */
 };
-#define PODSHM_HOME_INIT { .ns = -1, .cwd = -1 }
+#define PODSHM_HOME_INIT                                                                           \
+  {                                                                                                \
+    .ns = -1, .cwd = -1                                                                            \
+  }
 
 /* Around the delegate's create. podshm_enter: moves podshim into a mount
  * namespace of its own (the delegate inherits it) and mounts mnt_fd (from

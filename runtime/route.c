@@ -214,8 +214,7 @@ route_create_nopod (struct shim_ctx *ctx, struct container_record *rec, int *ret
 static int
 run_quiet (char **argv)
 {
-  struct spawn_opts o = { .argv = argv, .n_fds = 3,
-                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL } };
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL } };
   int status;
   if (spawn_run (&o, argv[0], &status, NULL) < 0)
     return -1;
@@ -268,7 +267,7 @@ kill_member (const struct shim_ctx *ctx, const char *dlg, const char *id, const 
   av[n++] = (char *)id;
   av[n++] = (char *)sig;
   av[n] = NULL;
-  (void) run_quiet (av);
+  (void)run_quiet (av);
 }
 
 /* The essential member `id` of pod `name` is gone: stop the others (SIGTERM,
@@ -286,15 +285,15 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
       return;
     }
   /* Detach: the caller (a containerd shim) waits for EOF on our stdio. */
-  (void) setsid ();
+  (void)setsid ();
   if (fork () != 0)
     _exit (0);
   int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (fd >= 0)
     {
-      (void) dup2 (fd, 0);
-      (void) dup2 (fd, 1);
-      (void) dup2 (fd, 2);
+      (void)dup2 (fd, 0);
+      (void)dup2 (fd, 1);
+      (void)dup2 (fd, 2);
     }
   /* Nor any other descriptor the caller gave us. */
   close_range (3, ~0U, 0);
@@ -416,8 +415,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
 void
 route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
 {
-  cleanup_close int dfd
-      = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
   int lfd = dfd >= 0 ? dup (dfd) : -1;
   cleanup_dir DIR *d = lfd >= 0 ? fdopendir (lfd) : NULL;
   struct dirent *de;
@@ -454,7 +452,7 @@ route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
       if (s > 0 && s != 127)
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: gc: dropping the record of `%s`", de->d_name);
-          (void) unlinkat (dfd, de->d_name, 0);
+          (void)unlinkat (dfd, de->d_name, 0);
         }
     }
 }

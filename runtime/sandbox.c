@@ -38,7 +38,7 @@ child_fail (int fd, const char *step)
   struct pause_report r = { .errno_ = errno ? errno : EIO };
   snprintf (r.step, sizeof (r.step), "%s", step);
   ssize_t w = write (fd, &r, sizeof (r));
-  (void) w;
+  (void)w;
   _exit (1);
 }
 
@@ -66,7 +66,7 @@ loopback_up (void)
 static int
 pidfd_open_ (pid_t pid)
 {
-  return (int) syscall (SYS_pidfd_open, pid, 0);
+  return (int)syscall (SYS_pidfd_open, pid, 0);
 }
 
 int
@@ -77,7 +77,7 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
   /* An open /proc/PID stays bound to that process: once it has exited, what
      is opened through it fails, whoever has its PID by then. */
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%d", (int) pid);
+  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
   cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (procfd < 0 || !proc_is_alive_at (procfd, start))
     return -ESRCH;
@@ -87,7 +87,7 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
     {
       if (errno == ENOENT || errno == ESRCH)
         return -ESRCH;
-      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int) pid, path);
+      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int)pid, path);
     }
   return fd;
 }
@@ -128,7 +128,7 @@ start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const
     {
       struct pause_report r = { .pid = child };
       ssize_t w = write (report_fd, &r, sizeof (r));
-      (void) w;
+      (void)w;
       _exit (0);
     }
   /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
@@ -138,11 +138,15 @@ start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const
     child_fail (report_fd, "set up the report pipe");
   sigset_t none;
   sigemptyset (&none);
-  char *const argv[] = { (char *) "podshim-pause", (char *) "3", (char *) "4", NULL };
+  char *const argv[] = { (char *)"podshim-pause", (char *)"3", (char *)"4", NULL };
   char *const envp[] = { NULL };
-  struct spawn_opts o = { .file = pause_path, .argv = argv, .envp = envp, .n_fds = 5,
+  struct spawn_opts o = { .file = pause_path,
+                          .argv = argv,
+                          .envp = envp,
+                          .n_fds = 5,
                           .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd },
-                          .close_fds = true, .sigmask = &none };
+                          .close_fds = true,
+                          .sigmask = &none };
   if (spawn_exec (&o) == SPAWN_FAILED_SETUP)
     child_fail (rf, "set up podshim-pause's fds");
   child_fail (rf, "execute podshim-pause");
@@ -191,8 +195,12 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
       return podshim_error_set (err, e, "cannot start podshim-pause");
     }
   cleanup_close int go_w = g[1];
-  struct start_args a = { .report_fd = p[1], .go_fd = g[0], .parent_fd = { p[0], g[1] },
-                          .join_fd = join_fd, .new_pid = new_pid, .hostname = hostname,
+  struct start_args a = { .report_fd = p[1],
+                          .go_fd = g[0],
+                          .parent_fd = { p[0], g[1] },
+                          .join_fd = join_fd,
+                          .new_pid = new_pid,
+                          .hostname = hostname,
                           .pause_path = pause_path };
   struct spawn_proc child;
   int sr = spawn_call (start_child_fn, &a, "podshim-pause", &child, err);
@@ -204,8 +212,8 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
   struct pause_report r;
   ssize_t n = read_report (rfd, &r);
   int status = 0;
-  (void) spawn_wait (&child, "podshim-pause", &status, NULL);
-  if (n != (ssize_t) sizeof (r))
+  (void)spawn_wait (&child, "podshim-pause", &status, NULL);
+  if (n != (ssize_t)sizeof (r))
     return podshim_error_set (err, 0, "cannot start podshim-pause (status %d)", status);
   if (r.errno_ != 0)
     return podshim_error_set (err, r.errno_, "cannot start podshim-pause: cannot %s", r.step);
@@ -213,9 +221,9 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
   unsigned long long start;
   int e = proc_start_time (r.pid, &start);
   if (e < 0)
-    return podshim_error_set (err, -e, "podshim-pause %d is gone", (int) r.pid);
-  struct sandbox_proc sp = { .pid = r.pid, .start = start, .go_fd = steal_fd (&go_w),
-                             .report_fd = steal_fd (&rfd) };
+    return podshim_error_set (err, -e, "podshim-pause %d is gone", (int)r.pid);
+  struct sandbox_proc sp
+      = { .pid = r.pid, .start = start, .go_fd = steal_fd (&go_w), .report_fd = steal_fd (&rfd) };
   if (wait_ready && sandbox_ready (&sp, pause_path, err) < 0)
     {
       sandbox_proc_close (&sp);
@@ -233,13 +241,11 @@ sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_e
   struct pause_report r;
   ssize_t n = read_report (sp->report_fd, &r);
   cleanup_closep (&sp->report_fd);
-  if (n != (ssize_t) sizeof (r))
-    return podshim_error_set (err, 0, "podshim-pause `%s` exited before it was ready",
-                              pause_path);
+  if (n != (ssize_t)sizeof (r))
+    return podshim_error_set (err, 0, "podshim-pause `%s` exited before it was ready", pause_path);
   r.step[sizeof (r.step) - 1] = '\0';
   if (r.errno_ != 0 || strcmp (r.step, "ready") != 0)
-    return podshim_error_set (err, r.errno_, "podshim-pause `%s`: cannot %s", pause_path,
-                              r.step);
+    return podshim_error_set (err, r.errno_, "podshim-pause `%s`: cannot %s", pause_path, r.step);
   return 0;
 }
 
@@ -255,14 +261,14 @@ sandbox_release (struct sandbox_proc *sp)
       sigemptyset (&pipe);
       sigaddset (&pipe, SIGPIPE);
       bool was_pending = sigpending (&pending) == 0 && sigismember (&pending, SIGPIPE);
-      (void) sigprocmask (SIG_BLOCK, &pipe, &old);
+      (void)sigprocmask (SIG_BLOCK, &pipe, &old);
       ssize_t w = write (sp->go_fd, "g", 1);
       if (w < 0 && errno == EPIPE && !was_pending)
         {
           const struct timespec zero = { 0, 0 };
-          (void) sigtimedwait (&pipe, NULL, &zero);
+          (void)sigtimedwait (&pipe, NULL, &zero);
         }
-      (void) sigprocmask (SIG_SETMASK, &old, NULL);
+      (void)sigprocmask (SIG_SETMASK, &old, NULL);
     }
   cleanup_closep (&sp->go_fd);
 }

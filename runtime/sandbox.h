@@ -15,10 +15,9 @@
 
 /* Opens /proc/PID/ns/<bit> (O_CLOEXEC) of the process recorded as (pid,
  * start), through an open /proc/PID checked for that start time, so that the
- * namespace is that process's even if the PID is reused meanwhile. Returns the fd, -ESRCH without err when
- * the process is gone, or < 0 with err. */
-int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit,
-                     struct podshim_error **err);
+ * namespace is that process's even if the PID is reused meanwhile. Returns the fd, -ESRCH without
+ * err when the process is gone, or < 0 with err. */
+int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err);
 
 /* A podshim-pause being started. */
 struct sandbox_proc
@@ -37,9 +36,8 @@ struct sandbox_proc
  * also once it has isolated itself and said so (else sandbox_ready() does
  * that). Until sandbox_release(), the process exits when we die or call
  * sandbox_proc_close(). */
-int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname,
-                   const char *pause_path, bool wait_ready, struct sandbox_proc *ret,
-                   struct podshim_error **err);
+int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
+                   bool wait_ready, struct sandbox_proc *ret, struct podshim_error **err);
 
 /* Waits for its "ready" (a no-op if read already). */
 int sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err);

@@ -217,14 +217,14 @@ set_namespace (yajl_val lx, const char *type, const char *short_name, const char
     {
       yajl_val ns = nss->u.array.values[i];
       if (ns->type != yajl_t_object)
-        return podshim_error_set (err, 0,
-                                  "invalid config.json: `linux.namespaces[%zu]` is not an object", i);
+        return podshim_error_set (
+            err, 0, "invalid config.json: `linux.namespaces[%zu]` is not an object", i);
       const char *t = json_get_string (ns, "type");
       if (t == NULL || strcmp (t, type) != 0)
         continue;
       if (found)
-        return podshim_error_set (err, 0,
-                                  "invalid config.json: namespace `%s` is listed twice", type);
+        return podshim_error_set (err, 0, "invalid config.json: namespace `%s` is listed twice",
+                                  type);
       found = true;
       /* The member's own choice (`--network container:X`, a bundle's path):
          never silently replaced. A pod's path: joined before, by podshim. */
@@ -317,7 +317,6 @@ set_mount_source (yajl_val spec, const char *dest, const char *source)
     json_object_set (m, "source", json_new_string (source));
 }
 
-
 #define SHM_DEFAULT_SIZE (64ULL << 20)
 
 unsigned long long
@@ -366,7 +365,7 @@ spec_shm_size (yajl_val spec)
   struct statfs sf;
   if (type && strcmp (type, "bind") == 0 && src && src[0] == '/' && statfs (src, &sf) == 0
       && sf.f_blocks > 0)
-    return (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
+    return (unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize;
   return SHM_DEFAULT_SIZE;
 }
 

@@ -18,13 +18,13 @@ struct join_volume
 
 struct join_plan
 {
-  unsigned share;                   /* namespaces to join */
+  unsigned share;                    /* namespaces to join */
   const char *ns_path[POD_NS_COUNT]; /* indexed by bit position: net, ipc, uts, pid */
-  bool keep_network_hook;           /* this member sets up the pod's network */
-  bool docker_host_network;         /* Docker `--network host`: the network path it names
-                                       is the engine's own namespace, which the pod's replaces */
-  const char *resolv_conf;          /* with net: source for the /etc/resolv.conf mount */
-  const char *hosts;                /* with net: source for the /etc/hosts mount */
+  bool keep_network_hook;            /* this member sets up the pod's network */
+  bool docker_host_network;          /* Docker `--network host`: the network path it names
+                                        is the engine's own namespace, which the pod's replaces */
+  const char *resolv_conf;           /* with net: source for the /etc/resolv.conf mount */
+  const char *hosts;                 /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
   size_t n_volumes;
   const char *shm; /* with ipc: the pod's /dev/shm directory, bind-mounted over the member's */

@@ -128,13 +128,13 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
       struct statfs sf;
       if (fstatfs (d, &sf) < 0)
         return podshim_error_set (err, errno, "cannot set up pod volume `%s`", path);
-      unsigned long long have = (unsigned long long) sf.f_blocks * (unsigned long long) sf.f_bsize;
+      unsigned long long have = (unsigned long long)sf.f_blocks * (unsigned long long)sf.f_bsize;
       if (size == 0)
         return podshim_error_set (err, 0,
                                   "pod volume `%s` has a size of %llu bytes in this pod: every"
                                   " member must name it `%s:%lluk`",
                                   path, have, path, have >> 10);
-      if (have < size || have - size >= (unsigned long long) sf.f_bsize)
+      if (have < size || have - size >= (unsigned long long)sf.f_bsize)
         return podshim_error_set (err, 0,
                                   "pod volume `%s` has a size of %llu bytes in this pod, not %llu:"
                                   " every member must name it `%s:%lluk`",
@@ -200,8 +200,7 @@ shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
 int
 volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
                const struct pod_request *req, unsigned long long shm_size, char **made,
-               yajl_val used,
-               struct podshim_error **err)
+               yajl_val used, struct podshim_error **err)
 {
   cleanup_free char *dpath = pod_data_path (ctx, key);
   cleanup_free char *rec = NULL;
@@ -231,8 +230,8 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
     return podshim_error_set (err, 0,
                               "data directory `%s` must be owned by uid %u and writable by no one"
                               " else (it is uid %u, mode %03o)",
-                              ctx->data_dir, (unsigned) geteuid (), (unsigned) st.st_uid,
-                              (unsigned) (st.st_mode & 07777));
+                              ctx->data_dir, (unsigned)geteuid (), (unsigned)st.st_uid,
+                              (unsigned)(st.st_mode & 07777));
   cleanup_close int rfd = ensure_dir_at (dfd, ctx->rootkey, 0700, err);
   if (rfd < 0)
     return -1;

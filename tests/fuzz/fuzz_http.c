@@ -73,7 +73,7 @@ as_companion (const char *s)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  as_response ((const char *) data, size);
+  as_response ((const char *)data, size);
   char *s = malloc (size + 1);
   if (s == NULL)
     return 0;

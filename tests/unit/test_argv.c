@@ -25,7 +25,8 @@ struct argv_case
   int ci;          /* command_index */
   const int *keep; /* c->argv is in[keep[0]], in[keep[1]]... (-1 ends); NULL: all of in */
   const char *command, *id, *root, *log, *log_format, *bundle, *pid_file, *console_socket, *config;
-  const char *shim_runtime, *shim_state, *shim_data, *shim_config, *shim_max_pods, *shim_docker_host;
+  const char *shim_runtime, *shim_state, *shim_data, *shim_config, *shim_max_pods,
+      *shim_docker_host;
   int n_positional;
   int uncertain; /* index in `in` of c->uncertain; 0: NULL (in[0] never is) */
   bool debug, version, detach, force, help;
@@ -37,88 +38,137 @@ static const struct argv_case cases[] = {
   { ARGV ("podshim", "-root", "/r3", "list"), .ci = 3, .command = "list", .root = "/r3" },
   { ARGV ("podshim", "-root=/r4", "list"), .ci = 2, .command = "list", .root = "/r4" },
   /* The last one wins, as with Go's flag package. */
-  { ARGV ("podshim", "--root", "/a", "--root=/b", "list"), .ci = 4, .command = "list", .root = "/b" },
-  { ARGV ("podshim", "--log", "/l.json", "--log-format", "json", "create", "id"), .ci = 5, .command = "create", .id = "id", .log = "/l.json", .log_format = "json", .n_positional = 1 },
-  { ARGV ("podshim", "-log=/l", "-log-format=text", "start", "id"), .ci = 3, .command = "start", .id = "id", .log = "/l", .log_format = "text", .n_positional = 1 },
-  { ARGV ("podshim", "--debug", "--systemd-cgroup", "create", "x"), .ci = 3, .command = "create", .id = "x", .n_positional = 1, .debug = true },
-  { ARGV ("podshim", "--debug=false", "delete", "x"), .ci = 2, .command = "delete", .id = "x", .n_positional = 1 },
-  { ARGV ("podshim", "-debug=1", "delete", "x"), .ci = 2, .command = "delete", .id = "x", .n_positional = 1, .debug = true },
+  { ARGV ("podshim", "--root", "/a", "--root=/b", "list"), .ci = 4, .command = "list",
+    .root = "/b" },
+  { ARGV ("podshim", "--log", "/l.json", "--log-format", "json", "create", "id"), .ci = 5,
+    .command = "create", .id = "id", .log = "/l.json", .log_format = "json", .n_positional = 1 },
+  { ARGV ("podshim", "-log=/l", "-log-format=text", "start", "id"), .ci = 3, .command = "start",
+    .id = "id", .log = "/l", .log_format = "text", .n_positional = 1 },
+  { ARGV ("podshim", "--debug", "--systemd-cgroup", "create", "x"), .ci = 3, .command = "create",
+    .id = "x", .n_positional = 1, .debug = true },
+  { ARGV ("podshim", "--debug=false", "delete", "x"), .ci = 2, .command = "delete", .id = "x",
+    .n_positional = 1 },
+  { ARGV ("podshim", "-debug=1", "delete", "x"), .ci = 2, .command = "delete", .id = "x",
+    .n_positional = 1, .debug = true },
   /* A bool flag never takes the next argument: "false" is the command. */
-  { ARGV ("podshim", "--debug", "false", "delete", "x"), .ci = 2, .command = "false", .debug = true },
+  { ARGV ("podshim", "--debug", "false", "delete", "x"), .ci = 2, .command = "false",
+    .debug = true },
   /* --criu and --rootless take a value (rootless: true|false|auto). */
-  { ARGV ("podshim", "--criu", "/usr/sbin/criu", "--rootless", "true", "create", "x"), .ci = 5, .command = "create", .id = "x", .n_positional = 1 },
+  { ARGV ("podshim", "--criu", "/usr/sbin/criu", "--rootless", "true", "create", "x"), .ci = 5,
+    .command = "create", .id = "x", .n_positional = 1 },
   { ARGV ("podshim", "--rootless=auto", "-criu=x", "ps", "id"), .ci = 3, .command = "ps" },
   /* A value flag takes the next argument whatever it looks like. */
-  { ARGV ("podshim", "--root", "--podshim-runtime", "x", "create", "id"), .ci = 3, .command = "x", .root = "--podshim-runtime" },
+  { ARGV ("podshim", "--root", "--podshim-runtime", "x", "create", "id"), .ci = 3, .command = "x",
+    .root = "--podshim-runtime" },
   /* podshim's options are consumed; the rest is passed on pointer-for-pointer. */
-  { ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state", "/s", "--log", "/l", "create", "--bundle", "/b", "id"), .ci = 5, .keep = (const int[]){ 0, 3, 4, 7, 8, 9, 10, 11, 12, -1 }, .command = "create", .id = "id", .root = "/r", .log = "/l", .bundle = "/b", .shim_runtime = "crun", .shim_state = "/s", .n_positional = 1 },
+  { ARGV ("podshim", "--podshim-runtime", "crun", "--root", "/r", "--podshim-state", "/s", "--log",
+          "/l", "create", "--bundle", "/b", "id"),
+    .ci = 5, .keep = (const int[]){ 0, 3, 4, 7, 8, 9, 10, 11, 12, -1 }, .command = "create",
+    .id = "id", .root = "/r", .log = "/l", .bundle = "/b", .shim_runtime = "crun",
+    .shim_state = "/s", .n_positional = 1 },
   /* run's --detach, delete's --force. */
-  { ARGV ("podshim", "--podshim-runtime=/usr/bin/crun", "-podshim-state=/st", "--debug", "run", "-d", "id"), .ci = 2, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "run", .id = "id", .shim_runtime = "/usr/bin/crun", .shim_state = "/st", .n_positional = 1, .debug = true, .detach = true },
+  { ARGV ("podshim", "--podshim-runtime=/usr/bin/crun", "-podshim-state=/st", "--debug", "run",
+          "-d", "id"),
+    .ci = 2, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "run", .id = "id",
+    .shim_runtime = "/usr/bin/crun", .shim_state = "/st", .n_positional = 1, .debug = true,
+    .detach = true },
   /* The last --podshim-data wins. */
-  { ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r", "delete", "id"), .ci = 3, .keep = (const int[]){ 0, 4, 5, 6, 7, -1 }, .command = "delete", .id = "id", .root = "/r", .shim_data = "/d2", .n_positional = 1 },
+  { ARGV ("podshim", "--podshim-data", "/d", "-podshim-data=/d2", "--root", "/r", "delete", "id"),
+    .ci = 3, .keep = (const int[]){ 0, 4, 5, 6, 7, -1 }, .command = "delete", .id = "id",
+    .root = "/r", .shim_data = "/d2", .n_positional = 1 },
   /* The companions' Docker API. */
-  { ARGV ("podshim", "--podshim-docker-host", "unix:///d.sock", "--root", "/r", "start", "id"), .ci = 3, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "start", .id = "id", .root = "/r", .shim_docker_host = "unix:///d.sock", .n_positional = 1 },
-  { ARGV ("podshim", "-podshim-runtime", "runc", "list"), .ci = 1, .keep = (const int[]){ 0, 3, -1 }, .command = "list", .shim_runtime = "runc" },
+  { ARGV ("podshim", "--podshim-docker-host", "unix:///d.sock", "--root", "/r", "start", "id"),
+    .ci = 3, .keep = (const int[]){ 0, 3, 4, 5, 6, -1 }, .command = "start", .id = "id",
+    .root = "/r", .shim_docker_host = "unix:///d.sock", .n_positional = 1 },
+  { ARGV ("podshim", "-podshim-runtime", "runc", "list"), .ci = 1,
+    .keep = (const int[]){ 0, 3, -1 }, .command = "list", .shim_runtime = "runc" },
   /* After the command they belong to the command: passed on untouched. */
-  { ARGV ("podshim", "create", "--podshim-runtime", "x", "id"), .ci = 1, .command = "create", .id = "x", .n_positional = 2, .uncertain = 2 },
+  { ARGV ("podshim", "create", "--podshim-runtime", "x", "id"), .ci = 1, .command = "create",
+    .id = "x", .n_positional = 2, .uncertain = 2 },
   /* runc's own options without their value: runc reports it; we pass it on. */
   { ARGV ("podshim", "--root"), .ci = -1 },
   { ARGV ("podshim", "--log"), .ci = -1 },
-  { ARGV ("podshim", "create", "id", "--bundle"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 3 },
+  { ARGV ("podshim", "create", "id", "--bundle"), .ci = 1, .command = "create", .id = "id",
+    .n_positional = 1, .uncertain = 3 },
   { ARGV ("podshim", "create", "--pid-file"), .ci = 1, .command = "create", .uncertain = 2 },
   /* `--` ends the global flags. */
-  { ARGV ("podshim", "--root", "/r", "--", "create", "id"), .ci = 4, .command = "create", .id = "id", .root = "/r", .n_positional = 1 },
+  { ARGV ("podshim", "--root", "/r", "--", "create", "id"), .ci = 4, .command = "create",
+    .id = "id", .root = "/r", .n_positional = 1 },
   /* After `--` nothing is a flag, podshim's options included. */
   { ARGV ("podshim", "--", "--podshim-runtime", "x"), .ci = 2, .command = "--podshim-runtime" },
   /* In the command's arguments: the ID after `--` may look like a flag. */
-  { ARGV ("podshim", "delete", "-f", "--", "-weird"), .ci = 1, .command = "delete", .id = "-weird", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "delete", "-f", "--", "-weird"), .ci = 1, .command = "delete", .id = "-weird",
+    .n_positional = 1, .force = true },
   { ARGV ("podshim", "--"), .ci = -1 },
   /* create's flags in every form. */
-  { ARGV ("podshim", "create", "id", "--bundle", "/b", "--pid-file", "/p", "--console-socket", "/s"), .ci = 1, .command = "create", .id = "id", .bundle = "/b", .pid_file = "/p", .console_socket = "/s", .n_positional = 1 },
-  { ARGV ("podshim", "create", "-b", "/b2", "--pid-file=/p2", "-console-socket=/s2", "--no-pivot", "--preserve-fds", "3", "id2"), .ci = 1, .command = "create", .id = "id2", .bundle = "/b2", .pid_file = "/p2", .console_socket = "/s2", .n_positional = 1 },
-  { ARGV ("podshim", "create", "--bundle=/b3", "a", "b"), .ci = 1, .command = "create", .id = "a", .bundle = "/b3", .n_positional = 2 },
+  { ARGV ("podshim", "create", "id", "--bundle", "/b", "--pid-file", "/p", "--console-socket",
+          "/s"),
+    .ci = 1, .command = "create", .id = "id", .bundle = "/b", .pid_file = "/p",
+    .console_socket = "/s", .n_positional = 1 },
+  { ARGV ("podshim", "create", "-b", "/b2", "--pid-file=/p2", "-console-socket=/s2", "--no-pivot",
+          "--preserve-fds", "3", "id2"),
+    .ci = 1, .command = "create", .id = "id2", .bundle = "/b2", .pid_file = "/p2",
+    .console_socket = "/s2", .n_positional = 1 },
+  { ARGV ("podshim", "create", "--bundle=/b3", "a", "b"), .ci = 1, .command = "create", .id = "a",
+    .bundle = "/b3", .n_positional = 2 },
   /* An unknown command flag is taken as a bool: the ID still follows; the
      command line is uncertain (a member's is refused). */
-  { ARGV ("podshim", "create", "--future-flag", "id"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 2 },
+  { ARGV ("podshim", "create", "--future-flag", "id"), .ci = 1, .command = "create", .id = "id",
+    .n_positional = 1, .uncertain = 2 },
   /* runc 1.2's --pidfd-socket takes a value; crun's -f/--config and
      --no-subreaper; none is uncertain. */
-  { ARGV ("podshim", "create", "--pidfd-socket", "/sock", "--no-new-keyring", "--no-subreaper", "-f", "other.json", "--bundle", "/b", "id"), .ci = 1, .command = "create", .id = "id", .bundle = "/b", .config = "other.json", .n_positional = 1 },
+  { ARGV ("podshim", "create", "--pidfd-socket", "/sock", "--no-new-keyring", "--no-subreaper",
+          "-f", "other.json", "--bundle", "/b", "id"),
+    .ci = 1, .command = "create", .id = "id", .bundle = "/b", .config = "other.json",
+    .n_positional = 1 },
   /* A value option without its value is uncertain. */
-  { ARGV ("podshim", "create", "id", "--pid-file"), .ci = 1, .command = "create", .id = "id", .n_positional = 1, .uncertain = 3 },
+  { ARGV ("podshim", "create", "id", "--pid-file"), .ci = 1, .command = "create", .id = "id",
+    .n_positional = 1, .uncertain = 3 },
   /* Other commands' flags are not interpreted. */
   { ARGV ("podshim", "exec", "--pid-file", "/p", "id", "sh"), .ci = 1, .command = "exec" },
-  { ARGV ("podshim", "run", "-d", "--bundle", "/b", "id"), .ci = 1, .command = "run", .id = "id", .bundle = "/b", .n_positional = 1, .detach = true },
-  { ARGV ("podshim", "run", "--detach=false", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1 },
+  { ARGV ("podshim", "run", "-d", "--bundle", "/b", "id"), .ci = 1, .command = "run", .id = "id",
+    .bundle = "/b", .n_positional = 1, .detach = true },
+  { ARGV ("podshim", "run", "--detach=false", "id"), .ci = 1, .command = "run", .id = "id",
+    .n_positional = 1 },
   { ARGV ("podshim", "run", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1 },
-  { ARGV ("podshim", "delete", "-f", "id"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
-  { ARGV ("podshim", "delete", "id", "--force"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
+  { ARGV ("podshim", "delete", "-f", "id"), .ci = 1, .command = "delete", .id = "id",
+    .n_positional = 1, .force = true },
+  { ARGV ("podshim", "delete", "id", "--force"), .ci = 1, .command = "delete", .id = "id",
+    .n_positional = 1, .force = true },
   { ARGV ("podshim", "delete", "--help"), .ci = 1, .command = "delete", .help = true },
   /* delete's -f is --force (create's is crun's --config); crun's --regex. */
-  { ARGV ("podshim", "delete", "-f", "--regex", "id"), .ci = 1, .command = "delete", .id = "id", .n_positional = 1, .force = true },
-  { ARGV ("podshim", "run", "--keep", "--no-subreaper", "-d", "id"), .ci = 1, .command = "run", .id = "id", .n_positional = 1, .detach = true },
+  { ARGV ("podshim", "delete", "-f", "--regex", "id"), .ci = 1, .command = "delete", .id = "id",
+    .n_positional = 1, .force = true },
+  { ARGV ("podshim", "run", "--keep", "--no-subreaper", "-d", "id"), .ci = 1, .command = "run",
+    .id = "id", .n_positional = 1, .detach = true },
   /* No command. */
   { ARGV ("podshim"), .ci = -1 },
   { ARGV ("podshim", "--debug", "--root", "/r"), .ci = -1, .root = "/r", .debug = true },
   { ARGV ("podshim", "--version"), .ci = -1, .version = true },
   { ARGV ("podshim", "-v"), .ci = -1, .version = true },
-  { ARGV ("podshim", "--podshim-runtime", "crun", "-v"), .ci = -1, .keep = (const int[]){ 0, 3, -1 }, .shim_runtime = "crun", .version = true },
+  { ARGV ("podshim", "--podshim-runtime", "crun", "-v"), .ci = -1,
+    .keep = (const int[]){ 0, 3, -1 }, .shim_runtime = "crun", .version = true },
   { ARGV ("podshim", "--version=false", "list"), .ci = 2, .command = "list" },
   /* -v after the command is the command's. */
   { ARGV ("podshim", "list", "-v"), .ci = 1, .command = "list" },
   /* Unknown global options are uncertain. */
-  { ARGV ("podshim", "--no-such-flag", "-x=1", "create", "--whatever=2", "id"), .ci = 3, .command = "create", .id = "id", .n_positional = 1, .uncertain = 1 },
+  { ARGV ("podshim", "--no-such-flag", "-x=1", "create", "--whatever=2", "id"), .ci = 3,
+    .command = "create", .id = "id", .n_positional = 1, .uncertain = 1 },
   /* An unknown global option may have taken a value: `X create` is a create. */
-  { ARGV ("podshim", "--new-opt", "X", "create", "--bundle", "/b", "id"), .ci = 3, .command = "create", .id = "id", .bundle = "/b", .n_positional = 1, .uncertain = 1 },
+  { ARGV ("podshim", "--new-opt", "X", "create", "--bundle", "/b", "id"), .ci = 3,
+    .command = "create", .id = "id", .bundle = "/b", .n_positional = 1, .uncertain = 1 },
   /* crun's global options are known. */
   { ARGV ("podshim", "--cgroup-manager", "systemd", "--log-level=debug", "--usage"), .ci = -1 },
   /* --help: not parsed further, runc prints help. */
   { ARGV ("podshim", "--help", "create", "id"), .ci = 2, .command = "create", .help = true },
   /* "" and "-" are not flags: they are the command. */
   { ARGV ("podshim", "", "create", "id"), .ci = 1, .command = "" },
-  { ARGV ("podshim", "--root", "", "create", "", "--bundle", ""), .ci = 3, .command = "create", .id = "", .root = "", .bundle = "", .n_positional = 1 },
+  { ARGV ("podshim", "--root", "", "create", "", "--bundle", ""), .ci = 3, .command = "create",
+    .id = "", .root = "", .bundle = "", .n_positional = 1 },
   { ARGV ("podshim", "-", "x"), .ci = 1, .command = "-" },
   /* An empty argv[0] is passed on all the same. */
-  { ARGV ("", "--podshim-state", "/s", ""), .ci = 1, .keep = (const int[]){ 0, 3, -1 }, .command = "", .shim_state = "/s" },
+  { ARGV ("", "--podshim-state", "/s", ""), .ci = 1, .keep = (const int[]){ 0, 3, -1 },
+    .command = "", .shim_state = "/s" },
 };
 
 static char *

@@ -19,7 +19,7 @@ expect_bad (const char *name, const char *value, const char *needle)
 static void
 test_spec_ok (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   yajl_val v = NULL;
   int r = companion_spec_parse (
@@ -33,21 +33,23 @@ test_spec_ok (void **state)
   assert_non_null (v);
   assert_string_equal (json_get_string (v, "user"), "65534:65534");
   yajl_tree_free (v);
-  for (const char *const *rs = (const char *const[]){ "no", "always", "on-failure", "unless-stopped", NULL };
+  for (const char *const *rs
+       = (const char *const[]){ "no", "always", "on-failure", "unless-stopped", NULL };
        *rs; rs++)
     {
       char buf[128];
       snprintf (buf, sizeof (buf), "{\"image\":\"x\",\"restart\":\"%s\"}", *rs);
       assert_no_error (companion_spec_parse ("a", buf, NULL, &err), err);
     }
-  assert_no_error (companion_spec_parse ("a", "{\"image\":\"x\",\"essential\":\"false\"}", NULL, &err), err);
+  assert_no_error (
+      companion_spec_parse ("a", "{\"image\":\"x\",\"essential\":\"false\"}", NULL, &err), err);
   assert_no_error (companion_spec_parse ("a", "{\"image\":\"x\",\"volumes\":[]}", NULL, &err), err);
 }
 
 static void
 test_spec_refusals (void **state)
 {
-  (void) state;
+  (void)state;
   /* names */
   expect_bad ("", "{\"image\":\"x\"}", "invalid companion name");
   expect_bad ("Side", "{\"image\":\"x\"}", "invalid companion name");
@@ -67,9 +69,9 @@ test_spec_refusals (void **state)
   free (big);
   /* unknown keys: everything that would give more than an unprivileged
      container is simply not in the schema */
-  static const char *const unknown[] = { "privileged", "cap_add", "CapAdd", "devices",
-                                         "security_opt", "network", "pid", "ipc",
-                                         "binds", "mounts", "Image", "hostconfig", NULL };
+  static const char *const unknown[]
+      = { "privileged", "cap_add", "CapAdd", "devices", "security_opt", "network", "pid",
+          "ipc",        "binds",   "mounts", "Image",   "hostconfig",   NULL };
   for (const char *const *k = unknown; *k; k++)
     {
       char buf[256], needle[128];
@@ -87,7 +89,8 @@ test_spec_refusals (void **state)
               "companion `a`: `command` must be an array of strings");
   expect_bad ("a", "{\"image\":\"x\",\"entrypoint\":[1]}",
               "companion `a`: `entrypoint` must be an array of strings");
-  expect_bad ("a", "{\"image\":\"x\",\"env\":[\"NOEQ\"]}", "companion `a`: `env` item `NOEQ` is not K=V");
+  expect_bad ("a", "{\"image\":\"x\",\"env\":[\"NOEQ\"]}",
+              "companion `a`: `env` item `NOEQ` is not K=V");
   expect_bad ("a", "{\"image\":\"x\",\"env\":[\"=v\"]}", "is not K=V");
   expect_bad ("a", "{\"image\":\"x\",\"env\":{}}", "`env` must be an array of strings");
   expect_bad ("a", "{\"image\":\"x\",\"user\":[]}", "companion `a`: `user` must be a string");
@@ -100,8 +103,9 @@ test_spec_refusals (void **state)
   expect_bad ("a", "{\"image\":\"x\",\"volumes\":[\"rel\"]}", "companion `a`: `volumes`");
   expect_bad ("a", "{\"image\":\"x\",\"share\":\"net,user\"}", "companion `a`: `share`");
   expect_bad ("a", "{\"image\":\"x\",\"share\":true}", "`share` must be a string");
-  expect_bad ("a", "{\"image\":\"x\",\"restart\":\"sometimes\"}",
-              "companion `a`: `restart` `sometimes`: want no, always, on-failure or unless-stopped");
+  expect_bad (
+      "a", "{\"image\":\"x\",\"restart\":\"sometimes\"}",
+      "companion `a`: `restart` `sometimes`: want no, always, on-failure or unless-stopped");
   expect_bad ("a", "{\"image\":\"x\",\"restart\":\"on-failure:3\"}", "`restart`");
   expect_bad ("a", "{\"image\":\"x\",\"wait\":\"udp:1\"}", "companion `a`: `wait`");
   expect_bad ("a", "{\"image\":\"x\",\"wait\":[\"tcp:1\"]}", "`wait` must be a string");
@@ -117,16 +121,19 @@ test_spec_refusals (void **state)
 static void
 test_specs_from_labels (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   char *specs = NULL;
-  yajl_val spec = t_parse ("{\"annotations\":{\"podshim.companion.b\":\"{\\\"image\\\":\\\"ann\\\"}\"}}");
+  yajl_val spec
+      = t_parse ("{\"annotations\":{\"podshim.companion.b\":\"{\\\"image\\\":\\\"ann\\\"}\"}}");
   yajl_val labels = t_parse (
-      "{\"Name\":\"/web\",\"Config\":{\"Labels\":{\"podshim.companion.a\":\"{\\\"image\\\":\\\"x\\\"}\","
+      "{\"Name\":\"/"
+      "web\",\"Config\":{\"Labels\":{\"podshim.companion.a\":\"{\\\"image\\\":\\\"x\\\"}\","
       "\"podshim.companion.b\":\"{\\\"image\\\":\\\"lab\\\"}\",\"other\":\"1\"}}}");
   assert_int_equal (companion_specs_from_spec (spec, labels, &specs, &err), 1);
   assert_null (err);
-  char *want = t_canon ("[{\"name\":\"b\",\"spec\":{\"image\":\"ann\"}},{\"name\":\"a\",\"spec\":{\"image\":\"x\"}}]");
+  char *want = t_canon ("[{\"name\":\"b\",\"spec\":{\"image\":\"ann\"}},{\"name\":\"a\",\"spec\":{"
+                        "\"image\":\"x\"}}]");
   assert_string_equal (specs, want);
   free (want);
   free (specs);
@@ -139,9 +146,11 @@ test_specs_from_labels (void **state)
   assert_null (specs);
 
   /* a refusal names where it came from */
-  yajl_val bad = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion.x\":\"{\\\"image\\\":\\\"x\\\",\\\"privileged\\\":true}\"}}}");
+  yajl_val bad = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion.x\":\"{\\\"image\\\":"
+                          "\\\"x\\\",\\\"privileged\\\":true}\"}}}");
   assert_int_equal (companion_specs_from_spec (spec, bad, &specs, &err), -1);
-  assert_error_contains (&err, "label podshim.companion.x: companion `x`: unknown key `privileged`");
+  assert_error_contains (&err,
+                         "label podshim.companion.x: companion `x`: unknown key `privileged`");
   yajl_tree_free (bad);
   bad = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion.X\":\"{}\"}}}");
   assert_int_equal (companion_specs_from_spec (spec, bad, &specs, &err), -1);
@@ -178,7 +187,7 @@ test_specs_from_labels (void **state)
 static void
 test_plan_and_record (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   const char *specs
       = "[{\"name\":\"p\",\"spec\":{\"image\":\"img:1\",\"command\":[\"a\"],\"env\":[\"K=V\"],"
@@ -189,13 +198,16 @@ test_plan_and_record (void **state)
   assert_no_error (companion_plan (specs, "ID", "web.1.xyz", "podA", "stack:st", &plan, &err), err);
   char *want = t_canon (
       "[{\"name\":\"p\",\"container\":\"web.1.xyz.p\",\"image\":\"img:1\",\"deferred\":true,"
-      "\"body\":{\"Image\":\"img:1\",\"Cmd\":[\"a\"],\"Env\":[\"K=V\"],\"User\":\"1\",\"WorkingDir\":\"/w\","
+      "\"body\":{\"Image\":\"img:1\",\"Cmd\":[\"a\"],\"Env\":[\"K=V\"],\"User\":\"1\","
+      "\"WorkingDir\":\"/w\","
       "\"Labels\":{\"podshim.pod\":\"podA\",\"com.docker.stack.namespace\":\"st\","
-      "\"podshim.companion-of\":\"ID\",\"podshim.companion-name\":\"p\",\"podshim.volumes\":\"/l,/c:1m\","
+      "\"podshim.companion-of\":\"ID\",\"podshim.companion-name\":\"p\",\"podshim.volumes\":\"/l,/"
+      "c:1m\","
       "\"podshim.share\":\"net\",\"podshim.wait\":\"tcp:80\",\"podshim.essential\":\"true\"},"
       "\"HostConfig\":{\"NetworkMode\":\"none\",\"RestartPolicy\":{\"Name\":\"always\"}}}},"
       "{\"name\":\"q\",\"container\":\"web.1.xyz.q\",\"image\":\"img2\",\"deferred\":false,"
-      "\"body\":{\"Image\":\"img2\",\"Labels\":{\"podshim.pod\":\"podA\",\"com.docker.stack.namespace\":\"st\","
+      "\"body\":{\"Image\":\"img2\",\"Labels\":{\"podshim.pod\":\"podA\",\"com.docker.stack."
+      "namespace\":\"st\","
       "\"podshim.companion-of\":\"ID\","
       "\"podshim.companion-name\":\"q\"},\"HostConfig\":{\"NetworkMode\":\"none\","
       "\"RestartPolicy\":{\"Name\":\"no\"}}}}]");
@@ -224,7 +236,7 @@ test_plan_and_record (void **state)
 static void
 test_docker_host (void **state)
 {
-  (void) state;
+  (void)state;
   struct podshim_error *err = NULL;
   struct runc_cmdline c = { 0 };
   struct shim_ctx ctx = { .cmd = &c };
@@ -251,10 +263,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_spec_ok),
-    cmocka_unit_test (test_spec_refusals),
-    cmocka_unit_test (test_specs_from_labels),
-    cmocka_unit_test (test_plan_and_record),
+    cmocka_unit_test (test_spec_ok),           cmocka_unit_test (test_spec_refusals),
+    cmocka_unit_test (test_specs_from_labels), cmocka_unit_test (test_plan_and_record),
     cmocka_unit_test (test_docker_host),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

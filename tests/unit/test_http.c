@@ -40,7 +40,7 @@ parse_bad (const char *text, size_t len, const char *needle)
 static void
 test_framing (void **state)
 {
-  (void) state;
+  (void)state;
   PARSE_OK ("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 200, "hello");
   /* Content-Length wins over bytes after it */
   PARSE_OK ("HTTP/1.1 200 OK\r\ncontent-length:  2 \r\n\r\nhello", 200, "he");
@@ -50,7 +50,8 @@ test_framing (void **state)
             201, "hello abcdefghijklmnopqrstuvwxy");
   PARSE_OK ("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: Chunked\r\n\r\n0\r\n\r\n", 200, "");
   /* no length: the body runs to EOF; bare LF lines */
-  PARSE_OK ("HTTP/1.0 404 Not Found\nServer: x\n\n{\"message\":\"no\"}", 404, "{\"message\":\"no\"}");
+  PARSE_OK ("HTTP/1.0 404 Not Found\nServer: x\n\n{\"message\":\"no\"}", 404,
+            "{\"message\":\"no\"}");
   /* no body for 204 and 304 */
   PARSE_OK ("HTTP/1.1 204 No Content\r\nServer: Docker\r\n\r\n", 204, "");
   PARSE_OK ("HTTP/1.1 304 Not Modified\r\n\r\njunk", 304, "");
@@ -65,7 +66,7 @@ test_framing (void **state)
 static void
 test_refusals (void **state)
 {
-  (void) state;
+  (void)state;
   PARSE_BAD ("", "empty (connection closed)");
   PARSE_BAD ("HTTP/1.1 200 OK", "no status line");
   PARSE_BAD ("HTTP/2 200 OK\r\n\r\n", "bad status line");
@@ -82,7 +83,8 @@ test_refusals (void **state)
              "conflicting Content-Length");
   PARSE_BAD ("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
              "bad or too large Content-Length");
-  PARSE_BAD ("HTTP/1.1 200 OK\r\nContent-Length: 4194305\r\n\r\n", "body larger than 4194304 bytes");
+  PARSE_BAD ("HTTP/1.1 200 OK\r\nContent-Length: 4194305\r\n\r\n",
+             "body larger than 4194304 bytes");
   PARSE_BAD ("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello", "body truncated (5 of 6 bytes)");
   PARSE_BAD ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad chunk size");
   PARSE_BAD ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "truncated chunk");
@@ -107,12 +109,12 @@ test_refusals (void **state)
   size_t cap = HTTP_HEADERS_MAX * 2;
   char *h = malloc (cap);
   assert_non_null (h);
-  size_t n = (size_t) snprintf (h, cap, "HTTP/1.1 200 OK\r\n");
+  size_t n = (size_t)snprintf (h, cap, "HTTP/1.1 200 OK\r\n");
   for (int i = 0; i < HTTP_HEADER_COUNT_MAX + 2; i++)
-    n += (size_t) snprintf (h + n, cap - n, "X-%d: v\r\n", i);
-  n += (size_t) snprintf (h + n, cap - n, "\r\n");
+    n += (size_t)snprintf (h + n, cap - n, "X-%d: v\r\n", i);
+  n += (size_t)snprintf (h + n, cap - n, "\r\n");
   parse_bad (h, n, "more than 100 headers");
-  n = (size_t) snprintf (h, cap, "HTTP/1.1 200 OK\r\nX: ");
+  n = (size_t)snprintf (h, cap, "HTTP/1.1 200 OK\r\nX: ");
   memset (h + n, 'v', HTTP_HEADERS_MAX);
   n += HTTP_HEADERS_MAX;
   memcpy (h + n, "\r\n\r\n", 4);
@@ -122,10 +124,10 @@ test_refusals (void **state)
   size_t bl = HTTP_BODY_MAX + 4096 * 8;
   char *cb = malloc (bl + 256);
   assert_non_null (cb);
-  n = (size_t) snprintf (cb, 256, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+  n = (size_t)snprintf (cb, 256, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
   while (n + 4096 + 16 < bl)
     {
-      n += (size_t) snprintf (cb + n, 16, "1000\r\n");
+      n += (size_t)snprintf (cb + n, 16, "1000\r\n");
       memset (cb + n, 'b', 4096);
       n += 4096;
       memcpy (cb + n, "\r\n", 2);
@@ -138,7 +140,7 @@ test_refusals (void **state)
 static void
 test_unix_path (void **state)
 {
-  (void) state;
+  (void)state;
   char *p = http_unix_path ("unix:///var/run/docker.sock");
   assert_string_equal (p, "/var/run/docker.sock");
   free (p);
@@ -163,7 +165,7 @@ serve (const char *path, const char *const *answers, int ready_fd)
   assert_true (s >= 0);
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   strcpy (sa.sun_path, path);
-  assert_int_equal (bind (s, (struct sockaddr *) &sa, sizeof (sa)), 0);
+  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
   assert_int_equal (listen (s, 4), 0);
   pid_t pid = fork ();
   assert_true (pid >= 0);
@@ -172,7 +174,7 @@ serve (const char *path, const char *const *answers, int ready_fd)
       close (s);
       return pid;
     }
-  (void) ready_fd;
+  (void)ready_fd;
   for (const char *const *a = answers; *a; a++)
     {
       int c = accept (s, NULL, NULL);
@@ -186,11 +188,11 @@ serve (const char *path, const char *const *answers, int ready_fd)
           ssize_t r = read (c, req + got, sizeof (req) - 1 - got);
           if (r <= 0)
             break;
-          got += (size_t) r;
+          got += (size_t)r;
           req[got] = '\0';
           char *end = strstr (req, "\r\n\r\n");
           char *cl = strstr (req, "Content-Length: ");
-          if (end && cl && got >= (size_t) (end + 4 - req) + strtoul (cl + 16, NULL, 10))
+          if (end && cl && got >= (size_t)(end + 4 - req) + strtoul (cl + 16, NULL, 10))
             break;
         }
       if (strcmp (*a, "HANG") == 0)
@@ -204,12 +206,12 @@ serve (const char *path, const char *const *answers, int ready_fd)
       char out[1024];
       int n = strcmp (*a, "CL") == 0
                   ? snprintf (out, sizeof (out), "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s",
-                              (int) strlen (line), line)
+                              (int)strlen (line), line)
                   : snprintf (out, sizeof (out),
                               "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
                               "%x\r\n%s\r\n0\r\n\r\n",
-                              (unsigned) strlen (line), line);
-      if (write (c, out, (size_t) n) != n)
+                              (unsigned)strlen (line), line);
+      if (write (c, out, (size_t)n) != n)
         _exit (1);
       close (c);
     }
@@ -219,7 +221,7 @@ serve (const char *path, const char *const *answers, int ready_fd)
 static void
 test_request (void **state)
 {
-  (void) state;
+  (void)state;
   char *dir = t_mkdtemp ();
   char path[256];
   snprintf (path, sizeof (path), "%s/api.sock", dir);
@@ -236,9 +238,8 @@ test_request (void **state)
   assert_int_equal (r.status, 200);
   assert_string_equal (r.body, "GET /v1.41/_ping HTTP/1.1");
   http_response_free (&r);
-  assert_no_error (http_request (path, "POST", "/v1.41/containers/create?name=a", "{}", 2, 5000,
-                                 &r, &err),
-                   err);
+  assert_no_error (
+      http_request (path, "POST", "/v1.41/containers/create?name=a", "{}", 2, 5000, &r, &err), err);
   assert_int_equal (r.status, 201);
   assert_string_equal (r.body, "POST /v1.41/containers/create?name=a HTTP/1.1");
   http_response_free (&r);

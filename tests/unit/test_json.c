@@ -325,7 +325,8 @@ static void
 test_object_ensure (void **state)
 {
   (void)state;
-  yajl_val v = t_parse ("{\"o\":{\"k\":1},\"a\":[1],\"s\":\"str\",\"d\":{\"x\":1},\"d\":{\"y\":2}}");
+  yajl_val v
+      = t_parse ("{\"o\":{\"k\":1},\"a\":[1],\"s\":\"str\",\"d\":{\"x\":1},\"d\":{\"y\":2}}");
   /* Present with the type asked: that very node, untouched. */
   yajl_val o = json_object_ensure (v, "o", yajl_t_object);
   assert_ptr_equal (o, json_get (v, "o"));

@@ -19,10 +19,10 @@
 
 struct fixture
 {
-  char *dir;               /* everything lives here */
+  char *dir; /* everything lives here */
   char *state, *data, *root, *fake, *log;
   char rootkey[17];
-  pid_t inits[MAX_KIDS];   /* the fake containers' "init" processes */
+  pid_t inits[MAX_KIDS]; /* the fake containers' "init" processes */
   size_t n_inits;
 };
 
@@ -197,14 +197,19 @@ shim (struct fixture *f, const char *command, const char *id, int *ret_status,
   cleanup_free char *pidfile = t_printf ("%s/b-%s/init.pid", f->dir, id);
   bool create = strcmp (command, "create") == 0 || strcmp (command, "run") == 0;
   char *argv[] = { (char *)"podshim",
-                   (char *)"--podshim-runtime", f->fake,
-                   (char *)"--podshim-state", f->state,
-                   (char *)"--podshim-data", f->data,
-                   (char *)"--root", f->root,
+                   (char *)"--podshim-runtime",
+                   f->fake,
+                   (char *)"--podshim-state",
+                   f->state,
+                   (char *)"--podshim-data",
+                   f->data,
+                   (char *)"--root",
+                   f->root,
                    (char *)command,
                    (char *)(create ? "--bundle" : id),
                    create ? bundle : NULL,
-                   (char *)"--pid-file", pidfile,
+                   (char *)"--pid-file",
+                   pidfile,
                    (char *)id,
                    NULL };
   int argc = create ? 15 : 11;

@@ -4,7 +4,6 @@
 
 #include "pod.h"
 
-
 static const char full_state[]
     = "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
       "runc\",\"pinned\":[\"net\",\"ipc\",\"uts\",\"pid\"],"

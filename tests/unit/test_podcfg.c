@@ -778,18 +778,12 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_annotation),
-    cmocka_unit_test (test_precedence_per_key),
-    cmocka_unit_test (test_share),
-    cmocka_unit_test (test_pod_names),
-    cmocka_unit_test (test_volumes),
-    cmocka_unit_test (test_volume_sizes_and_refusals),
-    cmocka_unit_test (test_scope),
-    cmocka_unit_test (test_volume_dirname),
-    cmocka_unit_test (test_may_name_pod),
-    cmocka_unit_test (test_scan_docker_dirs),
-    cmocka_unit_test (test_docker_labels),
-    cmocka_unit_test (test_docker_network_none),
+    cmocka_unit_test (test_annotation),    cmocka_unit_test (test_precedence_per_key),
+    cmocka_unit_test (test_share),         cmocka_unit_test (test_pod_names),
+    cmocka_unit_test (test_volumes),       cmocka_unit_test (test_volume_sizes_and_refusals),
+    cmocka_unit_test (test_scope),         cmocka_unit_test (test_volume_dirname),
+    cmocka_unit_test (test_may_name_pod),  cmocka_unit_test (test_scan_docker_dirs),
+    cmocka_unit_test (test_docker_labels), cmocka_unit_test (test_docker_network_none),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -24,8 +24,13 @@ setup (void **state)
   f->dir = t_mkdtemp ();
   f->state = t_printf ("%s/state", f->dir);
   f->root = t_printf ("%s/root", f->dir);
-  char *argv[] = { (char *)"podshim", (char *)"--podshim-state", f->state,
-                   (char *)"--root",  f->root,                   (char *)"pod", NULL };
+  char *argv[] = { (char *)"podshim",
+                   (char *)"--podshim-state",
+                   f->state,
+                   (char *)"--root",
+                   f->root,
+                   (char *)"pod",
+                   NULL };
   struct podshim_error *err = NULL;
   assert_int_equal (runc_cmdline_parse (6, argv, &f->c, &err), 0);
   assert_int_equal (shim_ctx_init (&f->ctx, &f->c, &err), 0);
@@ -108,8 +113,8 @@ test_corrupted_pod (void **state)
   struct fx *f = *state;
   struct podshim_error *err = NULL;
   int statefd = -1;
-  int rootfd = statedir_open_root (f->ctx.state_dir, f->ctx.rootkey, f->ctx.root, true, &statefd,
-                                   &err);
+  int rootfd
+      = statedir_open_root (f->ctx.state_dir, f->ctx.rootkey, f->ctx.root, true, &statefd, &err);
   assert_true (rootfd >= 0);
   int pods = statedir_open_sub (rootfd, STATEDIR_PODS, true, &err);
   assert_true (pods >= 0);

@@ -8,8 +8,8 @@
 
 #include <sys/wait.h>
 
-#define SH(script, ...) ((char *[]){ (char *)"/bin/sh", (char *)"-c", (char *)(script), \
-                                     (char *)"sh", __VA_ARGS__ })
+#define SH(script, ...)                                                                            \
+  ((char *[]){ (char *)"/bin/sh", (char *)"-c", (char *)(script), (char *)"sh", __VA_ARGS__ })
 
 static int
 run (const struct spawn_opts *o)
@@ -53,7 +53,8 @@ test_exec_failure (void **state)
   assert_error_contains (&err, "cannot execute the runtime `x`");
   /* With an environment: execve, no PATH search. */
   char *envp[] = { NULL };
-  o = (struct spawn_opts){ .file = "true", .argv = (char *[]){ (char *)"true", NULL },
+  o = (struct spawn_opts){ .file = "true",
+                           .argv = (char *[]){ (char *)"true", NULL },
                            .envp = envp };
   assert_true (spawn_run (&o, "`true`", &status, &err) < 0);
   assert_error_contains (&err, "cannot execute `true`");
@@ -176,10 +177,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_status),
-    cmocka_unit_test (test_exec_failure),
-    cmocka_unit_test (test_fds),
-    cmocka_unit_test (test_sigmask),
+    cmocka_unit_test (test_status), cmocka_unit_test (test_exec_failure),
+    cmocka_unit_test (test_fds),    cmocka_unit_test (test_sigmask),
     cmocka_unit_test (test_call),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -17,30 +17,12 @@
 
 /* Cases that must exist: the directory scan runs whatever else is there. */
 static const char *const required_cases[] = {
-  "docker-first",
-  "docker-second",
-  "runc-default",
-  "missing-namespaces",
-  "no-linux",
-  "pid-sharing",
-  "ipc-only",
-  "uts-only",
-  "sysctl-slash",
-  "volumes",
-  "volume-conflict",
-  "volume-conflict-unclean",
-  "namespace-twice",
-  "linux-not-object",
-  "unknown-fields",
-  "hook-variants",
-  "docker28-bridge",
-  "docker28-none",
-  "docker28-host",
-  "docker28-resolv",
-  "shm-tmpfs",
-  "shm-bind",
-  "shm-no-ipc",
-  NULL,
+  "docker-first",    "docker-second",    "runc-default",    "missing-namespaces",
+  "no-linux",        "pid-sharing",      "ipc-only",        "uts-only",
+  "sysctl-slash",    "volumes",          "volume-conflict", "volume-conflict-unclean",
+  "namespace-twice", "linux-not-object", "unknown-fields",  "hook-variants",
+  "docker28-bridge", "docker28-none",    "docker28-host",   "docker28-resolv",
+  "shm-tmpfs",       "shm-bind",         "shm-no-ipc",      NULL,
 };
 
 static char *data_dir;
@@ -358,8 +340,8 @@ test_network_kind (void **state)
     { "docker28-host", "host", SPEC_NET_NO_INTERFACE },
     { "docker28-host", "bridge", SPEC_NET_NO_INTERFACE }, /* no netns entry */
     { "runc-default", NULL, SPEC_NET_NO_INTERFACE },
-    { "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}}",
-      "bridge", SPEC_NET_NO_INTERFACE },
+    { "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"/run/netns/x\"}]}}", "bridge",
+      SPEC_NET_NO_INTERFACE },
     { "{\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"\"}]}}", "bridge",
       SPEC_NET_AFTER_CREATE },
     { "{\"linux\":{\"namespaces\":{}}}", "bridge", SPEC_NET_NO_INTERFACE },
@@ -437,10 +419,12 @@ test_spec_errors_leave_no_crash (void **state)
   assert_int_equal (dropped, 0);
   char *out = t_emit (spec);
   assert_string_equal (
-      out, "{\"mounts\":[1,\"x\",{\"destination\":7},{\"destination\":\"/v\",\"type\":\"bind\","
-           "\"source\":\"/s\",\"options\":[\"rbind\",\"rw\",\"nosuid\",\"nodev\"]}],\"hooks\":{\"prestart\":[null,"
-           "{\"args\":{}}],\"createRuntime\":{}},\"linux\":{\"namespaces\":[{\"type\":"
-           "\"network\",\"path\":\"/n\"}]}}");
+      out,
+      "{\"mounts\":[1,\"x\",{\"destination\":7},{\"destination\":\"/v\",\"type\":\"bind\","
+      "\"source\":\"/"
+      "s\",\"options\":[\"rbind\",\"rw\",\"nosuid\",\"nodev\"]}],\"hooks\":{\"prestart\":[null,"
+      "{\"args\":{}}],\"createRuntime\":{}},\"linux\":{\"namespaces\":[{\"type\":"
+      "\"network\",\"path\":\"/n\"}]}}");
   free (out);
   yajl_tree_free (spec);
 }
@@ -496,11 +480,9 @@ test_mount_source (void **state)
     { "{\"mounts\":[1,{\"destination\":\"/etc/hosts\",\"source\":\"/a\"},"
       "{\"destination\":\"/etc/hosts\",\"source\":\"/b\"}]}",
       "/etc/hosts", "/a" },
-    { "{\"mounts\":[{\"destination\":\"//etc/./hosts/\",\"source\":\"/a\"}]}", "/etc/hosts",
-      "/a" },
+    { "{\"mounts\":[{\"destination\":\"//etc/./hosts/\",\"source\":\"/a\"}]}", "/etc/hosts", "/a" },
     { "{\"mounts\":[{\"destination\":\"/etc/hosts\",\"source\":7}]}", "/etc/hosts", NULL },
-    { "{\"mounts\":[{\"destination\":\"/etc/hostsx\",\"source\":\"/a\"}]}", "/etc/hosts",
-      NULL },
+    { "{\"mounts\":[{\"destination\":\"/etc/hostsx\",\"source\":\"/a\"}]}", "/etc/hosts", NULL },
     { "{\"mounts\":{\"destination\":\"/etc/hosts\",\"source\":\"/a\"}}", "/etc/hosts", NULL },
     { "{}", "/etc/hosts", NULL },
   };
