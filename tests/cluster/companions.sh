@@ -107,7 +107,7 @@ paired() {
 FIG=()
 check_paired() {
 	local out
-	if out=$(wait_for -n 240 -s 0.5 paired "$2" 2>&1); then
+	if out=$(wait_for -n 60 -s 0.5 paired "$2" 2>&1); then
 		ok "$1"
 	else
 		not_ok "$1" "$out"

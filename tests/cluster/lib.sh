@@ -107,6 +107,8 @@ node_pids() {
 	for p in /proc/[0-9]*; do
 		pid=${p#/proc/}
 		[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+		# a zombie is dead (its cgroup still shows until it is reaped)
+		[[ $(awk '{ print $3 }' "$p/stat" 2>/dev/null) != Z ]] || continue
 		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$CL_DIR/n$i/" ||
 			grep -qF "/$CL_CGROUP-n$i" "$p/cgroup" 2>/dev/null; then
 			echo "$pid"
@@ -161,7 +163,14 @@ node_poweroff() {
 		# shellcheck disable=SC2046 # a list of PIDs
 		_kill_all $(node_pids "$i") || true
 	done
-	[[ -z $(node_pids "$i") ]] || { echo "node $i: processes left: $(node_pids "$i" | tr '\n' ' ')" >&2; return 1; }
+	local left p
+	left=$(node_pids "$i")
+	[[ -z $left ]] || {
+		for p in $left; do
+			echo "node $i: process left: $p $(awk '{ print $2, $3 }' "/proc/$p/stat" 2>/dev/null) $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline")" >&2
+		done
+		return 1
+	}
 }
 
 # node_restart I: start node I's daemon (again, on its dirs, as at boot).
