@@ -1,5 +1,6 @@
 #include "config.h"
 #include "pod.h"
+#include "strlist.h"
 #include "fsutil.h"
 #include "statedir.h"
 
@@ -56,26 +57,17 @@ int
 pod_ns_parse_list (const char *list, unsigned *ret, struct podshim_error **err)
 {
   unsigned mask = 0;
-  const char *p = list;
-  for (;;)
+  const char *cur = list, *s;
+  size_t len;
+  /* Tolerates spaces around items: "net, ipc". */
+  while (strlist_next (&cur, &s, &len))
     {
-      const char *end = strchr (p, ',');
-      size_t len = end ? (size_t)(end - p) : strlen (p);
-      /* Tolerate spaces around items: "net, ipc". */
-      const char *s = p;
-      while (len > 0 && *s == ' ')
-        s++, len--;
-      while (len > 0 && s[len - 1] == ' ')
-        len--;
       unsigned bit = ns_from_name (s, len);
       if (bit == 0)
         return podshim_error_set (
             err, 0, "unknown namespace `%.*s` in `%.200s` (expected net, ipc, uts, pid)",
             (int)(len > 64 ? 64 : len), s, list);
       mask |= bit;
-      if (end == NULL)
-        break;
-      p = end + 1;
     }
   *ret = mask;
   return 0;

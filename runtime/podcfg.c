@@ -2,6 +2,7 @@
 #include "podcfg.h"
 #include "fsutil.h"
 #include "pod.h"
+#include "strlist.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -326,15 +327,10 @@ pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret
   if (vols == NULL || sizes == NULL)
     return podshim_error_set (err, ENOMEM, "cannot parse volumes");
   size_t n = 0;
-  const char *p = list;
-  for (;;)
+  const char *cur = list, *p;
+  size_t len;
+  while (strlist_next (&cur, &p, &len))
     {
-      const char *end = strchr (p, ',');
-      size_t len = end ? (size_t)(end - p) : strlen (p);
-      while (len > 0 && *p == ' ')
-        p++, len--;
-      while (len > 0 && p[len - 1] == ' ')
-        len--;
       unsigned long long size = 0;
       const char *colon = memrchr (p, ':', len);
       if (colon)
@@ -381,9 +377,6 @@ pod_volumes_parse_sized (const char *list, char ***ret, unsigned long long **ret
             return podshim_error_set (err, ENOMEM, "cannot parse volumes");
           sizes[n++] = size;
         }
-      if (end == NULL)
-        break;
-      p = end + 1;
     }
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < n; j++)

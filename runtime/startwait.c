@@ -1,5 +1,6 @@
 #include "config.h"
 #include "startwait.h"
+#include "strlist.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -53,14 +54,10 @@ wait_list_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_er
   if (v == NULL)
     abort ();
   size_t n = 0;
-  for (const char *p = list;;)
+  const char *cur = list, *p;
+  size_t len;
+  while (strlist_next (&cur, &p, &len))
     {
-      const char *end = strchr (p, ',');
-      size_t len = end ? (size_t)(end - p) : strlen (p);
-      while (len > 0 && *p == ' ')
-        p++, len--;
-      while (len > 0 && p[len - 1] == ' ')
-        len--;
       cleanup_free char *c = strndup (p, len > COND_MAX ? COND_MAX + 1 : len);
       if (c == NULL)
         abort ();
@@ -73,9 +70,6 @@ wait_list_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_er
       if (n == WAIT_MAX)
         return podshim_error_set (err, 0, "too many start conditions (at most %d)", WAIT_MAX);
       v[n++] = steal_pointer (&c);
-      if (end == NULL)
-        break;
-      p = end + 1;
     }
   *ret = steal_pointer (&v);
   *ret_n = n;
