@@ -707,27 +707,16 @@ int
 container_record_load (int rootfd, const char *id, struct container_record *ret,
                        struct podshim_error **err)
 {
-  cleanup_error struct podshim_error *e = NULL;
-  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, &e);
-  if (dfd < 0 && podshim_error_is (e, ENOENT))
-    return 0;
+  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, err);
   if (dfd < 0)
-    {
-      *err = steal_pointer (&e);
-      return podshim_error_wrap (err, "container records");
-    }
+    return podshim_error_wrap (err, "container records");
   cleanup_free char *buf = NULL;
   size_t len;
-  if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
-    {
-      if (podshim_error_is (e, ENOENT))
-        return 0;
-      *err = steal_pointer (&e);
-      return -1;
-    }
+  if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, err) < 0)
+    return -1;
   if (container_record_parse (buf, len, ret, err) < 0)
     return podshim_error_wrap (err, "container `%s`", id);
-  return 1;
+  return 0;
 }
 
 int

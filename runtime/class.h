@@ -119,8 +119,8 @@ int container_record_parse (const char *buf, size_t len, struct container_record
 int container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,
                            struct podshim_error **err);
 
-/* Reads the record of id under rootfd (<state>/<rootkey>). 1 when found, 0
- * when there is none (no error), < 0 on error. */
+/* Reads the record of id under rootfd (<state>/<rootkey>). < 0 on error,
+ * ENOENT (podshim_error_is) when there is none. */
 int container_record_load (int rootfd, const char *id, struct container_record *ret,
                            struct podshim_error **err);
 int container_record_save (int rootfd, const char *id, const struct container_record *r,

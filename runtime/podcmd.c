@@ -184,7 +184,7 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
       cleanup_container_record struct container_record rec = { 0 };
       cleanup_error struct podshim_error *e = NULL;
       cleanup_json yajl_val plan = NULL;
-      if (container_record_load (rootfd, a->id, &rec, &e) <= 0 || rec.companions == NULL
+      if (container_record_load (rootfd, a->id, &rec, &e) < 0 || rec.companions == NULL
           || json_parse (rec.companions, strlen (rec.companions), "companions", &plan, &e) < 0
           || plan->type != yajl_t_array)
         continue;

@@ -248,7 +248,8 @@ kill_member (const struct shim_ctx *ctx, const char *dlg, const char *id, const 
   cleanup_free char *croot = NULL;
   cleanup_error struct podshim_error *e = NULL;
   cleanup_close int rootfd = open_root_state (ctx, false, NULL, &e);
-  if (rootfd >= 0 && container_record_load (rootfd, id, &r, &e) < 0)
+  if (rootfd >= 0 && container_record_load (rootfd, id, &r, &e) < 0
+      && !podshim_error_is (e, ENOENT))
     return;
   char *av[CLASS_ARGS_MAX + 8];
   size_t n = 0;
@@ -430,7 +431,7 @@ route_gc_records (const struct shim_ctx *ctx, int rootfd, const char *root)
       cleanup_container_record struct container_record r = { 0 };
       cleanup_error struct podshim_error *e = NULL;
       cleanup_free char *croot = NULL;
-      if (container_record_load (rootfd, de->d_name, &r, &e) <= 0)
+      if (container_record_load (rootfd, de->d_name, &r, &e) < 0)
         continue;
       char *av[CLASS_ARGS_MAX + 8];
       size_t n = 0;
