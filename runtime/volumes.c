@@ -284,7 +284,8 @@ pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const st
   cleanup_close int stage = ensure_dir_at (poddir, "shm", 0700, err);
   if (stage < 0)
     return -1;
-  int fd = podshm_open (pod->holder_pid, pod->holder_start, pod, size, err);
+  cleanup_error struct podshim_error *e = NULL;
+  int fd = podshm_open (pod->holder_pid, pod->holder_start, pod, size, &e);
   if (fd == -ENOTSUP)
     {
       podshim_log (PODSHIM_LOG_DEBUG,
@@ -293,8 +294,18 @@ pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const st
                    key);
       return 1;
     }
+  if (fd < 0 && podshim_error_is (e, ENOSYS))
+    {
+      /* No mount API (fsopen, open_tree, move_mount: kernel < 5.2, or
+         valgrind 3.19): a tmpfs on the host, as an older podshim made. */
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: pod `%s`: %s: /dev/shm on the host", key, e->msg);
+      return 1;
+    }
   if (fd < 0)
-    return -1;
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
   *ret_fd = fd;
   return 0;
 }

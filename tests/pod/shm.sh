@@ -7,6 +7,10 @@
 # members run is replaced by one that has the members' tmpfs again.
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
+# Under valgrind 3.19, fsopen/open_tree/move_mount are ENOSYS: podshim then
+# puts the pod's tmpfs on the host (its fallback for kernels < 5.2), which
+# every other pod suite exercises there; these checks are of the mount API.
+[[ -z ${PODSHIM_VALGRIND:-} ]] || skip_all "valgrind 3.19 has no fsopen/open_tree/move_mount (podshim uses its host-tmpfs fallback)"
 
 # mountopts ID PATH: the mount options of PATH inside container ID.
 mountopts() { xin "$1" cat /proc/self/mountinfo | awk -v p="$2" '$5 == p { print $6 }'; }

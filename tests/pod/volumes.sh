@@ -19,7 +19,11 @@ b2=$(mkb V2 -a podshim.pod=vol -a 'podshim.volumes=/cache:8192k')
 check "V1 (/shared, /cache:8m) joins pod vol" member V1 "$b1"
 check "V2 (/cache:8192k, the same size) joins" member V2 "$b2"
 VD=$(voldir vol)
-is "the volumes are in the data dir (the pod's /dev/shm is not: its holder has it)" "$(cd "$VD" && ls | tr '\n' ' ')" "-cache -shared "
+if [[ -z ${PODSHIM_VALGRIND:-} ]]; then
+	is "the volumes are in the data dir (the pod's /dev/shm is not: its holder has it)" "$(cd "$VD" && ls | tr '\n' ' ')" "-cache -shared "
+else # no mount API under valgrind 3.19: the pod's /dev/shm is a tmpfs there too
+	is "the volumes are in the data dir (and the pod's /dev/shm: valgrind has no mount API)" "$(cd "$VD" && ls | tr '\n' ' ')" "-cache -shared shm "
+fi
 is "nothing of them in the state dir" "$(ls "$(poddir vol)" | grep -c volumes)" 0
 is "the data dir and its root dir are 0700" "$(stat -c %a "$DATA" "$DATA/$KEY" | tr '\n' ' ')" "700 700 "
 is "the sized volume is a tmpfs on the host, nosuid,nodev" \
