@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
    * (or the value of one) removed before the command. */
   int o = 0;
   bool saw_runtime = false, saw_state = false, saw_max = false, saw_data = false;
-  bool saw_config = false, saw_command = false;
+  bool saw_config = false, saw_docker = false, saw_command = false;
   for (int i = 0; i < argc; i++)
     {
       if (o < c.argc && c.argv[o] == argv[i])
@@ -122,6 +122,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           saw_max = true;
           CHECK (c.shim_max_pods != NULL);
         }
+      else if (strncmp (n, "podshim-docker-host", 19) == 0)
+        {
+          saw_docker = true;
+          CHECK (c.shim_docker_host != NULL);
+        }
       else if (n[8] == 'd')
         {
           saw_data = true;
@@ -144,6 +149,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   CHECK (saw_max == (c.shim_max_pods != NULL));
   CHECK (saw_data == (c.shim_data != NULL));
   CHECK (saw_config == (c.shim_config != NULL));
+  CHECK (saw_docker == (c.shim_docker_host != NULL));
 
   if (c.command_index >= 0)
     {
@@ -157,6 +163,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   check_in_input (c.shim_state);
   check_in_input (c.shim_data);
   check_in_input (c.shim_config);
+  check_in_input (c.shim_docker_host);
   check_in_input (c.root);
   check_in_input (c.log);
   check_in_input (c.log_format);
