@@ -117,7 +117,8 @@ node_pids() {
 	for f in "$CL_DIR/n$i"/podshim-state/*/pods/*/pod.json; do
 		[[ -f $f ]] || continue
 		for pid in $(jq -r '(.pause.pid // .pause_pid // empty), (.holder.pid // empty) | select(type == "number" and . > 0)' "$f" 2>/dev/null); do
-			[[ $(cat "/proc/$pid/comm" 2>/dev/null) == podshim-pause ]] && echo "$pid"
+			[[ $(cat "/proc/$pid/comm" 2>/dev/null) == podshim-pause &&
+				$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != Z ]] && echo "$pid"
 		done
 	done
 }
