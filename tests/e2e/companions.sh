@@ -299,7 +299,7 @@ check "no companion left at the end" wait_for -n 100 -s 0.2 no_companions
 locks() { find "$PODSHIM_STATE" -path '*/companions/*' 2>/dev/null; }
 no_locks() { [[ -z $(locks) ]] || { locks; return 1; }; }
 check "no companion lock file left in podshim's state" wait_for -n 100 -s 0.2 no_locks
-# The detached workers are podshim processes with dockerd's runtimeArgs.
+# The detached workers are podshim processes run by the wrapper above.
 workers() { pgrep -f -- "--podshim-docker-host unix://$API" || true; }
 no_workers() { [[ -z $(workers) ]] || { ps -o pid,etime,args -p "$(workers | paste -sd,)"; return 1; }; }
 check "no detached podshim worker left running" wait_for -n 150 -s 0.2 no_workers
