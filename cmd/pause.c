@@ -2,7 +2,11 @@
  * pod that shares PIDs. It reaps zombies and does nothing else.
  *
  * Started as root by podshim (runtime/sandbox.c), inside the pod's
- * namespaces, as `podshim-pause REPORT_FD GO_FD`. Before it says "ready" on
+ * namespaces, as `podshim-pause REPORT_FD GO_FD [SHM_FD]`. With SHM_FD (a
+ * holder of a new pod), once isolated it waits there for one message that
+ * carries the pod's /dev/shm (a detached tmpfs mount, SCM_RIGHTS) and mounts
+ * it at its /shm, or for EOF (none: podshim mounts one there later), so that
+ * podshim need not wait for it. Before it says "ready" on
  * REPORT_FD it leaves nothing of the host reachable through it: its
  * own mount namespace whose root is an empty read-only tmpfs (the host's root
  * detached), cwd "/", uid and gid nobody, no capabilities in any set,
@@ -20,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/magic.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -29,13 +34,16 @@
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 static int report_fd = -1;
 static int go_fd = -1;
+static int shm_fd = -1;
 
 static void
 fail (const char *step)
@@ -86,6 +94,44 @@ isolate_mounts (void)
   close (oldroot);
   if (chdir ("/") < 0)
     fail ("chdir /");
+}
+
+/* The pod's /dev/shm from SHM_FD, mounted at /shm; EOF: none. */
+static void
+receive_shm (void)
+{
+  char byte;
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union
+  {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE (sizeof (int))];
+  } u;
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof (u.buf)
+  };
+  ssize_t n;
+  do
+    n = recvmsg (shm_fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    fail ("receive the pod's /dev/shm");
+  int fd = -1;
+  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+  if (n == 1 && c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS
+      && c->cmsg_len == CMSG_LEN (sizeof (int)))
+    memcpy (&fd, CMSG_DATA (c), sizeof (int));
+  close (shm_fd);
+  shm_fd = -1;
+  if (n == 0)
+    return; /* none */
+  struct statfs sf;
+  errno = EINVAL;
+  if (fd < 0 || (msg.msg_flags & MSG_CTRUNC) || fstatfs (fd, &sf) < 0 || sf.f_type != TMPFS_MAGIC)
+    fail ("receive the pod's /dev/shm (not a tmpfs)");
+  if (syscall (SYS_move_mount, fd, "", AT_FDCWD, "/shm", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    fail ("mount the pod's /dev/shm");
+  close (fd);
 }
 
 static void
@@ -166,19 +212,31 @@ main (int argc, char **argv)
     report_fd = fd_arg (argv[1]);
   if (argc > 2)
     go_fd = fd_arg (argv[2]);
+  if (argc > 3)
+    shm_fd = fd_arg (argv[3]);
   /* Every signal at its default (none ignored, none handled): from inside a
      PID namespace, its init then receives none. SIGCHLD is blocked and
      waited for. */
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP)
       signal (sig, SIG_DFL);
-  sigset_t set;
+  sigset_t set, mask;
   sigemptyset (&set);
   sigaddset (&set, SIGCHLD);
-  if (sigprocmask (SIG_SETMASK, &set, NULL) < 0)
-    fail ("block SIGCHLD");
+  /* SIGPIPE too: a podshim that died after it recorded us (and so let us
+     live) must not take us with it when we report "ready". */
+  mask = set;
+  sigaddset (&mask, SIGPIPE);
+  if (sigprocmask (SIG_SETMASK, &mask, NULL) < 0)
+    fail ("block SIGCHLD and SIGPIPE");
 
   isolate_mounts ();
+  if (shm_fd >= 0)
+    {
+      if (getpid () == 1)
+        fail ("take a /dev/shm (PID 1 of a pod has none)");
+      receive_shm ();
+    }
   drop_privileges ();
   /* No fd but the two pipes; stdio is /dev/null (podshim set it up). */
   int hi = report_fd > go_fd ? report_fd : go_fd;

@@ -69,10 +69,11 @@ record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
  * namespaces a live member still has (or an older podshim pinned), fresh
  * ones for the others. Saves the pod's state. With pending (a pod without
  * members), its "ready" is left to read there (sandbox_ready), so that it
- * isolates itself while the delegate works. */
+ * isolates itself while the delegate works; with shm_later too, it then
+ * waits for the pod's /dev/shm there (sandbox_send_shm). */
 int
 pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
-                          struct podshim_error **err)
+                          bool shm_later, struct podshim_error **err)
 {
   if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
     return 0;
@@ -106,11 +107,12 @@ pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc
           fds[i] = fd;
         }
     }
-  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
+  struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, &sp, err);
+      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later, &sp,
+                         err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -158,11 +160,11 @@ pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error
         r = -1;
     }
   /* Members see it as their PID 1: it is isolated before we go on. */
-  struct sandbox_proc sp = { .go_fd = -1, .report_fd = -1 };
+  struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -276,7 +278,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     {
       /* Members still run in the pod's namespaces: a new holder takes them. */
       cleanup_error struct podshim_error *e = NULL;
-      if (pod_ensure_holder_locked (poddir, pod, NULL, &e) < 0)
+      if (pod_ensure_holder_locked (poddir, pod, NULL, false, &e) < 0)
         podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
                      pod->name, e->msg);
       changed = true;

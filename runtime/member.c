@@ -93,8 +93,21 @@ join_result_close (struct join_result *r)
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = { .go_fd = -1, .report_fd = -1 }, .shm_fd = -1           \
+    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1                          \
   }
+
+/* Hands the holder this create started the pod's /dev/shm (a clone of the
+ * one staged for the delegate). If that fails, the holder goes without, and
+ * the pod's next member's create takes it from a live member (podshm_open). */
+static void
+holder_take_shm (const char *pod, struct join_result *res)
+{
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int fd = podshm_clone (res->shm_fd, &e);
+  if (fd < 0 || sandbox_send_shm (&res->holder, fd, &e) < 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder has no /dev/shm: %s", pod,
+                 e->msg);
+}
 
 /* The holder this create started has isolated itself by now, or it died
  * (then the pod's next call starts another): a warning. */
@@ -183,7 +196,14 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
         " (a Swarm service: `--network host`): it shares the pod's network all the same",
         key, pod.network_owner);
 
-  if (pod_ensure_holder_locked (h->poddir, &pod, pod.n_members == 0 ? &res->holder : NULL, err) < 0)
+  /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory.
+     A new pod's holder takes it from us (sandbox_send_shm) while the
+     delegate works: nobody waits for the holder. */
+  unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
+  bool first = pod.n_members == 0;
+  if (pod_ensure_holder_locked (h->poddir, &pod, first ? &res->holder : NULL, first && shm_size,
+                                err)
+      < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
   if ((req->share & POD_NS_PID) && pod_ensure_pause_locked (h->poddir, &pod, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
@@ -207,13 +227,10 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
   if (res->new_volumes == NULL)
     abort ();
-  /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory. */
-  unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
   cleanup_json yajl_val used = json_new_array ();
-  int host_shm = shm_size
-                     ? pod_shm_setup (ctx, h->poddir, key, &pod, shm_size,
-                                      pod.n_members == 0 ? &res->holder : NULL, &res->shm_fd, err)
-                     : 0;
+  int host_shm = shm_size ? pod_shm_setup (ctx, h->poddir, key, &pod, shm_size,
+                                           first ? &res->holder : NULL, &res->shm_fd, err)
+                          : 0;
   if (host_shm < 0)
     return podshim_error_wrap (err, "pod `%s`", key);
   if (req->n_volumes > 0 || host_shm)
@@ -562,9 +579,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   int status = -1;
   cleanup_podshm_home struct podshm_home home = PODSHM_HOME_INIT;
   cleanup_free char *stage = res->shm_fd >= 0 ? pod_shm_stage_path (ctx, key) : NULL;
-  if ((stage == NULL || podshm_enter (res->shm_fd, stage, &home, err) == 0)
-      && delegate_run (c, &status, err) < 0)
-    status = -1;
+  if (stage == NULL || podshm_enter (res->shm_fd, stage, &home, err) == 0)
+    {
+      if (res->holder.shm_fd >= 0)
+        holder_take_shm (req.name, res);
+      if (delegate_run (c, &status, err) < 0)
+        status = -1;
+    }
   podshm_leave (&home);
   holder_ready (req.name, res);
   bool is_run = strcmp (c->command, "run") == 0;

@@ -105,9 +105,8 @@ clone_member_shm (void)
   return open_tree (d, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 }
 
-/* A new tmpfs for a pod's /dev/shm, detached (an fsmount fd). */
-static int
-new_shm (unsigned long long size, struct podshim_error **err)
+int
+podshm_new (unsigned long long size, struct podshim_error **err)
 {
   cleanup_close int fs = fsopen ("tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0)
@@ -184,7 +183,7 @@ podshm_open (pid_t holder, unsigned long long start, const struct pod_state *pod
         return -1;
       cleanup_close int src = recover_shm (pod, &home);
       if (src < 0)
-        src = new_shm (size, err);
+        src = podshm_new (size, err);
       if (src < 0)
         {
           podshm_leave (&home);
@@ -208,6 +207,15 @@ podshm_open (pid_t holder, unsigned long long start, const struct pod_state *pod
   podshm_leave (&home);
   if (r < 0)
     return r;
+  return fd;
+}
+
+int
+podshm_clone (int mnt_fd, struct podshim_error **err)
+{
+  int fd = open_tree (mnt_fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot clone the pod's /dev/shm");
   return fd;
 }
 

@@ -23,6 +23,15 @@
 int podshm_open (pid_t holder, unsigned long long start, const struct pod_state *pod,
                  unsigned long long size, struct podshim_error **err);
 
+/* A new tmpfs of size bytes for a pod's /dev/shm (nosuid, nodev, noexec,
+ * mode 1777), detached: an O_CLOEXEC fd, or -1 with err (ENOSYS: no mount
+ * API). */
+int podshm_new (unsigned long long size, struct podshim_error **err);
+
+/* A detached clone of the mount mnt_fd, which is mounted in our mount
+ * namespace (by podshm_enter). */
+int podshm_clone (int mnt_fd, struct podshim_error **err);
+
 /* Where podshim was before it entered another mount namespace. */
 struct podshm_home
 {

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -97,8 +98,8 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
  * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on
  * go_fd, as fd 4. */
 static void
-start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const char *hostname,
-             const char *pause_path)
+start_child (int report_fd, int go_fd, int shm_fd, const int join_fd[3], bool new_pid,
+             const char *hostname, const char *pause_path)
 {
   setsid ();
   int flags = 0;
@@ -132,19 +133,21 @@ start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const
       _exit (0);
     }
   /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
-     as fd 4, no other fd crosses exec; failures go to rf, out of their way. */
+     as fd 4, the /dev/shm socket (if any) as fd 5, no other fd crosses exec;
+     failures go to rf, out of their way. */
   int rf = fcntl (report_fd, F_DUPFD_CLOEXEC, 10);
   if (rf < 0)
     child_fail (report_fd, "set up the report pipe");
   sigset_t none;
   sigemptyset (&none);
-  char *const argv[] = { (char *)"podshim-pause", (char *)"3", (char *)"4", NULL };
+  char *const argv[] = { (char *)"podshim-pause", (char *)"3", (char *)"4",
+                         shm_fd >= 0 ? (char *)"5" : NULL, NULL };
   char *const envp[] = { NULL };
   struct spawn_opts o = { .file = pause_path,
                           .argv = argv,
                           .envp = envp,
-                          .n_fds = 5,
-                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd },
+                          .n_fds = shm_fd >= 0 ? 6 : 5,
+                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd, shm_fd },
                           .close_fds = true,
                           .sigmask = &none };
   if (spawn_exec (&o) == SPAWN_FAILED_SETUP)
@@ -154,7 +157,7 @@ start_child (int report_fd, int go_fd, const int join_fd[3], bool new_pid, const
 
 struct start_args
 {
-  int report_fd, go_fd, parent_fd[2]; /* parent_fd: the parent's ends */
+  int report_fd, go_fd, shm_fd, parent_fd[3]; /* parent_fd: the parent's ends */
   const int *join_fd;
   bool new_pid;
   const char *hostname, *pause_path;
@@ -164,9 +167,11 @@ static int
 start_child_fn (void *data)
 {
   const struct start_args *a = data;
-  close (a->parent_fd[0]);
-  close (a->parent_fd[1]);
-  start_child (a->report_fd, a->go_fd, a->join_fd, a->new_pid, a->hostname, a->pause_path);
+  for (size_t i = 0; i < 3; i++)
+    if (a->parent_fd[i] >= 0)
+      close (a->parent_fd[i]);
+  start_child (a->report_fd, a->go_fd, a->shm_fd, a->join_fd, a->new_pid, a->hostname,
+               a->pause_path);
   return 1;
 }
 
@@ -182,22 +187,31 @@ read_report (int fd, struct pause_report *r)
 
 int
 sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-               bool wait_ready, struct sandbox_proc *ret, struct podshim_error **err)
+               bool wait_ready, bool shm_later, struct sandbox_proc *ret,
+               struct podshim_error **err)
 {
-  int p[2], g[2];
+  int p[2], g[2], s[2] = { -1, -1 };
   if (pipe2 (p, O_CLOEXEC) < 0)
     return podshim_error_set (err, errno, "cannot start podshim-pause");
-  if (pipe2 (g, O_CLOEXEC) < 0)
+  if (pipe2 (g, O_CLOEXEC) < 0
+      || (shm_later && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0))
     {
       int e = errno;
       close (p[0]);
       close (p[1]);
+      if (shm_later)
+        {
+          close (g[0]);
+          close (g[1]);
+        }
       return podshim_error_set (err, e, "cannot start podshim-pause");
     }
   cleanup_close int go_w = g[1];
+  cleanup_close int shm_w = s[0];
   struct start_args a = { .report_fd = p[1],
                           .go_fd = g[0],
-                          .parent_fd = { p[0], g[1] },
+                          .shm_fd = s[1],
+                          .parent_fd = { p[0], g[1], s[0] },
                           .join_fd = join_fd,
                           .new_pid = new_pid,
                           .hostname = hostname,
@@ -206,6 +220,8 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
   int sr = spawn_call (start_child_fn, &a, "podshim-pause", &child, err);
   close (p[1]);
   close (g[0]);
+  if (s[1] >= 0)
+    close (s[1]);
   cleanup_close int rfd = p[0];
   if (sr < 0)
     return -1;
@@ -222,8 +238,11 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
   int e = proc_start_time (r.pid, &start);
   if (e < 0)
     return podshim_error_set (err, -e, "podshim-pause %d is gone", (int)r.pid);
-  struct sandbox_proc sp
-      = { .pid = r.pid, .start = start, .go_fd = steal_fd (&go_w), .report_fd = steal_fd (&rfd) };
+  struct sandbox_proc sp = { .pid = r.pid,
+                             .start = start,
+                             .go_fd = steal_fd (&go_w),
+                             .report_fd = steal_fd (&rfd),
+                             .shm_fd = steal_fd (&shm_w) };
   if (wait_ready && sandbox_ready (&sp, pause_path, err) < 0)
     {
       sandbox_proc_close (&sp);
@@ -236,6 +255,7 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
 int
 sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err)
 {
+  cleanup_closep (&sp->shm_fd);
   if (sp->report_fd < 0)
     return 0;
   struct pause_report r;
@@ -278,6 +298,70 @@ sandbox_proc_close (struct sandbox_proc *sp)
 {
   cleanup_closep (&sp->report_fd);
   cleanup_closep (&sp->go_fd);
+  cleanup_closep (&sp->shm_fd);
+}
+
+int
+sandbox_send_shm (struct sandbox_proc *sp, int mnt_fd, struct podshim_error **err)
+{
+  cleanup_close int s = steal_fd (&sp->shm_fd);
+  if (s < 0)
+    return podshim_error_set (err, EBADF, "the holder takes no /dev/shm");
+  char byte = 's';
+  struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+  union
+  {
+    struct cmsghdr h;
+    char buf[CMSG_SPACE (sizeof (int))];
+  } u;
+  memset (&u, 0, sizeof (u));
+  struct msghdr msg = {
+    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof (u.buf)
+  };
+  struct cmsghdr *c = CMSG_FIRSTHDR (&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (c), &mnt_fd, sizeof (int));
+  ssize_t n;
+  do
+    n = sendmsg (s, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != 1)
+    return podshim_error_set (err, n < 0 ? errno : EIO, "cannot hand the holder its /dev/shm");
+  return 0;
+}
+
+int
+sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error **err)
+{
+  /* Up to 10 s: it is isolated within milliseconds unless the node is
+     overloaded. */
+  struct timespec nap = { 0, 100 * 1000 };
+  for (long waited_us = 0;;)
+    {
+      char path[64];
+      snprintf (path, sizeof (path), "/proc/%d", (int)pid);
+      cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (procfd < 0 || !proc_is_alive_at (procfd, start))
+        return -ESRCH;
+      cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
+      char buf[4096];
+      ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
+      if (n <= 0)
+        return -ESRCH;
+      buf[n] = '\0';
+      const char *uid = strstr (buf, "\nUid:");
+      if (uid && strtol (uid + 5, NULL, 10) == PAUSE_UID)
+        return 0;
+      if (waited_us >= 10L * 1000 * 1000)
+        return podshim_error_set (err, ETIMEDOUT, "holder %d has not isolated itself within 10 s",
+                                  (int)pid);
+      (void)nanosleep (&nap, NULL);
+      waited_us += nap.tv_nsec / 1000;
+      if (nap.tv_nsec < 5 * 1000 * 1000)
+        nap.tv_nsec *= 2;
+    }
 }
 
 void

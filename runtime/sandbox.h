@@ -26,7 +26,12 @@ struct sandbox_proc
   unsigned long long start;
   int go_fd;     /* it exits when this closes before sandbox_release() */
   int report_fd; /* its "ready" is still to be read (>= 0) */
+  int shm_fd;    /* it waits here for the pod's /dev/shm (sandbox_send_shm), or -1 */
 };
+#define SANDBOX_PROC_INIT                                                                          \
+  {                                                                                                \
+    .go_fd = -1, .report_fd = -1, .shm_fd = -1                                                     \
+  }
 
 /* Starts podshim-pause, detached (own session, stdio on /dev/null, no
  * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
@@ -35,12 +40,26 @@ struct sandbox_proc
  * namespace. Returns once the process exists in its namespaces; wait_ready:
  * also once it has isolated itself and said so (else sandbox_ready() does
  * that). Until sandbox_release(), the process exits when we die or call
- * sandbox_proc_close(). */
+ * sandbox_proc_close(). shm_later (a holder, not with wait_ready): once
+ * isolated, it waits for the pod's /dev/shm from sandbox_send_shm(), or for
+ * ret->shm_fd to close (then it has none), before it gets ready. */
 int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-                   bool wait_ready, struct sandbox_proc *ret, struct podshim_error **err);
+                   bool wait_ready, bool shm_later, struct sandbox_proc *ret,
+                   struct podshim_error **err);
 
-/* Waits for its "ready" (a no-op if read already). */
+/* Hands a holder started with shm_later the pod's /dev/shm, a detached mount
+ * (mnt_fd stays ours), and closes sp->shm_fd. */
+int sandbox_send_shm (struct sandbox_proc *sp, int mnt_fd, struct podshim_error **err);
+
+/* Waits for its "ready" (a no-op if read already); a /dev/shm not sent by now
+ * it goes without. */
 int sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podshim_error **err);
+
+/* Waits until the holder recorded as (pid, start) has isolated itself (its
+ * mount namespace set up, its /dev/shm mounted if one was sent: it then runs
+ * as nobody), for a holder another podshim is still starting. -ESRCH without
+ * err when it is gone. */
+int sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error **err);
 
 /* Lets it live on past us (call once it is recorded); its "ready" may still
  * be read. */

@@ -259,12 +259,11 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   return 0;
 }
 
-int
-pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const struct pod_state *pod,
-               unsigned long long size, struct sandbox_proc *pending, int *ret_fd,
-               struct podshim_error **err)
+static int
+shm_setup_holder (const struct shim_ctx *ctx, int poddir, const char *key,
+                  const struct pod_state *pod, unsigned long long size,
+                  struct sandbox_proc *pending, int *ret_fd, struct podshim_error **err)
 {
-  *ret_fd = -1;
   /* A pod made by an older podshim: its /dev/shm is a tmpfs on the host. */
   cleanup_free char *data = pod_data_path (ctx, key);
   cleanup_free char *old = NULL;
@@ -273,19 +272,36 @@ pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const st
   struct stat st, pst;
   if (stat (old, &st) == 0 && stat (data, &pst) == 0 && st.st_dev != pst.st_dev)
     return 1;
-  /* A holder this create started: isolated (in its own mount namespace)
-     before we mount anything there. */
-  if (pending && pending->report_fd >= 0)
-    {
-      cleanup_free char *pause = sandbox_pause_path ();
-      if (sandbox_ready (pending, pause, err) < 0)
-        return -1;
-    }
   cleanup_close int stage = ensure_dir_at (poddir, "shm", 0700, err);
   if (stage < 0)
     return -1;
   cleanup_error struct podshim_error *e = NULL;
-  int fd = podshm_open (pod->holder_pid, pod->holder_start, pod, size, &e);
+  int fd;
+  if (pending && pending->shm_fd >= 0)
+    /* A holder this create started, waiting for it: a new one, which the
+       holder gets once it is staged (holder_take_shm). */
+    fd = podshm_new (size, &e);
+  else
+    {
+      /* A holder this create started without waiting for a /dev/shm, or
+         one another create may still be starting: isolated (in its own
+         mount namespace) before we mount anything there. */
+      if (pending && pending->report_fd >= 0)
+        {
+          cleanup_free char *pause = sandbox_pause_path ();
+          if (sandbox_ready (pending, pause, err) < 0)
+            return -1;
+        }
+      else
+        {
+          int r = sandbox_wait_isolated (pod->holder_pid, pod->holder_start, err);
+          if (r == -ESRCH)
+            return podshim_error_set (err, ESRCH, "its holder died");
+          if (r < 0)
+            return -1;
+        }
+      fd = podshm_open (pod->holder_pid, pod->holder_start, pod, size, &e);
+    }
   if (fd == -ENOTSUP)
     {
       podshim_log (PODSHIM_LOG_DEBUG,
@@ -308,6 +324,19 @@ pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const st
     }
   *ret_fd = fd;
   return 0;
+}
+
+int
+pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key, const struct pod_state *pod,
+               unsigned long long size, struct sandbox_proc *pending, int *ret_fd,
+               struct podshim_error **err)
+{
+  *ret_fd = -1;
+  int r = shm_setup_holder (ctx, poddir, key, pod, size, pending, ret_fd, err);
+  /* A holder waiting for a /dev/shm it will not get goes on now. */
+  if (*ret_fd < 0 && pending)
+    cleanup_closep (&pending->shm_fd);
+  return r;
 }
 
 char *

@@ -26,12 +26,15 @@ int volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
                    yajl_val used, struct podshim_error **err);
 
 /* The /dev/shm of an IPC-sharing member of a pod (locked, with its live
- * holder: pending, when this create started it, is waited for): *ret_fd, a
- * clone of the pod's tmpfs of size bytes that lives in the holder's mount
- * namespace (runtime/podshm.h), to mount at pod_shm_stage_path() for the
- * delegate's create; returns 0. Returns 1 (*ret_fd -1) for a pod whose
- * /dev/shm is a tmpfs on the host (an older podshim's pod or holder):
- * volumes_setup() then mounts or finds it there. */
+ * holder): *ret_fd, a clone of the pod's tmpfs of size bytes that lives in
+ * the holder's mount namespace (runtime/podshm.h), to mount at
+ * pod_shm_stage_path() for the delegate's create; returns 0. A holder
+ * another create is starting is waited for until it has isolated itself;
+ * pending, one this create started: if it waits for its /dev/shm
+ * (pending->shm_fd), *ret_fd is a new tmpfs, which the holder is to get
+ * once staged (sandbox_send_shm); else it is waited for ("ready"). Returns 1 (*ret_fd -1) for a pod
+ * whose /dev/shm is a tmpfs on the host (an older podshim's pod or holder): volumes_setup() then
+ * mounts or finds it there. */
 int pod_shm_setup (const struct shim_ctx *ctx, int poddir, const char *key,
                    const struct pod_state *pod, unsigned long long size,
                    struct sandbox_proc *pending, int *ret_fd, struct podshim_error **err);

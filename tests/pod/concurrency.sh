@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Concurrency: 12 members of a new pod created at the same moment make one
-# sandbox; deleting them all at once leaves nothing. Two unrelated pods
+# sandbox with one /dev/shm; deleting them all at once leaves nothing. Two unrelated pods
 # created concurrently stay apart.
 # eval '...' strings expand later: variables used there look unused.
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
@@ -50,6 +50,12 @@ is "pod list shows one pod crowd with $N members" \
 is "pod.json lists each once, none still creating" \
 	"$(jq -c '[(.members | map(.id) | unique | length), ([.members[] | select(.creating)] | length)]' "$(poddir crowd)/pod.json")" \
 	"[$N,0]"
+# The first create's holder takes the pod's /dev/shm while its delegate
+# works; the others wait until it has (or it would be theirs alone).
+check "C1 writes /dev/shm/crowd" xin C1 sh -c 'echo c1 > /dev/shm/crowd'
+is "all $N see it: one /dev/shm, the holder's" \
+	"$(for id in "${ids[@]}"; do xin "$id" cat /dev/shm/crowd 2>&1; done | sort | uniq -c | awk '{ print $1 ":" $2 }'):$(cat "/proc/$(holder crowd)/root/shm/crowd" 2>&1)" \
+	"$N:c1:c1"
 is "exactly one holder, no mount" \
 	"$(our_pauses | wc -l):$(grep -cF " $(poddir crowd)/" /proc/self/mountinfo)" 1:0
 crowd_net=$inos

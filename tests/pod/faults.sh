@@ -136,6 +136,26 @@ runc --root "$RUNC_ROOT" delete --force bc >/dev/null 2>&1
 shim pod gc >/dev/null 2>&1
 check "before-confirm: all gone after the container's delete and gc" gone f-bc
 
+# A crash after a new pod's holder is recorded but before podshim handed it
+# the pod's /dev/shm: the holder goes on without one (EOF), and the next
+# member's create mounts one there, which the members after it share.
+b=$(mkb hs -a podshim.pod=f-hs)
+PODSHIM_FAULT=holder-recorded shim create --bundle "$b" hs </dev/null >/dev/null 2>&1
+h=$(holder f-hs)
+check "holder-recorded: the holder lives on" test -n "$h"
+uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
+check "holder-recorded: it isolates itself (runs as nobody)" wait_for 10 eval '[[ $(uid_of "$h") == 65534 ]]'
+check "holder-recorded: without a /dev/shm at its /shm" eval \
+	'[[ $(stat -c %d "/proc/$h/root/shm") == $(stat -c %d "/proc/$h/root/") ]]'
+check "holder-recorded: a member joins" member hs2 "$(mkb hs2 -a podshim.pod=f-hs)"
+check "holder-recorded: and a second one" member hs3 "$(mkb hs3 -a podshim.pod=f-hs)"
+check "holder-recorded: it writes /dev/shm/x" xin hs2 sh -c 'echo hs2 > /dev/shm/x'
+is "holder-recorded: the other reads it, as the holder's /shm" \
+	"$(xin hs3 cat /dev/shm/x 2>&1):$(cat "/proc/$(holder f-hs)/root/shm/x" 2>&1)" hs2:hs2
+check "holder-recorded: the members leave" eval 'del hs2 && del hs3'
+shim pod gc >/dev/null 2>&1
+check "holder-recorded: nothing left of the pod" gone f-hs
+
 # --- a step that fails: rolled back at once ---------------------------------------
 
 # Every point before the delegate runs, as an error instead of a crash: the
