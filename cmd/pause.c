@@ -2,7 +2,13 @@
  * pod that shares PIDs. It reaps zombies and does nothing else.
  *
  * Started as root by podshim (runtime/sandbox.c), inside the pod's
- * namespaces, as `podshim-pause REPORT_FD GO_FD [SHM_FD]`. With SHM_FD (a
+ * namespaces, as `podshim-pause REPORT_FD GO_FD [SHM_FD|- [TEMPLATE_FD]]`.
+ * With TEMPLATE_FD, a mount namespace whose root is an empty read-only tmpfs
+ * (another holder's, or for a PID 1 its pod's holder's), a holder copies it
+ * and detaches the copy's /shm, a PID 1 shares it; without, it makes that
+ * root itself with pivot_root(2), which walks every thread on the node (under
+ * the lock every fork and exit waits for: 2 ms at 6,000 threads, 0.16 ms for
+ * the copy). With SHM_FD (a
  * holder of a new pod), once isolated it waits there for one message that
  * carries the pod's /dev/shm (a detached tmpfs mount, SCM_RIGHTS) and mounts
  * it at its /shm, or for EOF (none: podshim mounts one there later), so that
@@ -37,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,6 +51,7 @@
 static int report_fd = -1;
 static int go_fd = -1;
 static int shm_fd = -1;
+static int template_fd = -1;
 
 static void
 fail (const char *step)
@@ -134,6 +142,40 @@ receive_shm (void)
   close (fd);
 }
 
+/* The root of template_fd's mount namespace: a holder's own copy of it
+ * without the /shm mounted there, or (a PID 1) the pod holder's itself. */
+static void
+enter_template (void)
+{
+  if (setns (template_fd, CLONE_NEWNS) < 0)
+    fail ("enter the template mount namespace");
+  close (template_fd);
+  template_fd = -1;
+  struct stat root, shm;
+  if (getpid () != 1)
+    {
+      if (unshare (CLONE_NEWNS) < 0)
+        fail ("create a mount namespace");
+      if (stat ("/", &root) < 0 || stat ("/shm", &shm) < 0)
+        fail ("find the template's /shm");
+      if (shm.st_dev != root.st_dev && umount2 ("/shm", MNT_DETACH) < 0)
+        fail ("detach the template's /shm");
+      if (stat ("/shm", &shm) < 0)
+        fail ("find the template's /shm");
+      errno = EINVAL;
+      if (shm.st_dev != root.st_dev)
+        fail ("detach the template's /shm (still a mount)");
+    }
+  struct statfs sf;
+  if (statfs ("/", &sf) < 0)
+    fail ("check the template's root");
+  errno = EINVAL;
+  if (sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY))
+    fail ("check the template's root (not a read-only tmpfs)");
+  if (chdir ("/") < 0)
+    fail ("chdir /");
+}
+
 static void
 drop_privileges (void)
 {
@@ -214,6 +256,8 @@ main (int argc, char **argv)
     go_fd = fd_arg (argv[2]);
   if (argc > 3)
     shm_fd = fd_arg (argv[3]);
+  if (argc > 4)
+    template_fd = fd_arg (argv[4]);
   /* Every signal at its default (none ignored, none handled): from inside a
      PID namespace, its init then receives none. SIGCHLD is blocked and
      waited for. */
@@ -230,7 +274,10 @@ main (int argc, char **argv)
   if (sigprocmask (SIG_SETMASK, &mask, NULL) < 0)
     fail ("block SIGCHLD and SIGPIPE");
 
-  isolate_mounts ();
+  if (template_fd >= 0)
+    enter_template ();
+  else
+    isolate_mounts ();
   if (shm_fd >= 0)
     {
       if (getpid () == 1)

@@ -10,7 +10,7 @@
 
 #include "error.h"
 
-#define SPAWN_FDS_MAX 6
+#define SPAWN_FDS_MAX 7
 #define SPAWN_KEEP (-1) /* in fds[]: the child's fd is ours, as it is */
 #define SPAWN_NULL (-2) /* in fds[]: /dev/null, read-write */
 

@@ -96,6 +96,7 @@ statedir_remove_root_if_empty (int statefd, const char *rootkey, int rootfd)
     empty = unlinkat (rootfd, subs[i], AT_REMOVEDIR) == 0 || errno == ENOENT;
   if (empty)
     {
+      (void)unlinkat (rootfd, STATEDIR_HOLDER_TEMPLATE, 0);
       (void)unlinkat (rootfd, STATEDIR_ROOT_FILE, 0);
       (void)unlinkat (statefd, rootkey, AT_REMOVEDIR);
     }

@@ -29,6 +29,7 @@
 #define STATEDIR_COMPANIONS "companions" /* companions/: per-anchor locks of companion work */
 #define STATEDIR_CONTAINERS "containers"
 #define STATEDIR_RECORDS "records"
+#define STATEDIR_HOLDER_TEMPLATE "holder-template" /* "PID START" of a holder new ones copy */
 
 /* Entries of a pod directory. */
 #define STATEDIR_POD_STATE "pod.json"

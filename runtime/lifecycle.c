@@ -72,8 +72,8 @@ record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
  * isolates itself while the delegate works; with shm_later too, it then
  * waits for the pod's /dev/shm there (sandbox_send_shm). */
 int
-pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
-                          bool shm_later, struct podshim_error **err)
+pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
+                          struct sandbox_proc *pending, bool shm_later, struct podshim_error **err)
 {
   if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
     return 0;
@@ -108,11 +108,14 @@ pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc
         }
     }
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
+  /* Its root copied from another holder's, else one of its own (and it is
+     the template for the next ones). */
+  cleanup_close int template = r == 0 ? sandbox_template_open (rootfd) : -1;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later, &sp,
-                         err);
+      r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later,
+                         template, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -129,6 +132,8 @@ pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc
       pod->holder_start = 0;
       return -1;
     }
+  if (template <0)
+    sandbox_template_save (rootfd, sp.pid, sp.start);
   sandbox_release (&sp);
   if (pending)
     *pending = sp;
@@ -159,12 +164,19 @@ pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error
       else if (fds[i] < 0)
         r = -1;
     }
+  /* It shares the holder's mount namespace (its empty root). */
+  cleanup_close int mnt
+      = r == 0 ? sandbox_open_mnt_ns (pod->holder_pid, pod->holder_start, err) : -1;
+  if (mnt == -ESRCH)
+    r = podshim_error_set (err, ESRCH, "the holder of pod `%s` died", pod->name);
+  else if (mnt < 0)
+    r = -1;
   /* Members see it as their PID 1: it is isolated before we go on. */
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, false, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, mnt, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -278,7 +290,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     {
       /* Members still run in the pod's namespaces: a new holder takes them. */
       cleanup_error struct podshim_error *e = NULL;
-      if (pod_ensure_holder_locked (poddir, pod, NULL, false, &e) < 0)
+      if (pod_ensure_holder_locked (rootfd, poddir, pod, NULL, false, &e) < 0)
         podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
                      pod->name, e->msg);
       changed = true;

@@ -47,8 +47,9 @@ bool pod_member_alive (const char *root, const struct pod_member *m);
  * still has, fresh ones for the others) and saves the state. With pending (a
  * pod without members), its "ready" is left to read there; with shm_later
  * too, it waits there for the pod's /dev/shm (sandbox_send_shm). */
-int pod_ensure_holder_locked (int poddir, struct pod_state *pod, struct sandbox_proc *pending,
-                              bool shm_later, struct podshim_error **err);
+int pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
+                              struct sandbox_proc *pending, bool shm_later,
+                              struct podshim_error **err);
 /* Gives pod a live pause (PID 1 of its PID namespace) and saves the state. */
 int pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err);
 

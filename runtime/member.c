@@ -201,8 +201,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
      delegate works: nobody waits for the holder. */
   unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
   bool first = pod.n_members == 0;
-  if (pod_ensure_holder_locked (h->poddir, &pod, first ? &res->holder : NULL, first && shm_size,
-                                err)
+  if (pod_ensure_holder_locked (h->rootfd, h->poddir, &pod, first ? &res->holder : NULL,
+                                first && shm_size, err)
       < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
   if ((req->share & POD_NS_PID) && pod_ensure_pause_locked (h->poddir, &pod, err) < 0)

@@ -1,12 +1,14 @@
 #include "config.h"
 #include "sandbox.h"
 #include "fsutil.h"
+#include "log.h"
 #include "procutil.h"
 #include "pausewire.h"
 #include "statedir.h"
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -70,8 +72,8 @@ pidfd_open_ (pid_t pid)
   return (int)syscall (SYS_pidfd_open, pid, 0);
 }
 
-int
-sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
+static int
+open_proc_ns (pid_t pid, unsigned long long start, const char *name, struct podshim_error **err)
 {
   if (pid <= 0)
     return -ESRCH;
@@ -82,7 +84,7 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
   cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (procfd < 0 || !proc_is_alive_at (procfd, start))
     return -ESRCH;
-  snprintf (path, sizeof (path), "ns/%s", proc_ns_name (bit));
+  snprintf (path, sizeof (path), "ns/%s", name);
   int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
@@ -93,13 +95,25 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
   return fd;
 }
 
+int
+sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
+{
+  return open_proc_ns (pid, start, proc_ns_name (bit), err);
+}
+
+int
+sandbox_open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err)
+{
+  return open_proc_ns (pid, start, "mnt", err);
+}
+
 /* Forked twice: the helper joins or creates the namespaces (and a PID
  * namespace), forks podshim-pause and reports its PID; podshim-pause reports
  * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on
  * go_fd, as fd 4. */
 static void
-start_child (int report_fd, int go_fd, int shm_fd, const int join_fd[3], bool new_pid,
-             const char *hostname, const char *pause_path)
+start_child (int report_fd, int go_fd, int shm_fd, int template_fd, const int join_fd[3],
+             bool new_pid, const char *hostname, const char *pause_path)
 {
   setsid ();
   int flags = 0;
@@ -133,21 +147,27 @@ start_child (int report_fd, int go_fd, int shm_fd, const int join_fd[3], bool ne
       _exit (0);
     }
   /* podshim-pause: stdio on /dev/null, the report pipe as fd 3, the go pipe
-     as fd 4, the /dev/shm socket (if any) as fd 5, no other fd crosses exec;
+     as fd 4, the /dev/shm socket (if any, else /dev/null and "-") as fd 5,
+     the template mount namespace (if any) as fd 6, no other fd crosses exec;
      failures go to rf, out of their way. */
   int rf = fcntl (report_fd, F_DUPFD_CLOEXEC, 10);
   if (rf < 0)
     child_fail (report_fd, "set up the report pipe");
   sigset_t none;
   sigemptyset (&none);
-  char *const argv[] = { (char *)"podshim-pause", (char *)"3", (char *)"4",
-                         shm_fd >= 0 ? (char *)"5" : NULL, NULL };
+  char *const argv[] = { (char *)"podshim-pause",
+                         (char *)"3",
+                         (char *)"4",
+                         shm_fd >= 0 ? (char *)"5" : (char *)"-",
+                         template_fd >= 0 ? (char *)"6" : NULL,
+                         NULL };
   char *const envp[] = { NULL };
   struct spawn_opts o = { .file = pause_path,
                           .argv = argv,
                           .envp = envp,
-                          .n_fds = shm_fd >= 0 ? 6 : 5,
-                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd, shm_fd },
+                          .n_fds = template_fd >= 0 ? 7 : 6,
+                          .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL, rf, go_fd,
+                                   shm_fd >= 0 ? shm_fd : SPAWN_NULL, template_fd },
                           .close_fds = true,
                           .sigmask = &none };
   if (spawn_exec (&o) == SPAWN_FAILED_SETUP)
@@ -157,7 +177,7 @@ start_child (int report_fd, int go_fd, int shm_fd, const int join_fd[3], bool ne
 
 struct start_args
 {
-  int report_fd, go_fd, shm_fd, parent_fd[3]; /* parent_fd: the parent's ends */
+  int report_fd, go_fd, shm_fd, template_fd, parent_fd[3]; /* parent_fd: the parent's ends */
   const int *join_fd;
   bool new_pid;
   const char *hostname, *pause_path;
@@ -170,8 +190,8 @@ start_child_fn (void *data)
   for (size_t i = 0; i < 3; i++)
     if (a->parent_fd[i] >= 0)
       close (a->parent_fd[i]);
-  start_child (a->report_fd, a->go_fd, a->shm_fd, a->join_fd, a->new_pid, a->hostname,
-               a->pause_path);
+  start_child (a->report_fd, a->go_fd, a->shm_fd, a->template_fd, a->join_fd, a->new_pid,
+               a->hostname, a->pause_path);
   return 1;
 }
 
@@ -187,7 +207,7 @@ read_report (int fd, struct pause_report *r)
 
 int
 sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-               bool wait_ready, bool shm_later, struct sandbox_proc *ret,
+               bool wait_ready, bool shm_later, int template_fd, struct sandbox_proc *ret,
                struct podshim_error **err)
 {
   int p[2], g[2], s[2] = { -1, -1 };
@@ -211,6 +231,7 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
   struct start_args a = { .report_fd = p[1],
                           .go_fd = g[0],
                           .shm_fd = s[1],
+                          .template_fd = template_fd,
                           .parent_fd = { p[0], g[1], s[0] },
                           .join_fd = join_fd,
                           .new_pid = new_pid,
@@ -332,6 +353,93 @@ sandbox_send_shm (struct sandbox_proc *sp, int mnt_fd, struct podshim_error **er
   return 0;
 }
 
+/* The real uid of the process at procfd, or -ESRCH. */
+static int
+proc_uid (int procfd)
+{
+  cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
+  char buf[4096];
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
+  if (n <= 0)
+    return -ESRCH;
+  buf[n] = '\0';
+  const char *uid = strstr (buf, "\nUid:");
+  if (uid == NULL)
+    return -ESRCH;
+  long v = strtol (uid + 5, NULL, 10);
+  return v >= 0 && v <= INT_MAX ? (int)v : -ESRCH;
+}
+
+/* One line of mountinfo: its root is "/", its mount point mp, its type tmpfs,
+ * and it is mounted read-only if ro. */
+static bool
+mountinfo_line_is (char *line, const char *mp, bool ro)
+{
+  char *f[7] = { NULL };
+  char *save = NULL;
+  char *tok = strtok_r (line, " ", &save);
+  for (size_t i = 0; tok && i < 6; i++, tok = strtok_r (NULL, " ", &save))
+    f[i] = tok;
+  /* Optional fields up to "-", then the type. */
+  while (tok && strcmp (tok, "-") != 0)
+    tok = strtok_r (NULL, " ", &save);
+  f[6] = tok ? strtok_r (NULL, " ", &save) : NULL;
+  if (f[6] == NULL || strcmp (f[3], "/") != 0 || strcmp (f[4], mp) != 0
+      || strcmp (f[6], "tmpfs") != 0)
+    return false;
+  return !ro || strncmp (f[5], "ro,", 3) == 0 || strcmp (f[5], "ro") == 0;
+}
+
+int
+sandbox_template_open (int rootfd)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 64, &buf, NULL, &e) < 0)
+    return -1;
+  long long pid;
+  unsigned long long start;
+  char nl;
+  if (sscanf (buf, "%lld %llu%c", &pid, &start, &nl) != 3 || nl != '\n' || pid <= 0
+      || pid > INT_MAX)
+    return -1;
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%lld", pid);
+  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  /* A holder that has isolated itself (it runs as nobody once it has)... */
+  if (procfd < 0 || !proc_is_alive_at (procfd, start) || proc_uid (procfd) != PAUSE_UID)
+    return -1;
+  /* ...and whose mount namespace has its empty read-only root and at most
+     its /shm: nothing else gets into a new holder's. */
+  cleanup_free char *mi = NULL;
+  if (read_file_at (procfd, "mountinfo", 0, 4096, &mi, NULL, &e) < 0)
+    return -1;
+  char *save = NULL;
+  char *first = strtok_r (mi, "\n", &save);
+  char *second = first ? strtok_r (NULL, "\n", &save) : NULL;
+  if (first == NULL || !mountinfo_line_is (first, "/", true)
+      || (second && !mountinfo_line_is (second, "/shm", false)) || strtok_r (NULL, "\n", &save))
+    {
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: holder %lld is no template: its mounts differ",
+                   pid);
+      return -1;
+    }
+  int fd = openat (procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0 && !proc_is_alive_at (procfd, start))
+    cleanup_closep (&fd);
+  return fd;
+}
+
+void
+sandbox_template_save (int rootfd, pid_t pid, unsigned long long start)
+{
+  char buf[64];
+  int n = snprintf (buf, sizeof (buf), "%d %llu\n", (int)pid, start);
+  cleanup_error struct podshim_error *e = NULL;
+  if (write_file_atomic_at (rootfd, STATEDIR_HOLDER_TEMPLATE, buf, (size_t)n, 0600, &e) < 0)
+    podshim_log (PODSHIM_LOG_DEBUG, "podshim: %s", e->msg);
+}
+
 int
 sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error **err)
 {
@@ -345,14 +453,10 @@ sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error
       cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (procfd < 0 || !proc_is_alive_at (procfd, start))
         return -ESRCH;
-      cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
-      char buf[4096];
-      ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
-      if (n <= 0)
+      int uid = proc_uid (procfd);
+      if (uid == -ESRCH)
         return -ESRCH;
-      buf[n] = '\0';
-      const char *uid = strstr (buf, "\nUid:");
-      if (uid && strtol (uid + 5, NULL, 10) == PAUSE_UID)
+      if (uid == PAUSE_UID)
         return 0;
       if (waited_us >= 10L * 1000 * 1000)
         return podshim_error_set (err, ETIMEDOUT, "holder %d has not isolated itself within 10 s",

@@ -5,8 +5,9 @@
 # file can be written through it, and `kill -TERM 1` / `kill -KILL 1` do not
 # stop the pod. The holder of every pod (pid sharing or not) runs as nobody,
 # with no capability, no_new_privs, seccomp, no fd but /dev/null, in a mount
-# namespace whose root is an empty read-only tmpfs; a pod adds no mount to the
-# host's mount table.
+# namespace whose root is an empty read-only tmpfs (copied from another
+# holder's: only from a holder that has isolated itself); a pod adds no mount
+# to the host's mount table.
 # eval '...' strings expand later: variables used there look unused.
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
@@ -71,13 +72,46 @@ isolated() {
 	is "$w: cwd is its root" "$(readlink "/proc/$p/cwd")" /
 	is "$w: empty environment" "$(wc -c <"/proc/$p/environ")" 0
 }
-isolated "$pause" "the pause of iso"
+# The pause shares its holder's mount namespace (its root has the pod's
+# /dev/shm); a second pod's holder copied the first's (no pivot_root): the
+# same read-only tmpfs as its root, a namespace of its own, its own /shm.
+isolated "$pause" "the pause of iso" shm
 isolated "$holder1" "the holder of iso" shm
 isolated "$holder2" "the holder of iso2" shm
+is "the pause shares the holder's mount namespace" "$(nsino "$pause" mnt)" "$(nsino "$holder1" mnt)"
+is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/holder-template")" \
+	"$holder1 $(proc_start "$holder1")"
+is "the holder of iso2: the template's root" "$(stat -c %d "/proc/$holder2/root/")" \
+	"$(stat -c %d "/proc/$holder1/root/")"
+isnt "in a mount namespace of its own" "$(nsino "$holder2" mnt)" "$(nsino "$holder1" mnt)"
+is "with its root and its own /dev/shm only" \
+	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | tr '\n' ' ')" "/ /shm "
+isnt "which is not iso's" "$(stat -c %d "/proc/$holder2/root/shm")" "$(stat -c %d "/proc/$holder1/root/shm")"
 is "the pause and I1 share the holder's netns" "$(nsino "$pause" net) $(nsino "$(cpid I1)" net)" \
 	"$(nsino "$holder1" net) $(nsino "$holder1" net)"
 check "the pods added no mount to the host's mount table but their /dev/shm" no_pod_mounts \
 	"$(nsino "$holder1" net)" "$(nsino "$holder1" ipc)" "$(nsino "$holder2" net)" "$(nsino "$pause" pid)"
+
+# The template is only ever an isolated holder: a hint naming anything else
+# (here a process of nobody in the host's mount namespace) is not copied.
+setpriv --reuid=65534 --regid=65534 --clear-groups sleep 300 </dev/null >/dev/null 2>&1 &
+decoy=$!
+TEMPLATE=$STATE/$(rootkey "$RUNC_ROOT")/holder-template
+check "a decoy runs as nobody" wait_for 5 eval '[[ $(awk "/^Uid:/ { print \$2 }" "/proc/$decoy/status") == 65534 ]]'
+echo "$decoy $(proc_start "$decoy")" >"$TEMPLATE"
+check "I4 joins pod iso3 with the decoy named as the template" member I4 "$(mkb I4 -a podshim.pod=iso3)"
+holder3=$(holder iso3)
+isolated "$holder3" "the holder of iso3" shm
+is "it made its own root: not the decoy's" "$(awk '{ print $5 }' "/proc/$holder3/mountinfo" | tr '\n' ' ')" "/ /shm "
+is "it is the template now" "$(cat "$TEMPLATE")" "$holder3 $(proc_start "$holder3")"
+kill "$decoy"
+check "delete I4" del I4
+check "with the template's pod gone, I5 joins pod iso4" member I5 "$(mkb I5 -a podshim.pod=iso4)"
+holder4=$(holder iso4)
+is "its holder made its own root and is the template" \
+	"$(awk '{ print $5 }' "/proc/$holder4/mountinfo" | tr '\n' ' '):$(cat "$TEMPLATE")" \
+	"/ /shm :$holder4 $(proc_start "$holder4")"
+check "delete I5" del I5
 
 check "delete I1, I2, I3" del_all I1 I2 I3
 check "no holder or pause of this test is left" wait_for 5 test -z "$(our_pauses)"
