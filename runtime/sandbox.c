@@ -378,16 +378,56 @@ mountinfo_line_is (char *line, const char *mp, bool ro)
   char *f[7] = { NULL };
   char *save = NULL;
   char *tok = strtok_r (line, " ", &save);
-  for (size_t i = 0; tok && i < 6; i++, tok = strtok_r (NULL, " ", &save))
-    f[i] = tok;
+  size_t n = 0;
+  for (; tok && n < 6; n++, tok = strtok_r (NULL, " ", &save))
+    f[n] = tok;
   /* Optional fields up to "-", then the type. */
   while (tok && strcmp (tok, "-") != 0)
     tok = strtok_r (NULL, " ", &save);
   f[6] = tok ? strtok_r (NULL, " ", &save) : NULL;
-  if (f[6] == NULL || strcmp (f[3], "/") != 0 || strcmp (f[4], mp) != 0
+  if (n < 6 || f[6] == NULL || strcmp (f[3], "/") != 0 || strcmp (f[4], mp) != 0
       || strcmp (f[6], "tmpfs") != 0)
     return false;
   return !ro || strncmp (f[5], "ro,", 3) == 0 || strcmp (f[5], "ro") == 0;
+}
+
+bool
+sandbox_template_parse (const char *buf, pid_t *ret_pid, unsigned long long *ret_start)
+{
+  /* Exactly "PID START\n", decimal, as sandbox_template_save writes it. */
+  const char *p = buf;
+  unsigned long long v[2];
+  for (size_t i = 0; i < 2; i++)
+    {
+      /* Digits, no leading zero: the one way to write each number. */
+      if (*p < '0' || *p > '9' || (*p == '0' && p[1] >= '0' && p[1] <= '9'))
+        return false;
+      v[i] = 0;
+      for (; *p >= '0' && *p <= '9'; p++)
+        {
+          if (v[i] > (ULLONG_MAX - 9) / 10)
+            return false;
+          v[i] = v[i] * 10 + (unsigned)(*p - '0');
+        }
+      if (*p++ != (i == 0 ? ' ' : '\n'))
+        return false;
+    }
+  if (*p != '\0' || v[0] == 0 || v[0] > INT_MAX)
+    return false;
+  *ret_pid = (pid_t)v[0];
+  *ret_start = v[1];
+  return true;
+}
+
+bool
+sandbox_template_mounts_ok (char *mountinfo)
+{
+  char *save = NULL;
+  char *first = strtok_r (mountinfo, "\n", &save);
+  char *second = first ? strtok_r (NULL, "\n", &save) : NULL;
+  return first && mountinfo_line_is (first, "/", true)
+         && (second == NULL || mountinfo_line_is (second, "/shm", false))
+         && strtok_r (NULL, "\n", &save) == NULL;
 }
 
 int
@@ -397,14 +437,12 @@ sandbox_template_open (int rootfd)
   cleanup_error struct podshim_error *e = NULL;
   if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 64, &buf, NULL, &e) < 0)
     return -1;
-  long long pid;
+  pid_t pid;
   unsigned long long start;
-  char nl;
-  if (sscanf (buf, "%lld %llu%c", &pid, &start, &nl) != 3 || nl != '\n' || pid <= 0
-      || pid > INT_MAX)
+  if (!sandbox_template_parse (buf, &pid, &start))
     return -1;
   char path[64];
-  snprintf (path, sizeof (path), "/proc/%lld", pid);
+  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
   cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   /* A holder that has isolated itself (it runs as nobody once it has)... */
   if (procfd < 0 || !proc_is_alive_at (procfd, start) || proc_uid (procfd) != PAUSE_UID)
@@ -414,14 +452,10 @@ sandbox_template_open (int rootfd)
   cleanup_free char *mi = NULL;
   if (read_file_at (procfd, "mountinfo", 0, 4096, &mi, NULL, &e) < 0)
     return -1;
-  char *save = NULL;
-  char *first = strtok_r (mi, "\n", &save);
-  char *second = first ? strtok_r (NULL, "\n", &save) : NULL;
-  if (first == NULL || !mountinfo_line_is (first, "/", true)
-      || (second && !mountinfo_line_is (second, "/shm", false)) || strtok_r (NULL, "\n", &save))
+  if (!sandbox_template_mounts_ok (mi))
     {
-      podshim_log (PODSHIM_LOG_DEBUG, "podshim: holder %lld is no template: its mounts differ",
-                   pid);
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: holder %d is no template: its mounts differ",
+                   (int)pid);
       return -1;
     }
   int fd = openat (procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);

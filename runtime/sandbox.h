@@ -66,6 +66,12 @@ int sandbox_ready (struct sandbox_proc *sp, const char *pause_path, struct podsh
  * has no mount but its root and its /shm: an O_CLOEXEC fd, or -1. */
 int sandbox_template_open (int rootfd);
 
+/* The parts of sandbox_template_open, apart: the template file's "PID
+ * START\n"; a mountinfo (modified) whose first line is a read-only tmpfs at
+ * "/" and whose only other line, if any, a tmpfs at "/shm". */
+bool sandbox_template_parse (const char *buf, pid_t *ret_pid, unsigned long long *ret_start);
+bool sandbox_template_mounts_ok (char *mountinfo);
+
 /* Names (pid, start), a holder that made its own root, as that template. */
 void sandbox_template_save (int rootfd, pid_t pid, unsigned long long start);
 
