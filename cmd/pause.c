@@ -3,9 +3,9 @@
  *
  * Started as root by podshim (runtime/sandbox.c), inside the pod's
  * namespaces, as `podshim-pause REPORT_FD GO_FD [SHM_FD|- [TEMPLATE_FD]]`.
- * With TEMPLATE_FD, a mount namespace whose root is an empty read-only tmpfs
- * (another holder's, or for a PID 1 its pod's holder's), a holder copies it
- * and detaches the copy's /shm, a PID 1 shares it; without, it makes that
+ * With TEMPLATE_FD, another holder's mount namespace (its root an empty
+ * read-only tmpfs), it copies that and detaches the copy's /shm; without, it
+ * makes that
  * root itself with pivot_root(2), which walks every thread on the node (under
  * the lock every fork and exit waits for: 2 ms at 6,000 threads, 0.16 ms for
  * the copy). With SHM_FD (a
@@ -142,8 +142,8 @@ receive_shm (void)
   close (fd);
 }
 
-/* The root of template_fd's mount namespace: a holder's own copy of it
- * without the /shm mounted there, or (a PID 1) the pod holder's itself. */
+/* Our own copy of template_fd's mount namespace, without the /shm mounted
+ * there. */
 static void
 enter_template (void)
 {
@@ -151,21 +151,18 @@ enter_template (void)
     fail ("enter the template mount namespace");
   close (template_fd);
   template_fd = -1;
+  if (unshare (CLONE_NEWNS) < 0)
+    fail ("create a mount namespace");
   struct stat root, shm;
-  if (getpid () != 1)
-    {
-      if (unshare (CLONE_NEWNS) < 0)
-        fail ("create a mount namespace");
-      if (stat ("/", &root) < 0 || stat ("/shm", &shm) < 0)
-        fail ("find the template's /shm");
-      if (shm.st_dev != root.st_dev && umount2 ("/shm", MNT_DETACH) < 0)
-        fail ("detach the template's /shm");
-      if (stat ("/shm", &shm) < 0)
-        fail ("find the template's /shm");
-      errno = EINVAL;
-      if (shm.st_dev != root.st_dev)
-        fail ("detach the template's /shm (still a mount)");
-    }
+  if (stat ("/", &root) < 0 || stat ("/shm", &shm) < 0)
+    fail ("find the template's /shm");
+  if (shm.st_dev != root.st_dev && umount2 ("/shm", MNT_DETACH) < 0)
+    fail ("detach the template's /shm");
+  if (stat ("/shm", &shm) < 0)
+    fail ("find the template's /shm");
+  errno = EINVAL;
+  if (shm.st_dev != root.st_dev)
+    fail ("detach the template's /shm (still a mount)");
   struct statfs sf;
   if (statfs ("/", &sf) < 0)
     fail ("check the template's root");

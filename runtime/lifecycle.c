@@ -145,7 +145,7 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
 /* Gives a pod a live pause (PID 1 of its PID namespace) in the holder's
  * namespaces if it has none. Saves the pod's state. */
 int
-pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
+pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct podshim_error **err)
 {
   if (pod->pause_pid > 0 && proc_is_alive (pod->pause_pid, pod->pause_start))
     return 0;
@@ -164,19 +164,16 @@ pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error
       else if (fds[i] < 0)
         r = -1;
     }
-  /* It shares the holder's mount namespace (its empty root). */
-  cleanup_close int mnt
-      = r == 0 ? sandbox_open_mnt_ns (pod->holder_pid, pod->holder_start, err) : -1;
-  if (mnt == -ESRCH)
-    r = podshim_error_set (err, ESRCH, "the holder of pod `%s` died", pod->name);
-  else if (mnt < 0)
-    r = -1;
+  /* Its root copied from a holder's, as a holder's is (not from its own
+     pod's holder, which may still be isolating itself); a pause is never
+     the template (its root has no /shm). */
+  cleanup_close int template = r == 0 ? sandbox_template_open (rootfd) : -1;
   /* Members see it as their PID 1: it is isolated before we go on. */
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, false, mnt, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, template, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)

@@ -51,7 +51,8 @@ int pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
                               struct sandbox_proc *pending, bool shm_later,
                               struct podshim_error **err);
 /* Gives pod a live pause (PID 1 of its PID namespace) and saves the state. */
-int pod_ensure_pause_locked (int poddir, struct pod_state *pod, struct podshim_error **err);
+int pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod,
+                             struct podshim_error **err);
 
 enum pod_prune_mode
 {

@@ -205,7 +205,7 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
                                 first && shm_size, err)
       < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
-  if ((req->share & POD_NS_PID) && pod_ensure_pause_locked (h->poddir, &pod, err) < 0)
+  if ((req->share & POD_NS_PID) && pod_ensure_pause_locked (h->rootfd, h->poddir, &pod, err) < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
   /* Held open until the delegate has joined them: a PID reused meanwhile
      cannot redirect the member. */

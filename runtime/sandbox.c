@@ -101,12 +101,6 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
   return open_proc_ns (pid, start, proc_ns_name (bit), err);
 }
 
-int
-sandbox_open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err)
-{
-  return open_proc_ns (pid, start, "mnt", err);
-}
-
 /* Forked twice: the helper joins or creates the namespaces (and a PID
  * namespace), forks podshim-pause and reports its PID; podshim-pause reports
  * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on

@@ -43,11 +43,10 @@ struct sandbox_proc
  * sandbox_proc_close(). shm_later (a holder, not with wait_ready): once
  * isolated, it waits for the pod's /dev/shm from sandbox_send_shm(), or for
  * ret->shm_fd to close (then it has none), before it gets ready.
- * template_fd (or -1): a mount namespace whose root is an empty read-only
- * tmpfs (sandbox_template_open, or the pod's holder's for a pause); a holder
- * copies it (unshare) and detaches the copy's /shm, a pause shares it: no
- * pivot_root, which walks every thread on the node under a lock that every
- * fork and exit on the node waits for. Without one it makes its own root
+ * template_fd (or -1): a holder's mount namespace, whose root is an empty
+ * read-only tmpfs (sandbox_template_open); the new process copies it
+ * (unshare) and detaches the copy's /shm: no pivot_root, which walks every thread on the node under
+ * a lock that every fork and exit on the node waits for. Without one it makes its own root
  * (cmd/pause.c). */
 int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
                    bool wait_ready, bool shm_later, int template_fd, struct sandbox_proc *ret,
@@ -74,10 +73,6 @@ bool sandbox_template_mounts_ok (char *mountinfo);
 
 /* Names (pid, start), a holder that made its own root, as that template. */
 void sandbox_template_save (int rootfd, pid_t pid, unsigned long long start);
-
-/* /proc/PID/ns/mnt of the process recorded as (pid, start), as
- * sandbox_open_ns(). */
-int sandbox_open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err);
 
 /* Waits until the holder recorded as (pid, start) has isolated itself (its
  * mount namespace set up, its /dev/shm mounted if one was sent: it then runs

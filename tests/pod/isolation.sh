@@ -72,13 +72,13 @@ isolated() {
 	is "$w: cwd is its root" "$(readlink "/proc/$p/cwd")" /
 	is "$w: empty environment" "$(wc -c <"/proc/$p/environ")" 0
 }
-# The pause shares its holder's mount namespace (its root has the pod's
-# /dev/shm); a second pod's holder copied the first's (no pivot_root): the
-# same read-only tmpfs as its root, a namespace of its own, its own /shm.
-isolated "$pause" "the pause of iso" shm
+# The first pod's holder and pause made their roots (pivot_root): no holder
+# had isolated itself yet. A second pod's holder copied the first holder's
+# mount namespace: the same read-only tmpfs as its root, a namespace of its
+# own, its own /shm.
+isolated "$pause" "the pause of iso"
 isolated "$holder1" "the holder of iso" shm
 isolated "$holder2" "the holder of iso2" shm
-is "the pause shares the holder's mount namespace" "$(nsino "$pause" mnt)" "$(nsino "$holder1" mnt)"
 is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/holder-template")" \
 	"$holder1 $(proc_start "$holder1")"
 is "the holder of iso2: the template's root" "$(stat -c %d "/proc/$holder2/root/")" \
@@ -91,6 +91,16 @@ is "the pause and I1 share the holder's netns" "$(nsino "$pause" net) $(nsino "$
 	"$(nsino "$holder1" net) $(nsino "$holder1" net)"
 check "the pods added no mount to the host's mount table but their /dev/shm" no_pod_mounts \
 	"$(nsino "$holder1" net)" "$(nsino "$holder1" ipc)" "$(nsino "$holder2" net)" "$(nsino "$pause" pid)"
+
+# A pause made once a holder has isolated itself copies that holder's
+# namespace too (and detaches its /shm).
+check "I6 joins pid-sharing pod iso6" member I6 "$(mkb I6 -a podshim.pod=iso6 -a podshim.share=net,ipc,uts,pid)"
+pause6=$(jq -r .pause.pid "$(poddir iso6)/pod.json")
+isolated "$pause6" "the pause of iso6" shm
+is "its root is the template's, with no /shm mounted" \
+	"$(stat -c %d "/proc/$pause6/root/"):$(awk '{ print $5 }' "/proc/$pause6/mountinfo" | tr '\n' ' ')" \
+	"$(stat -c %d "/proc/$holder1/root/"):/ "
+check "delete I6" del I6
 
 # The template is only ever an isolated holder: a hint naming anything else
 # (here a process of nobody in the host's mount namespace) is not copied.
