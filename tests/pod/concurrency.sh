@@ -53,9 +53,13 @@ is "pod.json lists each once, none still creating" \
 # The first create's holder takes the pod's /dev/shm while its delegate
 # works; the others wait until it has (or it would be theirs alone).
 check "C1 writes /dev/shm/crowd" xin C1 sh -c 'echo c1 > /dev/shm/crowd'
-is "all $N see it: one /dev/shm, the holder's" \
-	"$(for id in "${ids[@]}"; do xin "$id" cat /dev/shm/crowd 2>&1; done | sort | uniq -c | awk '{ print $1 ":" $2 }'):$(cat "/proc/$(holder crowd)/root/shm/crowd" 2>&1)" \
-	"$N:c1:c1"
+is "all $N see it: one /dev/shm" \
+	"$(for id in "${ids[@]}"; do xin "$id" cat /dev/shm/crowd 2>&1; done | sort | uniq -c | awk '{ print $1 ":" $2 }')" \
+	"$N:c1"
+# Under valgrind (no mount API) the pod's /dev/shm is a tmpfs on the host.
+if [[ -z ${PODSHIM_VALGRIND:-} ]]; then
+	is "the holder's" "$(cat "/proc/$(holder crowd)/root/shm/crowd" 2>&1)" c1
+fi
 is "exactly one holder, no mount" \
 	"$(our_pauses | wc -l):$(grep -cF " $(poddir crowd)/" /proc/self/mountinfo)" 1:0
 crowd_net=$inos

@@ -76,17 +76,27 @@ isolated() {
 # had isolated itself yet. A second pod's holder copied the first holder's
 # mount namespace: the same read-only tmpfs as its root, a namespace of its
 # own, its own /shm.
-isolated "$pause" "the pause of iso"
+# Under valgrind (no mount API: the pod's /dev/shm is on the host) the holder
+# takes no /dev/shm, so it may be isolated before the pause starts, which
+# then copies it: the pause's root is the template's, with its empty /shm.
+pause_root=
+[[ $(stat -c %d "/proc/$pause/root/") != "$(stat -c %d "/proc/$holder1/root/")" ]] || pause_root=shm
+isolated "$pause" "the pause of iso" $pause_root
 isolated "$holder1" "the holder of iso" shm
 isolated "$holder2" "the holder of iso2" shm
+# A holder's mounts: its root, and its /dev/shm unless that is on the host.
+HOLDER_MOUNTS="/ /shm "
+[[ -z ${PODSHIM_VALGRIND:-} ]] || HOLDER_MOUNTS="/ "
 is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/holder-template")" \
 	"$holder1 $(proc_start "$holder1")"
 is "the holder of iso2: the template's root" "$(stat -c %d "/proc/$holder2/root/")" \
 	"$(stat -c %d "/proc/$holder1/root/")"
 isnt "in a mount namespace of its own" "$(nsino "$holder2" mnt)" "$(nsino "$holder1" mnt)"
 is "with its root and its own /dev/shm only" \
-	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | tr '\n' ' ')" "/ /shm "
-isnt "which is not iso's" "$(stat -c %d "/proc/$holder2/root/shm")" "$(stat -c %d "/proc/$holder1/root/shm")"
+	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | tr '\n' ' ')" "$HOLDER_MOUNTS"
+if [[ -z ${PODSHIM_VALGRIND:-} ]]; then
+	isnt "which is not iso's" "$(stat -c %d "/proc/$holder2/root/shm")" "$(stat -c %d "/proc/$holder1/root/shm")"
+fi
 is "the pause and I1 share the holder's netns" "$(nsino "$pause" net) $(nsino "$(cpid I1)" net)" \
 	"$(nsino "$holder1" net) $(nsino "$holder1" net)"
 check "the pods added no mount to the host's mount table but their /dev/shm" no_pod_mounts \
@@ -112,7 +122,7 @@ echo "$decoy $(proc_start "$decoy")" >"$TEMPLATE"
 check "I4 joins pod iso3 with the decoy named as the template" member I4 "$(mkb I4 -a podshim.pod=iso3)"
 holder3=$(holder iso3)
 isolated "$holder3" "the holder of iso3" shm
-is "it made its own root: not the decoy's" "$(awk '{ print $5 }' "/proc/$holder3/mountinfo" | tr '\n' ' ')" "/ /shm "
+is "it made its own root: not the decoy's" "$(awk '{ print $5 }' "/proc/$holder3/mountinfo" | tr '\n' ' ')" "$HOLDER_MOUNTS"
 is "it is the template now" "$(cat "$TEMPLATE")" "$holder3 $(proc_start "$holder3")"
 kill "$decoy"
 check "delete I4" del I4
@@ -120,7 +130,7 @@ check "with the template's pod gone, I5 joins pod iso4" member I5 "$(mkb I5 -a p
 holder4=$(holder iso4)
 is "its holder made its own root and is the template" \
 	"$(awk '{ print $5 }' "/proc/$holder4/mountinfo" | tr '\n' ' '):$(cat "$TEMPLATE")" \
-	"/ /shm :$holder4 $(proc_start "$holder4")"
+	"$HOLDER_MOUNTS:$holder4 $(proc_start "$holder4")"
 check "delete I5" del I5
 
 check "delete I1, I2, I3" del_all I1 I2 I3
