@@ -204,20 +204,17 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
                bool wait_ready, bool shm_later, int template_fd, struct sandbox_proc *ret,
                struct podshim_error **err)
 {
-  int p[2], g[2], s[2] = { -1, -1 };
+  int p[2], g[2] = { -1, -1 }, s[2] = { -1, -1 };
   if (pipe2 (p, O_CLOEXEC) < 0)
     return podshim_error_set (err, errno, "cannot start podshim-pause");
   if (pipe2 (g, O_CLOEXEC) < 0
       || (shm_later && socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0))
     {
       int e = errno;
-      close (p[0]);
-      close (p[1]);
-      if (shm_later)
-        {
-          close (g[0]);
-          close (g[1]);
-        }
+      int fds[] = { p[0], p[1], g[0], g[1] };
+      for (size_t i = 0; i < 4; i++)
+        if (fds[i] >= 0)
+          close (fds[i]);
       return podshim_error_set (err, e, "cannot start podshim-pause");
     }
   cleanup_close int go_w = g[1];
