@@ -110,12 +110,12 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   /* Its root copied from another holder's, else one of its own (and it is
      the template for the next ones). */
-  cleanup_close int template = r == 0 ? sandbox_template_open (rootfd) : -1;
+  cleanup_close int template_ns = r == 0 ? sandbox_template_open (rootfd) : -1;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
       r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later,
-                         template, &sp, err);
+                         template_ns, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -132,7 +132,7 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
       pod->holder_start = 0;
       return -1;
     }
-  if (template <0)
+  if (template_ns < 0)
     sandbox_template_save (rootfd, sp.pid, sp.start);
   sandbox_release (&sp);
   if (pending)
@@ -167,13 +167,13 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   /* Its root copied from a holder's, as a holder's is (not from its own
      pod's holder, which may still be isolating itself); a pause is never
      the template (its root has no /shm). */
-  cleanup_close int template = r == 0 ? sandbox_template_open (rootfd) : -1;
+  cleanup_close int template_ns = r == 0 ? sandbox_template_open (rootfd) : -1;
   /* Members see it as their PID 1: it is isolated before we go on. */
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, false, template, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, template_ns, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
