@@ -2,7 +2,9 @@
 #include "procutil.h"
 #include "cleanup.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,4 +106,43 @@ proc_is_alive_at (int procfd, unsigned long long start_time)
 {
   char buf[1024];
   return read_stat_at (procfd, "stat", buf, sizeof (buf)) == 0 && stat_is_alive (buf, start_time);
+}
+
+int
+proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct podshim_error **err)
+{
+  if (pid <= 0)
+    return -ESRCH;
+  /* An open /proc/PID stays bound to that process: once it has exited, what
+     is opened through it fails, whoever has its PID by then. */
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
+  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (procfd < 0 || !proc_is_alive_at (procfd, start))
+    return -ESRCH;
+  snprintf (path, sizeof (path), "ns/%s", name);
+  int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    {
+      if (errno == ENOENT || errno == ESRCH)
+        return -ESRCH;
+      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int)pid, path);
+    }
+  return fd;
+}
+
+int
+proc_uid_at (int procfd)
+{
+  cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
+  char buf[4096];
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
+  if (n <= 0)
+    return -ESRCH;
+  buf[n] = '\0';
+  const char *uid = strstr (buf, "\nUid:");
+  if (uid == NULL)
+    return -ESRCH;
+  long v = strtol (uid + 5, NULL, 10);
+  return v >= 0 && v <= INT_MAX ? (int)v : -ESRCH;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "error.h"
+
 /* Returns 0 and the start time in clock ticks, or -errno (ENOENT: no such process). */
 int proc_start_time (pid_t pid, unsigned long long *ret);
 
@@ -15,5 +17,15 @@ bool proc_is_alive (pid_t pid, unsigned long long start_time);
 /* The same for the process of procfd, an open /proc/PID directory: that fd
  * stays bound to that process, so a reused PID never passes. */
 bool proc_is_alive_at (int procfd, unsigned long long start_time);
+
+/* Opens /proc/PID/ns/<name> (O_CLOEXEC) of the process recorded as (pid,
+ * start), through an open /proc/PID checked for that start time, so that the
+ * namespace is that process's even if the PID is reused meanwhile. Returns the
+ * fd, -ESRCH without err when the process is gone, or < 0 with err. */
+int proc_open_ns (pid_t pid, unsigned long long start, const char *name,
+                  struct podshim_error **err);
+
+/* The real uid of the process of procfd (an open /proc/PID), or -ESRCH. */
+int proc_uid_at (int procfd);
 
 #endif

@@ -28,28 +28,6 @@ close_reset (int *fd)
   *fd = -1;
 }
 
-/* The mount namespace of the process recorded as (pid, start), through an
- * open /proc/PID checked for that start time. -ESRCH: gone. */
-static int
-open_mnt_ns (pid_t pid, unsigned long long start, struct podshim_error **err)
-{
-  if (pid <= 0)
-    return -ESRCH;
-  char path[64];
-  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (procfd < 0 || !proc_is_alive_at (procfd, start))
-    return -ESRCH;
-  int fd = openat (procfd, "ns/mnt", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      if (errno == ENOENT || errno == ESRCH)
-        return -ESRCH;
-      return podshim_error_set (err, errno, "cannot open `/proc/%d/ns/mnt`", (int)pid);
-    }
-  return fd;
-}
-
 static int
 home_save (struct podshm_home *h, struct podshim_error **err)
 {
@@ -136,7 +114,7 @@ recover_shm (const struct pod_state *pod, struct podshm_home *home)
       if (m->creating || m->pid <= 0 || !(m->share & POD_NS_IPC))
         continue;
       cleanup_error struct podshim_error *e = NULL;
-      cleanup_close int ns = open_mnt_ns (m->pid, m->start, &e);
+      cleanup_close int ns = proc_open_ns (m->pid, m->start, "mnt", &e);
       if (ns < 0 || setns (ns, CLONE_NEWNS) < 0)
         continue;
       int fd = clone_member_shm ();
@@ -157,7 +135,7 @@ int
 podshm_open (pid_t holder, unsigned long long start, const struct pod_state *pod,
              unsigned long long size, struct podshim_error **err)
 {
-  cleanup_close int hns = open_mnt_ns (holder, start, err);
+  cleanup_close int hns = proc_open_ns (holder, start, "mnt", err);
   if (hns == -ESRCH)
     return podshim_error_set (err, ESRCH, "pod `%s`: its holder died", pod->name);
   if (hns < 0)

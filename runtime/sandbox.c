@@ -72,33 +72,10 @@ pidfd_open_ (pid_t pid)
   return (int)syscall (SYS_pidfd_open, pid, 0);
 }
 
-static int
-open_proc_ns (pid_t pid, unsigned long long start, const char *name, struct podshim_error **err)
-{
-  if (pid <= 0)
-    return -ESRCH;
-  /* An open /proc/PID stays bound to that process: once it has exited, what
-     is opened through it fails, whoever has its PID by then. */
-  char path[64];
-  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (procfd < 0 || !proc_is_alive_at (procfd, start))
-    return -ESRCH;
-  snprintf (path, sizeof (path), "ns/%s", name);
-  int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    {
-      if (errno == ENOENT || errno == ESRCH)
-        return -ESRCH;
-      return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int)pid, path);
-    }
-  return fd;
-}
-
 int
 sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
 {
-  return open_proc_ns (pid, start, proc_ns_name (bit), err);
+  return proc_open_ns (pid, start, proc_ns_name (bit), err);
 }
 
 /* Forked twice: the helper joins or creates the namespaces (and a PID
@@ -344,23 +321,6 @@ sandbox_send_shm (struct sandbox_proc *sp, int mnt_fd, struct podshim_error **er
   return 0;
 }
 
-/* The real uid of the process at procfd, or -ESRCH. */
-static int
-proc_uid (int procfd)
-{
-  cleanup_close int fd = openat (procfd, "status", O_RDONLY | O_CLOEXEC);
-  char buf[4096];
-  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
-  if (n <= 0)
-    return -ESRCH;
-  buf[n] = '\0';
-  const char *uid = strstr (buf, "\nUid:");
-  if (uid == NULL)
-    return -ESRCH;
-  long v = strtol (uid + 5, NULL, 10);
-  return v >= 0 && v <= INT_MAX ? (int)v : -ESRCH;
-}
-
 /* One line of mountinfo: its root is "/", its mount point mp, its type tmpfs,
  * and it is mounted read-only if ro. */
 static bool
@@ -436,7 +396,7 @@ sandbox_template_open (int rootfd)
   snprintf (path, sizeof (path), "/proc/%d", (int)pid);
   cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   /* A holder that has isolated itself (it runs as nobody once it has)... */
-  if (procfd < 0 || !proc_is_alive_at (procfd, start) || proc_uid (procfd) != PAUSE_UID)
+  if (procfd < 0 || !proc_is_alive_at (procfd, start) || proc_uid_at (procfd) != PAUSE_UID)
     return -1;
   /* ...and whose mount namespace has its empty read-only root and at most
      its /shm: nothing else gets into a new holder's. */
@@ -478,7 +438,7 @@ sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error
       cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (procfd < 0 || !proc_is_alive_at (procfd, start))
         return -ESRCH;
-      int uid = proc_uid (procfd);
+      int uid = proc_uid_at (procfd);
       if (uid == -ESRCH)
         return -ESRCH;
       if (uid == PAUSE_UID)

@@ -13,10 +13,7 @@
 #include "error.h"
 #include "pod.h"
 
-/* Opens /proc/PID/ns/<bit> (O_CLOEXEC) of the process recorded as (pid,
- * start), through an open /proc/PID checked for that start time, so that the
- * namespace is that process's even if the PID is reused meanwhile. Returns the fd, -ESRCH without
- * err when the process is gone, or < 0 with err. */
+/* proc_open_ns() of one of our namespace bits. */
 int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err);
 
 /* A podshim-pause being started. */
