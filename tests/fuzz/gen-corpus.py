@@ -1,19 +1,31 @@
 #!/usr/bin/env python3
 """Regenerates the seed corpora tests/fuzz/corpus/<target>/ from tests/data
 and a few hand-picked inputs. hack/fuzz copies them to a temporary directory,
-so a fuzzing run never modifies the repository."""
+so a fuzzing run never modifies the repository.
+
+Files named regress-* are inputs a fuzzer once failed on: they are kept as
+they are, never regenerated or removed.
+
+  gen-corpus.py           rewrite tests/fuzz/corpus
+  gen-corpus.py --check   rewrite nothing; exit 1, naming the files, when
+                          tests/fuzz/corpus is not what this script writes
+                          (a meson test in the 'unit' suite runs this)"""
+import filecmp
 import json
 import os
 import shutil
+import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = [os.path.join(HERE, "corpus")]
 DATA = os.path.join(HERE, "..", "data", "spec")
 BITS = {"net": 1, "ipc": 2, "uts": 4, "pid": 8}
 VOLUMES = ["/data", "/var/cache/nginx", "/proc", "/etc/hostname", "/tmp", "/dev/shm", "/a", "/x y"]
 
 
 def write(target, name, data):
-    d = os.path.join(HERE, "corpus", target)
+    d = os.path.join(OUT[0], target)
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, name), "wb") as f:
         f.write(data if isinstance(data, bytes) else data.encode())
@@ -30,8 +42,7 @@ def specs():
             yield case, text, plan
 
 
-def main():
-    shutil.rmtree(os.path.join(HERE, "corpus"), ignore_errors=True)
+def generate():
     for case, text, plan in specs():
         share = sum(BITS[s] for s in plan["share"])
         vols = [v["destination"] for v in plan.get("volumes", [])]
@@ -103,6 +114,73 @@ def main():
         b'{"image":"x","privileged":true}',
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
+
+    # fuzz_class: the operator's runtime classes file, a container record,
+    # a start-condition list, a timeout and a class name (each input is tried
+    # as all of them).
+    for i, s in enumerate([
+        '{"runtimes":{"gvisor":{"path":"/usr/bin/runsc","runtimeArgs":["--platform=ptrace",'
+        '"--network=none"]},"crun":{"path":"/usr/bin/crun"}},"default-runtime":"podshim"}',
+        '{"runtimes":{"../x":{"path":"/x"},"a":{"path":"rel/x"},"b":{"runtimeArgs":"no"}}}',
+        '{"class":"gvisor","path":"/usr/bin/runsc","runtimeArgs":["--network=none"],'
+        '"networkOwner":true,"wait":["tcp:80","file:/etc/x"],"waitTimeout":7,'
+        '"volumes":["/data"],"sources":["/run/podshim/v/data"],"pid":1234,"essential":true,'
+        '"pod":"web","companions":[{"name":"log","image":"x"}]}',
+        '{"volumes":["/a"],"sources":["/a","/b"]}',
+        "tcp:80,file:/etc/ready", "file:/a/../b,tcp:0", "tcp:65536", "30", "0", "601",
+        "gvisor", ".x", "a" * 65,
+    ]):
+        write("fuzz_class", "seed-%02d" % i, s)
+
+    # fuzz_template: the holder-template file and a holder's mountinfo.
+    write("fuzz_template", "seed-00", "1234 987654321\n")
+    write("fuzz_template", "seed-01",
+          "68 45 0:41 / / ro,nosuid,nodev,noexec,relatime - tmpfs podshim-pause "
+          "rw,size=4k,nr_inodes=16,mode=555\n"
+          "69 68 0:42 / /shm rw,nosuid,nodev,noexec,relatime - tmpfs shm rw,size=65536k\n")
+    for i, s in enumerate([
+        "01234 5\n", "1 2", "-1 2\n", "2147483648 1\n", "1 18446744073709551616\n",
+        "68 45 0:41 / / rw,relatime - tmpfs podshim-pause rw\n",
+        "68 45 0:41 / / ro,relatime - tmpfs podshim-pause ro\n"
+        "69 68 0:42 / /shm rw - tmpfs shm rw\n70 68 0:43 / /x rw - tmpfs x rw\n",
+        "68 45 0:41 / /\n",
+    ]):
+        write("fuzz_template", "seed-%02d" % (i + 2), s)
+
+
+def files(top):
+    out = {}
+    for d, _, names in os.walk(top):
+        for n in names:
+            out[os.path.relpath(os.path.join(d, n), top)] = os.path.join(d, n)
+    return out
+
+
+def main():
+    real = os.path.join(HERE, "corpus")
+    check = sys.argv[1:] == ["--check"]
+    if sys.argv[1:] not in ([], ["--check"]):
+        sys.exit("usage: gen-corpus.py [--check]")
+    if not check:
+        for rel, path in files(real).items():
+            if not os.path.basename(rel).startswith("regress-"):
+                os.unlink(path)
+        generate()
+        return
+    with tempfile.TemporaryDirectory(prefix="gen-corpus-") as tmp:
+        OUT[0] = tmp
+        generate()
+        want = files(tmp)
+        have = {r: p for r, p in files(real).items()
+                if not os.path.basename(r).startswith("regress-")}
+        bad = sorted(set(want) ^ set(have))
+        bad += sorted(r for r in set(want) & set(have)
+                      if not filecmp.cmp(want[r], have[r], shallow=False))
+        if bad:
+            print("tests/fuzz/corpus differs from what tests/fuzz/gen-corpus.py writes "
+                  "(run it, and commit the result): " + ", ".join(bad))
+            sys.exit(1)
+        print(f"tests/fuzz/corpus: {len(want)} seeds as gen-corpus.py writes them")
 
 
 if __name__ == "__main__":
