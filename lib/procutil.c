@@ -109,17 +109,25 @@ proc_is_alive_at (int procfd, unsigned long long start_time)
 }
 
 int
-proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct podshim_error **err)
+proc_open_at_start (pid_t pid, unsigned long long start)
 {
   if (pid <= 0)
     return -ESRCH;
-  /* An open /proc/PID stays bound to that process: once it has exited, what
-     is opened through it fails, whoever has its PID by then. */
   char path[64];
   snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (procfd < 0 || !proc_is_alive_at (procfd, start))
+  int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (procfd >= 0 && !proc_is_alive_at (procfd, start))
+    cleanup_closep (&procfd);
+  return procfd < 0 ? -ESRCH : procfd;
+}
+
+int
+proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct podshim_error **err)
+{
+  cleanup_close int procfd = proc_open_at_start (pid, start);
+  if (procfd < 0)
     return -ESRCH;
+  char path[64];
   snprintf (path, sizeof (path), "ns/%s", name);
   int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)

@@ -18,6 +18,12 @@ bool proc_is_alive (pid_t pid, unsigned long long start_time);
  * stays bound to that process, so a reused PID never passes. */
 bool proc_is_alive_at (int procfd, unsigned long long start_time);
 
+/* Opens /proc/PID (O_DIRECTORY) of the process recorded as (pid, start):
+ * what is opened through the fd is that process's, or fails once it has
+ * exited, whoever has its PID by then. Returns the fd, or -ESRCH when that
+ * process is gone. */
+int proc_open_at_start (pid_t pid, unsigned long long start);
+
 /* Opens /proc/PID/ns/<name> (O_CLOEXEC) of the process recorded as (pid,
  * start), through an open /proc/PID checked for that start time, so that the
  * namespace is that process's even if the PID is reused meanwhile. Returns the

@@ -392,11 +392,9 @@ sandbox_template_open (int rootfd)
   unsigned long long start;
   if (!sandbox_template_parse (buf, &pid, &start))
     return -1;
-  char path[64];
-  snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-  cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int procfd = proc_open_at_start (pid, start);
   /* A holder that has isolated itself (it runs as nobody once it has)... */
-  if (procfd < 0 || !proc_is_alive_at (procfd, start) || proc_uid_at (procfd) != PAUSE_UID)
+  if (procfd < 0 || proc_uid_at (procfd) != PAUSE_UID)
     return -1;
   /* ...and whose mount namespace has its empty read-only root and at most
      its /shm: nothing else gets into a new holder's. */
@@ -431,12 +429,13 @@ sandbox_wait_isolated (pid_t pid, unsigned long long start, struct podshim_error
   /* Up to 10 s: it is isolated within milliseconds unless the node is
      overloaded. */
   struct timespec nap = { 0, 100 * 1000 };
+  cleanup_close int procfd = proc_open_at_start (pid, start);
+  if (procfd < 0)
+    return -ESRCH;
   for (long waited_us = 0;;)
     {
-      char path[64];
-      snprintf (path, sizeof (path), "/proc/%d", (int)pid);
-      cleanup_close int procfd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (procfd < 0 || !proc_is_alive_at (procfd, start))
+      /* The fd stays bound to that process; a zombie still has a status. */
+      if (!proc_is_alive_at (procfd, start))
         return -ESRCH;
       int uid = proc_uid_at (procfd);
       if (uid == -ESRCH)
