@@ -127,7 +127,8 @@ _make_rootfs || bail "cannot build the test rootfs"
 
 # mkb NAME [-a KEY=VAL]... [-e KEY=VAL]... [-j JQFILTER]... [-- ARG...]
 # Makes bundle $T/b/NAME (annotations -a, process env -e, extra jq edits -j,
-# process.args after --; default `sleep 1000`) and prints its path.
+# process.args after --; default `sleep 1000`) and prints its path. $MKB_JQ,
+# if set, edits every bundle first (userns_jq: a user namespace).
 mkb() {
 	local name=$1 dir filter='.' anns='{}' envs='[]' args='' a
 	shift
@@ -154,9 +155,18 @@ mkb() {
 		(if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
 		| .process.env += \$e
 		| (if \$args != null then .process.args = \$args else . end)
-		| $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" || return 1
+		| ${MKB_JQ:-.} | $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" || return 1
 	echo "$dir"
 }
+
+# userns_jq HOSTID [SIZE]: a jq edit giving a bundle a user namespace of its
+# own mapping uids and gids 0..SIZE-1 (65536) to HOSTID.., as a userns-remap
+# dockerd does. Its members walk $T as that uid: remapped() opens it.
+userns_jq() {
+	local m="[{containerID: 0, hostID: $1, size: ${2:-65536}}]"
+	echo ".linux.namespaces += [{type: \"user\"}] | .linux.uidMappings = $m | .linux.gidMappings = $m"
+}
+remapped() { chmod 755 "$T"; }
 
 # --- podshim and runc ------------------------------------------------------
 
