@@ -96,8 +96,8 @@ pause_root=
 isolated "$pause" "the pause of iso" "$pause_root" "$PAUSE_UID"
 isolated "$holder1" "the holder of iso" shm
 isolated "$holder2" "the holder of iso2" shm
-# A holder's mounts (sorted: the kernel lists a /shm moved in before pivot_root
-# first): its root, and its /dev/shm unless that is on the host.
+# A holder's mounts, sorted (their order in mountinfo was seen to vary under
+# load): its root, and its /dev/shm unless that is on the host.
 HOLDER_MOUNTS="/ /shm "
 [[ -z ${PODSHIM_VALGRIND:-} ]] || HOLDER_MOUNTS="/ "
 is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/holder-template")" \
