@@ -21,6 +21,12 @@ else
 fi
 
 KEY=$(rootkey "$RUNC_ROOT")
+# With argument `userns` (the faults-userns test): every member has a user
+# namespace of its own (userns-remap), so every pod is remapped.
+if [[ ${1:-} == userns ]]; then
+	MKB_JQ=$(userns_jq 100000)
+	remapped
+fi
 
 # consistent POD: every member of POD is a container runc knows, every pinned
 # namespace of it is mounted once, and no other mount is under its directory.

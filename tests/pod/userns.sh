@@ -134,6 +134,22 @@ pause2=$(jq -r .pause.pid "$(poddir ur)/pod.json")
 is "its PID namespace belongs to the pod's user namespace" "$(owner "$pause2" pid)" "$uns"
 is "R5's PID 1 is the new pause" "$(xin R5 ps -o pid,args | awk '$1 == 1 { print $2 }')" podshim-pause
 
+# A holder replaced while no member holds the pod's network: a fresh one, made
+# in the pod's user namespace (which the live member's IPC namespace names).
+check "M1 joins pod un, sharing ipc only" member M1 "$(mkb M1 -a podshim.pod=un -a podshim.share=ipc -j "$U1")"
+m1=$(cpid M1) hn=$(holder un)
+hns=$(proc_start "$hn")
+kill -9 "$hn"
+check "un's holder is killed" wait_for 10 eval '! proc_alive "$hn" "$hns"'
+check "M2 joins pod un, sharing net,ipc,uts" member M2 "$(mkb M2 -a podshim.pod=un -j "$U1")"
+m2=$(cpid M2)
+is "M2 is in M1's user and IPC namespaces" "$(nsino "$m2" user) $(nsino "$m2" ipc)" \
+	"$(nsino "$m1" user) $(nsino "$m1" ipc)"
+is "its fresh network and UTS namespaces belong to the pod's user namespace" \
+	"$(owner "$m2" net) $(owner "$m2" uts)" "$(nsino "$m1" user) $(nsino "$m1" user)"
+is "and were made by the pod's root" "$(xin M2 stat -c %u /proc/sys/net/ipv4/ip_forward)" 0
+check "delete M1, M2" del_all M1 M2
+
 # --- the last member goes: nothing left ---------------------------------------------------
 
 since=$(now_ticks)
