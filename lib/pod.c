@@ -317,10 +317,10 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   yajl_val uns = json_get (p.raw, "userns");
   if (uns && uns->type != yajl_t_null)
     {
-      if (uns->type != yajl_t_object
-          || idmap_from_json (json_get (uns, "uidMappings"), "userns.uidMappings", &p.userns.uid,
-                              err)
-                 < 0
+      if (uns->type != yajl_t_object)
+        return podshim_error_set (err, 0, "invalid pod state: `userns` is not an object");
+      if (idmap_from_json (json_get (uns, "uidMappings"), "userns.uidMappings", &p.userns.uid, err)
+              < 0
           || idmap_from_json (json_get (uns, "gidMappings"), "userns.gidMappings", &p.userns.gid,
                               err)
                  < 0

@@ -150,6 +150,35 @@ is "its fresh network and UTS namespaces belong to the pod's user namespace" \
 is "and were made by the pod's root" "$(xin M2 stat -c %u /proc/sys/net/ipv4/ip_forward)" 0
 check "delete M1, M2" del_all M1 M2
 
+# --- crun as the delegate ----------------------------------------------------------
+
+CRUN=$(crun_cmd "$T/bin") || CRUN=
+if [[ -n $CRUN ]]; then
+	CR=$T/crun-root
+	crun_del() {
+		local id
+		for id in C1 C2; do
+			PODSHIM_DELEGATE=$CRUN timeout 30 "$PODSHIM" --podshim-state "$STATE" --root "$CR" \
+				delete --force "$id" </dev/null >/dev/null 2>&1
+		done
+	}
+	at_exit crun_del
+	crun_pid() { "$CRUN" --root "$CR" state "$1" | jq -er '.pid | select(. > 0)'; }
+	for id in C1 C2; do
+		check "$id (crun) joins remapped pod uc" eval 'PODSHIM_DELEGATE=$CRUN create_in "$CR" "$id" \
+			"$(mkb "$id" -a podshim.pod=uc -a podshim.share=net,ipc,uts,pid -j "$U1")"'
+	done
+	c1=$(crun_pid C1) c2=$(crun_pid C2)
+	is "C1 and C2 run remapped in one user namespace, one netns" \
+		"$(tr -s ' ' <"/proc/$c2/uid_map") $(nsino "$c1" user):$(nsino "$c1" net)" \
+		" 0 100000 65536 $(nsino "$c2" user):$(nsino "$c2" net)"
+	is "which own the pod's namespaces" "$(owner "$c1" net) $(owner "$c1" pid)" \
+		"$(nsino "$c1" user) $(nsino "$c1" user)"
+	check "delete C1, C2" crun_del
+else
+	skip "a remapped pod with crun" "crun is not installed"
+fi
+
 # --- the last member goes: nothing left ---------------------------------------------------
 
 since=$(now_ticks)
