@@ -2,7 +2,9 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,4 +145,66 @@ spawn_run_quiet (char *const *argv)
   if (spawn_run (&o, argv[0], &status, NULL) < 0)
     return -1;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+int
+spawn_detach (int keep)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return -1;
+  if (pid > 0)
+    {
+      int status = 0;
+      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return 0;
+      errno = EAGAIN;
+      return -1;
+    }
+  (void)setsid ();
+  pid_t w = fork ();
+  if (w != 0)
+    _exit (w < 0);
+  if (chdir ("/") < 0)
+    _exit (1);
+  int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      (void)dup2 (fd, 0);
+      (void)dup2 (fd, 1);
+      (void)dup2 (fd, 2);
+    }
+  if (keep >= 0 && keep != 3)
+    {
+      (void)dup2 (keep, 3);
+      keep = 3;
+    }
+  (void)syscall (SYS_close_range, keep >= 0 ? 4U : 3U, ~0U, 0U);
+  return 1;
+}
+
+int
+spawn_drop_privileges (bool keep_dac)
+{
+  /* The bounding set needs CAP_SETPCAP: first, and only when we have it
+     (without it, the empty permitted set below is what counts). */
+  for (int c = 0; c <= 63; c++)
+    if ((!keep_dac || c != CAP_DAC_OVERRIDE) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+      {
+        if (errno == EINVAL || errno == EPERM)
+          break;
+        return -errno;
+      }
+  (void)prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct d[2] = { { 0 } };
+  if (keep_dac)
+    d[0].effective = d[0].permitted = 1U << CAP_DAC_OVERRIDE;
+  if (syscall (SYS_capset, &h, d) < 0)
+    return -errno;
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return -errno;
+  return 0;
 }
