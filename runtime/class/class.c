@@ -33,6 +33,7 @@ class_config_free (struct class_config *cfg)
   for (size_t i = 0; i < cfg->n; i++)
     runtime_class_free (&cfg->classes[i]);
   free (cfg->classes);
+  companion_policy_free (&cfg->companions);
   memset (cfg, 0, sizeof (*cfg));
 }
 
@@ -108,10 +109,14 @@ class_config_parse (const char *buf, size_t len, const char *what, struct class_
     return -1;
   if (doc->type != yajl_t_object)
     return podshim_error_set (err, 0, "%s: not a JSON object", what);
+  cleanup_class_config struct class_config cfg = { 0 };
+  if (companion_policy_parse (json_get (doc, "companions"), what, &cfg.companions, err) < 0)
+    return -1;
   yajl_val rts = json_get (doc, "runtimes");
   if (rts == NULL || rts->type == yajl_t_null)
     {
-      memset (ret, 0, sizeof (*ret));
+      *ret = cfg;
+      memset (&cfg, 0, sizeof (cfg));
       return 0;
     }
   if (rts->type != yajl_t_object)
@@ -119,7 +124,6 @@ class_config_parse (const char *buf, size_t len, const char *what, struct class_
   size_t n = rts->u.object.len;
   if (n > CLASS_MAX)
     return podshim_error_set (err, 0, "%s: more than %d runtimes", what, CLASS_MAX);
-  cleanup_class_config struct class_config cfg = { 0 };
   cfg.classes = calloc (n + 1, sizeof (*cfg.classes));
   if (cfg.classes == NULL)
     abort ();
@@ -161,6 +165,12 @@ class_config_load (const struct runc_cmdline *c, struct class_config *ret,
       return podshim_error_wrap (err, "podshim config");
     }
   return class_config_parse (buf, len, path, ret, err);
+}
+
+const char *
+class_config_path (const struct runc_cmdline *c)
+{
+  return c->shim_config ? c->shim_config : CLASS_CONFIG_DEFAULT;
 }
 
 const struct runtime_class *

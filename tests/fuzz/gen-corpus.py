@@ -116,6 +116,8 @@ def generate():
         b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}',
         b"HTTP/1.1 200 OK\r\nAPI-Version:  1.41 \r\nContent-Length: 2\r\n\r\nOK",
         b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"ApiVersion\":\"1.40\"}",
+        b'{"image":"x","memory":"64m","cpus":"0.5","pids_limit":100}',
+        b'{"image":"x","memory":1,"cpus":"1.0000000001","pids_limit":"1k"}',
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
 
@@ -135,6 +137,20 @@ def generate():
         "gvisor", ".x", "a" * 65,
     ]):
         write("fuzz_class", "seed-%02d" % i, s)
+    # The config's "companions" policy, and strings as a companion's image
+    # reference (by ID, on loopback) and limits.
+    for i, s in enumerate([
+        '{"companions":{"fromImageLabels":true,"allowedImages":["nginx:*","registry.example.com/team/*",'
+        '"3f2a","localhost:5000/team/*"],"maxPerPod":4,"defaults":{"memory":"64m","cpus":"0.5","pidsLimit":100}}}',
+        '{"companions":{"allowedImages":[],"defaults":{"memory":6291456,"cpus":2}}}',
+        '{"companions":{"allowedImage":["x"],"maxPerPod":0,"defaults":{"pids_limit":1}}}',
+        '{"companions":{"maxPerPod":1,"maxPerPod":2},"runtimes":{"crun":{"path":"/usr/bin/crun"}}}',
+        '{"companions":{"fromImageLabels":"yes","allowedImages":"nginx:*"}}',
+        "3f2a", "sha256:3f2a", "127.0.0.1:5000/x", "localhost:5000/team/a", "LOCALHOST/x",
+        "0x7f.1/x", "[::1]:5000/x", "registry.localhost/x", "nginx:1.25",
+        "64m", "6291455", "1.5", "0.009", "4194304", "1t",
+    ]):
+        write("fuzz_class", "seed-companions-%02d" % i, s)
 
     # fuzz_template: the holder-template file and a holder's mountinfo.
     write("fuzz_template", "seed-00", "1234 987654321\n")
