@@ -172,7 +172,8 @@ gen_companion (yajl_gen g, const struct pod_member *m)
 }
 
 /* "companions": every companion the pod's anchors declare (their records),
- * with the member that is it and its state, "missing" when none is. */
+ * with the member that is it and its state, "missing" when none is,
+ * "ignored" when the anchor's start left it out (its image's label). */
 static void
 gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
 {
@@ -194,6 +195,8 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           const char *cont = json_get_string (plan->u.array.values[j], "container");
           if (name == NULL || cont == NULL)
             continue;
+          yajl_val ign = json_get (plan->u.array.values[j], "ignored");
+          bool ignored = ign && ign->type == yajl_t_true;
           const struct pod_member *c = NULL;
           for (size_t k = 0; k < pod->n_members && c == NULL; k++)
             {
@@ -215,7 +218,7 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           else
             yajl_gen_null (g);
           gen_str (g, "state");
-          gen_str (g, c ? member_state (c) : "missing");
+          gen_str (g, c ? member_state (c) : ignored ? "ignored" : "missing");
           yajl_gen_map_close (g);
         }
     }

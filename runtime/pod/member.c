@@ -1,6 +1,6 @@
 #include "config.h"
 #include "member.h"
-#include "companion.h"
+#include "companion_run.h"
 #include "delegate.h"
 #include "engine.h"
 #include "fault.h"
@@ -137,6 +137,10 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (swarm_guard (key, &pod, task, err) < 0)
         return -1;
     }
+  if (task && task->companion_of
+      && companion_pod_check (key, &pod, task->companion_of, task->companion_max, task->config, err)
+             < 0)
+    return -1;
 
   /* A hook-less engine moves a second member's interface into the pod's
      namespace after create, as eth0 again: it fails there and the veth
@@ -429,6 +433,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       free (rec.anchor_name);
       rec.anchor_name = companion_anchor_name (labels, c->id);
     }
+  if (rec.companion_specs && labels == NULL)
+    /* Companions are made through the node's Docker API: only for Docker's
+       own containers, never at a containerd, CRI or podman caller's say. */
+    return podshim_error_set (err, 0,
+                              "companions (%s*) are made through the Docker API, for containers"
+                              " Docker made; this one was not (it has no config.v2.json): refused",
+                              COMPANION_PREFIX);
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
   if (r == 0 && rec.companion_specs && c->id)
@@ -505,6 +516,14 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     struct swarm_task task;
     swarm_task_from_labels (labels, &task);
     companion_labels (spec, labels, &task.companion_of, &task.companion_name);
+    cleanup_class_config struct class_config cfg = { 0 };
+    if (task.companion_of)
+      {
+        if (class_config_load (ctx->cmd, &cfg, err) < 0)
+          return -1;
+        task.companion_max = companion_policy_max_per_pod (&cfg.companions);
+        task.config = class_config_path (ctx->cmd);
+      }
     if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
       {
         rollback (&t, &h, true);

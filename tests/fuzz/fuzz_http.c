@@ -66,7 +66,7 @@ as_companion (const char *s)
   json_object_set (cfg, "Labels", labels);
   json_object_set (doc, "Config", cfg);
   char *specs = NULL, *plan = NULL;
-  CHECK (companion_specs_from_spec (NULL, doc, &specs, &err) == 1);
+  CHECK (companion_specs_from_spec (NULL, doc, NULL, &specs, &err) == 1);
   CHECK (companion_plan (specs, "id", "anchor", "pod", "stack:s", &plan, &err) == 0);
   yajl_val back = NULL;
   CHECK (json_parse (plan, strlen (plan), "plan", &back, &err) == 0);
@@ -75,9 +75,23 @@ as_companion (const char *s)
   const char *const net[] = { "HostConfig", "NetworkMode", NULL };
   yajl_val nm = json_get_path (body, net);
   CHECK (nm && nm->type == yajl_t_string && strcmp (nm->u.string, "none") == 0);
-  /* Nothing but the schema's fields reaches the create document. */
+  /* Nothing but the schema's fields reaches the create document: limits
+     only when the spec sets them, and within bounds. */
   yajl_val hc = json_get_object (body, "HostConfig");
-  CHECK (hc && hc->u.object.len == 2);
+  CHECK (hc && hc->u.object.len >= 2 && hc->u.object.len <= 5);
+  static const char *const lim[] = { "Memory", "NanoCpus", "PidsLimit" };
+  static const char *const key[] = { "memory", "cpus", "pids_limit" };
+  static const long long lo[] = { COMPANION_MEMORY_MIN, COMPANION_NANO_CPUS_MIN, 1 };
+  static const long long hi[]
+      = { COMPANION_MEMORY_MAX, COMPANION_NANO_CPUS_MAX, COMPANION_PIDS_MAX };
+  for (int i = 0; i < 3; i++)
+    {
+      yajl_val n = json_get (hc, lim[i]);
+      CHECK ((n != NULL) == (json_get (v, key[i]) != NULL));
+      CHECK (n == NULL
+             || (n->type == yajl_t_number && (n->u.number.flags & YAJL_NUMBER_INT_VALID)
+                 && n->u.number.i >= lo[i] && n->u.number.i <= hi[i]));
+    }
   yajl_tree_free (back);
   free (specs);
   free (plan);
