@@ -454,7 +454,7 @@ run_scenario() {
 }
 
 ONLY=${CONFORMANCE_ONLY:-} # e.g. CONFORMANCE_ONLY="exec hooks" to run a few
-for d in runc crun; do
+for d in $(test_delegate_kinds); do
 	if [[ $d == crun && -z $CRUN ]]; then
 		skip "crun as the delegate" "crun is not installed"
 		continue
