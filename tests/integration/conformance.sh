@@ -124,8 +124,16 @@ console_wait() {
 
 # ---- scenarios -------------------------------------------------------------
 
+# trap_ready: until the container's sh has set its TERM trap (it writes
+# /dev/shm/trapped after it): a TERM before that reaches a PID 1 without a
+# handler, which ignores it (a race the delegate's speed decides).
+trap_ready() {
+	local n=250
+	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/trapped >/dev/null 2>&1; do sleep 0.02; done
+}
+
 sc_lifecycle() {
-	mkb 'trap "exit 0" TERM; while :; do sleep 0.05; done'
+	mkb 'trap "exit 0" TERM; : >/dev/shm/trapped; while :; do sleep 0.05; done'
 	# created: delete, then delete --force
 	rec create -b "$B" "$ID"
 	rec -f "$ST" state "$ID"
@@ -147,6 +155,7 @@ sc_lifecycle() {
 	for f in "" --force; do
 		rec create -b "$B" "$ID"
 		rec start "$ID"
+		trap_ready
 		rec kill "$ID" TERM
 		wait_status "$ID" stopped || note "did not stop"
 		rec -f "$ST" state "$ID"
@@ -160,10 +169,11 @@ sc_lifecycle() {
 sc_run() {
 	mkb 'echo out; echo err >&2; exit 5'
 	rec run -b "$B" "$ID"
-	mkb 'trap "exit 0" TERM; while :; do sleep 0.05; done' # no output: it would race with rec
+	mkb 'trap "exit 0" TERM; : >/dev/shm/trapped; while :; do sleep 0.05; done' # no output: it would race with rec
 	rec run --detach -b "$B" "$ID"
 	rec -f "$ST" state "$ID"
 	pod_checks
+	trap_ready
 	rec kill "$ID"
 	wait_status "$ID" stopped || note "did not stop"
 	rec -f "$ST" state "$ID"
