@@ -124,13 +124,15 @@ console_wait() {
 
 # ---- scenarios -------------------------------------------------------------
 
+# shm_ready FILE: until the container has made /dev/shm/FILE (5 s).
+shm_ready() {
+	local n=250
+	while ((n-- > 0)) && ! R exec "$ID" cat "/dev/shm/$1" >/dev/null 2>&1; do sleep 0.02; done
+}
 # trap_ready: until the container's sh has set its TERM trap (it writes
 # /dev/shm/trapped after it): a TERM before that reaches a PID 1 without a
 # handler, which ignores it (a race the delegate's speed decides).
-trap_ready() {
-	local n=250
-	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/trapped >/dev/null 2>&1; do sleep 0.02; done
-}
+trap_ready() { shm_ready trapped; }
 
 sc_lifecycle() {
 	mkb 'trap "exit 0" TERM; : >/dev/shm/trapped; while :; do sleep 0.05; done'
@@ -355,10 +357,12 @@ sc_terminal() {
 	wait_status "$ID" stopped || note "did not stop"
 	rec delete "$ID"
 	# A detached terminal container stays up.
-	mkb 'echo up; sleep 1000' '.process.terminal = true'
+	# (its "up" written before the delete --force: /dev/shm/up after it)
+	mkb 'echo up; : >/dev/shm/up; sleep 1000' '.process.terminal = true'
 	console_start "$T/console.sock" "$T/console.out"
 	rec run -d --console-socket "$T/console.sock" -b "$B" "$ID"
 	pod_checks
+	shm_ready up
 	rec delete --force "$ID"
 	console_wait
 }
