@@ -134,3 +134,13 @@ spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
     return -1;
   return spawn_wait (&sp, what, ret_status, err);
 }
+
+int
+spawn_run_quiet (char *const *argv)
+{
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL } };
+  int status;
+  if (spawn_run (&o, argv[0], &status, NULL) < 0)
+    return -1;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}

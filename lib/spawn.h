@@ -63,4 +63,8 @@ int spawn_wait (struct spawn_proc *sp, const char *what, int *ret_status,
 int spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
                struct podshim_error **err);
 
+/* Runs argv (looked up in PATH) with stdio on /dev/null: its exit status, -1
+ * when it did not run or was killed by a signal. */
+int spawn_run_quiet (char *const *argv);
+
 #endif

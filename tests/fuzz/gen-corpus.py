@@ -112,6 +112,10 @@ def generate():
         b'{"image":"podshim/busybox","command":["sh","-c","x"],"env":["A=1"],"restart":"always",'
         b'"volumes":["/logs","/c:1m"],"share":"net,pid","wait":"tcp:80","essential":true,"user":"1","workdir":"/w"}',
         b'{"image":"x","privileged":true}',
+        b"HTTP/1.1 200 OK\r\nApi-Version: 1.52\r\nContent-Length: 44\r\n\r\n"
+        b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}',
+        b"HTTP/1.1 200 OK\r\nAPI-Version:  1.41 \r\nContent-Length: 2\r\n\r\nOK",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"ApiVersion\":\"1.40\"}",
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
 

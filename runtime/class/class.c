@@ -13,7 +13,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define RECORD_MAX (256 * 1024)
 #define LIST_OUT_MAX (64 * 1024 * 1024)
 
 void
@@ -59,8 +58,7 @@ arg_valid (const char *s)
   return strlen (s) <= CLASS_ARG_MAX;
 }
 
-/* Fills rc from {"path": ..., "runtimeArgs": [...]}. */
-static int
+int
 class_from_json (const char *name, yajl_val v, const char *what, struct runtime_class *rc,
                  struct podshim_error **err)
 {
@@ -547,196 +545,16 @@ class_list (const struct runc_cmdline *c, const char *root, int *ret_status,
   return 0;
 }
 
-/* --- the record ----------------------------------------------------------- */
-
-static void
-strv_free_n (char **v, size_t n)
-{
-  if (v)
-    for (size_t i = 0; i < n; i++)
-      free (v[i]);
-  free (v);
-}
-
 void
-container_record_free (struct container_record *r)
+runtime_class_copy (const struct runtime_class *k, struct runtime_class *out)
 {
-  runtime_class_free (&r->cls);
-  strv_free_n (r->wait, r->n_wait);
-  strv_free_n (r->vol_dest, r->n_vols);
-  strv_free_n (r->vol_src, r->n_vols);
-  free (r->pod);
-  free (r->companions);
-  free (r->companion_specs);
-  free (r->anchor_name);
-  memset (r, 0, sizeof (*r));
-}
-
-/* A string array of at most max strings of at most CLASS_ARG_MAX bytes. */
-static int
-strv_from_json (yajl_val v, size_t max, char ***ret, size_t *ret_n)
-{
-  *ret = NULL;
-  *ret_n = 0;
-  if (v == NULL || v->type == yajl_t_null)
-    return 0;
-  if (v->type != yajl_t_array || v->u.array.len > max)
-    return -1;
-  char **out = calloc (v->u.array.len + 1, sizeof (char *));
-  if (out == NULL)
+  out->name = strdup (k->name);
+  out->path = strdup (k->path);
+  out->args = calloc (k->n_args + 1, sizeof (char *));
+  if (out->name == NULL || out->path == NULL || out->args == NULL)
     abort ();
-  for (size_t i = 0; i < v->u.array.len; i++)
-    {
-      yajl_val s = v->u.array.values[i];
-      if (s->type != yajl_t_string || strlen (s->u.string) > CLASS_ARG_MAX)
-        {
-          strv_free_n (out, i);
-          return -1;
-        }
-      out[i] = strdup (s->u.string);
-      if (out[i] == NULL)
-        abort ();
-    }
-  *ret = out;
-  *ret_n = v->u.array.len;
-  return 0;
-}
-
-int
-container_record_parse (const char *buf, size_t len, struct container_record *ret,
-                        struct podshim_error **err)
-{
-  cleanup_json yajl_val doc = NULL;
-  if (json_parse (buf, len, "container record", &doc, err) < 0)
-    return -1;
-  cleanup_container_record struct container_record r = { 0 };
-  if (doc->type != yajl_t_object)
-    return podshim_error_set (err, 0, "corrupted container record");
-  const char *cls = json_get_string (doc, "class");
-  if (cls)
-    {
-      if (!class_name_valid (cls)
-          || class_from_json (cls, doc, "container record", &r.cls, err) < 0)
-        return podshim_error_set (err, 0, "corrupted container record");
-    }
-  size_t nsrc = 0;
-  if (strv_from_json (json_get (doc, "wait"), WAIT_MAX, &r.wait, &r.n_wait) < 0
-      || strv_from_json (json_get (doc, "volumes"), 256, &r.vol_dest, &r.n_vols) < 0
-      || strv_from_json (json_get (doc, "sources"), 256, &r.vol_src, &nsrc) < 0)
-    return podshim_error_set (err, 0, "corrupted container record");
-  if (nsrc != r.n_vols)
-    {
-      strv_free_n (r.vol_src, nsrc);
-      r.vol_src = NULL;
-      return podshim_error_set (err, 0, "corrupted container record");
-    }
-  yajl_val own = json_get (doc, "networkOwner");
-  r.network_owner = own && own->type == yajl_t_true;
-  r.wait_timeout = WAIT_TIMEOUT_DEFAULT;
-  yajl_val t = json_get (doc, "waitTimeout");
-  if (t && t->type == yajl_t_number && (t->u.number.flags & YAJL_NUMBER_INT_VALID)
-      && t->u.number.i >= 0 && t->u.number.i <= WAIT_TIMEOUT_MAX)
-    r.wait_timeout = (int)t->u.number.i;
-  yajl_val p = json_get (doc, "pid");
-  if (p && p->type == yajl_t_number && (p->u.number.flags & YAJL_NUMBER_INT_VALID)
-      && p->u.number.i > 0 && p->u.number.i <= INT32_MAX)
-    r.pid = (pid_t)p->u.number.i;
-  yajl_val e = json_get (doc, "essential");
-  r.essential = e && e->type == yajl_t_true;
-  const char *pod = json_get_string (doc, "pod");
-  if (pod && (r.pod = strdup (pod)) == NULL)
-    abort ();
-  yajl_val comp = json_get_array (doc, "companions");
-  size_t clen;
-  if (comp && json_emit (comp, &r.companions, &clen, err) < 0)
-    return -1;
-  *ret = r;
-  memset (&r, 0, sizeof (r));
-  return 0;
-}
-
-static yajl_val
-strv_to_json (char **v, size_t n)
-{
-  yajl_val a = json_new_array ();
-  for (size_t i = 0; i < n; i++)
-    json_array_append (a, json_new_string (v[i]));
-  return a;
-}
-
-int
-container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,
-                       struct podshim_error **err)
-{
-  cleanup_json yajl_val doc = json_new_object ();
-  if (r->cls.name)
-    {
-      json_object_set (doc, "class", json_new_string (r->cls.name));
-      json_object_set (doc, "path", json_new_string (r->cls.path));
-      json_object_set (doc, "runtimeArgs", strv_to_json (r->cls.args, r->cls.n_args));
-    }
-  if (r->network_owner)
-    json_object_set (doc, "networkOwner", json_new_bool (true));
-  if (r->n_wait)
-    {
-      json_object_set (doc, "wait", strv_to_json (r->wait, r->n_wait));
-      json_object_set (doc, "waitTimeout", json_new_number (r->wait_timeout));
-    }
-  if (r->n_vols)
-    {
-      json_object_set (doc, "volumes", strv_to_json (r->vol_dest, r->n_vols));
-      json_object_set (doc, "sources", strv_to_json (r->vol_src, r->n_vols));
-    }
-  if (r->pid > 0)
-    json_object_set (doc, "pid", json_new_number (r->pid));
-  if (r->essential)
-    json_object_set (doc, "essential", json_new_bool (true));
-  if (r->pod)
-    json_object_set (doc, "pod", json_new_string (r->pod));
-  if (r->companions)
-    {
-      yajl_val comp = NULL;
-      if (json_parse (r->companions, strlen (r->companions), "companions", &comp, err) < 0)
-        return -1;
-      json_object_set (doc, "companions", comp);
-    }
-  return json_emit (doc, ret, ret_len, err);
-}
-
-int
-container_record_load (int rootfd, const char *id, struct container_record *ret,
-                       struct podshim_error **err)
-{
-  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, err);
-  if (dfd < 0)
-    return podshim_error_wrap (err, "container records");
-  cleanup_free char *buf = NULL;
-  size_t len;
-  if (read_file_at (dfd, id, O_NOFOLLOW, RECORD_MAX, &buf, &len, err) < 0)
-    return -1;
-  if (container_record_parse (buf, len, ret, err) < 0)
-    return podshim_error_wrap (err, "container `%s`", id);
-  return 0;
-}
-
-int
-container_record_save (int rootfd, const char *id, const struct container_record *r,
-                       struct podshim_error **err)
-{
-  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, true, err);
-  if (dfd < 0)
-    return -1;
-  cleanup_free char *buf = NULL;
-  size_t len;
-  if (container_record_emit (r, &buf, &len, err) < 0)
-    return -1;
-  return write_file_atomic_at (dfd, id, buf, len, 0600, err);
-}
-
-void
-container_record_remove (int rootfd, const char *id)
-{
-  cleanup_close int dfd = statedir_open_sub (rootfd, STATEDIR_RECORDS, false, NULL);
-  if (dfd >= 0)
-    (void)unlinkat (dfd, id, 0);
+  for (size_t i = 0; i < k->n_args; i++)
+    if ((out->args[i] = strdup (k->args[i])) == NULL)
+      abort ();
+  out->n_args = k->n_args;
 }

@@ -9,7 +9,7 @@
 
 #include "error.h"
 #include "json.h"
-#include "member.h"
+#include "ctx.h"
 
 #define COMPANION_PREFIX "podshim.companion."
 #define COMPANION_MAX 8

@@ -9,7 +9,7 @@
 #include "log.h"
 #include "podcfg.h"
 #include "procutil.h"
-#include "route.h"
+#include "record.h"
 #include "sandbox.h"
 #include "spec.h"
 #include "podshm.h"
@@ -22,52 +22,6 @@
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
-
-static int
-read_pid_file (const char *path, pid_t *ret)
-{
-  cleanup_free char *buf = NULL;
-  cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (AT_FDCWD, path, 0, 64, &buf, NULL, &e) < 0)
-    return -1;
-  char *end;
-  long v = strtol (buf, &end, 10);
-  if (end == buf || v <= 0 || v > INT32_MAX)
-    return -1;
-  *ret = (pid_t)v;
-  return 0;
-}
-
-/* The container's init PID after a successful create: --pid-file, else the
- * delegate's own state (runc: state.json, crun: status). 0 when unknown. */
-pid_t
-member_init_pid (const struct shim_ctx *ctx)
-{
-  pid_t pid = 0;
-  if (ctx->cmd->pid_file && read_pid_file (ctx->cmd->pid_file, &pid) == 0)
-    return pid;
-  static const char *const files[] = { "state.json", "status", NULL };
-  static const char *const keys[] = { "init_process_pid", "pid", NULL };
-  for (int i = 0; files[i]; i++)
-    {
-      cleanup_free char *p = NULL, *buf = NULL;
-      size_t len;
-      cleanup_error struct podshim_error *e = NULL;
-      cleanup_json yajl_val doc = NULL;
-      if (asprintf (&p, "%s/%s/%s", ctx->class_root ? ctx->class_root : ctx->root, ctx->cmd->id,
-                    files[i])
-          < 0)
-        return 0;
-      if (read_file_at (AT_FDCWD, p, O_NOFOLLOW, 16 * 1024 * 1024, &buf, &len, &e) < 0
-          || json_parse (buf, len, p, &doc, &e) < 0)
-        continue;
-      yajl_val v = json_get (doc, keys[i]);
-      if (v && v->type == yajl_t_number && (v->u.number.flags & YAJL_NUMBER_INT_VALID)
-          && v->u.number.i > 0 && v->u.number.i <= INT32_MAX)
-        return (pid_t)v->u.number.i;
-    }
-  return 0;
-}
 
 struct join_result
 {
@@ -396,7 +350,7 @@ rollback (struct member_txn *t, struct pod_handles *h, bool failed)
   const char *id = t->res.recorded ? t->ctx->cmd->id : NULL;
   char **made = failed ? t->res.new_volumes : NULL;
   if (t->rec)
-    route_create_end (t->ctx, t->rec, false);
+    record_create_end (t->ctx, t->rec, false);
   cleanup_error struct podshim_error *e = NULL;
   if ((h ? pod_leave_locked (t->ctx, h, t->key, id, made, &e)
          : pod_leave (t->ctx, t->key, id, made, &e))
@@ -453,7 +407,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       cleanup_container_record struct container_record own_rec = { 0 };
       cleanup_error struct podshim_error *e2 = NULL;
       if (pod_request_from_spec (spec, NULL, &own, &e2) == 0
-          && route_record_from_spec (ctx, spec, NULL, &own_rec, &e2) == 0)
+          && record_from_spec (ctx, spec, NULL, &own_rec, &e2) == 0)
         {
           podshim_log (PODSHIM_LOG_DEBUG, "podshim: ignoring Docker labels of `%s`: %s", c->id,
                        perr->msg);
@@ -463,7 +417,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       return -1;
     }
   cleanup_container_record struct container_record rec = { 0 };
-  int has_rec = route_record_from_spec (ctx, spec, labels, &rec, err);
+  int has_rec = record_from_spec (ctx, spec, labels, &rec, err);
   if (has_rec < 0)
     return -1;
   if (rec.companion_specs && labels == NULL && c->id && container_id_valid (c->id))
@@ -492,7 +446,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       /* A runtime class and no pod. */
       if (c->id == NULL || !container_id_valid (c->id))
         return podshim_error_set (err, 0, "invalid container ID `%.200s`", c->id ? c->id : "");
-      return route_create_nopod (ctx, &rec, ret_status, err) < 0 ? -1 : SHIM_HANDLED;
+      return record_create_nopod (ctx, &rec, ret_status, err) < 0 ? -1 : SHIM_HANDLED;
     }
   /* A member outside its pod is worse than a refused one. */
   if (c->uncertain)
@@ -522,9 +476,9 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
     return -1;
   cleanup_free char *class_root = NULL;
-  if (has_rec && route_create_begin (ctx, &rec, &req, &class_root, err) < 0)
+  if (has_rec && record_create_begin (ctx, &rec, &req, &class_root, err) < 0)
     {
-      route_create_end (ctx, &rec, false);
+      record_create_end (ctx, &rec, false);
       return -1;
     }
   podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%s` joins pod `%s`", c->id, key);
@@ -594,10 +548,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     {
       if (fault_point ("before-confirm", err) < 0)
         return -1;
-      if (confirm_member (ctx, key, member_init_pid (ctx), err) < 0)
+      if (confirm_member (
+              ctx, key, delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root),
+              err)
+          < 0)
         return -1;
       if (has_rec)
-        route_create_end (ctx, &rec, true);
+        record_create_end (ctx, &rec, true);
       *ret_status = 0;
       return SHIM_HANDLED;
     }

@@ -1,6 +1,5 @@
 #include "config.h"
 #include "startwait.h"
-#include "strlist.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -12,87 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COND_MAX 4096
-
-/* An absolute path without empty, `.` or `..` components or control characters. */
-static bool
-clean_abs_path (const char *p)
-{
-  size_t len = strlen (p);
-  if (len < 2 || len > COND_MAX || p[0] != '/' || p[len - 1] == '/')
-    return false;
-  for (const char *c = p; *c; c++)
-    if ((unsigned char)*c < 0x20 || *c == 0x7f)
-      return false;
-  return strstr (p, "//") == NULL && strstr (p, "/./") == NULL && strstr (p, "/../") == NULL
-         && !(len >= 2 && strcmp (p + len - 2, "/.") == 0)
-         && !(len >= 3 && strcmp (p + len - 3, "/..") == 0);
-}
-
-static int
-tcp_port (const char *cond)
-{
-  if (strncmp (cond, "tcp:", 4) != 0)
-    return -1;
-  const char *s = cond + 4;
-  if (*s < '1' || *s > '9' || strlen (s) > 5)
-    return -1;
-  long v = 0;
-  for (; *s; s++)
-    {
-      if (*s < '0' || *s > '9')
-        return -1;
-      v = v * 10 + (*s - '0');
-    }
-  return v >= 1 && v <= 65535 ? (int)v : -1;
-}
-
-int
-wait_list_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err)
-{
-  cleanup_strv char **v = calloc (WAIT_MAX + 1, sizeof (char *));
-  if (v == NULL)
-    abort ();
-  size_t n = 0;
-  const char *cur = list, *p;
-  size_t len;
-  while (strlist_next (&cur, &p, &len))
-    {
-      cleanup_free char *c = strndup (p, len > COND_MAX ? COND_MAX + 1 : len);
-      if (c == NULL)
-        abort ();
-      bool valid = tcp_port (c) > 0 || (strncmp (c, "file:", 5) == 0 && clean_abs_path (c + 5));
-      if (!valid)
-        return podshim_error_set (err, 0,
-                                  "invalid start condition `%.200s`: want `tcp:PORT` (1-65535) or"
-                                  " `file:/ABSOLUTE/PATH` without `.`, `..` or empty components",
-                                  c);
-      if (n == WAIT_MAX)
-        return podshim_error_set (err, 0, "too many start conditions (at most %d)", WAIT_MAX);
-      v[n++] = steal_pointer (&c);
-    }
-  *ret = steal_pointer (&v);
-  *ret_n = n;
-  return 0;
-}
-
-int
-wait_timeout_parse (const char *s, int *ret, struct podshim_error **err)
-{
-  long v = 0;
-  const char *c = s;
-  for (; *c >= '0' && *c <= '9' && v <= WAIT_TIMEOUT_MAX; c++)
-    v = v * 10 + (*c - '0');
-  if (c == s || *c != '\0' || v < 1 || v > WAIT_TIMEOUT_MAX)
-    return podshim_error_set (err, 0, "invalid start timeout `%.64s`: want 1-%d seconds", s,
-                              WAIT_TIMEOUT_MAX);
-  *ret = (int)v;
-  return 0;
-}
-
 /* The volume of r holding container path p: index, and p's rest relative to it. */
 static int
-volume_of (const struct container_record *r, const char *p, const char **ret_rest)
+volume_of (const struct start_wait *r, const char *p, const char **ret_rest)
 {
   int best = -1;
   size_t best_len = 0;
@@ -111,13 +32,13 @@ volume_of (const struct container_record *r, const char *p, const char **ret_res
 }
 
 int
-wait_check (const struct container_record *r, bool shares_net, struct podshim_error **err)
+wait_check (const struct start_wait *r, bool shares_net, struct podshim_error **err)
 {
   for (size_t i = 0; i < r->n_wait; i++)
     {
       const char *c = r->wait[i];
       const char *rest;
-      if (tcp_port (c) > 0 && !shares_net)
+      if (wait_tcp_port (c) > 0 && !shares_net)
         return podshim_error_set (err, 0,
                                   "start condition `%s` needs a member that shares the pod's"
                                   " network namespace (podshim.share with `net`)",
@@ -134,7 +55,7 @@ wait_check (const struct container_record *r, bool shares_net, struct podshim_er
 /* A process in the pod's network namespace: the member's own init (created,
    so already in it). The one place to change if the pod gets a holder. */
 static pid_t
-netns_pid (const struct container_record *r)
+netns_pid (const struct start_wait *r)
 {
   return r->pid;
 }
@@ -209,10 +130,9 @@ file_exists_in (const char *src, const char *rest)
 }
 
 int
-wait_condition_holds (const struct container_record *r, const char *cond,
-                      struct podshim_error **err)
+wait_condition_holds (const struct start_wait *r, const char *cond, struct podshim_error **err)
 {
-  int port = tcp_port (cond);
+  int port = wait_tcp_port (cond);
   if (port > 0)
     {
       pid_t pid = netns_pid (r);
@@ -241,7 +161,7 @@ now_ms (void)
 }
 
 int
-wait_conditions (const struct container_record *r, const char *id, struct podshim_error **err)
+wait_conditions (const struct start_wait *r, const char *id, struct podshim_error **err)
 {
   int64_t deadline = now_ms () + (int64_t)r->wait_timeout * 1000;
   size_t i = 0; /* conditions before i hold (and are not re-checked) */

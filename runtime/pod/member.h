@@ -15,10 +15,6 @@
  * (An int, not a ret_ parameter: the signature stays as tests know it.) */
 int member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);
 
-/* The container's init PID after a successful create (--pid-file, else the
- * delegate's state), 0 when unknown. */
-pid_t member_init_pid (const struct shim_ctx *ctx);
-
 /* delete. As member_create: SHIM_PASS_THROUGH when the container is in no
  * pod (exec the delegate). */
 int member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err);

@@ -1,7 +1,7 @@
 /* Runtime classes: other OCI runtimes (crun, runsc, kata...) named in the
  * operator's config file, selected per container by `podshim.runtime` /
- * PODSHIM_RUNTIME; and the per-container record that routes every later
- * command of such a container (and carries its start conditions). */
+ * PODSHIM_RUNTIME (the record that routes a container's later commands to
+ * its class: record.h). */
 #ifndef PODSHIM_CLASS_H
 #define PODSHIM_CLASS_H
 
@@ -11,6 +11,7 @@
 
 #include "argv.h"
 #include "error.h"
+#include "json.h"
 
 #define CLASS_CONFIG_DEFAULT "/etc/podshim/config.json"
 #define CLASS_CONFIG_MAX (1024 * 1024)
@@ -80,51 +81,12 @@ const char *class_command_id (const struct runc_cmdline *c);
 int class_list (const struct runc_cmdline *c, const char *root, int *ret_status,
                 struct podshim_error **err);
 
-/* --- the per-container record: <state>/<rootkey>/records/<id> ----------- */
+/* Fills rc (name `name`) from {"path": ..., "runtimeArgs": [...]}; `what`
+ * names the document in errors. */
+int class_from_json (const char *name, yajl_val v, const char *what, struct runtime_class *rc,
+                     struct podshim_error **err);
 
-#define WAIT_MAX 16
-#define WAIT_TIMEOUT_DEFAULT 60
-#define WAIT_TIMEOUT_MAX 3600
-
-struct container_record
-{
-  struct runtime_class cls; /* cls.name NULL: the default delegate */
-  bool network_owner;       /* owns its pod's network: refreshes its files at start */
-  char **wait;              /* "tcp:PORT" / "file:PATH", NULL-terminated */
-  size_t n_wait;
-  int wait_timeout; /* seconds */
-  char **vol_dest;  /* pod volumes: container path ... */
-  char **vol_src;   /* ... and its backing directory on the host */
-  size_t n_vols;
-  pid_t pid; /* the init, once created (0 before) */
-  bool essential;
-  char *pod;
-  /* Companions (companion.h): the plan, JSON text of an array, kept in the
-   * record; the checked specs and the anchor's name only until create. */
-  char *companions;
-  char *companion_specs;
-  char *anchor_name;
-};
-
-void container_record_free (struct container_record *r);
-static inline void
-cleanup_container_recordp (struct container_record *r)
-{
-  container_record_free (r);
-}
-#define cleanup_container_record __attribute__ ((cleanup (cleanup_container_recordp)))
-
-int container_record_parse (const char *buf, size_t len, struct container_record *ret,
-                            struct podshim_error **err);
-int container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,
-                           struct podshim_error **err);
-
-/* Reads the record of id under rootfd (<state>/<rootkey>). < 0 on error,
- * ENOENT (podshim_error_is) when there is none. */
-int container_record_load (int rootfd, const char *id, struct container_record *ret,
-                           struct podshim_error **err);
-int container_record_save (int rootfd, const char *id, const struct container_record *r,
-                           struct podshim_error **err);
-void container_record_remove (int rootfd, const char *id);
+/* A deep copy of k (aborts on OOM). */
+void runtime_class_copy (const struct runtime_class *k, struct runtime_class *out);
 
 #endif

@@ -504,3 +504,84 @@ podcfg_lookup (yajl_val spec, yajl_val labels_doc, const char *key, const char *
 {
   return lookup (spec, labels_doc, key, envkey, from);
 }
+
+/* --- start conditions (podshim.wait, podshim.wait-timeout) ---------------- */
+
+#define COND_MAX 4096
+
+/* An absolute path without empty, `.` or `..` components or control characters. */
+static bool
+clean_abs_path (const char *p)
+{
+  size_t len = strlen (p);
+  if (len < 2 || len > COND_MAX || p[0] != '/' || p[len - 1] == '/')
+    return false;
+  for (const char *c = p; *c; c++)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      return false;
+  return strstr (p, "//") == NULL && strstr (p, "/./") == NULL && strstr (p, "/../") == NULL
+         && !(len >= 2 && strcmp (p + len - 2, "/.") == 0)
+         && !(len >= 3 && strcmp (p + len - 3, "/..") == 0);
+}
+
+int
+wait_tcp_port (const char *cond)
+{
+  if (strncmp (cond, "tcp:", 4) != 0)
+    return -1;
+  const char *s = cond + 4;
+  if (*s < '1' || *s > '9' || strlen (s) > 5)
+    return -1;
+  long v = 0;
+  for (; *s; s++)
+    {
+      if (*s < '0' || *s > '9')
+        return -1;
+      v = v * 10 + (*s - '0');
+    }
+  return v >= 1 && v <= 65535 ? (int)v : -1;
+}
+
+int
+wait_list_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err)
+{
+  cleanup_strv char **v = calloc (WAIT_MAX + 1, sizeof (char *));
+  if (v == NULL)
+    abort ();
+  size_t n = 0;
+  const char *cur = list, *p;
+  size_t len;
+  while (strlist_next (&cur, &p, &len))
+    {
+      cleanup_free char *c = strndup (p, len > COND_MAX ? COND_MAX + 1 : len);
+      if (c == NULL)
+        abort ();
+      bool valid
+          = wait_tcp_port (c) > 0 || (strncmp (c, "file:", 5) == 0 && clean_abs_path (c + 5));
+      if (!valid)
+        return podshim_error_set (err, 0,
+                                  "invalid start condition `%.200s`: want `tcp:PORT` (1-65535) or"
+                                  " `file:/ABSOLUTE/PATH` without `.`, `..` or empty components",
+                                  c);
+      if (n == WAIT_MAX)
+        return podshim_error_set (err, 0, "too many start conditions (at most %d)", WAIT_MAX);
+      v[n++] = steal_pointer (&c);
+    }
+  *ret = steal_pointer (&v);
+  *ret_n = n;
+  return 0;
+}
+
+int
+wait_timeout_parse (const char *s, int *ret, struct podshim_error **err)
+{
+  long v = 0;
+  const char *c = s;
+  for (; *c >= '0' && *c <= '9' && v <= WAIT_TIMEOUT_MAX; c++)
+    v = v * 10 + (*c - '0');
+  if (c == s || *c != '\0' || v < 1 || v > WAIT_TIMEOUT_MAX)
+    return podshim_error_set (err, 0, "invalid start timeout `%.64s`: want 1-%d seconds", s,
+                              WAIT_TIMEOUT_MAX);
+  *ret = (int)v;
+  return 0;
+}

@@ -6,7 +6,6 @@
 #include "http.h"
 #include "pod.h"
 #include "podcfg.h"
-#include "startwait.h"
 
 #include <string.h>
 #include <yajl/yajl_gen.h>

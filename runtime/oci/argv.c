@@ -1,7 +1,10 @@
 #include "config.h"
 #include "argv.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum flag_kind
 {
@@ -307,4 +310,39 @@ runc_cmdline_free (struct runc_cmdline *c)
 {
   free (c->argv);
   c->argv = NULL;
+}
+
+const char *
+delegate_runtime (const struct runc_cmdline *c)
+{
+  if (c->shim_runtime)
+    return c->shim_runtime;
+  const char *e = getenv ("PODSHIM_DELEGATE");
+  return e && *e ? e : "runc";
+}
+
+char *
+delegate_root (const struct runc_cmdline *c)
+{
+  char *r = NULL;
+  if (c->root)
+    r = strdup (c->root);
+  else
+    {
+      const char *rt = delegate_runtime (c);
+      const char *base = strrchr (rt, '/');
+      base = base ? base + 1 : rt;
+      const char *name = strcmp (base, "crun") == 0 ? "crun" : "runc";
+      const char *xdg = getenv ("XDG_RUNTIME_DIR");
+      if (geteuid () != 0 && xdg && *xdg)
+        {
+          if (asprintf (&r, "%s/%s", xdg, name) < 0)
+            r = NULL;
+        }
+      else if (asprintf (&r, "/run/%s", name) < 0)
+        r = NULL;
+    }
+  if (r == NULL)
+    abort ();
+  return r;
 }

@@ -62,4 +62,12 @@ void runc_cmdline_free (struct runc_cmdline *c);
 /* Parses a Go bool ("1", "t", "T", "TRUE", "true", "True", and the false forms). */
 int parse_go_bool (const char *s, bool *ret);
 
+/* The delegate and the state root this command line names. */
+/* --podshim-runtime, else $PODSHIM_DELEGATE, else "runc". */
+const char *delegate_runtime (const struct runc_cmdline *c);
+
+/* The state root the delegate uses: --root, else its default (/run/crun for
+ * crun, /run/runc otherwise; $XDG_RUNTIME_DIR/<name> when not root). Owned. */
+char *delegate_root (const struct runc_cmdline *c);
+
 #endif

@@ -109,4 +109,19 @@ int pod_volumes_parse (const char *list, char ***ret, size_t *ret_n, struct pods
  * '-', anything but [A-Za-z0-9_.] becomes \xHH, so names never collide. */
 char *pod_volume_dirname (const char *path);
 
+/* Start conditions (podshim.wait; evaluated by startwait.h): `tcp:PORT` and
+ * `file:/ABSOLUTE/PATH`, at most WAIT_MAX; podshim.wait-timeout seconds. */
+#define WAIT_MAX 16
+#define WAIT_TIMEOUT_DEFAULT 60
+#define WAIT_TIMEOUT_MAX 3600
+
+/* Parses a comma list of conditions (at most WAIT_MAX). */
+int wait_list_parse (const char *list, char ***ret, size_t *ret_n, struct podshim_error **err);
+
+/* Seconds, 1..WAIT_TIMEOUT_MAX. */
+int wait_timeout_parse (const char *s, int *ret, struct podshim_error **err);
+
+/* The port of a `tcp:PORT` condition, -1 when cond is not one. */
+int wait_tcp_port (const char *cond);
+
 #endif

@@ -1,6 +1,5 @@
 #include "config.h"
 #include "ctx.h"
-#include "delegate.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,47 +1,16 @@
 #include "config.h"
 #include "delegate.h"
+#include "fsutil.h"
+#include "json.h"
 #include "log.h"
 #include "spawn.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-const char *
-delegate_runtime (const struct runc_cmdline *c)
-{
-  if (c->shim_runtime)
-    return c->shim_runtime;
-  const char *e = getenv ("PODSHIM_DELEGATE");
-  return e && *e ? e : "runc";
-}
-
-char *
-delegate_root (const struct runc_cmdline *c)
-{
-  char *r = NULL;
-  if (c->root)
-    r = strdup (c->root);
-  else
-    {
-      const char *rt = delegate_runtime (c);
-      const char *base = strrchr (rt, '/');
-      base = base ? base + 1 : rt;
-      const char *name = strcmp (base, "crun") == 0 ? "crun" : "runc";
-      const char *xdg = getenv ("XDG_RUNTIME_DIR");
-      if (geteuid () != 0 && xdg && *xdg)
-        {
-          if (asprintf (&r, "%s/%s", xdg, name) < 0)
-            r = NULL;
-        }
-      else if (asprintf (&r, "/run/%s", name) < 0)
-        r = NULL;
-    }
-  if (r == NULL)
-    abort ();
-  return r;
-}
 
 static void
 log_argv (const struct runc_cmdline *c, const char *rt)
@@ -135,4 +104,46 @@ exit_like (int status)
       exit (128 + sig);
     }
   exit (1);
+}
+
+static int
+read_pid_file (const char *path, pid_t *ret)
+{
+  cleanup_free char *buf = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (read_file_at (AT_FDCWD, path, 0, 64, &buf, NULL, &e) < 0)
+    return -1;
+  char *end;
+  long v = strtol (buf, &end, 10);
+  if (end == buf || v <= 0 || v > INT32_MAX)
+    return -1;
+  *ret = (pid_t)v;
+  return 0;
+}
+
+pid_t
+delegate_init_pid (const struct runc_cmdline *c, const char *root)
+{
+  pid_t pid = 0;
+  if (c->pid_file && read_pid_file (c->pid_file, &pid) == 0)
+    return pid;
+  static const char *const files[] = { "state.json", "status", NULL };
+  static const char *const keys[] = { "init_process_pid", "pid", NULL };
+  for (int i = 0; files[i]; i++)
+    {
+      cleanup_free char *p = NULL, *buf = NULL;
+      size_t len;
+      cleanup_error struct podshim_error *e = NULL;
+      cleanup_json yajl_val doc = NULL;
+      if (asprintf (&p, "%s/%s/%s", root, c->id, files[i]) < 0)
+        return 0;
+      if (read_file_at (AT_FDCWD, p, O_NOFOLLOW, 16 * 1024 * 1024, &buf, &len, &e) < 0
+          || json_parse (buf, len, p, &doc, &e) < 0)
+        continue;
+      yajl_val v = json_get (doc, keys[i]);
+      if (v && v->type == yajl_t_number && (v->u.number.flags & YAJL_NUMBER_INT_VALID)
+          && v->u.number.i > 0 && v->u.number.i <= INT32_MAX)
+        return (pid_t)v->u.number.i;
+    }
+  return 0;
 }

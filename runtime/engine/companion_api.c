@@ -3,6 +3,7 @@
 #include "config.h"
 #include "companion.h"
 #include "fsutil.h"
+#include "dockerapi.h"
 #include "http.h"
 #include "log.h"
 #include "pod.h"
@@ -28,78 +29,23 @@
 
 static const char *const label_path[] = { "Config", "Labels", NULL };
 
-struct api
-{
-  char *sock;
-};
-
-/* The API's own message ({"message": ...}) or the start of the body. Owned. */
-static char *
-api_message (const struct http_response *r)
-{
-  cleanup_json yajl_val doc = NULL;
-  cleanup_error struct podshim_error *e = NULL;
-  const char *m = NULL;
-  if (r->body_len && json_parse (r->body, r->body_len, "API answer", &doc, &e) == 0)
-    m = json_get_string (doc, "message");
-  char *out = NULL;
-  if (asprintf (&out, "%.400s", m ? m : r->body ? r->body : "") < 0)
-    abort ();
-  for (char *p = out; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
-  return out;
-}
-
-static int
-api_call (const struct api *a, const char *method, const char *path, const char *body,
-          int timeout_ms, struct http_response *ret, struct podshim_error **err)
-{
-  cleanup_free char *full = NULL;
-  if (asprintf (&full, "/v1.41%s", path) < 0)
-    abort ();
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: Docker API: %s %s", method, full);
-  return http_request (a->sock, method, full, body, body ? strlen (body) : 0, timeout_ms, ret, err);
-}
-
-/* s %-escaped for a URL's path segment or query value. Owned. */
-static char *
-url_escape (const char *s)
-{
-  char *out = malloc (strlen (s) * 3 + 1);
-  if (out == NULL)
-    abort ();
-  size_t o = 0;
-  for (; *s; s++)
-    {
-      unsigned char c = (unsigned char)*s;
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-          || c == '_' || c == '.' || c == '~')
-        out[o++] = (char)c;
-      else
-        o += (size_t)sprintf (out + o, "%%%02X", c);
-    }
-  out[o] = '\0';
-  return out;
-}
-
 /* Pulls image when the node lacks it. */
 static int
-ensure_image (const struct api *a, const char *image, struct podshim_error **err)
+ensure_image (struct docker_api *a, const char *image, struct podshim_error **err)
 {
-  cleanup_free char *esc = url_escape (image);
+  cleanup_free char *esc = docker_url_escape (image);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/images/%s/json", esc) < 0)
     abort ();
   {
     cleanup_http_response struct http_response r = { 0 };
-    if (api_call (a, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
+    if (docker_api_call (a, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
       return -1;
     if (r.status == 200)
       return 0;
     if (r.status != 404)
       {
-        cleanup_free char *m = api_message (&r);
+        cleanup_free char *m = docker_api_message (&r);
         return podshim_error_set (err, 0, "image `%s`: %s (HTTP %d)", image, m, r.status);
       }
   }
@@ -117,19 +63,19 @@ ensure_image (const struct api *a, const char *image, struct podshim_error **err
       *colon = '\0';
       tag = colon + 1;
     }
-  cleanup_free char *resc = url_escape (repo);
-  cleanup_free char *tesc = url_escape (tag ? tag : "");
+  cleanup_free char *resc = docker_url_escape (repo);
+  cleanup_free char *tesc = docker_url_escape (tag ? tag : "");
   cleanup_free char *pull = NULL;
   if (asprintf (&pull, "/images/create?fromImage=%s%s%s", resc, tag ? "&tag=" : "", tag ? tesc : "")
       < 0)
     abort ();
   podshim_log (PODSHIM_LOG_INFO, "podshim: pulling image `%s` for a companion", image);
   cleanup_http_response struct http_response r = { 0 };
-  if (api_call (a, "POST", pull, "", PULL_TIMEOUT_MS, &r, err) < 0)
+  if (docker_api_call (a, "POST", pull, "", PULL_TIMEOUT_MS, &r, err) < 0)
     return podshim_error_wrap (err, "cannot pull image `%s`", image);
   if (r.status != 200)
     {
-      cleanup_free char *m = api_message (&r);
+      cleanup_free char *m = docker_api_message (&r);
       return podshim_error_set (err, 0, "image `%s` is not on this node and cannot be pulled: %s",
                                 image, m);
     }
@@ -154,34 +100,34 @@ ensure_image (const struct api *a, const char *image, struct podshim_error **err
 }
 
 static int
-api_remove (const struct api *a, const char *id, struct podshim_error **err)
+api_remove (struct docker_api *a, const char *id, struct podshim_error **err)
 {
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/%s?force=1&v=1", id) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (api_call (a, "DELETE", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
+  if (docker_api_call (a, "DELETE", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
     return -1;
   if (r.status != 204 && r.status != 404)
     {
-      cleanup_free char *m = api_message (&r);
+      cleanup_free char *m = docker_api_message (&r);
       return podshim_error_set (err, 0, "cannot remove container `%.64s`: %s", id, m);
     }
   return 0;
 }
 
 static int
-api_start (const struct api *a, const char *id, struct podshim_error **err)
+api_start (struct docker_api *a, const char *id, struct podshim_error **err)
 {
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/%s/start", id) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (api_call (a, "POST", path, NULL, API_TIMEOUT_MS * 4, &r, err) < 0)
+  if (docker_api_call (a, "POST", path, NULL, API_TIMEOUT_MS * 4, &r, err) < 0)
     return -1;
   if (r.status != 204 && r.status != 304)
     {
-      cleanup_free char *m = api_message (&r);
+      cleanup_free char *m = docker_api_message (&r);
       return podshim_error_set (err, 0, "cannot start it: %s", m);
     }
   return 0;
@@ -190,19 +136,19 @@ api_start (const struct api *a, const char *id, struct podshim_error **err)
 /* Finds container `name`: 1 and *ret_id when it is a companion of anchor_id;
  * 0 when absent (a stale companion of another anchor is removed first). */
 static int
-find_companion (const struct api *a, const char *name, const char *anchor_id, char **ret_id,
+find_companion (struct docker_api *a, const char *name, const char *anchor_id, char **ret_id,
                 struct podshim_error **err)
 {
-  cleanup_free char *esc = url_escape (name);
+  cleanup_free char *esc = docker_url_escape (name);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/%s/json", esc) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (api_call (a, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
+  if (docker_api_call (a, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
     return -1;
   if (r.status == 404)
     return 0;
-  cleanup_free char *m = api_message (&r);
+  cleanup_free char *m = docker_api_message (&r);
   if (r.status != 200)
     return podshim_error_set (err, 0, "cannot inspect container `%s`: %s", name, m);
   cleanup_json yajl_val doc = NULL;
@@ -228,23 +174,23 @@ find_companion (const struct api *a, const char *name, const char *anchor_id, ch
 }
 
 static int
-api_create (const struct api *a, const char *name, yajl_val body, char **ret_id,
+api_create (struct docker_api *a, const char *name, yajl_val body, char **ret_id,
             struct podshim_error **err)
 {
   cleanup_free char *doc = NULL;
   size_t dlen;
   if (json_emit (body, &doc, &dlen, err) < 0)
     return -1;
-  cleanup_free char *esc = url_escape (name);
+  cleanup_free char *esc = docker_url_escape (name);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/create?name=%s", esc) < 0)
     abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (api_call (a, "POST", path, doc, API_TIMEOUT_MS, &r, err) < 0)
+  if (docker_api_call (a, "POST", path, doc, API_TIMEOUT_MS, &r, err) < 0)
     return -1;
   if (r.status != 201)
     {
-      cleanup_free char *m = api_message (&r);
+      cleanup_free char *m = docker_api_message (&r);
       return podshim_error_set (err, 0, "cannot create it: %s", m);
     }
   cleanup_json yajl_val d = NULL;
@@ -262,7 +208,7 @@ api_create (const struct api *a, const char *name, yajl_val body, char **ret_id,
  * when all is set). On failure removes what it created, and err names the
  * companion. ret_deferred: IDs left to start (NULL-terminated, owned). */
 static int
-reconcile (const struct api *a, const char *anchor_id, yajl_val plan, bool all,
+reconcile (struct docker_api *a, const char *anchor_id, yajl_val plan, bool all,
            char ***ret_deferred, struct podshim_error **err)
 {
   size_t n = plan->type == yajl_t_array ? plan->u.array.len : 0;
@@ -348,16 +294,21 @@ detach (int keep)
   return true;
 }
 
-/* Waits until the API answers /_ping (up to API_WAIT_S). */
+/* Waits until the API answers /_ping (up to API_WAIT_S) at a version
+   podshim speaks; false, logged, when it answers at none. */
 static bool
-wait_api (const struct api *a)
+wait_api (struct docker_api *a)
 {
   for (int i = 0; i < API_WAIT_S; i++)
     {
-      cleanup_http_response struct http_response r = { 0 };
       cleanup_error struct podshim_error *e = NULL;
-      if (api_call (a, "GET", "/_ping", NULL, PING_TIMEOUT_MS, &r, &e) == 0 && r.status == 200)
+      if (docker_api_ping (a, PING_TIMEOUT_MS, &e) == 0)
         return true;
+      if (e->errno_ == 0)
+        {
+          podshim_log (PODSHIM_LOG_ERROR, "podshim: %s", e->msg);
+          return false;
+        }
       sleep (1);
     }
   return false;
@@ -411,16 +362,21 @@ int
 companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *plan,
                  struct podshim_error **err)
 {
-  struct api a = { 0 };
-  cleanup_free char *sock = a.sock = companion_docker_socket (ctx, err);
+  cleanup_free char *sock = companion_docker_socket (ctx, err);
   if (sock == NULL)
     return -1;
+  struct docker_api a = { .sock = sock };
   cleanup_json yajl_val doc = NULL;
   if (json_parse (plan, strlen (plan), "companion plan", &doc, err) < 0)
     return -1;
-  cleanup_http_response struct http_response r = { 0 };
   cleanup_error struct podshim_error *pe = NULL;
-  if (api_call (&a, "GET", "/_ping", NULL, PING_TIMEOUT_MS, &r, &pe) < 0)
+  if (docker_api_ping (&a, PING_TIMEOUT_MS, &pe) < 0 && pe->errno_ == 0)
+    {
+      /* It answers, at no version podshim speaks. */
+      *err = steal_pointer (&pe);
+      return podshim_error_wrap (err, "companions of `%.12s`", anchor_id);
+    }
+  if (pe)
     {
       /* dockerd restores containers before it serves the API: never wait
          for it here. */
@@ -478,8 +434,8 @@ void
 companion_remove_detached (const struct shim_ctx *ctx, const char *anchor_id)
 {
   cleanup_error struct podshim_error *e = NULL;
-  struct api a = { 0 };
-  cleanup_free char *sock = a.sock = companion_docker_socket (ctx, &e);
+  cleanup_free char *sock = companion_docker_socket (ctx, &e);
+  struct docker_api a = { .sock = sock };
   if (sock == NULL)
     return;
   /* Held by the worker until it is done: a start of the anchor waits. */
@@ -491,13 +447,13 @@ companion_remove_detached (const struct shim_ctx *ctx, const char *anchor_id)
   cleanup_free char *q = NULL;
   if (asprintf (&q, "{\"label\":[\"%s=%s\"]}", COMPANION_OF_LABEL, anchor_id) < 0)
     _exit (1);
-  cleanup_free char *filt = url_escape (q);
+  cleanup_free char *filt = docker_url_escape (q);
   cleanup_free char *path = NULL;
   if (asprintf (&path, "/containers/json?all=1&filters=%s", filt) < 0)
     _exit (1);
   cleanup_http_response struct http_response r = { 0 };
   cleanup_json yajl_val list = NULL;
-  if (api_call (&a, "GET", path, NULL, API_TIMEOUT_MS, &r, &e) < 0 || r.status != 200
+  if (docker_api_call (&a, "GET", path, NULL, API_TIMEOUT_MS, &r, &e) < 0 || r.status != 200
       || json_parse (r.body, r.body_len, "container list", &list, &e) < 0
       || list->type != yajl_t_array)
     {
@@ -560,8 +516,8 @@ companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
                      "companion `%s` of `%.12s` refused: its anchor is not running in pod `%s`"
                      " (a companion never runs without its anchor); it is being removed",
                      name ? name : "?", of, key);
-  struct api a = { 0 };
-  cleanup_free char *sock = a.sock = companion_docker_socket (ctx, &e);
+  cleanup_free char *sock = companion_docker_socket (ctx, &e);
+  struct docker_api a = { .sock = sock };
   if (sock == NULL || !detach (-1))
     return -1;
   cleanup_error struct podshim_error *e2 = NULL;
@@ -577,7 +533,7 @@ companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
     _exit (1);
   cleanup_http_response struct http_response r = { 0 };
   cleanup_json yajl_val doc = NULL;
-  if (api_call (&a, "GET", path, NULL, API_TIMEOUT_MS, &r, &e2) == 0 && r.status == 200
+  if (docker_api_call (&a, "GET", path, NULL, API_TIMEOUT_MS, &r, &e2) == 0 && r.status == 200
       && json_parse (r.body, r.body_len, "container inspect", &doc, &e2) == 0)
     {
       const char *const running[] = { "State", "Running", NULL };

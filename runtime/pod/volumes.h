@@ -4,7 +4,7 @@
 
 #include "error.h"
 #include "json.h"
-#include "member.h"
+#include "ctx.h"
 #include "pod.h"
 #include "podcfg.h"
 #include "sandbox.h"
