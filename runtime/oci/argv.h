@@ -43,7 +43,7 @@ struct runc_cmdline
   const char *id;     /* the first positional argument */
   int n_positional;
   /* The first argument podshim cannot classify with certainty (an option
-   * neither runc 1.1-1.3 nor crun has, or a value option without its value),
+   * neither runc 1.1-1.4 nor crun has, or a value option without its value),
    * or NULL. A pod member's command line must have none. */
   const char *uncertain;
   bool detach;
