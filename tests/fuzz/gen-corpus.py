@@ -147,6 +147,24 @@ def generate():
     ]):
         write("fuzz_template", "seed-%02d" % (i + 2), s)
 
+    # fuzz_install: daemon.json as install and uninstall read it, and the
+    # memory install keeps beside it (each input is tried as both).
+    for i, s in enumerate([
+        "", " \n",
+        '{"debug":true,"log-opts":{"max-size":"10m"},"big":123456789012345678901234567890,'
+        '"default-runtime":"runc","runtimes":{"crun":{"path":"/usr/bin/crun","runtimeArgs":["--x"]}}}',
+        '{"runtimes":{"podshim":{"path":"/opt/podshim","runtimeArgs":["--podshim-state","/s"]}},'
+        '"default-runtime":"podshim"}',
+        '{"runtimes":{"podshim":{"path":"/a"},"podshim":{"path":"/b"}},"runtimes":{}}',
+        '{"runtimes":[]}', '{"runtimes":{"podshim":"x"}}', '{"default-runtime":null}', "[1]",
+        '{"a": /* c */ 1}',
+        '{"path":"/usr/sbin/podshim","created_runtimes":true,"created_entry":true,'
+        '"previous_path":null,"set_default":true,"previous_default":"runc"}',
+        '{"path":"/x","created_runtimes":false,"created_entry":false,"previous_path":"/y",'
+        '"set_default":false,"previous_default":null}',
+    ]):
+        write("fuzz_install", "seed-%02d" % i, s)
+
 
 def files(top):
     out = {}
