@@ -63,4 +63,11 @@ int spawn_wait (struct spawn_proc *sp, const char *what, int *ret_status,
 int spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
                struct podshim_error **err);
 
+/* Runs argv (looked up in PATH) with its stdout into *ret (NUL-terminated,
+ * owned), stdin and stderr ours, and returns its wait status in *ret_status.
+ * More than max bytes of output is an error whose errno_ is EFBIG; a child
+ * that cannot exec exits 127, as a shell's would. */
+int spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
+                   struct podshim_error **err);
+
 #endif
