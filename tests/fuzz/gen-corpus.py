@@ -165,6 +165,20 @@ def generate():
     ]):
         write("fuzz_install", "seed-%02d" % i, s)
 
+    # fuzz_dockerpod: a daemon's /info, a shim's environ, the docker CLI's
+    # argv (NUL-separated), an API version (each input is tried as all).
+    for i, s in enumerate([
+        '{"DefaultRuntime":"podshim","Runtimes":{"runc":{"path":"runc"},"podshim":{"path":'
+        '"/usr/sbin/podshim","runtimeArgs":["--podshim-state","/srv/ps"]}}}',
+        '{"Runtimes":{"x":{"path":"/opt/podshim"},"podshim":{"path":3}}}',
+        "PATH=/bin\0PODSHIM_STATE=/run/ps\0PODSHIM_DATA=/d\0",
+        "PODSHIM_STATE=", "PODSHIM_STATE=/cut",
+        "docker-pod\0-H\0unix:///d.sock\0--context=x\0-D\0pod\0ls\0--format\0json",
+        "docker-pod\0-Hunix:///a\0--tlsverify\0pod", "docker-pod\0--host", "docker-pod\0-host\0x",
+        "1.41", "1.52", "2.0", "1.x",
+    ]):
+        write("fuzz_dockerpod", "seed-%02d" % i, s)
+
 
 def files(top):
     out = {}
