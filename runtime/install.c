@@ -322,6 +322,7 @@ install_docker_revert (yajl_val doc, const struct install_memory *mem, struct in
       if (add_change (ch, "runtimes", runtimes, NULL, err) < 0)
         return -1;
       json_object_remove (doc, "runtimes");
+      ch->runtimes_removed = true;
     }
   else if (entry)
     {

@@ -63,6 +63,9 @@ struct install_changes
   /* dockerd keeps its default runtime across a reload when daemon.json no
      longer names one: only a restart applies the change. */
   bool needs_restart;
+  /* `runtimes` removed: a reload keeps the runtimes dockerd has (podshim
+     stays registered, unused, until dockerd restarts). */
+  bool runtimes_removed;
 };
 
 void install_changes_free (struct install_changes *ch);

@@ -131,8 +131,9 @@ dockerd_of (const char *file)
 
 /* The one command that makes dockerd read file again. */
 static void
-print_apply (FILE *out, const char *file, bool restart)
+print_apply (FILE *out, const char *file, const struct install_changes *ch)
 {
+  bool restart = ch->needs_restart;
   bool systemd = access ("/run/systemd/system", F_OK) == 0;
   bool default_file = strcmp (file, INSTALL_DAEMON_JSON_DEFAULT) == 0;
   pid_t pid = dockerd_of (file);
@@ -149,6 +150,9 @@ print_apply (FILE *out, const char *file, bool restart)
     fprintf (out, "to apply, %s: kill -HUP $(pidof dockerd)\n", why);
   else
     fprintf (out, "to apply, %s: the dockerd started with --config-file %s\n", why, file);
+  if (ch->runtimes_removed && !restart)
+    fprintf (out, "(a reload keeps the runtimes dockerd has when daemon.json names none: podshim "
+                  "stays registered, unused, until dockerd restarts)\n");
 }
 
 static void
@@ -236,7 +240,7 @@ docker_run (bool uninstall, const char *file, bool set_default, bool dry_run, FI
   print_changes (out, file, &ch, dry_run);
   if (dry_run)
     {
-      print_apply (out, file, ch.needs_restart);
+      print_apply (out, file, &ch);
       return 0;
     }
 
@@ -278,7 +282,7 @@ docker_run (bool uninstall, const char *file, bool set_default, bool dry_run, FI
     fprintf (out, "written; the previous content is in %s\n", bak_path);
   else
     fprintf (out, "written\n");
-  print_apply (out, file, ch.needs_restart);
+  print_apply (out, file, &ch);
   return 0;
 }
 

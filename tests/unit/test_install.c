@@ -88,8 +88,10 @@ test_empty_file (void **state)
   out = compact (doc);
   assert_string_equal (out, "{}");
   free (out);
-  /* dockerd keeps its default across a reload that names none. */
+  /* dockerd keeps its default across a reload that names none, and its
+     runtimes when there is no `runtimes`. */
   assert_true (ch.needs_restart);
+  assert_true (ch.runtimes_removed);
   install_changes_free (&ch);
   install_memory_free (&m);
   yajl_tree_free (doc);
@@ -226,6 +228,7 @@ test_revert_without_memory (void **state)
   assert_string_equal (out, "{\"runtimes\":{\"crun\":{}}}");
   free (out);
   assert_false (ch.needs_restart);
+  assert_false (ch.runtimes_removed);
   install_changes_free (&ch);
   install_memory_free (&m);
   yajl_tree_free (doc);
