@@ -205,7 +205,7 @@ dockerapi_pick_version (const char *v, const char *max, char out[16])
       a = ma;
       b = mb;
     }
-  snprintf (out, 16, "%ld.%ld", a, b);
+  snprintf (out, 16, "%u.%u", (unsigned)a % 100u, (unsigned)b % 1000u);
   return true;
 }
 
