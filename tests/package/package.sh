@@ -8,7 +8,9 @@
 #    line first, then the tree's version), the docker CLI plugin's metadata,
 #    the man pages render; the conffile is harmless (list passes through
 #    byte for byte with it as the class config); the pod suite's pods.sh
-#    passes with the packaged (hardened, dpkg-buildflags) binaries;
+#    passes with the packaged (hardened, dpkg-buildflags) binaries; a
+#    private dockerd on the daemon.json its own `install docker --default`
+#    wrote runs a two-member pod, which the packaged `docker pod ls` shows;
 #  - the static tarball: its checksum, its file list, every binary static,
 #    pods.sh passes with its binaries.
 set -uo pipefail
@@ -107,6 +109,34 @@ pods_with() {
 }
 check "tests/pod/pods.sh passes with the packaged binaries" \
 	pods_with "$X/usr/sbin/podshim" "$X/usr/libexec/podshim/podshim-pause"
+
+# The packaged podshim as a private dockerd's default runtime, registered by
+# its own `install docker --default`: a two-member pod, `docker pod ls`
+# through the packaged plugin.
+D=$(mktemp -d /tmp/pkgd.XXXXXX)
+at_exit "$SRC/hack/dockerd" stop "$D"
+if PODSHIM=$X/usr/sbin/podshim PODSHIM_PAUSE=$X/usr/libexec/podshim/podshim-pause \
+	PODSHIM_DOCKERD_INSTALL=1 "$SRC/hack/dockerd" start "$D" >"$T/dockerd.log" 2>&1 &&
+	"$SRC/hack/images" "$D" busybox >>"$T/dockerd.log" 2>&1; then
+	ok "a private dockerd on the daemon.json the packaged podshim's install docker --default wrote"
+else
+	not_ok "a private dockerd with the packaged podshim" "$(tail -n 20 "$T/dockerd.log")"
+fi
+dk() { DOCKER_HOST=unix://$D/docker.sock DOCKER_CONFIG=$D/cli timeout 120 docker "$@"; }
+mkdir -p "$D/cli"
+jq -n --arg d "$X/usr/libexec/docker/cli-plugins" '{cliPluginsExtraDirs: [$d]}' >"$D/cli/config.json"
+is "its runtime is the packaged podshim" "$(jq -r .runtimes.podshim.path "$D/daemon.json")" "$X/usr/sbin/podshim"
+APP='mkdir -p /www && echo hello-from-app >/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www'
+check "docker run app in pod duo" dk run -d --name app --label podshim.pod=duo podshim/busybox sh -c "$APP"
+check "docker run side in pod duo, --network none" \
+	dk run -d --name side --label podshim.pod=duo --network none podshim/busybox sleep 1000
+check "side reaches app over 127.0.0.1" \
+	wait_for -n 50 -s 0.2 dk exec side timeout 10 wget -qO- http://127.0.0.1:8080/
+out=$(dk pod ls 2>&1)
+diag "$out"
+like "docker pod ls (the packaged plugin) shows both members of duo" "$out" \
+	'duo +- +app +podshim/busybox +running.*duo +- +side +podshim/busybox +running'
+dk rm -f app side >/dev/null 2>&1
 
 # --- the static tarball ----------------------------------------------------------
 check "the tarball's sha256" sh -c "cd '$T/out' && sha256sum -c '$(basename "$TGZ").sha256'"
