@@ -2,6 +2,7 @@
 #include "dockerapi.h"
 #include "fsutil.h"
 #include "http.h"
+#include "pod.h"
 #include "spawn.h"
 
 #include <fcntl.h>
@@ -271,4 +272,21 @@ dockerapi_get (const struct dockerapi *a, const char *path, yajl_val *ret,
   if (asprintf (&full, "/v%s%s", a->version, path) < 0)
     abort ();
   return get_json (a, full, ret, err);
+}
+
+int
+dockerapi_inspect (const struct dockerapi *a, const char *id, yajl_val *ret,
+                   struct podshim_error **err)
+{
+  if (!container_id_valid (id))
+    {
+      podshim_error_set (err, 0, "`%.100s` is no container ID", id);
+      if (err && *err)
+        (*err)->errno_ = ENOENT;
+      return -1;
+    }
+  cleanup_free char *q = NULL;
+  if (asprintf (&q, "/containers/%s/json", id) < 0)
+    abort ();
+  return dockerapi_get (a, q, ret, err);
 }

@@ -59,6 +59,11 @@ int dockerapi_open (const char *host, struct dockerapi *ret, struct podshim_erro
 int dockerapi_get (const struct dockerapi *a, const char *path, yajl_val *ret,
                    struct podshim_error **err);
 
+/* GET /containers/ID/json. An ID that is no container ID is an error whose
+ * errno_ is ENOENT, as a 404. */
+int dockerapi_inspect (const struct dockerapi *a, const char *id, yajl_val *ret,
+                       struct podshim_error **err);
+
 /* The version the daemon serves, capped at max ("1.41" style); pure, for
  * tests. Returns false when v is not MAJOR.MINOR. */
 bool dockerapi_pick_version (const char *v, const char *max, char out[16]);

@@ -162,14 +162,9 @@ find_state (const struct dockerapi *a, const char *explicit, const char *path, y
   for (size_t i = 0; i < list->u.array.len && tried < PROBE_MAX; i++)
     {
       const char *id = json_get_string (list->u.array.values[i], "Id");
-      if (id == NULL || !container_id_valid (id))
-        continue;
-      cleanup_free char *q = NULL;
-      if (asprintf (&q, "/containers/%s/json", id) < 0)
-        abort ();
       cleanup_json yajl_val c = NULL;
       cleanup_error struct podshim_error *e = NULL;
-      if (dockerapi_get (a, q, &c, &e) < 0)
+      if (id == NULL || dockerapi_inspect (a, id, &c, &e) < 0)
         continue; /* gone meanwhile */
       tried++;
       yajl_val pid = json_get (json_get_object (c, "State"), "Pid");
@@ -241,28 +236,14 @@ member_view_free (struct member_view *v)
   memset (v, 0, sizeof (*v));
 }
 
-static char *
-dup_or_null (const char *s)
-{
-  char *r = s ? strdup (s) : NULL;
-  if (s && r == NULL)
-    abort ();
-  return r;
-}
-
 static int
 member_view (const struct dockerapi *a, const char *id, struct member_view *ret,
              struct podshim_error **err)
 {
   memset (ret, 0, sizeof (*ret));
-  if (!container_id_valid (id))
-    return 0;
-  cleanup_free char *q = NULL;
-  if (asprintf (&q, "/containers/%s/json", id) < 0)
-    abort ();
   cleanup_json yajl_val c = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (dockerapi_get (a, q, &c, &e) < 0)
+  if (dockerapi_inspect (a, id, &c, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
         return 0; /* not this daemon's, or removed */
@@ -272,10 +253,10 @@ member_view (const struct dockerapi *a, const char *id, struct member_view *ret,
   const char *name = json_get_string (c, "Name");
   yajl_val st = json_get_object (c, "State");
   ret->known = true;
-  ret->container = dup_or_null (name && name[0] == '/' ? name + 1 : name);
-  ret->image = dup_or_null (json_get_string (json_get_object (c, "Config"), "Image"));
-  ret->status = dup_or_null (json_get_string (st, "Status"));
-  ret->health = dup_or_null (json_get_string (json_get_object (st, "Health"), "Status"));
+  ret->container = xstrdup_or_null (name && name[0] == '/' ? name + 1 : name);
+  ret->image = xstrdup_or_null (json_get_string (json_get_object (c, "Config"), "Image"));
+  ret->status = xstrdup_or_null (json_get_string (st, "Status"));
+  ret->health = xstrdup_or_null (json_get_string (json_get_object (st, "Health"), "Status"));
   return 0;
 }
 
@@ -375,6 +356,17 @@ gen_str (yajl_val obj, const char *key, const char *v)
 }
 
 static int
+print_json (yajl_val doc, FILE *out, struct podshim_error **err)
+{
+  cleanup_free char *text = NULL;
+  size_t len;
+  if (json_emit_pretty (doc, &text, &len, err) < 0)
+    return -1;
+  fwrite (text, 1, len, out);
+  return 0;
+}
+
+static int
 print_ls (const struct pod_view *pods, size_t n, bool json, FILE *out, struct podshim_error **err)
 {
   cleanup_table struct table t = { 0 };
@@ -455,12 +447,7 @@ print_ls (const struct pod_view *pods, size_t n, bool json, FILE *out, struct po
       table_print (&t, out);
       return 0;
     }
-  cleanup_free char *text = NULL;
-  size_t len;
-  if (json_emit_pretty (doc, &text, &len, err) < 0)
-    return -1;
-  fwrite (text, 1, len, out);
-  return 0;
+  return print_json (doc, out, err);
 }
 
 /* podshim's inspect output, each member_details entry given its container's
@@ -499,12 +486,7 @@ print_inspect (struct pod_view *pods, size_t n, yajl_val list, const char *name,
     }
   if (doc->u.array.len == 0)
     return podshim_error_set (err, 0, "no pod named `%s` on this daemon", name);
-  cleanup_free char *text = NULL;
-  size_t len;
-  if (json_emit_pretty (doc, &text, &len, err) < 0)
-    return -1;
-  fwrite (text, 1, len, out);
-  return 0;
+  return print_json (doc, out, err);
 }
 
 static int

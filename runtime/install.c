@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 /* Bound on every string of a memory file. */
+#define PATH_KEY "runtimes." INSTALL_RUNTIME_NAME ".path"
 #define MEMORY_STRING_MAX 4096
 
 void
@@ -30,17 +31,6 @@ install_changes_free (struct install_changes *ch)
       free (ch->c[i].after);
     }
   memset (ch, 0, sizeof (*ch));
-}
-
-static char *
-xstrdup_or_null (const char *s)
-{
-  if (s == NULL)
-    return NULL;
-  char *r = strdup (s);
-  if (r == NULL)
-    abort ();
-  return r;
 }
 
 /* A string (or absent/null: NULL) member of a memory file. */
@@ -135,6 +125,26 @@ add_change (struct install_changes *ch, const char *key, yajl_val before, yajl_v
   ch->c[ch->n].before = b;
   ch->c[ch->n].after = a;
   ch->n++;
+  return 0;
+}
+
+/* Sets obj[name] to the string value, or removes it (value NULL), recording
+ * the change under key. */
+static int
+set_string (struct install_changes *ch, const char *key, yajl_val obj, const char *name,
+            const char *value, struct podshim_error **err)
+{
+  yajl_val v = value ? json_new_string (value) : NULL;
+  if (add_change (ch, key, json_get (obj, name), v, err) < 0)
+    {
+      if (v)
+        yajl_tree_free (v);
+      return -1;
+    }
+  if (v)
+    json_object_set (obj, name, v);
+  else
+    json_object_remove (obj, name);
   return 0;
 }
 
@@ -244,28 +254,12 @@ install_docker_apply (yajl_val doc, const char *path, bool set_default,
       if (add_change (ch, "runtimes." INSTALL_RUNTIME_NAME, NULL, entry, err) < 0)
         return -1;
     }
-  else if (cur_path == NULL || strcmp (cur_path, path) != 0)
-    {
-      yajl_val v = json_new_string (path);
-      if (add_change (ch, "runtimes." INSTALL_RUNTIME_NAME ".path", json_get (entry, "path"), v,
-                      err)
-          < 0)
-        {
-          yajl_tree_free (v);
-          return -1;
-        }
-      json_object_set (entry, "path", v);
-    }
-  if (set_default && !is_default)
-    {
-      yajl_val v = json_new_string (INSTALL_RUNTIME_NAME);
-      if (add_change (ch, "default-runtime", dflt, v, err) < 0)
-        {
-          yajl_tree_free (v);
-          return -1;
-        }
-      json_object_set (doc, "default-runtime", v);
-    }
+  else if ((cur_path == NULL || strcmp (cur_path, path) != 0)
+           && set_string (ch, PATH_KEY, entry, "path", path, err) < 0)
+    return -1;
+  if (set_default && !is_default
+      && set_string (ch, "default-runtime", doc, "default-runtime", INSTALL_RUNTIME_NAME, err) < 0)
+    return -1;
   *ret_mem = m;
   memset (&m, 0, sizeof (m));
   return 0;
@@ -295,26 +289,9 @@ install_docker_revert (yajl_val doc, const struct install_memory *mem, struct in
   if (entry && ours && !mem->created_entry)
     {
       /* The entry was there before install: its path goes back. */
-      if (mem->previous_path == NULL)
-        {
-          if (add_change (ch, "runtimes." INSTALL_RUNTIME_NAME ".path", json_get (entry, "path"),
-                          NULL, err)
-              < 0)
-            return -1;
-          json_object_remove (entry, "path");
-        }
-      else if (strcmp (mem->previous_path, cur_path) != 0)
-        {
-          yajl_val v = json_new_string (mem->previous_path);
-          if (add_change (ch, "runtimes." INSTALL_RUNTIME_NAME ".path", json_get (entry, "path"), v,
-                          err)
-              < 0)
-            {
-              yajl_tree_free (v);
-              return -1;
-            }
-          json_object_set (entry, "path", v);
-        }
+      if ((mem->previous_path == NULL || strcmp (mem->previous_path, cur_path) != 0)
+          && set_string (ch, PATH_KEY, entry, "path", mem->previous_path, err) < 0)
+        return -1;
     }
   else if (entry && ours && mem->created_runtimes
            && other_keys (runtimes, INSTALL_RUNTIME_NAME) == 0)
@@ -333,23 +310,10 @@ install_docker_revert (yajl_val doc, const struct install_memory *mem, struct in
 
   if (dflt && strcmp (dflt->u.string, INSTALL_RUNTIME_NAME) == 0)
     {
-      if (mem && mem->set_default && mem->previous_default)
-        {
-          yajl_val v = json_new_string (mem->previous_default);
-          if (add_change (ch, "default-runtime", dflt, v, err) < 0)
-            {
-              yajl_tree_free (v);
-              return -1;
-            }
-          json_object_set (doc, "default-runtime", v);
-        }
-      else
-        {
-          if (add_change (ch, "default-runtime", dflt, NULL, err) < 0)
-            return -1;
-          json_object_remove (doc, "default-runtime");
-          ch->needs_restart = true;
-        }
+      const char *back = mem && mem->set_default ? mem->previous_default : NULL;
+      if (set_string (ch, "default-runtime", doc, "default-runtime", back, err) < 0)
+        return -1;
+      ch->needs_restart = back == NULL;
     }
   return 0;
 }
