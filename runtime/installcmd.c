@@ -211,8 +211,12 @@ docker_run (bool uninstall, const char *file, bool set_default, bool dry_run, FI
   if (read_optional (mem_path, INSTALL_MEMORY_MAX, &mbuf, &mlen, NULL, err) < 0)
     return -1;
   cleanup_install_memory struct install_memory old = { 0 };
-  if (mbuf && install_memory_parse (mbuf, mlen, mem_path, &old, err) < 0)
-    return podshim_error_wrap (err, "remove it if %s does not register podshim", file);
+  cleanup_error struct podshim_error *me = NULL;
+  if (mbuf && install_memory_parse (mbuf, mlen, mem_path, &old, &me) < 0)
+    return podshim_error_set (err, 0,
+                              "%s (what install docker keeps beside %s; remove it, and install "
+                              "or uninstall again)",
+                              me->msg, file);
 
   cleanup_install_changes struct install_changes ch = { 0 };
   cleanup_install_memory struct install_memory m = { 0 };

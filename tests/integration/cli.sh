@@ -164,6 +164,12 @@ like "a runtimes that is no object is refused" "$out" "$T/bad2.json: .runtimes. 
 ln -s "$T/orig.json" "$T/link.json"
 out=$("$PODSHIM" install docker --daemon-json "$T/link.json" 2>&1)
 like "a symbolic link is refused, named" "$out" "$T/link.json. is a symbolic link"
+printf '{}' >"$T/mem.json"
+printf '{"path": 3}' >"$T/mem.json.podshim"
+out=$("$PODSHIM" install docker --daemon-json "$T/mem.json" 2>&1)
+like "a damaged memory beside the file is refused, named, with what to do" "$out" \
+	"invalid $T/mem.json.podshim: .path. is not a string.*remove it, and install or uninstall again"
+is "and the file is left untouched" "$(cat "$T/mem.json")" '{}'
 out=$("$PODSHIM" install docker --frobnicate 2>&1)
 like "an unknown option is refused" "$out" 'unknown option `--frobnicate`'
 out=$("$PODSHIM" install nerdctl 2>&1)
