@@ -148,6 +148,9 @@ print_apply (FILE *out, const char *file, const struct install_changes *ch)
     fprintf (out, "to apply, %s: dockerd is pid %d\n", why, (int)pid);
   else if (default_file && !restart)
     fprintf (out, "to apply, %s: kill -HUP $(pidof dockerd)\n", why);
+  else if (!restart)
+    fprintf (out, "to apply, %s: kill -HUP <PID of the dockerd started with --config-file %s>\n",
+             why, file);
   else
     fprintf (out, "to apply, %s: the dockerd started with --config-file %s\n", why, file);
   if (ch->runtimes_removed && !restart)
