@@ -18,7 +18,9 @@ http_response_free (struct http_response *r)
   if (r == NULL)
     return;
   free (r->body);
+  free (r->head);
   r->body = NULL;
+  r->head = NULL;
   r->body_len = 0;
 }
 
@@ -217,6 +219,9 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
+      cleanup_free char *head_copy = strndup (head, (size_t)(p - head));
+      if (head_copy == NULL)
+        abort ();
       size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
@@ -261,8 +266,35 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
       ret->status = status;
       ret->body = body;
       ret->body_len = blen;
+      ret->head = steal_pointer (&head_copy);
       return 0;
     }
+}
+
+char *
+http_response_header (const struct http_response *r, const char *name)
+{
+  size_t nl = strlen (name);
+  const char *p = r->head, *end = p ? p + strlen (p) : NULL, *next;
+  ssize_t n;
+  while (p && (n = get_line (p, end, HTTP_HEADERS_MAX, &next)) > 0)
+    {
+      const char *colon = memchr (p, ':', (size_t)n);
+      if (colon && (size_t)(colon - p) == nl && strncasecmp (p, name, nl) == 0)
+        {
+          const char *v = colon + 1, *ve = p + n;
+          while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+          while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+          char *out = strndup (v, (size_t)(ve - v));
+          if (out == NULL)
+            abort ();
+          return out;
+        }
+      p = next;
+    }
+  return NULL;
 }
 
 char *

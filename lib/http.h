@@ -20,6 +20,7 @@ struct http_response
   int status;
   char *body; /* NUL-terminated (the NUL is not counted) */
   size_t body_len;
+  char *head; /* the final response's header lines, NUL-terminated */
 };
 
 void http_response_free (struct http_response *r);
@@ -35,6 +36,10 @@ cleanup_http_responsep (struct http_response *r)
  * `Content-Length`, or by the end of the bytes. Pure, for tests and fuzzing. */
 int http_response_parse (const char *buf, size_t len, struct http_response *ret,
                          struct podshim_error **err);
+
+/* The value of r's first header `name` (case-insensitive), without
+ * surrounding blanks; NULL when r has none. Owned. */
+char *http_response_header (const struct http_response *r, const char *name);
 
 /* "unix:///path" (or "/path") to the socket path; NULL when it is not a unix
  * address. Owned. */

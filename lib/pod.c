@@ -2,7 +2,6 @@
 #include "pod.h"
 #include "strlist.h"
 #include "fsutil.h"
-#include "statedir.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -10,7 +9,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#define POD_STATE_FILE STATEDIR_POD_STATE
 #define POD_STATE_VERSION 1
 #define POD_STATE_MAX (16 * 1024 * 1024)
 

@@ -10,6 +10,9 @@
 #include "error.h"
 #include "json.h"
 
+/* The file in a pod's directory that holds its state. */
+#define POD_STATE_FILE "pod.json"
+
 enum pod_ns
 {
   POD_NS_NET = 1 << 0,

@@ -199,3 +199,13 @@ spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *
   *ret_status = status;
   return 0;
 }
+
+int
+spawn_run_quiet (char *const *argv)
+{
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_NULL, SPAWN_NULL, SPAWN_NULL } };
+  int status;
+  if (spawn_run (&o, argv[0], &status, NULL) < 0)
+    return -1;
+  return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}

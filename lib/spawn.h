@@ -70,4 +70,8 @@ int spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
 int spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
                    struct podshim_error **err);
 
+/* Runs argv (looked up in PATH) with stdio on /dev/null: its exit status, -1
+ * when it did not run or was killed by a signal. */
+int spawn_run_quiet (char *const *argv);
+
 #endif

@@ -32,7 +32,7 @@
 #define STATEDIR_HOLDER_TEMPLATE "holder-template" /* "PID START" of a holder new ones copy */
 
 /* Entries of a pod directory. */
-#define STATEDIR_POD_STATE "pod.json"
+#define STATEDIR_POD_STATE POD_STATE_FILE
 #define STATEDIR_POD_DATA "data"       /* the pod's data directory, recorded */
 #define STATEDIR_POD_NS "ns"           /* namespaces pinned by an older podshim */
 #define STATEDIR_POD_NET "net"         /* the pod's resolver files */

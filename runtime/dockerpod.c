@@ -2,6 +2,9 @@
 #include "dockerpod.h"
 #include "argv.h"
 #include "dockerapi.h"
+#include "dockercli.h"
+#include "http.h"
+#include "pod.h"
 #include "fsutil.h"
 #include "spawn.h"
 #include "statedir.h"
@@ -31,6 +34,53 @@ static const char help[]
       "Options:\n"
       "  --podshim-state DIR        podshim's state directory, when the daemon's runtime\n"
       "                             configuration does not tell it\n";
+
+#define API_TIMEOUT_MS (15 * 1000)
+
+/* The daemon's Engine API: every call of the plugin goes through api_get. */
+struct api
+{
+  struct docker_api api;
+  const char *host; /* as the CLI named it */
+};
+
+/* GET path: *ret the parsed JSON body of a 200. A 404 is an error whose
+ * errno_ is ENOENT. */
+static int
+api_get (struct api *a, const char *path, yajl_val *ret, struct podshim_error **err)
+{
+  cleanup_http_response struct http_response r = { 0 };
+  if (docker_api_call (&a->api, "GET", path, NULL, API_TIMEOUT_MS, &r, err) < 0)
+    return podshim_error_wrap (err, "Docker API at %s", a->host);
+  if (r.status != 200)
+    {
+      cleanup_free char *m = docker_api_message (&r);
+      podshim_error_set (err, 0, "Docker API at %s: GET %s: %s (HTTP %d)", a->host, path, m,
+                         r.status);
+      if (r.status == 404 && err && *err)
+        (*err)->errno_ = ENOENT;
+      return -1;
+    }
+  return json_parse (r.body, r.body_len, "Docker API answer", ret, err);
+}
+
+/* GET /containers/ID/json; an ID that is none is an error whose errno_ is
+ * ENOENT, as a 404. */
+static int
+api_inspect (struct api *a, const char *id, yajl_val *ret, struct podshim_error **err)
+{
+  if (!container_id_valid (id))
+    {
+      podshim_error_set (err, 0, "`%.100s` is no container ID", id);
+      if (err && *err)
+        (*err)->errno_ = ENOENT;
+      return -1;
+    }
+  cleanup_free char *q = NULL;
+  if (asprintf (&q, "/containers/%s/json", id) < 0)
+    abort ();
+  return api_get (a, q, ret, err);
+}
 
 static bool
 podshim_path (const char *path)
@@ -143,8 +193,8 @@ shim_state (pid_t pid, char **ret_state)
  * else its runtimeArgs, else its containers' shims' environment. 0 and
  * *ret NULL when no container runs (then no pod does either). Owned. */
 static int
-find_state (const struct dockerapi *a, const char *explicit, const char *path, yajl_val args,
-            char **ret, struct podshim_error **err)
+find_state (struct api *a, const char *explicit, const char *path, yajl_val args, char **ret,
+            struct podshim_error **err)
 {
   *ret = NULL;
   if (explicit)
@@ -154,7 +204,7 @@ find_state (const struct dockerapi *a, const char *explicit, const char *path, y
   if (*ret)
     return 0;
   cleanup_json yajl_val list = NULL;
-  if (dockerapi_get (a, "/containers/json", &list, err) < 0)
+  if (api_get (a, "/containers/json", &list, err) < 0)
     return -1;
   if (list->type != yajl_t_array)
     return podshim_error_set (err, 0, "Docker API: /containers/json is not a list");
@@ -164,7 +214,7 @@ find_state (const struct dockerapi *a, const char *explicit, const char *path, y
       const char *id = json_get_string (list->u.array.values[i], "Id");
       cleanup_json yajl_val c = NULL;
       cleanup_error struct podshim_error *e = NULL;
-      if (id == NULL || dockerapi_inspect (a, id, &c, &e) < 0)
+      if (id == NULL || api_inspect (a, id, &c, &e) < 0)
         continue; /* gone meanwhile */
       tried++;
       yajl_val pid = json_get (json_get_object (c, "State"), "Pid");
@@ -237,13 +287,12 @@ member_view_free (struct member_view *v)
 }
 
 static int
-member_view (const struct dockerapi *a, const char *id, struct member_view *ret,
-             struct podshim_error **err)
+member_view (struct api *a, const char *id, struct member_view *ret, struct podshim_error **err)
 {
   memset (ret, 0, sizeof (*ret));
   cleanup_json yajl_val c = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (dockerapi_inspect (a, id, &c, &e) < 0)
+  if (api_inspect (a, id, &c, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
         return 0; /* not this daemon's, or removed */
@@ -281,7 +330,7 @@ pod_view_free (struct pod_view *p)
 
 /* The members of pod: "members" (list) or "member_details" (inspect). */
 static int
-pod_view (const struct dockerapi *a, yajl_val pod, struct pod_view *ret, struct podshim_error **err)
+pod_view (struct api *a, yajl_val pod, struct pod_view *ret, struct podshim_error **err)
 {
   memset (ret, 0, sizeof (*ret));
   ret->pod = pod;
@@ -557,11 +606,15 @@ dockerpod_main (int argc, char **argv, const char *version, FILE *out, struct po
   cleanup_free char *host = NULL;
   if (docker_host_resolve (&g, getenv ("DOCKER_CLI_PLUGIN_ORIGINAL_CLI_COMMAND"), &host, err) < 0)
     return -1;
-  cleanup_dockerapi struct dockerapi a = { 0 };
-  if (dockerapi_open (host, &a, err) < 0)
-    return -1;
+  cleanup_free char *sock = http_unix_path (host);
+  if (sock == NULL)
+    return podshim_error_set (err, 0,
+                              "the daemon is at `%.200s`: docker pod reads this node's pods, "
+                              "from a daemon on a unix socket (unix:///PATH)",
+                              host);
+  struct api a = { .api = { .sock = sock }, .host = host };
   cleanup_json yajl_val info = NULL;
-  if (dockerapi_get (&a, "/info", &info, err) < 0)
+  if (api_get (&a, "/info", &info, err) < 0)
     return -1;
   const char *rt = NULL, *path = NULL;
   yajl_val args = NULL;

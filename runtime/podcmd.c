@@ -1,6 +1,6 @@
 #include "config.h"
 #include "podcmd.h"
-#include "route.h"
+#include "record.h"
 #include "lifecycle.h"
 #include "fsutil.h"
 #include "procutil.h"
@@ -494,7 +494,7 @@ static int
 gc_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, const char *root,
          void *data, struct podshim_error **err)
 {
-  route_gc_records (ctx, rootfd, root);
+  record_gc (ctx, rootfd, root);
   cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, NULL);
   cleanup_close int podsfd = statedir_open_sub (rootfd, STATEDIR_PODS, false, NULL);
   int cdfd = cfd >= 0 ? dup (cfd) : -1;

@@ -37,6 +37,16 @@ PODSHIM=$WRAP_DIR/podshim
 dockerd_up
 images_up busybox
 ln -s "$E2E_DIR/docker.sock" "$API"
+# The API versions the daemon serves: on sid (dockerd 28.5), the meson setup
+# raises the floor to 1.44 (DOCKER_MIN_API_VERSION), as Docker 29 has it, so
+# that podshim must speak the daemon's version, not 1.41.
+if [[ ${PODSHIM_ENGINE:-debian12} == sid ]]; then
+	is "the daemon refuses API versions below 1.44, as Docker 29 does" \
+		"$(docker version --format '{{.Server.MinAPIVersion}}' 2>&1)" 1.44
+else
+	is "the daemon serves API 1.41 at most (dockerd 20.10)" \
+		"$(docker version --format '{{.Server.APIVersion}}' 2>&1)" 1.41
+fi
 like "dockerd runs podshim through the wrapper" "$(docker info --format '{{json .Runtimes}}' 2>&1)" "$WRAP_DIR/podshim"
 
 companions_left() { docker ps -aq --filter label=podshim.companion-of; }
@@ -181,6 +191,16 @@ check "the anchor runs" running late
 sleep 2
 check "no companion yet" gone late.probe
 ln -s "$E2E_DIR/docker.sock" "$API"
+# The API versions the daemon serves: on sid (dockerd 28.5), the meson setup
+# raises the floor to 1.44 (DOCKER_MIN_API_VERSION), as Docker 29 has it, so
+# that podshim must speak the daemon's version, not 1.41.
+if [[ ${PODSHIM_ENGINE:-debian12} == sid ]]; then
+	is "the daemon refuses API versions below 1.44, as Docker 29 does" \
+		"$(docker version --format '{{.Server.MinAPIVersion}}' 2>&1)" 1.44
+else
+	is "the daemon serves API 1.41 at most (dockerd 20.10)" \
+		"$(docker version --format '{{.Server.APIVersion}}' 2>&1)" 1.41
+fi
 check "the companion comes once the API answers" wait_for -n 100 -s 0.2 running late.probe
 check "and reaches its anchor" \
 	wait_for -n 50 -s 0.2 docker exec late.probe grep -qx hello-from-anchor /tmp/got

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "class.h"
+#include "record.h"
 #include "startwait.h"
 
 #include "fuzz.h"

@@ -1,6 +1,6 @@
 /* `docker pod` (the CLI plugin): the input as a daemon's /info (its podshim
  * runtime and that runtime's arguments), as a shim's environ block, as the
- * docker CLI's argv (NUL-separated) and as an API version. Checks: what is
+ * docker CLI's argv (NUL-separated). Checks: what is
  * found lies inside the input and is what it claims to be. */
 #include "config.h"
 
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockerapi.h"
+#include "dockercli.h"
 #include "dockerpod.h"
 
 #include "fuzz.h"
@@ -77,18 +77,6 @@ as_argv (const char *buf, size_t len)
   free (copy);
 }
 
-static void
-as_version (const char *buf, size_t len)
-{
-  char s[24], out[16];
-  size_t n = len < sizeof (s) - 1 ? len : sizeof (s) - 1;
-  memcpy (s, buf, n);
-  s[n] = '\0';
-  if (dockerapi_pick_version (s, DOCKERAPI_VERSION_MAX, out))
-    CHECK (strlen (out) >= 3 && strchr (out, '.') != NULL
-           && strspn (out, "0123456789.") == strlen (out));
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -96,6 +84,5 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   as_info (buf, size);
   as_environ (buf, size);
   as_argv (buf, size);
-  as_version (buf, size);
   return 0;
 }

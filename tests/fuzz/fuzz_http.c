@@ -1,6 +1,8 @@
-/* The Docker API's two parsers of outside input: the input as an HTTP
- * response (framing, limits) and as a companion's label value (the schema).
- * Checks: an accepted response's status and body are within bounds; an
+/* The Docker API's parsers of outside input: the input as an HTTP response
+ * (framing, limits; its API-Version header and its body as /version's answer:
+ * the version podshim speaks) and as a companion's label value (the schema).
+ * Checks: an accepted response's status and body are within bounds, a header
+ * value holds no line break, a picked version is one podshim knows; an
  * accepted companion has an image and gives a plan that parses back. */
 #include "config.h"
 
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "companion.h"
+#include "dockerapi.h"
 #include "http.h"
 #include "json.h"
 
@@ -28,6 +31,18 @@ as_response (const char *buf, size_t len)
   CHECK (r.status >= 100 && r.status <= 999);
   CHECK (r.body != NULL && r.body_len <= HTTP_BODY_MAX && r.body_len <= len);
   CHECK (r.body[r.body_len] == '\0');
+  char *hdr = http_response_header (&r, "API-Version");
+  CHECK (hdr == NULL || (strchr (hdr, '\n') == NULL && strchr (hdr, '\r') == NULL));
+  int minor = 0;
+  int rc = docker_api_pick_version (hdr, NULL, &minor, &err);
+  if (rc == 0)
+    CHECK (minor >= DOCKER_API_MINOR_MIN && minor <= DOCKER_API_MINOR_MAX);
+  else if (rc < 0)
+    podshim_error_free (steal_pointer (&err));
+  if (rc == 1 && docker_api_pick_version (hdr, r.body, &minor, &err) == 0)
+    CHECK (minor >= DOCKER_API_MINOR_MIN && minor <= DOCKER_API_MINOR_MAX);
+  podshim_error_free (err);
+  free (hdr);
   http_response_free (&r);
 }
 

@@ -5,6 +5,7 @@
 
 #include "argv.h"
 #include "class.h"
+#include "record.h"
 #include "startwait.h"
 
 static int
@@ -362,6 +363,15 @@ test_wait_parse (void **state)
     }
 }
 
+/* The start conditions of r as startwait.h takes them. */
+static const struct start_wait *
+wv (const struct container_record *r)
+{
+  static struct start_wait w;
+  w = container_record_wait (r);
+  return &w;
+}
+
 static void
 test_wait_check (void **state)
 {
@@ -369,8 +379,8 @@ test_wait_check (void **state)
   struct container_record r = { 0 };
   struct podshim_error *err = NULL;
   assert_int_equal (wait_list_parse ("tcp:80", &r.wait, &r.n_wait, &err), 0);
-  assert_int_equal (wait_check (&r, true, &err), 0);
-  assert_int_equal (wait_check (&r, false, &err), -1);
+  assert_int_equal (wait_check (wv (&r), true, &err), 0);
+  assert_int_equal (wait_check (wv (&r), false, &err), -1);
   assert_non_null (strstr (err->msg, "`tcp:80`"));
   podshim_error_free (err);
   err = NULL;
@@ -382,7 +392,8 @@ test_wait_check (void **state)
   r.vol_dest[0] = t_strdup ("/etc/ng");
   r.vol_src[0] = t_strdup ("/nonexistent");
   r.n_vols = 1;
-  assert_int_equal (wait_check (&r, true, &err), -1); /* /etc/ng is not a parent of /etc/nginx */
+  assert_int_equal (wait_check (wv (&r), true, &err),
+                    -1); /* /etc/ng is not a parent of /etc/nginx */
   podshim_error_free (err);
   err = NULL;
   r.vol_dest[1] = t_strdup ("/etc/nginx");
@@ -390,17 +401,17 @@ test_wait_check (void **state)
   char tmpl[] = "/tmp/podshim-test-wait.XXXXXX";
   assert_non_null (mkdtemp (tmpl));
   r.vol_src[1] = t_strdup (tmpl);
-  assert_int_equal (wait_check (&r, false, &err), 0);
-  assert_int_equal (wait_condition_holds (&r, r.wait[0], &err), 0);
+  assert_int_equal (wait_check (wv (&r), false, &err), 0);
+  assert_int_equal (wait_condition_holds (wv (&r), r.wait[0], &err), 0);
   char *p = t_printf ("%s/x.conf", tmpl);
   /* A symlink escaping the volume resolves inside it: still missing. */
   assert_int_equal (symlink ("/etc/hostname", p), 0);
-  assert_int_equal (wait_condition_holds (&r, r.wait[0], &err), 0);
+  assert_int_equal (wait_condition_holds (wv (&r), r.wait[0], &err), 0);
   unlink (p);
   int fd = open (p, O_CREAT | O_WRONLY, 0600);
   assert_true (fd >= 0);
   close (fd);
-  assert_int_equal (wait_condition_holds (&r, r.wait[0], &err), 1);
+  assert_int_equal (wait_condition_holds (wv (&r), r.wait[0], &err), 1);
   unlink (p);
   free (p);
   rmdir (tmpl);

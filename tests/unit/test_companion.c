@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include "class.h"
+#include "record.h"
 #include "companion.h"
 
 static void

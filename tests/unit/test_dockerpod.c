@@ -1,11 +1,11 @@
-/* runtime/dockerpod + dockerapi: what `docker pod` reads before it talks to
- * anything: the docker CLI's global options, the daemon's address (-H,
- * DOCKER_HOST, contexts through the CLI), the API version, the podshim
- * runtime in /info, PODSHIM_STATE in a shim's environment. */
+/* runtime/dockerpod + engine/dockercli: what `docker pod` reads before it
+ * talks to anything: the docker CLI's global options, the daemon's address
+ * (-H, DOCKER_HOST, contexts through the CLI), the podshim runtime in /info,
+ * PODSHIM_STATE in a shim's environment. */
 #include "config.h"
 #include "testutil.h"
 
-#include "dockerapi.h"
+#include "dockercli.h"
 #include "dockerpod.h"
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
@@ -87,7 +87,7 @@ test_host_resolve (void **state)
 
   struct docker_globals g = { 0 };
   char *h = resolve (&g, cli);
-  assert_string_equal (h, DOCKERAPI_HOST_DEFAULT);
+  assert_string_equal (h, DOCKERCLI_HOST_DEFAULT);
   free (h);
 
   char *cfgfile = t_printf ("%s/config.json", cfg);
@@ -129,7 +129,7 @@ test_host_resolve (void **state)
   free (h);
   setenv ("DOCKER_HOST", "", 1);
   h = resolve (&g, cli);
-  assert_string_equal (h, DOCKERAPI_HOST_DEFAULT);
+  assert_string_equal (h, DOCKERCLI_HOST_DEFAULT);
   free (h);
 
   /* A CLI that fails: said so. */
@@ -146,22 +146,6 @@ test_host_resolve (void **state)
   free (cli);
   free (cfg);
   free (cfgfile);
-}
-
-static void
-test_pick_version (void **state)
-{
-  char v[16];
-  assert_true (dockerapi_pick_version ("1.41", "1.51", v));
-  assert_string_equal (v, "1.41");
-  assert_true (dockerapi_pick_version ("1.52", "1.51", v));
-  assert_string_equal (v, "1.51");
-  assert_true (dockerapi_pick_version ("2.0", "1.51", v));
-  assert_string_equal (v, "1.51");
-  assert_false (dockerapi_pick_version ("1", "1.51", v));
-  assert_false (dockerapi_pick_version ("1.x", "1.51", v));
-  assert_false (dockerapi_pick_version (NULL, "1.51", v));
-  assert_false (dockerapi_pick_version ("1.41; rm", "1.51", v));
 }
 
 static yajl_val
@@ -222,8 +206,9 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_globals),      cmocka_unit_test (test_host_resolve),
-    cmocka_unit_test (test_pick_version), cmocka_unit_test (test_find_runtime),
+    cmocka_unit_test (test_globals),
+    cmocka_unit_test (test_host_resolve),
+    cmocka_unit_test (test_find_runtime),
     cmocka_unit_test (test_env_state),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
