@@ -56,10 +56,12 @@ out=$("$PODSHIM" --podshim-help 2>&1)
 rc=$?
 is "--podshim-help exits 0" "$rc" 0
 missing=
-for o in $(grep -o 'flag_is (&f, "podshim-[a-z-]*")' "$SRC/runtime/argv.c" | sed 's/.*"\(.*\)")/\1/' | sort -u); do
+opts=$(grep -rhoE --include='*.c' 'flag_is \(&f, "podshim-[a-z-]*"\)' "$SRC/runtime" | sed 's/.*"\(.*\)")/\1/' | sort -u)
+for o in $opts; do
 	[[ $out == *"--$o"* ]] || missing+=" --$o"
 done
-is "--podshim-help names every --podshim-* option argv.c knows" "$missing" ""
+is "--podshim-help names every --podshim-* option argv.c knows ($(wc -w <<<"$opts"))" "$missing" ""
+isnt "(argv.c knows some)" "$(wc -w <<<"$opts")" 0
 for c in "pod list" "pod inspect" "pod gc" "install docker" "uninstall docker" "install podman|containerd"; do
 	[[ $out == *"$c"* ]] || missing+=" [$c]"
 done

@@ -22,8 +22,17 @@ for page in "$@"; do
 done
 [[ -n ${P8:-} && -n ${P7:-} ]] || bail "give podshim.8 and podshim-labels.7"
 
+# What the sources know, found wherever runtime/ keeps them; each list must
+# be non-empty, or the test would pass on nothing.
+src() { grep -rhoE --include='*.c' "$1" "$SRC/runtime"; }
+opts=$(src 'flag_is \(&f, "podshim-[a-z-]*"\)' | sed 's/.*"\(.*\)")/\1/' | sort -u)
+looks=$(src '"podshim\.[a-z-]*", "PODSHIM_[A-Z_]*"' |
+	sed 's/.*"\(podshim\.[a-z-]*\)", "\(PODSHIM_[A-Z_]*\)"/\1 \2/' | sort -u)
+keys=$(src 'strcmp \(key, "[a-z]*"\)' | sed 's/.*"\(.*\)")/\1/' | sort -u)
+isnt "runtime/ has --podshim-* options, pod keys and companion keys to check" \
+	"$(wc -w <<<"$opts")-$(wc -l <<<"$looks")-$(wc -w <<<"$keys")" "0-1-0"
 missing=
-for o in $(grep -o 'flag_is (&f, "podshim-[a-z-]*")' "$SRC/runtime/argv.c" | sed 's/.*"\(.*\)")/\1/' | sort -u); do
+for o in $opts; do
 	grep -q -- "--$o" <<<"$P8" || missing+=" --$o"
 done
 for v in PODSHIM_DELEGATE PODSHIM_STATE PODSHIM_DATA PODSHIM_DOCKER_HOST PODSHIM_MAX_PODS PODSHIM_PAUSE; do
@@ -37,10 +46,8 @@ is "podshim(8) names every option, variable and command" "$missing" ""
 missing=
 while read -r label env; do
 	grep -qF "$label, $env" <<<"$P7" || missing+=" [$label, $env]"
-done < <(grep -oh 'lookup (spec, labels_doc, "podshim\.[a-z-]*", "PODSHIM_[A-Z_]*"' "$SRC"/runtime/*.c |
-	sed 's/.*"\(podshim\.[a-z-]*\)", "\(PODSHIM_[A-Z_]*\)"/\1 \2/' | sort -u)
-is "podshim-labels(7) names every key runtime/ looks up, label and env" "$missing" ""
-keys=$(grep -o 'strcmp (key, "[a-z]*")' "$SRC/runtime/companion.c" | sed 's/.*"\(.*\)")/\1/' | sort -u)
+done <<<"$looks"
+is "podshim-labels(7) names every key runtime/ looks up, label and env ($(wc -l <<<"$looks"))" "$missing" ""
 missing=
 for k in $keys; do
 	grep -qE "^ *(.*, )?$k( \(|,)" <<<"$P7" || missing+=" $k"
