@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/lib/man.sh PAGE... — the built man pages render without a groff or
 # man warning (lintian's check: man --warnings), podshim(8) names every
-# --podshim-* option runtime/argv.c parses, every environment variable and
+# --podshim-* option runtime/oci/argv.c parses, every environment variable and
 # command, and podshim-labels(7) every key runtime/ looks up (label and env
-# form) and every companion key runtime/companion.c accepts.
+# form) and every companion key runtime/engine/companion.c accepts.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/lib/tap.sh
