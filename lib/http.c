@@ -219,9 +219,13 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
-      cleanup_free char *head_copy = strndup (head, (size_t)(p - head));
+      /* Not strndup: the response need not be NUL-terminated. */
+      size_t hlen = (size_t)(p - head);
+      cleanup_free char *head_copy = malloc (hlen + 1);
       if (head_copy == NULL)
         abort ();
+      memcpy (head_copy, head, hlen);
+      head_copy[hlen] = '\0';
       size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
@@ -287,6 +291,12 @@ http_response_header (const struct http_response *r, const char *name)
             v++;
           while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
+          /* A bare CR in a value (RFC 9110 forbids it) makes it no value. */
+          if (memchr (v, '\r', (size_t)(ve - v)))
+            {
+              p = next;
+              continue;
+            }
           char *out = strndup (v, (size_t)(ve - v));
           if (out == NULL)
             abort ();
