@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <stdio.h>
 #include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -135,6 +136,70 @@ spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
   if (spawn_start (o, what, &sp, err) < 0)
     return -1;
   return spawn_wait (&sp, what, ret_status, err);
+}
+
+/* A child that could not exec argv exits 127, as a shell's would. */
+static int
+exec_or_127 (void *opts)
+{
+  (void)spawn_exec (opts);
+  return 127;
+}
+
+int
+spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
+               struct podshim_error **err)
+{
+  cleanup_free char *what = NULL;
+  if (asprintf (&what, "`%s`", argv[0]) < 0)
+    abort ();
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return podshim_error_set (err, errno, "cannot run %s", what);
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_KEEP, p[1], SPAWN_KEEP } };
+  struct spawn_proc sp;
+  int r = spawn_call (exec_or_127, &o, what, &sp, err);
+  close (p[1]);
+  cleanup_close int rfd = p[0];
+  if (r < 0)
+    return -1;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  if (f == NULL)
+    abort ();
+  char chunk[8192];
+  ssize_t n;
+  size_t total = 0;
+  while ((n = read (rfd, chunk, sizeof (chunk))) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      total += (size_t)n;
+      if (total <= max)
+        fwrite (chunk, 1, (size_t)n, f);
+    }
+  fclose (f);
+  int status;
+  if (spawn_wait (&sp, what, &status, err) < 0)
+    {
+      free (buf);
+      return -1;
+    }
+  if (total > max)
+    {
+      free (buf);
+      podshim_error_set (err, 0, "%s printed more than %zu bytes", what, max);
+      if (err && *err)
+        (*err)->errno_ = EFBIG; /* the cause, kept out of the message */
+      return -1;
+    }
+  *ret = buf;
+  *ret_len = len;
+  *ret_status = status;
+  return 0;
 }
 
 int

@@ -75,6 +75,13 @@ int spawn_detach (int keep);
  * too when it may, and the ambient set, and sets no_new_privs. 0, or -errno. */
 int spawn_drop_privileges (bool keep_dac);
 
+/* Runs argv (looked up in PATH) with its stdout into *ret (NUL-terminated,
+ * owned), stdin and stderr ours, and returns its wait status in *ret_status.
+ * More than max bytes of output is an error whose errno_ is EFBIG; a child
+ * that cannot exec exits 127, as a shell's would. */
+int spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
+                   struct podshim_error **err);
+
 /* Runs argv (looked up in PATH) with stdio on /dev/null: its exit status, -1
  * when it did not run or was killed by a signal. */
 int spawn_run_quiet (char *const *argv);

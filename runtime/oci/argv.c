@@ -224,6 +224,11 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
         }
       if (!split_flag (argv[i], &f))
         break;
+      if (flag_is (&f, "podshim-help"))
+        {
+          c->shim_help = bool_value (&f);
+          continue;
+        }
       bool shim_runtime = flag_is (&f, "podshim-runtime");
       bool shim_max = flag_is (&f, "podshim-max-pods");
       bool shim_data = flag_is (&f, "podshim-data");

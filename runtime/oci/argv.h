@@ -18,6 +18,7 @@ struct runc_cmdline
   const char *shim_data;
   const char *shim_config;      /* --podshim-config: runtime classes */
   const char *shim_docker_host; /* --podshim-docker-host: companions' Docker API */
+  bool shim_help;               /* --podshim-help: podshim's own usage */
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;

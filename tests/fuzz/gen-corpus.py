@@ -167,6 +167,37 @@ def generate():
     ]):
         write("fuzz_template", "seed-%02d" % (i + 2), s)
 
+    # fuzz_install: daemon.json as install and uninstall read it, and the
+    # memory install keeps beside it (each input is tried as both).
+    for i, s in enumerate([
+        "", " \n",
+        '{"debug":true,"log-opts":{"max-size":"10m"},"big":123456789012345678901234567890,'
+        '"default-runtime":"runc","runtimes":{"crun":{"path":"/usr/bin/crun","runtimeArgs":["--x"]}}}',
+        '{"runtimes":{"podshim":{"path":"/opt/podshim","runtimeArgs":["--podshim-state","/s"]}},'
+        '"default-runtime":"podshim"}',
+        '{"runtimes":{"podshim":{"path":"/a"},"podshim":{"path":"/b"}},"runtimes":{}}',
+        '{"runtimes":[]}', '{"runtimes":{"podshim":"x"}}', '{"default-runtime":null}', "[1]",
+        '{"a": /* c */ 1}',
+        '{"path":"/usr/sbin/podshim","created_runtimes":true,"created_entry":true,'
+        '"previous_path":null,"set_default":true,"previous_default":"runc"}',
+        '{"path":"/x","created_runtimes":false,"created_entry":false,"previous_path":"/y",'
+        '"set_default":false,"previous_default":null}',
+    ]):
+        write("fuzz_install", "seed-%02d" % i, s)
+
+    # fuzz_dockerpod: a daemon's /info, a shim's environ, the docker CLI's
+    # argv (NUL-separated) (each input is tried as all).
+    for i, s in enumerate([
+        '{"DefaultRuntime":"podshim","Runtimes":{"runc":{"path":"runc"},"podshim":{"path":'
+        '"/usr/sbin/podshim","runtimeArgs":["--podshim-state","/srv/ps"]}}}',
+        '{"Runtimes":{"x":{"path":"/opt/podshim"},"podshim":{"path":3}}}',
+        "PATH=/bin\0PODSHIM_STATE=/run/ps\0PODSHIM_DATA=/d\0",
+        "PODSHIM_STATE=", "PODSHIM_STATE=/cut",
+        "docker-pod\0-H\0unix:///d.sock\0--context=x\0-D\0pod\0ls\0--format\0json",
+        "docker-pod\0-Hunix:///a\0--tlsverify\0pod", "docker-pod\0--host", "docker-pod\0-host\0x",
+    ]):
+        write("fuzz_dockerpod", "seed-%02d" % i, s)
+
 
 def files(top):
     out = {}

@@ -316,17 +316,19 @@ misc_tests() {
 	pair help "help" cat -- --help
 	pair badcmd "an unknown command" cat -- no-such-command
 
-	# --version: podshim's line, then the delegate's output exactly.
-	local v
+	# --version: the delegate's output exactly (tools read its first line),
+	# then podshim's line; the delegate's exit status.
+	local v n
 	for v in --version -v; do
 		capture "ver.d" "${DIRECT[@]}" "$v"
 		capture "ver.s" "${SHIM[@]}" "$v"
-		if head -n1 "$T/out/ver.s.out" | grep -qE '^podshim version [0-9]+\.[0-9]+\.[0-9]+' \
-			&& cmp -s <(tail -n +2 "$T/out/ver.s.out") "$T/out/ver.d.out" \
+		n=$(wc -l <"$T/out/ver.d.out")
+		if cmp -s <(head -n "$n" "$T/out/ver.s.out") "$T/out/ver.d.out" \
+			&& [[ $(tail -n +"$((n + 1))" "$T/out/ver.s.out") =~ ^podshim\ version\ [0-9]+\.[0-9]+\.[0-9]+[^$'\n']*$ ]] \
 			&& [[ $(<"$T/out/ver.s.rc") == "$(<"$T/out/ver.d.rc")" ]]; then
-			ok "$DLG: $v prints podshim's version line, then the delegate's output"
+			ok "$DLG: $v prints the delegate's output, then podshim's version line"
 		else
-			not_ok "$DLG: $v prints podshim's version line, then the delegate's output" \
+			not_ok "$DLG: $v prints the delegate's output, then podshim's version line" \
 				"$(cat "$T/out/ver.s.out")" "---" "$(cat "$T/out/ver.d.out")"
 		fi
 	done
