@@ -219,9 +219,13 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
-      cleanup_free char *head_copy = strndup (head, (size_t)(p - head));
+      /* Not strndup: the bytes need not be NUL-terminated (ASan's strndup
+         reads one past n there). */
+      cleanup_free char *head_copy = malloc ((size_t)(p - head) + 1);
       if (head_copy == NULL)
         abort ();
+      memcpy (head_copy, head, (size_t)(p - head));
+      head_copy[p - head] = '\0';
       size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
@@ -287,6 +291,10 @@ http_response_header (const struct http_response *r, const char *name)
             v++;
           while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
+          /* A stray CR (or another control byte) inside: no such header. */
+          for (const char *c = v; c < ve; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\t')
+              return NULL;
           char *out = strndup (v, (size_t)(ve - v));
           if (out == NULL)
             abort ();

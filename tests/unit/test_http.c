@@ -137,6 +137,33 @@ test_refusals (void **state)
   free (cb);
 }
 
+/* Header values: trimmed, case-insensitive names; a value with a stray CR
+ * (found by fuzz_http) or another control byte counts as none. The response
+ * bytes need not end in a NUL. */
+static void
+test_headers (void **state)
+{
+  (void)state;
+  static const char text[] = "HTTP/1.1 200 OK\r\nAPI-Version:  1.41 \r\nX-Bad: 1\r2\r\n"
+                             "X-Tab: a\tb\r\nContent-Length: 2\r\n\r\nOKjunk";
+  char *buf = malloc (sizeof (text) - 5);
+  assert_non_null (buf);
+  memcpy (buf, text, sizeof (text) - 5); /* no NUL, no "junk" */
+  struct http_response r = { 0 };
+  struct podshim_error *err = NULL;
+  assert_no_error (http_response_parse (buf, sizeof (text) - 5, &r, &err), err);
+  free (buf);
+  char *v = http_response_header (&r, "api-version");
+  assert_string_equal (v, "1.41");
+  free (v);
+  assert_null (http_response_header (&r, "X-Bad"));
+  v = http_response_header (&r, "X-Tab");
+  assert_string_equal (v, "a\tb");
+  free (v);
+  assert_null (http_response_header (&r, "X-None"));
+  http_response_free (&r);
+}
+
 static void
 test_unix_path (void **state)
 {
@@ -273,9 +300,8 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_framing),
-    cmocka_unit_test (test_refusals),
-    cmocka_unit_test (test_unix_path),
+    cmocka_unit_test (test_framing), cmocka_unit_test (test_refusals),
+    cmocka_unit_test (test_headers), cmocka_unit_test (test_unix_path),
     cmocka_unit_test (test_request),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
