@@ -8,9 +8,6 @@
 #include "testutil.h"
 
 #include <dirent.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "fsutil.h"
@@ -346,19 +343,10 @@ test_docker_answers (void **state)
 static pid_t
 serve (const char *sock, const char *log, int n)
 {
-  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true (s >= 0);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  strcpy (sa.sun_path, sock);
-  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
-  assert_int_equal (listen (s, 8), 0);
-  pid_t pid = fork ();
-  assert_true (pid >= 0);
+  int s;
+  pid_t pid = t_fork_server (sock, &s);
   if (pid > 0)
-    {
-      close (s);
-      return pid;
-    }
+    return pid;
   FILE *lf = fopen (log, "w");
   for (int i = 0; i < n && lf; i++)
     {
