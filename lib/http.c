@@ -294,12 +294,10 @@ http_response_header (const struct http_response *r, const char *name)
             v++;
           while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
-          /* A bare CR in a value (RFC 9110 forbids it) makes it no value. */
-          if (memchr (v, '\r', (size_t)(ve - v)))
-            {
-              p = next;
-              continue;
-            }
+          /* A stray CR (or another control byte) inside: no such header. */
+          for (const char *c = v; c < ve; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\t')
+              return NULL;
           char *out = strndup (v, (size_t)(ve - v));
           if (out == NULL)
             abort ();

@@ -48,7 +48,8 @@ def generate():
         vols = [v["destination"] for v in plan.get("volumes", [])]
         idx = [VOLUMES.index(v) for v in vols if v in VOLUMES][:2]
         which = sum(i << (3 * n) for n, i in enumerate(idx))
-        head = bytes([share, int(plan.get("keep_network_hook", False)), len(idx), which])
+        flags = int(plan.get("keep_network_hook", False)) | int(plan.get("adopt_network", False)) << 1
+        head = bytes([share, flags, len(idx), which])
         write("fuzz_spec", case, head + text)
         write("fuzz_podcfg", case, text)
 
@@ -118,6 +119,8 @@ def generate():
         b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"ApiVersion\":\"1.40\"}",
         b'{"image":"x","memory":"64m","cpus":"0.5","pids_limit":100}',
         b'{"image":"x","memory":1,"cpus":"1.0000000001","pids_limit":"1k"}',
+        b"HTTP/1.1 200 OK\r\nContent-Length: 41\r\n\r\n[{\"Id\":\"abc\",\"Version\":\"20.10.24+dfsg1\"}]",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\n[{\"Id\":\"abc\"},{\"Version\":\"28.5.2\"}] ",
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
 
