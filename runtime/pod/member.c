@@ -34,12 +34,13 @@ struct join_result
   bool recorded;      /* the member is in pod.json */
   bool net_files[2];  /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
-  int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
-  char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
-  struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
-  bool shm;                   /* mount the pod's /dev/shm */
-  int shm_fd;                 /* its clone to stage for the delegate, or -1: on the host */
-  int userns_fd;              /* the pod's user namespace, for a member with its own, or -1 */
+  int nsfd[POD_NS_COUNT];       /* the pod's namespaces this member joins, or -1 */
+  char **new_volumes;           /* volume dirnames this create made (NULL-terminated) */
+  struct sandbox_proc holder;   /* a holder this create started, "ready" still to read */
+  bool shm;                     /* mount the pod's /dev/shm */
+  int shm_fd;                   /* its clone to stage for the delegate, or -1: on the host */
+  int userns_fd;                /* the pod's user namespace, for a member with its own, or -1 */
+  struct sandbox_anchor anchor; /* a child of ours in it, for the member's config */
 };
 
 static void
@@ -49,12 +50,14 @@ join_result_close (struct join_result *r)
     cleanup_closep (&r->nsfd[i]);
   cleanup_closep (&r->shm_fd);
   cleanup_closep (&r->userns_fd);
+  sandbox_anchor_stop (&r->anchor);
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1, .userns_fd = -1         \
+    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1, .userns_fd = -1,        \
+    .anchor = SANDBOX_ANCHOR_INIT                                                                  \
   }
 
 /* Hands the holder this create started the pod's /dev/shm (a clone of the
@@ -239,7 +242,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       cleanup_close int hnet = sandbox_open_ns (pod.holder_pid, pod.holder_start, POD_NS_NET, err);
       if (hnet == -ESRCH)
         return podshim_error_set (err, ESRCH, "pod `%s`: its holder died", req->name);
-      if (hnet < 0 || (res->userns_fd = sandbox_userns_of (hnet, err)) < 0)
+      if (hnet < 0 || (res->userns_fd = sandbox_userns_of (hnet, err)) < 0
+          || sandbox_anchor_start (res->userns_fd, &res->anchor, err) < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
     }
   if (fault_point ("ns-opened", err) < 0)
@@ -348,8 +352,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
     abort ();
   plan.shm = shm;
   cleanup_free char *userns_path = NULL;
-  if (res->userns_fd >= 0
-      && asprintf (&userns_path, "/proc/%d/fd/%d", (int)getpid (), res->userns_fd) < 0)
+  if (res->anchor.pid > 0 && asprintf (&userns_path, "/proc/%d/ns/user", (int)res->anchor.pid) < 0)
     abort ();
   plan.userns_path = userns_path;
   size_t np = 0;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <linux/magic.h>
 #include <linux/nsfs.h>
 #include <sys/socket.h>
@@ -120,6 +121,71 @@ sandbox_userns_of (int nsfd, struct podshim_error **err)
                                 " to the pod's");
     }
   return fd;
+}
+
+static int
+anchor_fn (void *data)
+{
+  const int *fds = data; /* userns, the pipe's read and write ends */
+  (void)prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (setns (fds[0], CLONE_NEWUSER) < 0)
+    return 1;
+  /* stdio on /dev/null (a shim waits for EOF on ours), the pipe as 3,
+     nothing else: not the pod's lock. */
+  int keep = fcntl (fds[1], F_DUPFD, 3);
+  int null = open ("/dev/null", O_RDWR);
+  if (keep < 0 || null < 0 || dup2 (keep, 3) < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0
+      || dup2 (null, 2) < 0)
+    return 1;
+  syscall (SYS_close_range, 4, ~0U, 0);
+  ssize_t w = write (3, "r", 1); /* in it: the parent may name it */
+  (void)w;
+  char c;
+  while (read (3, &c, 1) > 0)
+    ;
+  return 0;
+}
+
+int
+sandbox_anchor_start (int userns_fd, struct sandbox_anchor *ret, struct podshim_error **err)
+{
+  int sp[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+    return podshim_error_set (err, errno, "cannot enter the pod's user namespace");
+  cleanup_close int mine = sp[0];
+  int fds[3] = { userns_fd, sp[1], sp[0] };
+  struct spawn_proc child;
+  int r = spawn_call (anchor_fn, fds, "the pod's user namespace", &child, err);
+  close (sp[1]);
+  if (r < 0)
+    return -1;
+  char c;
+  ssize_t n;
+  do
+    n = read (mine, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1)
+    {
+      int status;
+      (void)spawn_wait (&child, "the pod's user namespace", &status, NULL);
+      return podshim_error_set (err, 0, "cannot enter the pod's user namespace");
+    }
+  ret->pid = child.pid;
+  ret->fd = steal_fd (&mine);
+  return 0;
+}
+
+void
+sandbox_anchor_stop (struct sandbox_anchor *a)
+{
+  if (a->pid <= 0)
+    return;
+  cleanup_closep (&a->fd);
+  a->fd = -1;
+  int status;
+  while (waitpid (a->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  a->pid = 0;
 }
 
 /* What the maker (below) tells the helper: a pause_report whose step says

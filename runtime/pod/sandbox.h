@@ -54,6 +54,24 @@ struct sandbox_userns
  * is never the host's. */
 int sandbox_userns_of (int nsfd, struct podshim_error **err);
 
+/* A child of ours in the user namespace userns_fd, alive until
+ * sandbox_anchor_stop(), so that a member's config can name that namespace
+ * as /proc/PID/ns/user: the one form from which runc >= 1.2 reads its
+ * mappings (from any other path it spawns a reader that gets the host's
+ * here: 1.3.6 and 1.4.3 then refuse matching mappings as non-matching).
+ * Not dumpable, no fd but a pipe; unreaped, its PID is never another's. */
+struct sandbox_anchor
+{
+  pid_t pid; /* 0: none */
+  int fd;    /* it exits when this closes */
+};
+#define SANDBOX_ANCHOR_INIT                                                                        \
+  {                                                                                                \
+    .pid = 0, .fd = -1                                                                             \
+  }
+int sandbox_anchor_start (int userns_fd, struct sandbox_anchor *ret, struct podshim_error **err);
+void sandbox_anchor_stop (struct sandbox_anchor *a);
+
 /* Starts podshim-pause, detached (own session, stdio on /dev/null, no
  * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
  * 0 net, 1 ipc, 2 uts) where >= 0, a fresh namespace where -1 (a fresh uts
