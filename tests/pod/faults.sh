@@ -5,8 +5,8 @@
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
-# is_fault_build BINARY: its --version's own line (after the delegate's
-# output: podshim prints its line last) says "(fault injection)".
+# is_fault_build BINARY: its own --version line (after the delegate's
+# output) says "(fault injection)".
 is_fault_build() {
 	"$1" --version 2>/dev/null | grep -q '^podshim version .*(fault injection)'
 }
