@@ -11,6 +11,7 @@
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
+DEVNULL=$(stat -c %u:%g:%a /dev/null)
 remapped
 U1=$(userns_jq 100000) U2=$(userns_jq 200000)
 HOST_USER=$(nsino self user)
@@ -159,7 +160,7 @@ if [[ -n $CRUN ]]; then
 		local id
 		for id in C1 C2; do
 			PODSHIM_DELEGATE=$CRUN timeout 30 "$PODSHIM" --podshim-state "$STATE" --root "$CR" \
-				delete --force "$id" </dev/null >/dev/null 2>&1
+				delete --force "$id" <"$POD_STDIN" >/dev/null 2>&1
 		done
 	}
 	at_exit crun_del
@@ -189,5 +190,8 @@ check "delete R1, R2, R4, R5" del_all R1 R2 R4 R5
 check "no holder or pause of this test is left" wait_for 5 test -z "$(our_pauses)"
 check "no pod is left" no_pods
 check "the pod's user namespace is freed" wait_for 10 no_ns_refs user "$uns" "$since"
+# crun chowns a remapped container's stdio to its root: the members got a
+# stdin of the test's (remapped in lib.sh), never the host's /dev/null.
+is "the host's /dev/null is as it was" "$(stat -c %u:%g:%a /dev/null)" "$DEVNULL"
 
 done_testing
