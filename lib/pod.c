@@ -2,6 +2,7 @@
 #include "pod.h"
 #include "strlist.h"
 #include "fsutil.h"
+#include "stateformat.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+/* pod.json's format: the newest read, the one written (docs/upgrades.md).
+ * Fields a reader ignores safely come without a new version. */
 #define POD_STATE_VERSION 1
 #define POD_STATE_MAX (16 * 1024 * 1024)
 
@@ -276,8 +279,10 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   if (p.raw->type != yajl_t_object)
     return podshim_error_set (err, 0, "invalid pod state: not a JSON object");
   unsigned long long version, pid, start;
-  if (get_uint (p.raw, "version", 1000000, &version) < 0 || version < 1)
+  if (get_uint (p.raw, "version", UINT64_MAX, &version) < 0 || version < 1)
     return podshim_error_set (err, 0, "invalid pod state: bad `version`");
+  if (version > POD_STATE_VERSION)
+    return state_format_newer (version, POD_STATE_VERSION, err);
   const char *name = json_get_string (p.raw, "name");
   if (name == NULL || !pod_name_valid (name))
     return podshim_error_set (err, 0, "invalid pod state: bad `name`");
@@ -438,13 +443,18 @@ pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
       (void)podshim_error_wrap (err, "pod `%s`", pod_name);
       return missing ? -ENOENT : -1;
     }
-  if (pod_state_parse (buf, len, ret, err) < 0)
-    return podshim_error_wrap (err,
-                               "pod `%s`: corrupted state file " POD_STATE_FILE
-                               " (inspect it, or remove the pod's directory after its"
-                               " members are gone)",
-                               pod_name);
-  return 0;
+  if (pod_state_parse (buf, len, ret, err) == 0)
+    return 0;
+  if (podshim_error_is (*err, STATE_FORMAT_NEWER))
+    {
+      state_format_wrap_path (err, poddir_fd, POD_STATE_FILE);
+      return podshim_error_wrap (err, "pod `%s`", pod_name);
+    }
+  return podshim_error_wrap (err,
+                             "pod `%s`: corrupted state file " POD_STATE_FILE
+                             " (inspect it, or remove the pod's directory after its"
+                             " members are gone)",
+                             pod_name);
 }
 
 int

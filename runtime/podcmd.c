@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "procutil.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "table.h"
 
 #include <dirent.h>
@@ -19,9 +20,11 @@ typedef int (*pod_visit_fn) (struct shim_ctx *ctx, const char *root, int rootfd,
 typedef int (*root_visit_fn) (struct shim_ctx *ctx, int statefd, const char *key, int rootfd,
                               const char *root, void *data, struct podshim_error **err);
 
-/* Calls fn for every <state>/<rootkey> directory that records its root. */
+/* Calls fn for every <state>/<rootkey> directory that records its root; one
+ * a newer podshim made is left alone (and named on diag, if not NULL). */
 static int
-for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
+for_each_root (struct shim_ctx *ctx, FILE *diag, root_visit_fn fn, void *data,
+               struct podshim_error **err)
 {
   cleanup_error struct podshim_error *e = NULL;
   cleanup_close int sfd = statedir_open (ctx->state_dir, false, &e);
@@ -52,7 +55,11 @@ for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshi
         }
       cleanup_free char *root = NULL;
       if (statedir_root_read (rootfd, &root, &re) < 0)
-        continue;
+        {
+          if (diag && podshim_error_is (re, STATE_FORMAT_NEWER))
+            fprintf (diag, "podshim: %s (skipped)\n", re->msg);
+          continue;
+        }
       if (fn (ctx, sfd, de->d_name, rootfd, root, data, err) < 0)
         return -1;
     }
@@ -114,11 +121,11 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
 
 /* Calls fn for every pod of every root. with_locks: also for lone lock files. */
 static int
-for_each_pod (struct shim_ctx *ctx, bool with_locks, pod_visit_fn fn, void *data,
+for_each_pod (struct shim_ctx *ctx, FILE *diag, bool with_locks, pod_visit_fn fn, void *data,
               struct podshim_error **err)
 {
   struct pods_visit pv = { with_locks, fn, data };
-  return for_each_root (ctx, pods_of_root, &pv, err);
+  return for_each_root (ctx, diag, pods_of_root, &pv, err);
 }
 
 struct list_data
@@ -348,7 +355,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, pd);
       cleanup_free char *data_dir = NULL;
       cleanup_error struct podshim_error *de = NULL;
-      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &de) == 0)
+      if (statedir_data_read (poddir, &data_dir, &de) == 0)
         {
           gen_str (g, "data_dir");
           gen_str (g, data_dir);
@@ -417,7 +424,7 @@ pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *on
       table_init (&ld.table, 7);
       table_add (&ld.table, header);
     }
-  int r = for_each_pod (ctx, false, list_visit, &ld, err);
+  int r = for_each_pod (ctx, diag, false, list_visit, &ld, err);
   if (json)
     {
       yajl_gen_array_close (ld.g);
@@ -620,8 +627,8 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
   if (strcmp (sub, "gc") == 0)
     {
       struct gc_data gd = { .diag = diag };
-      if (for_each_pod (ctx, true, gc_visit, &gd, err) < 0
-          || for_each_root (ctx, gc_root, NULL, err) < 0)
+      if (for_each_pod (ctx, diag, true, gc_visit, &gd, err) < 0
+          || for_each_root (ctx, NULL, gc_root, NULL, err) < 0)
         return -1;
       fprintf (out, "removed %d pod(s)\n", gd.removed);
       return 0;

@@ -9,6 +9,7 @@
 #include "procutil.h"
 #include "spawn.h"
 #include "statedir.h"
+#include "stateformat.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -152,6 +153,20 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
     }
   if (container_record_parse (buf, len, rec, err) < 0)
     return podshim_error_wrap (err, "container `%s`", id);
+  /* A newer podshim's record: its runtime class routes the command; its
+     start, and its delete's duties, are that podshim's. */
+  bool newer = container_record_newer (rec);
+  cleanup_error struct podshim_error *ne = NULL;
+  if (newer)
+    {
+      state_format_newer (rec->version, RECORD_VERSION, &ne);
+      podshim_error_wrap (&ne, "container `%s`: its record `%s`", id, path);
+      if (strcmp (c->command, "start") == 0)
+        {
+          *err = steal_pointer (&ne);
+          return podshim_error_wrap (err, "cannot start it");
+        }
+    }
   cleanup_free char *dlg = strdup (delegate_runtime (c)); /* before a class replaces it */
   if (dlg == NULL)
     abort ();
@@ -203,7 +218,12 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   if (*ret_outcome == SHIM_PASS_THROUGH && delegate_run (c, ret_status, err) < 0)
     return -1;
   *ret_outcome = SHIM_HANDLED;
-  if (*ret_status == 0 || !runtime_knows (c, id))
+  if (newer)
+    podshim_log (PODSHIM_LOG_WARNING,
+                 "podshim: %s: it stays, and what a delete does beside the runtime's (an essential"
+                 " member's pod stopped, companions removed) is left to a podshim that reads it",
+                 ne->msg);
+  else if (*ret_status == 0 || !runtime_knows (c, id))
     {
       cleanup_close int rootfd
           = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &e);

@@ -215,12 +215,27 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   return fault_point ("pause-recorded", err);
 }
 
+/* The pod's `data` file is one this podshim reads (or none): checked before
+ * anything of the pod goes, so that a newer podshim's is never half removed. */
+static int
+data_file_readable (int poddir, struct podshim_error **err)
+{
+  cleanup_free char *data = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (statedir_data_read (poddir, &data, &e) < 0 && !podshim_error_is (e, ENOENT))
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  return 0;
+}
+
 static int
 pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state *pod,
                      struct podshim_error **err)
 {
   cleanup_free char *key = pod_key (pod->scope, pod->name);
-  if (sandbox_destroy (poddir, pod, err) < 0)
+  if (data_file_readable (poddir, err) < 0 || sandbox_destroy (poddir, pod, err) < 0)
     return -1;
   if (pod_volumes_remove (poddir, err) < 0)
     return -1;
@@ -242,7 +257,8 @@ pod_reset_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
 {
   if (pod->pinned == 0 && pod->holder_pid <= 0 && pod->pause_pid <= 0)
     return 0;
-  if (sandbox_destroy (poddir, pod, err) < 0 || pod_volumes_remove (poddir, err) < 0)
+  if (data_file_readable (poddir, err) < 0 || sandbox_destroy (poddir, pod, err) < 0
+      || pod_volumes_remove (poddir, err) < 0)
     return -1;
   pod->pinned = 0;
   pod->holder_pid = 0;

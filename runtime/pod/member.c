@@ -16,6 +16,7 @@
 #include "podshm.h"
 #include "pausewire.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "volumes.h"
 
 #include <fcntl.h>
@@ -711,10 +712,14 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (statedir_index_read (rootfd, c->id, &pod, &e) < 0)
     {
       /* A damaged entry names no pod we could act on: never block the
-         delete; drop the entry (a member is pruned when its pod is touched). */
-      podshim_log (PODSHIM_LOG_WARNING, "podshim: dropping the damaged index entry of `%s`: %s",
+         delete; drop the entry (a member is pruned when its pod is touched).
+         A newer podshim's stays for it: its pod is its to prune. */
+      bool newer = podshim_error_is (e, STATE_FORMAT_NEWER);
+      podshim_log (PODSHIM_LOG_WARNING, "podshim: %s the index entry of `%s`: %s",
+                   newer ? "leaving its pod to a podshim that reads" : "dropping the damaged",
                    c->id, e->msg);
-      statedir_index_remove (rootfd, c->id, NULL);
+      if (!newer)
+        statedir_index_remove (rootfd, c->id, NULL);
       return SHIM_PASS_THROUGH;
     }
   if (pod == NULL)
@@ -735,8 +740,13 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       (void)fault_point ("before-leave", &fe);
       if (pod_leave (ctx, pod, c->id, NULL, err) < 0)
         {
-          /* The container is gone; report the pod trouble but keep its status. */
-          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", (*err)->msg);
+          /* The container is gone; report the pod trouble but keep its status.
+             A newer podshim's pod is left as it is: that podshim prunes
+             the member (pod gc). */
+          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s%s", (*err)->msg,
+                       podshim_error_is (*err, STATE_FORMAT_NEWER)
+                           ? " (the member's container is deleted; the pod keeps it listed)"
+                           : "");
           podshim_error_free (*err);
           *err = NULL;
         }

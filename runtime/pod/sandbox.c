@@ -5,6 +5,7 @@
 #include "procutil.h"
 #include "pausewire.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "spawn.h"
 
 #include <fcntl.h>
@@ -666,9 +667,17 @@ int
 sandbox_template_open (int rootfd)
 {
   cleanup_free char *buf = NULL;
+  size_t len;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 64, &buf, NULL, &e) < 0)
+  if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 4096, &buf, &len, &e) < 0)
     return -1;
+  /* A cache: a newer podshim's is not used (and ours may replace it). */
+  if (state_format_text (buf, len, STATEDIR_HOLDER_TEMPLATE_VERSION, &e) < 0)
+    {
+      state_format_wrap_path (&e, rootfd, STATEDIR_HOLDER_TEMPLATE);
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: no template: %s", e->msg);
+      return -1;
+    }
   pid_t pid;
   unsigned long long start;
   if (!sandbox_template_parse (buf, &pid, &start))

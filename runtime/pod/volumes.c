@@ -26,7 +26,7 @@ pod_volumes_remove (int poddir, struct podshim_error **err)
     return -1;
   cleanup_free char *path = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
+  if (statedir_data_read (poddir, &path, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
         return 0;
@@ -211,7 +211,7 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
   cleanup_free char *dpath = pod_data_path (ctx, key);
   cleanup_free char *rec = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &rec, NULL, &e) == 0)
+  if (statedir_data_read (poddir, &rec, &e) == 0)
     {
       if (strcmp (rec, dpath) != 0)
         return podshim_error_set (err, 0,

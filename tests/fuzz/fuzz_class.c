@@ -1,6 +1,8 @@
 /* Runtime classes: the input as the operator's config file, as a container
  * record, and as a start-condition list. Checks: what is accepted is within
- * bounds and valid; a record survives emit + parse unchanged. */
+ * bounds and valid; a record survives emit + parse unchanged (written in
+ * format version 1); a newer record keeps its routing fields only and is
+ * never emitted. */
 #include "config.h"
 
 #include <stdint.h>
@@ -10,6 +12,7 @@
 #include "class.h"
 #include "companion_policy.h"
 #include "record.h"
+#include "stateformat.h"
 #include "startwait.h"
 
 #include "fuzz.h"
@@ -127,10 +130,23 @@ as_record (const char *buf, size_t len)
       podshim_error_free (err);
       return;
     }
-  CHECK (r.n_wait <= WAIT_MAX && r.wait_timeout >= 0 && r.wait_timeout <= WAIT_TIMEOUT_MAX);
+  CHECK (r.version >= 1);
   char *text = NULL, *text2 = NULL;
   size_t tlen, tlen2;
+  if (container_record_newer (&r))
+    {
+      /* A newer podshim's: its routing fields only, never written back. */
+      CHECK (r.n_wait == 0 && r.n_vols == 0 && !r.essential && !r.network_owner && r.pid == 0);
+      CHECK (r.companions == NULL);
+      CHECK (container_record_emit (&r, &text, &tlen, &err) < 0 && text == NULL);
+      CHECK (podshim_error_is (err, STATE_FORMAT_NEWER));
+      podshim_error_free (err);
+      container_record_free (&r);
+      return;
+    }
+  CHECK (r.n_wait <= WAIT_MAX && r.wait_timeout >= 0 && r.wait_timeout <= WAIT_TIMEOUT_MAX);
   CHECK (container_record_emit (&r, &text, &tlen, &err) == 0);
+  CHECK (strncmp (text, "{\"version\":1,", 12) == 0);
   struct container_record back = { 0 };
   CHECK (container_record_parse (text, tlen, &back, &err) == 0);
   CHECK (container_record_emit (&back, &text2, &tlen2, &err) == 0);

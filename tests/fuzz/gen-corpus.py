@@ -107,6 +107,17 @@ def generate():
         '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":1,"size":0}]}}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
+    # Format versions (docs/upgrades.md): pod.json of a newer podshim, and the
+    # one-value files (index entry, data, root) in 0.1.0's spelling and newer.
+    for i, s in enumerate([
+        '{"version":1000001,"name":"a","members":[]}',
+        '{"version":18446744073709551616,"name":"a"}',
+        '{"version":2,"pod":"web"}',
+        "compose:shop:web",
+        "/var/lib/podshim/0123456789abcdef/web",
+        '{"version":1,"pod":"web"}',
+    ]):
+        write("fuzz_podstate", "seed-versions-%02d" % i, s)
 
     for i, s in enumerate([
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
@@ -158,6 +169,15 @@ def generate():
         "64m", "6291455", "1.5", "0.009", "4194304", "1t",
     ]):
         write("fuzz_class", "seed-companions-%02d" % i, s)
+    # Records' format versions: none (0.1.0's), 1, a newer one (routing fields
+    # only), a bad one.
+    for i, s in enumerate([
+        '{"version":1,"class":"crun","path":"/usr/bin/crun","runtimeArgs":[],"pod":"web","pid":7}',
+        '{"version":2,"class":"crun","path":"/usr/bin/crun","runtimeArgs":["-x"],"pod":"web",'
+        '"wait":{"new":"shape"},"essential":"yes","companions":7}',
+        '{"version":0,"pod":"web"}',
+    ]):
+        write("fuzz_class", "seed-versions-%02d" % i, s)
 
     # fuzz_template: the holder-template file and a holder's mountinfo.
     write("fuzz_template", "seed-00", "1234 987654321\n")
@@ -171,6 +191,7 @@ def generate():
         "68 45 0:41 / / ro,relatime - tmpfs podshim-pause ro\n"
         "69 68 0:42 / /shm rw - tmpfs shm rw\n70 68 0:43 / /x rw - tmpfs x rw\n",
         "68 45 0:41 / /\n",
+        '{"version":2,"pid":1234,"start":987654321}',
     ]):
         write("fuzz_template", "seed-%02d" % (i + 2), s)
 
