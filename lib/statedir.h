@@ -2,6 +2,8 @@
  * permissions and their locks: no other file spells these names.
  *
  *   <state>/                    0700, ours, reached without a symlink
+ *     dockerd-facts.json        what Docker daemons answered, per run of each
+ *                               (runtime/engine/dockerfacts.h)
  *     <rootkey>/                one per delegate --root (statedir_rootkey)
  *       root                    the --root it stands for
  *       pods/<key>/             a pod: pod.json, data, ns/, net/
@@ -21,6 +23,9 @@
 
 #define STATEDIR_DEFAULT "/run/podshim"
 #define DATADIR_DEFAULT "/var/lib/podshim"
+
+/* Entries of the state dir beside the root directories. */
+#define STATEDIR_DOCKERD_FACTS "dockerd-facts.json"
 
 /* Entries of a root directory. */
 #define STATEDIR_ROOT_FILE "root"
