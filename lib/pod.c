@@ -303,6 +303,21 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
     return podshim_error_set (err, 0, "invalid pod state: bad `holder`");
   p.holder_pid = (pid_t)pid;
   p.holder_start = start;
+  yajl_val uns = json_get (p.raw, "userns");
+  if (uns && uns->type != yajl_t_null)
+    {
+      if (uns->type != yajl_t_object)
+        return podshim_error_set (err, 0, "invalid pod state: `userns` is not an object");
+      if (idmap_from_json (json_get (uns, "uidMappings"), "userns.uidMappings", &p.userns.uid, err)
+              < 0
+          || idmap_from_json (json_get (uns, "gidMappings"), "userns.gidMappings", &p.userns.gid,
+                              err)
+                 < 0
+          || idmap_check (&p.userns.uid, "userns.uidMappings", err) < 0
+          || idmap_check (&p.userns.gid, "userns.gidMappings", err) < 0)
+        return podshim_error_wrap (err, "invalid pod state: bad `userns`");
+      p.userns.on = true;
+    }
 
   yajl_val members = json_get (p.raw, "members");
   if (members && members->type != yajl_t_array)
@@ -384,6 +399,15 @@ pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct p
     json_object_set (root, "network_owner", json_new_string (p->network_owner));
   else
     json_object_remove (root, "network_owner");
+  if (p->userns.on)
+    {
+      yajl_val uns = json_new_object ();
+      json_object_set (uns, "uidMappings", idmap_to_json (&p->userns.uid));
+      json_object_set (uns, "gidMappings", idmap_to_json (&p->userns.gid));
+      json_object_set (root, "userns", uns);
+    }
+  else
+    json_object_remove (root, "userns");
   yajl_val members = json_new_array ();
   for (size_t i = 0; i < p->n_members; i++)
     {

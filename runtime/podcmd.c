@@ -315,6 +315,16 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, "network_owner");
       gen_str (g, pod.network_owner);
     }
+  if (pod.userns.on)
+    {
+      /* "0:100000:65536,...", as a refused member's message names them. */
+      cleanup_free char *u = idmap_describe (&pod.userns.uid);
+      cleanup_free char *gm = idmap_describe (&pod.userns.gid);
+      gen_str (g, "uid_map");
+      gen_str (g, u);
+      gen_str (g, "gid_map");
+      gen_str (g, gm);
+    }
   gen_str (g, "members");
   yajl_gen_array_open (g);
   for (size_t i = 0; i < pod.n_members; i++)

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "argv.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,6 +327,33 @@ delegate_runtime (const struct runc_cmdline *c)
   return e && *e ? e : "runc";
 }
 
+bool
+shim_rootless (void)
+{
+  /* runc's rule (shouldHonorXDGRuntimeDir): not root, or root of a user
+     namespace other than the host's (rootlesskit's) who is not $USER root. */
+  const char *xdg = getenv ("XDG_RUNTIME_DIR");
+  if (xdg == NULL || *xdg == '\0')
+    return false;
+  if (geteuid () != 0)
+    return true;
+  char buf[128];
+  int fd = open ("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  unsigned long inner, outer, count;
+  bool initial = sscanf (buf, "%lu %lu %lu", &inner, &outer, &count) == 3 && inner == 0
+                 && outer == 0 && count == 4294967295UL;
+  if (initial)
+    return false;
+  const char *user = getenv ("USER");
+  return user == NULL || strcmp (user, "root") != 0;
+}
+
 char *
 delegate_root (const struct runc_cmdline *c)
 {
@@ -339,7 +367,7 @@ delegate_root (const struct runc_cmdline *c)
       base = base ? base + 1 : rt;
       const char *name = strcmp (base, "crun") == 0 ? "crun" : "runc";
       const char *xdg = getenv ("XDG_RUNTIME_DIR");
-      if (geteuid () != 0 && xdg && *xdg)
+      if (shim_rootless ())
         {
           if (asprintf (&r, "%s/%s", xdg, name) < 0)
             r = NULL;

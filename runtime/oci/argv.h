@@ -69,6 +69,11 @@ const char *delegate_runtime (const struct runc_cmdline *c);
 
 /* The state root the delegate uses: --root, else its default (/run/crun for
  * crun, /run/runc otherwise; $XDG_RUNTIME_DIR/<name> when not root). Owned. */
+/* A rootless runtime's environment, by runc's rule: $XDG_RUNTIME_DIR set, and
+ * not root, or root of a user namespace other than the host's (rootlesskit,
+ * under dockerd-rootless.sh) with $USER other than root. */
+bool shim_rootless (void);
+
 char *delegate_root (const struct runc_cmdline *c);
 
 #endif

@@ -112,6 +112,14 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int ado
           fds[i] = fd;
         }
     }
+  /* A remapped pod's fresh namespaces are made in its user namespace: the
+     one its live namespaces belong to, else a new one. */
+  struct sandbox_userns uns = { .fd = -1, .maps = &pod->userns };
+  cleanup_close int uns_fd = -1;
+  for (size_t i = 0; r == 0 && pod->userns.on && uns_fd < 0 && i < 3; i++)
+    if (fds[i] >= 0 && (uns_fd = sandbox_userns_of (fds[i], err)) < 0)
+      r = -1;
+  uns.fd = uns_fd;
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   /* Its root copied from another holder's, else one of its own (and it is
      the template for the next ones). */
@@ -120,7 +128,7 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int ado
     {
       cleanup_free char *pause = sandbox_pause_path ();
       r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later,
-                         template_ns, &sp, err);
+                         template_ns, pod->userns.on ? &uns : NULL, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -172,13 +180,22 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   /* Its root copied from a holder's, as a holder's is (not from its own
      pod's holder, which may still be isolating itself); a pause is never
      the template (its root has no /shm). */
-  cleanup_close int template_ns = r == 0 ? sandbox_template_open (rootfd) : -1;
+  /* A remapped pod's PID namespace belongs to its user namespace (the
+     holder's namespaces'), where its members can mount its /proc; its pause
+     is in it too, and cannot enter a template of the host's: it makes its
+     own root. */
+  cleanup_close int template_ns = r == 0 && !pod->userns.on ? sandbox_template_open (rootfd) : -1;
+  cleanup_close int uns_fd = -1;
+  if (r == 0 && pod->userns.on && (uns_fd = sandbox_userns_of (fds[0], err)) < 0)
+    r = -1;
+  struct sandbox_userns uns = { .fd = uns_fd, .maps = &pod->userns };
   /* Members see it as their PID 1: it is isolated before we go on. */
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, false, template_ns, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, template_ns,
+                         pod->userns.on ? &uns : NULL, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)

@@ -14,6 +14,7 @@
 #include "sandbox.h"
 #include "spec.h"
 #include "podshm.h"
+#include "pausewire.h"
 #include "statedir.h"
 #include "volumes.h"
 
@@ -36,11 +37,13 @@ struct join_result
   bool recorded;      /* the member is in pod.json */
   bool net_files[2];  /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
-  int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
-  char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
-  struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
-  bool shm;                   /* mount the pod's /dev/shm */
-  int shm_fd;                 /* its clone to stage for the delegate, or -1: on the host */
+  int nsfd[POD_NS_COUNT];       /* the pod's namespaces this member joins, or -1 */
+  char **new_volumes;           /* volume dirnames this create made (NULL-terminated) */
+  struct sandbox_proc holder;   /* a holder this create started, "ready" still to read */
+  bool shm;                     /* mount the pod's /dev/shm */
+  int shm_fd;                   /* its clone to stage for the delegate, or -1: on the host */
+  int userns_fd;                /* the pod's user namespace, for a member with its own, or -1 */
+  struct sandbox_anchor anchor; /* a child of ours in it, for the member's config */
 };
 
 static void
@@ -49,12 +52,15 @@ join_result_close (struct join_result *r)
   for (size_t i = 0; i < POD_NS_COUNT; i++)
     cleanup_closep (&r->nsfd[i]);
   cleanup_closep (&r->shm_fd);
+  cleanup_closep (&r->userns_fd);
+  sandbox_anchor_stop (&r->anchor);
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1                          \
+    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1, .userns_fd = -1,        \
+    .anchor = SANDBOX_ANCHOR_INIT                                                                  \
   }
 
 /* Hands the holder this create started the pod's /dev/shm (a clone of the
@@ -106,13 +112,42 @@ member_start (struct shim_ctx *ctx)
   engine_refresh_net_files (h.poddir, name);
 }
 
+/* A member joining pod (not its first): with a user namespace of its own,
+ * it needs the pod's, with the same mappings. One without (the host's, as
+ * `--userns=host` has on a userns-remap daemon) may join a remapped pod: it
+ * is root of the host and may enter what it owns. */
+static int
+userns_check (const char *key, const struct pod_state *pod, const struct pod_userns *uns,
+              struct podshim_error **err)
+{
+  if (!uns->on)
+    return 0;
+  cleanup_free char *mu = idmap_describe (&uns->uid), *mg = idmap_describe (&uns->gid);
+  if (!pod->userns.on)
+    return podshim_error_set (
+        err, 0,
+        "pod `%s` has no user namespace (its first member had none): its namespaces belong to"
+        " the host's, which a member with its own (uid map %s, gid map %s) cannot use. Give"
+        " every member of a pod the same user namespace mode (one daemon's userns-remap)",
+        key, mu, mg);
+  if (idmap_equal (&pod->userns.uid, &uns->uid) && idmap_equal (&pod->userns.gid, &uns->gid))
+    return 0;
+  cleanup_free char *pu = idmap_describe (&pod->userns.uid),
+                    *pg = idmap_describe (&pod->userns.gid);
+  return podshim_error_set (err, 0,
+                            "pod `%s` runs in a user namespace with uid map %s and gid map %s;"
+                            " this member's are uid map %s and gid map %s: every member of a pod"
+                            " needs the pod's mappings (containers of one userns-remap daemon)",
+                            key, pu, pg, mu, mg);
+}
+
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum net_plumb plumb,
-             const struct net_engine *eng, const struct swarm_task *task, struct join_result *res,
-             struct podshim_error **err)
+             const struct net_engine *eng, const struct pod_userns *uns,
+             const struct swarm_task *task, struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -150,11 +185,24 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              < 0)
     return -1;
 
+  bool first = pod.n_members == 0;
+  /* The first member's user namespace is the pod's (its sandbox is new). */
+  if (first)
+    pod.userns = *uns;
+  else if (userns_check (key, &pod, uns, err) < 0)
+    return -1;
+  if ((req->share & POD_NS_PID) && pod.userns.on
+      && (idmap_outer (&pod.userns.uid, PAUSE_UID) < 0
+          || idmap_outer (&pod.userns.gid, PAUSE_GID) < 0))
+    return podshim_error_set (err, 0,
+                              "pod `%s` shares PIDs: its pause runs as uid and gid %d of the pod's"
+                              " user namespace, which its mappings leave unmapped (map IDs 0-65535,"
+                              " as userns-remap does)",
+                              key, PAUSE_UID);
   /* Who brings the pod its network. Refused before the engine plumbs
      anything: a hook-less dockerd would move a second interface into the
      pod's namespace after create, as eth0 again (it fails there and the veth
      stays); podman has plumbed a namespace of its own. */
-  bool first = pod.n_members == 0;
   enum net_role role = NET_ROLE_JOIN;
   const char *own_path = spec_network_path (spec);
   if ((req->share & POD_NS_NET)
@@ -191,6 +239,16 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
           return -1;
         res->nsfd[pod_ns_index (bit)] = fd;
       }
+  if (uns->on)
+    {
+      /* Members join the pod's user namespace by path, then its others. */
+      cleanup_close int hnet = sandbox_open_ns (pod.holder_pid, pod.holder_start, POD_NS_NET, err);
+      if (hnet == -ESRCH)
+        return podshim_error_set (err, ESRCH, "pod `%s`: its holder died", req->name);
+      if (hnet < 0 || (res->userns_fd = sandbox_userns_of (hnet, err)) < 0
+          || sandbox_anchor_start (res->userns_fd, &res->anchor, err) < 0)
+        return podshim_error_wrap (err, "pod `%s`", key);
+    }
   if (fault_point ("ns-opened", err) < 0)
     return -1;
   res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
@@ -204,8 +262,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     return podshim_error_wrap (err, "pod `%s`", key);
   if (req->n_volumes > 0 || host_shm)
     {
-      if (volumes_setup (ctx, h->poddir, key, req, host_shm ? shm_size : 0, res->new_volumes, used,
-                         err)
+      if (volumes_setup (ctx, h->poddir, key, req, &pod.userns, host_shm ? shm_size : 0,
+                         res->new_volumes, used, err)
           < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
       if (fault_point ("after-volumes", err) < 0)
@@ -296,6 +354,10 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   else if (res->shm && asprintf (&shm, "%s/shm", data) < 0)
     abort ();
   plan.shm = shm;
+  cleanup_free char *userns_path = NULL;
+  if (res->anchor.pid > 0 && asprintf (&userns_path, "/proc/%d/ns/user", (int)res->anchor.pid) < 0)
+    abort ();
+  plan.userns_path = userns_path;
   size_t np = 0;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
@@ -497,6 +559,12 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
     return -1;
   cleanup_free char *key = pod_key (req.scope, req.name);
+  /* Its own user namespace (userns-remap), checked before anything is made. */
+  cleanup_free struct pod_userns *uns = calloc (1, sizeof (*uns));
+  if (uns == NULL)
+    abort ();
+  if (spec_userns (spec, uns, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", key);
   if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
     return -1;
   cleanup_free char *class_root = NULL;
@@ -556,7 +624,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         task.companion_max = companion_policy_max_per_pod (&cfg.companions);
         task.config = class_config_path (ctx->cmd);
       }
-    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, &task, res, err) < 0)
+    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, uns, &task, res, err) < 0)
       {
         rollback (&t, &h, true);
         return -1;

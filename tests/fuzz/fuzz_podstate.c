@@ -28,6 +28,10 @@ check_same (const struct pod_state *a, const struct pod_state *b)
   CHECK (a->pinned == b->pinned);
   CHECK (a->pause_pid == b->pause_pid);
   CHECK (a->pause_pid == 0 || a->pause_start == b->pause_start);
+  CHECK (a->userns.on == b->userns.on);
+  CHECK (!a->userns.on
+         || (idmap_equal (&a->userns.uid, &b->userns.uid)
+             && idmap_equal (&a->userns.gid, &b->userns.gid)));
   CHECK (a->n_members == b->n_members);
   for (size_t i = 0; i < a->n_members; i++)
     {

@@ -201,12 +201,27 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   (void)spec_has_network_hook (spec);
   check_decision (spec, data[1], data[2]);
+  /* The member's own user namespace: one with valid mappings joins the
+     pod's (and keeps them); the rest are refused before the join. */
+  struct pod_userns *uns = calloc (1, sizeof (*uns));
+  int ur = spec_userns (spec, uns, &err);
+  if (ur < 0)
+    {
+      CHECK (err && err->msg && err->msg[0]);
+      podshim_error_free (err);
+      err = NULL;
+    }
+  else
+    CHECK (err == NULL && uns->on == (ur == 1));
+  if (ur == 1)
+    plan.userns_path = "/proc/4242/fd/17";
   size_t dropped = 0;
   if (spec_join_pod (spec, &plan, &dropped, &err) < 0)
     {
       CHECK (err && err->msg && err->msg[0]);
       podshim_error_free (err);
       yajl_tree_free (spec);
+      free (uns);
       return 0;
     }
   CHECK (err == NULL);
@@ -214,6 +229,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   char *out1 = emit_or_die (spec, &len1);
   yajl_val back = parse_or_die (out1, len1);
   check_plan (back, &plan);
+  if (ur == 1)
+    {
+      /* Joined by path, its mappings intact. */
+      struct pod_userns *again = calloc (1, sizeof (*again));
+      CHECK (spec_userns (back, again, &err) == 1);
+      CHECK (idmap_equal (&again->uid, &uns->uid) && idmap_equal (&again->gid, &uns->gid));
+      free (again);
+    }
   size_t len2;
   char *out2 = emit_or_die (back, &len2);
   CHECK (len1 == len2 && memcmp (out1, out2, len1) == 0);
@@ -232,5 +255,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   free (out1);
   yajl_tree_free (back);
   yajl_tree_free (spec);
+  free (uns);
   return 0;
 }

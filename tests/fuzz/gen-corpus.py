@@ -101,6 +101,10 @@ def generate():
         '{"version":2,"name":"b","members":[{"id":"x","start":18446744073709551615}],"pinned":["cgroup"]}',
         '{"version":1,"name":"c","name":"d","members":[],"pause":{"pid":0}}',
         '{"version":1,"name":"web","scope":"compose:shop","members":[]}',
+        '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],'
+        '"gidMappings":[{"containerID":0,"hostID":100000,"size":1},{"containerID":1,"hostID":4294967000,'
+        '"size":294}]},"members":[]}',
+        '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":1,"size":0}]}}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
 

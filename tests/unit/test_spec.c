@@ -17,12 +17,31 @@
 
 /* Cases that must exist: the directory scan runs whatever else is there. */
 static const char *const required_cases[] = {
-  "docker-first",    "docker-second",    "runc-default",    "missing-namespaces",
-  "no-linux",        "pid-sharing",      "ipc-only",        "uts-only",
-  "sysctl-slash",    "volumes",          "volume-conflict", "volume-conflict-unclean",
-  "namespace-twice", "linux-not-object", "unknown-fields",  "hook-variants",
-  "docker28-bridge", "docker28-none",    "docker28-host",   "docker28-resolv",
-  "shm-tmpfs",       "shm-bind",         "shm-no-ipc",      NULL,
+  "docker-first",
+  "docker-second",
+  "runc-default",
+  "missing-namespaces",
+  "no-linux",
+  "pid-sharing",
+  "ipc-only",
+  "uts-only",
+  "sysctl-slash",
+  "volumes",
+  "volume-conflict",
+  "volume-conflict-unclean",
+  "namespace-twice",
+  "linux-not-object",
+  "unknown-fields",
+  "hook-variants",
+  "docker28-bridge",
+  "docker28-none",
+  "docker28-host",
+  "docker28-resolv",
+  "shm-tmpfs",
+  "shm-bind",
+  "shm-no-ipc",
+  "userns-remap",
+  NULL,
 };
 
 static char *data_dir;
@@ -100,6 +119,7 @@ load_plan (yajl_val doc, struct plan_storage *ps)
     }
   ps->plan.volumes = ps->vols;
   ps->plan.shm = json_get_string (doc, "shm");
+  ps->plan.userns_path = json_get_string (doc, "userns_path");
   ps->error = json_get_string (doc, "error");
   yajl_val d = json_get (doc, "dropped_hooks");
   if (d)

@@ -20,6 +20,8 @@ Plan fields:
   shm                with ipc: the pod's /dev/shm directory; the member's own
                      /dev/shm mount becomes a bind mount of it (rbind, rprivate,
                      rw, nosuid, nodev, noexec), in place
+  userns_path        the pod's user namespace: the member's own `user` entry
+                     gets it as its path (mappings kept)
   dropped_hooks      expected count of dropped hooks (checked by test_spec)
   error              a substring of the expected error; no .out.json then
                      (a namespace joined by a path other than the pod's, or an
@@ -133,7 +135,12 @@ def join(spec, plan):
     if nss is None:
         nss = []
         linux.set("namespaces", nss)
-    assert not any(ns.get("type") == "user" for ns in nss), "own user namespace"
+    users = [ns for ns in nss if ns.get("type") == "user"]
+    # A member with its own user namespace joins the pod's (userns_path),
+    # keeping its mappings; without a pod's, it is refused.
+    assert not users or plan.get("userns_path"), "own user namespace"
+    for ns in users:
+        ns.set("path", plan["userns_path"])
     for short, oci in ORDER:
         if short not in share:
             continue
