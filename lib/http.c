@@ -1,5 +1,6 @@
 #include "config.h"
 #include "http.h"
+#include "sockpeer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -324,21 +325,13 @@ http_unix_path (const char *addr)
   return r;
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for fd to be ready for events until deadline; 0, or -1 with errno. */
 static int
 wait_fd (int fd, short events, long long deadline)
 {
   for (;;)
     {
-      long long left = deadline - now_ms ();
+      long long left = deadline - sockpeer_now_ms ();
       if (left <= 0)
         {
           errno = ETIMEDOUT;
@@ -367,30 +360,12 @@ http_request (const char *sock_path, const char *method, const char *path, const
               size_t body_len, int timeout_ms, struct http_response *ret,
               struct podshim_error **err)
 {
-  long long deadline = now_ms () + timeout_ms;
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  if (strlen (sock_path) >= sizeof (sa.sun_path))
-    return podshim_error_set (err, ENAMETOOLONG, "cannot connect to `%.200s`", sock_path);
+  long long deadline = sockpeer_now_ms () + timeout_ms;
   if (!path_safe (path) || !path_safe (method))
     return podshim_error_set (err, 0, "HTTP request: bad path `%.200s`", path);
-  strcpy (sa.sun_path, sock_path);
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  cleanup_close int fd = unix_connect (sock_path, deadline, err);
   if (fd < 0)
-    return podshim_error_set (err, errno, "cannot make a socket");
-  while (connect (fd, (struct sockaddr *)&sa, sizeof (sa)) < 0)
-    {
-      /* AF_UNIX: EAGAIN is a full backlog, not a connection in progress. */
-      if (errno == EAGAIN && now_ms () < deadline)
-        {
-          struct timespec d = { 0, 10 * 1000 * 1000 };
-          nanosleep (&d, NULL);
-          continue;
-        }
-      if (errno == EINTR)
-        continue;
-      return podshim_error_set (err, errno == EAGAIN ? ETIMEDOUT : errno, "cannot connect to `%s`",
-                                sock_path);
-    }
+    return -1;
   cleanup_free char *head = NULL;
   int hl = asprintf (&head,
                      "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: podshim\r\n"

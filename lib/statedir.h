@@ -2,6 +2,8 @@
  * permissions and their locks: no other file spells these names.
  *
  *   <state>/                    0700, ours, reached without a symlink
+ *     dockerd-facts.json        what Docker daemons answered, per run of each
+ *                               (runtime/engine/dockerfacts.h)
  *     <rootkey>/                one per delegate --root (statedir_rootkey)
  *       root                    the --root it stands for
  *       pods/<key>/             a pod: pod.json, data, ns/, net/
@@ -12,7 +14,8 @@
  *
  * Every directory is made 0700 and opened without following a symlink.
  * Every file has a format version (stateformat.h, docs/upgrades.md); the
- * one-value files' are below, pod.json's in pod.c, a record's in record.c. */
+ * one-value files' are below, pod.json's in pod.c, a record's in record.h,
+ * dockerd-facts.json's in dockerfacts.h. */
 #ifndef PODSHIM_STATEDIR_H
 #define PODSHIM_STATEDIR_H
 
@@ -23,6 +26,9 @@
 
 #define STATEDIR_DEFAULT "/run/podshim"
 #define DATADIR_DEFAULT "/var/lib/podshim"
+
+/* Entries of the state dir beside the root directories. */
+#define STATEDIR_DOCKERD_FACTS "dockerd-facts.json"
 
 /* Entries of a root directory. */
 #define STATEDIR_ROOT_FILE "root"

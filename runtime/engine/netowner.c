@@ -1,6 +1,7 @@
 #include "config.h"
 #include "netowner.h"
 #include "dockerapi.h"
+#include "dockerfacts.h"
 #include "http.h"
 #include "log.h"
 #include "podcfg.h"
@@ -101,21 +102,6 @@ netowner_facts (yajl_val spec, const char *id, yajl_val labels_doc, struct net_e
   netowner_facts_from (spec, mode, labels_doc, e);
 }
 
-/* A version string as the daemon gave it, if it is one: [0-9A-Za-z.+~-],
- * 1-64 characters. */
-static bool
-version_valid (const char *v)
-{
-  size_t n = 0;
-  for (; v && v[n]; n++)
-    if (n >= 64
-        || !((v[n] >= '0' && v[n] <= '9') || (v[n] >= 'a' && v[n] <= 'z')
-             || (v[n] >= 'A' && v[n] <= 'Z') || v[n] == '.' || v[n] == '+' || v[n] == '~'
-             || v[n] == '-'))
-      return false;
-  return n > 0;
-}
-
 int
 netowner_docker_answers (const char *id, const char *list_body, int bridge_status,
                          const char *version_body, struct net_engine *e, struct podshim_error **err)
@@ -147,7 +133,7 @@ netowner_docker_answers (const char *id, const char *list_body, int bridge_statu
     return -1;
   const char *v = json_get_string (version, "Version");
   char *name = NULL;
-  if (asprintf (&name, "dockerd %s", version_valid (v) ? v : "(no version given)") < 0)
+  if (asprintf (&name, "dockerd %s", dockerd_version_valid (v) ? v : "(no version given)") < 0)
     abort ();
   free (e->name);
   e->name = name;
@@ -155,21 +141,22 @@ netowner_docker_answers (const char *id, const char *list_body, int bridge_statu
   return 0;
 }
 
-/* GET path: its body (owned) and status, or -1 with err. */
-static int
-api_get (struct docker_api *a, const char *path, int timeout_ms, char **ret_body, int *ret_status,
-         struct podshim_error **err)
+/* Records why the daemon could not be asked. */
+static void
+unknown (struct net_engine *e, const char *sock, const char *id, const char *why)
 {
-  cleanup_http_response struct http_response r = { 0 };
-  if (docker_api_call (a, "GET", path, NULL, timeout_ms, &r, err) < 0)
-    return -1;
-  *ret_status = r.status;
-  *ret_body = steal_pointer (&r.body);
-  return 0;
+  free (e->unknown);
+  if (asprintf (&e->unknown, "Docker API at `%.200s`: %s", sock, why) < 0)
+    abort ();
+  /* Not a warning: it decides nothing unless a refusal (which says so)
+     or a bridge-less daemon's default network depends on it. */
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: cannot ask dockerd about `%.12s`: %s", id, e->unknown);
 }
 
-void
-netowner_ask_docker (const char *sock, const char *id, int timeout_ms, struct net_engine *e)
+/* Asks as netowner_docker_answers reads: whether the daemon lists container
+ * id, then its bridge (for a member on the default network) and version. */
+static void
+ask_listing (const char *sock, const char *id, int probe_ms, int timeout_ms, struct net_engine *e)
 {
   struct docker_api a = { .sock = sock };
   cleanup_error struct podshim_error *err = NULL;
@@ -181,13 +168,15 @@ netowner_ask_docker (const char *sock, const char *id, int timeout_ms, struct ne
   esc = docker_url_escape (filter);
   if (asprintf (&path, "/containers/json?all=1&filters=%s", esc) < 0)
     abort ();
-  int r = api_get (&a, path, timeout_ms, &list, &ls, &err);
+  int r = docker_api_ping (&a, probe_ms, &err);
+  if (r == 0)
+    r = docker_api_get (&a, path, timeout_ms, &ls, &list, &err);
   if (r == 0 && ls != 200)
     r = podshim_error_set (&err, 0, "GET /containers/json answered HTTP %d", ls);
   if (r == 0 && e->default_bridge)
-    r = api_get (&a, "/networks/bridge", timeout_ms, &bridge, &bs, &err);
+    r = docker_api_get (&a, "/networks/bridge", timeout_ms, &bs, &bridge, &err);
   if (r == 0)
-    r = api_get (&a, "/version", timeout_ms, &version, &vs, &err);
+    r = docker_api_get (&a, "/version", timeout_ms, &vs, &version, &err);
   if (r == 0 && vs != 200)
     r = podshim_error_set (&err, 0, "GET /version answered HTTP %d", vs);
   if (r == 0)
@@ -200,12 +189,40 @@ netowner_ask_docker (const char *sock, const char *id, int timeout_ms, struct ne
                                     : "");
       return;
     }
-  free (e->unknown);
-  if (asprintf (&e->unknown, "Docker API at `%.200s`: %s", sock, err->msg) < 0)
-    abort ();
-  /* Not a warning: it decides nothing unless a refusal (which says so)
-     or a bridge-less daemon's default network depends on it. */
-  podshim_log (PODSHIM_LOG_DEBUG, "podshim: cannot ask dockerd about `%.12s`: %s", id, e->unknown);
+  unknown (e, sock, id, err->msg);
+}
+
+void
+netowner_ask_docker (const char *state_dir, const char *sock, const char *id, const char *dir,
+                     int probe_ms, int timeout_ms, struct net_engine *e)
+{
+  cleanup_error struct podshim_error *err = NULL;
+  cleanup_dockerd_facts struct dockerd_facts f = { 0 };
+  bool cached = false;
+  int r = dockerd_facts_get (state_dir, sock, probe_ms, timeout_ms, &f, &cached, &err);
+  if (r < 0)
+    {
+      unknown (e, sock, id, err->msg);
+      return;
+    }
+  if (r == 0 && dockerd_made_dir (f.root_dir, id, dir))
+    {
+      free (e->name);
+      if (asprintf (&e->name, "dockerd %s", *f.version ? f.version : "(no version given)") < 0)
+        abort ();
+      if (e->default_bridge)
+        e->bridge = f.bridge;
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: `%.12s` is a container of %s (%s), which has %s",
+                   id, e->name, cached ? "known since it started" : "asked",
+                   f.bridge ? "its default bridge" : "no default bridge");
+      return;
+    }
+  /* Not its container as far as its data-root tells (another daemon's
+     socket?), or who serves the socket cannot be told: asked as ever. */
+  podshim_log (PODSHIM_LOG_DEBUG, "podshim: asking dockerd whether it made `%.12s`: %s", id,
+               r == 1 ? "who serves its socket is unknown"
+                      : "its directory is not under the daemon's data-root");
+  ask_listing (sock, id, probe_ms, timeout_ms, e);
 }
 
 /* "dockerd 28.5.2, which ...", or what podshim knows of a dockerd it could

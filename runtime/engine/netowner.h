@@ -70,9 +70,17 @@ int netowner_docker_answers (const char *id, const char *list_body, int bridge_s
                              const char *version_body, struct net_engine *e,
                              struct podshim_error **err);
 
-/* Asks the Docker daemon at socket sock what netowner_docker_answers reads,
- * within timeout_ms a call. Best effort: on failure e->unknown says why. */
-void netowner_ask_docker (const char *sock, const char *id, int timeout_ms, struct net_engine *e);
+/* What the Docker daemon at socket sock plumbs for container id, whose
+ * directory is dir (docker_container_dir_of; may be NULL), into e->bridge
+ * and e->name. From what podshim keeps of that run of the daemon
+ * (dockerfacts.h, under state_dir), asked once per run, when dir is
+ * <its data-root>/containers/<id>: no call to the daemon at all on the common
+ * path. Otherwise asked as netowner_docker_answers reads. A daemon that does
+ * not answer is given one attempt of probe_ms (nobody listening: at once);
+ * each further call timeout_ms. Best effort: on failure e->unknown says
+ * why. */
+void netowner_ask_docker (const char *state_dir, const char *sock, const char *id, const char *dir,
+                          int probe_ms, int timeout_ms, struct net_engine *e);
 
 /* A member's part in its pod's network. */
 enum net_role

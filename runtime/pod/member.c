@@ -25,8 +25,11 @@
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
-/* Each Docker API call that decides a member's network, while dockerd waits. */
+/* Each Docker API call that decides a member's network, while dockerd waits;
+ * the first one (a daemon that accepts and does not answer: restoring its
+ * containers at boot) gets the short one. */
 #define NETOWNER_API_TIMEOUT_MS (3 * 1000)
+#define NETOWNER_API_PROBE_MS 1000
 
 struct join_result
 {
@@ -598,8 +601,10 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         {
           cleanup_error struct podshim_error *se = NULL;
           cleanup_free char *sock = companion_docker_socket (ctx, &se);
+          cleanup_free char *dir = docker_container_dir_of (spec, c->id);
           if (sock)
-            netowner_ask_docker (sock, c->id, NETOWNER_API_TIMEOUT_MS, &eng);
+            netowner_ask_docker (ctx->state_dir, sock, c->id, dir, NETOWNER_API_PROBE_MS,
+                                 NETOWNER_API_TIMEOUT_MS, &eng);
           else if ((eng.unknown = strdup (se->msg)) == NULL)
             abort ();
           plumb = netowner_plumb (spec, &eng);

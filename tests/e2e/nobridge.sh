@@ -15,6 +15,9 @@
 #   second    a second user-defined-network member: shares the owner's eth0
 #             (setkey hook dropped) on dockerd < 26; refused on a hook-less
 #             dockerd, the message naming the version it saw
+#   facts     what podshim keeps of this run of the daemon (no bridge, its
+#             data-root, version and PID), asked once: later members are
+#             decided without an API call
 #   cleanup   pods gone, no veth left
 # Addresses only: no traffic leaves the pod's 127.0.0.1 (shared/FACTS.md).
 # shellcheck disable=SC2016,SC2034 # single-quoted $VARS: expanded by eval or sh, later
@@ -24,7 +27,7 @@ set -euo pipefail
 
 T0=$SECONDS
 IMG=podshim/busybox
-PODSHIM_DOCKERD_BRIDGE=none PODSHIM_DOCKERD_API=1 dockerd_up
+PODSHIM_DOCKERD_BRIDGE=none PODSHIM_DOCKERD_API=1 DOCKERD_DEBUG=1 dockerd_up
 images_up busybox
 bounded_docker
 VERSION=$(docker version --format '{{.Server.Version}}')
@@ -73,6 +76,16 @@ check "app and sidecar share one netns" same_net app side
 check "the sidecar reaches the app over 127.0.0.1" wait_for -n 50 eval '[[ $(fetch side 8080) == app ]]'
 check "pod web: app and side, no network owner (neither has an interface)" members_owner web "" app side
 is "the pod has loopback only" "$(docker exec side ip -o link | awk -F': ' '{ print $2 }')" "lo"
+# What podshim keeps of this run of the daemon, asked once (dockerfacts.h).
+FACTS=$PODSHIM_STATE/dockerd-facts.json
+ROOT=$(docker info -f '{{.DockerRootDir}}')
+check "podshim keeps what the daemon said: no bridge, its data-root, its version, its PID" \
+	jq -e --arg root "$ROOT" --arg v "$VERSION" --argjson pid "$(<"$E2E_DIR/dockerd.pid")" \
+	'.daemons | length == 1 and (.[0] | .bridge == false and .rootDir == $root and .version == $v
+		and .daemon[0] == $pid and .listener[0] == $pid)' "$FACTS"
+is "...a member's directory is under that data-root (podshim needs not ask whether it made it)" \
+	"$(docker inspect -f '{{.HostnamePath}}' app)" "$ROOT/containers/$(cid app)/hostname"
+FACTS_AT=$(stat -c %y "$FACTS" 2>/dev/null) || FACTS_AT=none
 check "a --network none member joins" docker run -d --name nonem --label podshim.pod=web --network none "$IMG" sleep 100000
 check "a --network host member joins" docker run -d --name hostm --label podshim.pod=web --network host "$IMG" sleep 100000
 check "...all four in one netns" same_net app side nonem hostm
@@ -110,6 +123,12 @@ else
 	diag "$(grep -o 'pod `web` .*' <<<"$out" | head -n 1)"
 	is "...no veth left in the pod" "$(docker exec app ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort | paste -sd' ')" "eth0 lo"
 fi
+
+is "every later member was decided from what podshim kept (the file never rewritten)" \
+	"$(stat -c %y "$FACTS" 2>&1)" "$FACTS_AT"
+# dockerd --debug logs each API call ("Calling GET /v1.NN/containers/json?...").
+is "...and dockerd was never asked whether it made one (its data-root told)" \
+	"$(grep -c 'containers/json?all=1&filters=%7B%22id%22' "$E2E_DIR/dockerd.log")" 0
 
 # --- cleanup -------------------------------------------------------------------------------
 

@@ -1,11 +1,14 @@
 /* The Docker API's parsers of outside input: the input as an HTTP response
  * (framing, limits; its API-Version header and its body as /version's answer:
  * the version podshim speaks; its body as the container list and /version
- * answers that say what dockerd plumbs) and as a companion's label value (the
- * schema). Checks: an accepted response's status and body are within bounds,
- * a header value holds no line break, a picked version is one podshim knows,
- * an engine's name is short and printable; an accepted companion has an image
- * and gives a plan that parses back. */
+ * answers that say what dockerd plumbs, and as /info's: what podshim keeps of
+ * the daemon), as a companion's label value (the schema), and as the file
+ * where podshim keeps what daemons answered (dockerd-facts.json). Checks: an
+ * accepted response's status and body are within bounds, a header value holds
+ * no line break, a picked version is one podshim knows, an engine's name is
+ * short and printable; an accepted companion has an image and gives a plan
+ * that parses back; an accepted facts file has valid entries that are written
+ * back and parse again to the same. */
 #include "config.h"
 
 #include <stdint.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "companion.h"
+#include "dockerfacts.h"
 #include "dockerapi.h"
 #include "http.h"
 #include "json.h"
@@ -41,6 +45,69 @@ as_engine (const char *body)
   net_engine_free (&e);
 }
 
+/* The body as GET /info's answer. */
+static void
+as_info (const char *body)
+{
+  struct dockerd_facts f = { 0 };
+  struct podshim_error *err = NULL;
+  int st = strlen (body) % 3 == 0 ? 500 : strlen (body) % 2 ? 200 : 404;
+  if (dockerd_facts_from_answers (body, st, &f, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && f.root_dir == NULL && f.version == NULL);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (dockerd_root_dir_valid (f.root_dir));
+  CHECK (f.version && (f.version[0] == '\0' || dockerd_version_valid (f.version)));
+  CHECK (f.bridge == (st == 200));
+  dockerd_facts_free (&f);
+}
+
+static bool
+str_same (const char *a, const char *b)
+{
+  return a && b && strcmp (a, b) == 0;
+}
+
+/* The input as the facts file. */
+static void
+as_facts (const char *buf, size_t len)
+{
+  struct dockerd_facts *v = NULL, *w = NULL;
+  size_t n = 0, m = 0, out_len = 0;
+  struct podshim_error *err = NULL;
+  if (dockerd_facts_parse (buf, len, &v, &n, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && v == NULL && n == 0);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (n <= DOCKERD_FACTS_MAX && len <= DOCKERD_FACTS_FILE_MAX);
+  for (size_t i = 0; i < n; i++)
+    {
+      CHECK (v[i].id.sock && v[i].id.sock[0] == '/' && strlen (v[i].id.sock) < 108);
+      CHECK (v[i].id.pid > 0 && v[i].id.listener > 0);
+      CHECK (dockerd_root_dir_valid (v[i].root_dir));
+      CHECK (v[i].version[0] == '\0' || dockerd_version_valid (v[i].version));
+    }
+  char *out = dockerd_facts_format (v, n, &out_len);
+  if (out)
+    {
+      CHECK (out_len <= DOCKERD_FACTS_FILE_MAX);
+      CHECK (dockerd_facts_parse (out, out_len, &w, &m, &err) == 0 && m == n);
+      for (size_t i = 0; i < n; i++)
+        CHECK (str_same (w[i].id.sock, v[i].id.sock) && w[i].id.sock_dev == v[i].id.sock_dev
+               && w[i].id.sock_ino == v[i].id.sock_ino && w[i].id.listener == v[i].id.listener
+               && w[i].id.listener_start == v[i].id.listener_start && w[i].id.pid == v[i].id.pid
+               && w[i].id.start == v[i].id.start && w[i].bridge == v[i].bridge
+               && str_same (w[i].version, v[i].version) && str_same (w[i].root_dir, v[i].root_dir));
+    }
+  free (out);
+  dockerd_facts_free_all (v, n);
+  dockerd_facts_free_all (w, m);
+}
+
 static void
 as_response (const char *buf, size_t len)
 {
@@ -56,6 +123,7 @@ as_response (const char *buf, size_t len)
   CHECK (r.body != NULL && r.body_len <= HTTP_BODY_MAX && r.body_len <= len);
   CHECK (r.body[r.body_len] == '\0');
   as_engine (r.body);
+  as_info (r.body);
   char *hdr = http_response_header (&r, "API-Version");
   CHECK (hdr == NULL || (strchr (hdr, '\n') == NULL && strchr (hdr, '\r') == NULL));
   int minor = 0;
@@ -128,6 +196,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   as_response ((const char *)data, size);
+  as_facts ((const char *)data, size);
   char *s = malloc (size + 1);
   if (s == NULL)
     return 0;

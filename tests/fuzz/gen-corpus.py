@@ -138,6 +138,21 @@ def generate():
         b"HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\n[{\"Id\":\"abc\"},{\"Version\":\"28.5.2\"}] ",
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
+    # GET /info's answer, and the file where podshim keeps what daemons said.
+    info = json.dumps({"ServerVersion": "28.5.2+dfsg4", "DockerRootDir": "/var/lib/docker",
+                       "Driver": "overlay2"}, separators=(",", ":"))
+    write("fuzz_http", "info-00", "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(info), info))
+    entry = {"socket": "/run/docker.sock", "version": "28.5.2+dfsg4", "rootDir": "/var/lib/docker",
+             "socketFile": [64769, 1234], "listener": [1, 7], "daemon": [4321, 98765], "bridge": False}
+    for i, doc in enumerate([
+        {"format": 1, "daemons": [entry]},
+        {"format": 1, "daemons": [dict(entry, socket="/srv/d.sock", listener=[99, 5], daemon=[99, 5],
+                                       bridge=True, version=""), entry]},
+        {"format": 1, "daemons": []},
+        {"format": 2, "daemons": [entry]},
+        {"format": 1, "daemons": [dict(entry, rootDir="/var/lib/../docker")]},
+    ]):
+        write("fuzz_http", "facts-%02d" % i, json.dumps(doc, separators=(",", ":")))
 
     # fuzz_class: the operator's runtime classes file, a container record,
     # a start-condition list, a timeout and a class name (each input is tried

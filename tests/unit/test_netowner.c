@@ -8,6 +8,8 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "fsutil.h"
@@ -338,20 +340,30 @@ test_docker_answers (void **state)
   assert_null (f.name);
 }
 
-/* A fake dockerd (API 1.41) that knows container ID and has no default
- * bridge: the questions podshim asks, recorded in log. */
-static pid_t
-serve (const char *sock, const char *log, int n)
+/* A fake dockerd (API 1.41) that knows container ID, whose data-root is
+ * ROOT: the questions podshim asks, one line each in log. */
+#define ROOT "/srv/docker"
+#define DIR_OF_ID ROOT "/containers/" ID
+
+struct fake
 {
-  int s;
-  pid_t pid = t_fork_server (sock, &s);
-  if (pid > 0)
-    return pid;
-  FILE *lf = fopen (log, "w");
-  for (int i = 0; i < n && lf; i++)
+  const char *log;
+  bool bridge;   /* GET /networks/bridge: 200, else 404 */
+  bool own;      /* makes its own listener (as dockerd -H unix://) */
+  bool dockerd;  /* named dockerd (prctl), as the daemon is */
+  int listen_fd; /* else: serves this listener, made by the parent (as
+                    systemd's docker.socket) */
+};
+
+static void
+fake_serve (const struct fake *f)
+{
+  int s = f->listen_fd;
+  FILE *lf = fopen (f->log, "a");
+  for (;;)
     {
       int c = accept (s, NULL, NULL);
-      if (c < 0)
+      if (c < 0 || lf == NULL)
         _exit (1);
       char req[4096];
       size_t got = 0;
@@ -367,7 +379,12 @@ serve (const char *sock, const char *log, int n)
         }
       req[got] = '\0';
       char path[1024] = "";
-      sscanf (req, "%*s %1023s", path);
+      /* A connection that asks nothing (who listens?) is no question. */
+      if (got == 0 || sscanf (req, "%*s %1023s", path) != 1)
+        {
+          close (c);
+          continue;
+        }
       fprintf (lf, "%s\n", path);
       fflush (lf);
       const char *status = "200 OK", *hdr = "", *body = "{}";
@@ -375,10 +392,12 @@ serve (const char *sock, const char *log, int n)
         hdr = "Api-Version: 1.41\r\n", body = "OK";
       else if (strncmp (path, "/v1.41/containers/json?", 23) == 0)
         body = "[{\"Id\":\"" ID "\"}]";
-      else if (strcmp (path, "/v1.41/networks/bridge") == 0)
+      else if (strcmp (path, "/v1.41/networks/bridge") == 0 && !f->bridge)
         status = "404 Not Found", body = "{\"message\":\"network bridge not found\"}";
       else if (strcmp (path, "/v1.41/version") == 0)
         body = "{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\"}";
+      else if (strcmp (path, "/v1.41/info") == 0)
+        body = "{\"ServerVersion\":\"20.10.24\",\"DockerRootDir\":\"" ROOT "\"}";
       char out[1024];
       int len = snprintf (out, sizeof (out), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n\r\n%s",
                           status, hdr, strlen (body), body);
@@ -386,55 +405,212 @@ serve (const char *sock, const char *log, int n)
         _exit (1);
       close (c);
     }
-  _exit (0);
+}
+
+/* Starts a fake daemon at sock until fake_stop; it is named and listening
+ * when this returns. */
+static pid_t
+fake_start (const char *sock, const struct fake *f)
+{
+  int ready[2];
+  assert_int_equal (pipe2 (ready, O_CLOEXEC), 0);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      /* Gone with the test, even when it fails. */
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      close (ready[0]);
+      if (f->dockerd)
+        prctl (PR_SET_NAME, "dockerd");
+      struct fake g = *f;
+      if (f->own)
+        {
+          g.listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+          struct sockaddr_un sa = { .sun_family = AF_UNIX };
+          strcpy (sa.sun_path, sock);
+          if (g.listen_fd < 0 || bind (g.listen_fd, (struct sockaddr *)&sa, sizeof (sa)) < 0
+              || listen (g.listen_fd, 8) < 0)
+            _exit (1);
+        }
+      /* Named and listening: the parent may go on. */
+      close (ready[1]);
+      fake_serve (&g);
+    }
+  close (ready[1]);
+  char b;
+  assert_int_equal (read (ready[0], &b, 1), 0);
+  close (ready[0]);
+  return pid;
 }
 
 static void
-test_ask_docker (void **state)
+fake_stop (pid_t pid)
 {
-  (void)state;
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+}
+
+/* The questions asked since the last call (the log emptied). */
+static char *
+asked (const char *log)
+{
+  char *got = t_read (log, NULL);
+  FILE *f = fopen (log, "w");
+  assert_non_null (f);
+  fclose (f);
+  return got ? got : t_strdup ("");
+}
+
+#define LISTING "/v1.41/containers/json?all=1&filters=%7B%22id%22%3A%5B%22" ID "%22%5D%7D\n"
+
+/* Asks about container ID in dir for a member on the default network. */
+static void
+ask (const char *state, const char *sock, const char *dir, int probe_ms, struct net_engine *e)
+{
+  *e = (struct net_engine)NET_ENGINE_INIT;
+  e->default_bridge = true;
+  netowner_ask_docker (state, sock, ID, dir, probe_ms, 60 * 1000, e);
+}
+
+/* A daemon that made its own listener: asked once per run, then answered from
+ * what podshim keeps; a container directory under another data-root is asked
+ * about as ever; a restarted daemon is asked again. */
+static void
+test_ask_docker (void **state_)
+{
+  (void)state_;
   char *dir = t_mkdtemp ();
   char *sock = t_printf ("%s/docker.sock", dir), *log = t_printf ("%s/log", dir);
-  pid_t pid = serve (sock, log, 4);
-  struct net_engine e = NET_ENGINE_INIT;
-  e.default_bridge = true;
-  netowner_ask_docker (sock, ID, 5000, &e);
+  char *state = t_printf ("%s/state", dir);
+  struct fake f = { .log = log, .own = true, .dockerd = true };
+  pid_t pid = fake_start (sock, &f);
+  struct net_engine e;
+  ask (state, sock, DIR_OF_ID, 5000, &e);
   assert_null (e.unknown);
   assert_int_equal (e.bridge, 0);
   assert_string_equal (e.name, "dockerd 20.10.24");
   net_engine_free (&e);
-  waitpid (pid, NULL, 0);
-  char *got = t_read (log, NULL);
-  assert_string_equal (got,
-                       "/_ping\n"
-                       "/v1.41/containers/json?all=1&filters=%7B%22id%22%3A%5B%22" ID "%22%5D%7D\n"
-                       "/v1.41/networks/bridge\n"
-                       "/v1.41/version\n");
+  char *got = asked (log);
+  assert_string_equal (got, "/_ping\n/v1.41/info\n/v1.41/networks/bridge\n");
   free (got);
-  /* A member not on the default bridge: no question about it. */
-  unlink (sock);
-  pid = serve (sock, log, 3);
-  struct net_engine f = NET_ENGINE_INIT;
-  netowner_ask_docker (sock, ID, 5000, &f);
-  assert_int_equal (f.bridge, -1);
-  assert_string_equal (f.name, "dockerd 20.10.24");
-  net_engine_free (&f);
-  waitpid (pid, NULL, 0);
-  got = t_read (log, NULL);
-  assert_null (strstr (got, "networks"));
+  /* The same run of the daemon: nothing asked. */
+  for (int i = 0; i < 3; i++)
+    {
+      ask (state, sock, DIR_OF_ID, 5000, &e);
+      assert_null (e.unknown);
+      assert_int_equal (e.bridge, 0);
+      assert_string_equal (e.name, "dockerd 20.10.24");
+      net_engine_free (&e);
+      got = asked (log);
+      assert_string_equal (got, "");
+      free (got);
+    }
+  /* A container directory that is not under its data-root: another
+     daemon's container? Asked whether it lists it, as ever. */
+  ask (state, sock, "/var/lib/docker/containers/" ID, 5000, &e);
+  assert_int_equal (e.bridge, 0);
+  net_engine_free (&e);
+  got = asked (log);
+  assert_string_equal (got, "/_ping\n" LISTING "/v1.41/networks/bridge\n/v1.41/version\n");
   free (got);
-  /* Nobody there: unknown, and why. */
-  unlink (sock);
+  /* A member not on the default bridge: its bridge is not its business. */
   struct net_engine g = NET_ENGINE_INIT;
-  g.default_bridge = true;
-  netowner_ask_docker (sock, ID, 5000, &g);
+  netowner_ask_docker (state, sock, ID, DIR_OF_ID, 5000, 5000, &g);
   assert_int_equal (g.bridge, -1);
-  assert_null (g.name);
-  assert_non_null (strstr (g.unknown, "Docker API at `"));
+  assert_string_equal (g.name, "dockerd 20.10.24");
   net_engine_free (&g);
+  /* Restarted with its bridge: another process, asked again. */
+  fake_stop (pid);
+  unlink (sock);
+  f.bridge = true;
+  pid = fake_start (sock, &f);
+  ask (state, sock, DIR_OF_ID, 5000, &e);
+  assert_int_equal (e.bridge, 1);
+  net_engine_free (&e);
+  got = asked (log);
+  assert_string_equal (got, "/_ping\n/v1.41/info\n/v1.41/networks/bridge\n");
+  free (got);
+  fake_stop (pid);
+  /* Nobody there: unknown at once, and why. */
+  unlink (sock);
+  ask (state, sock, DIR_OF_ID, 5000, &e);
+  assert_int_equal (e.bridge, -1);
+  assert_null (e.name);
+  assert_non_null (strstr (e.unknown, "Docker API at `"));
+  net_engine_free (&e);
   t_rmtree (dir);
   free (sock);
   free (log);
+  free (state);
+  free (dir);
+}
+
+/* A listener made for the daemon by another process (systemd's
+ * docker.socket): it outlives the daemon, whose restart is told by the
+ * dockerd that holds the listener. A listener no dockerd holds: asked about
+ * each time, as before. */
+static void
+test_ask_docker_activated (void **state_)
+{
+  (void)state_;
+  char *dir = t_mkdtemp ();
+  char *sock = t_printf ("%s/docker.sock", dir), *log = t_printf ("%s/log", dir);
+  char *state = t_printf ("%s/state", dir);
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  strcpy (sa.sun_path, sock);
+  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
+  assert_int_equal (listen (s, 8), 0);
+  struct fake f = { .log = log, .dockerd = true, .listen_fd = s };
+  pid_t pid = fake_start (sock, &f);
+  struct net_engine e;
+  for (int i = 0; i < 2; i++)
+    {
+      ask (state, sock, DIR_OF_ID, 5000, &e);
+      assert_null (e.unknown);
+      assert_int_equal (e.bridge, 0);
+      net_engine_free (&e);
+      char *got = asked (log);
+      assert_string_equal (got, i == 0 ? "/_ping\n/v1.41/info\n/v1.41/networks/bridge\n" : "");
+      free (got);
+    }
+  /* The daemon restarted with its bridge, on the same listener. */
+  fake_stop (pid);
+  f.bridge = true;
+  pid = fake_start (sock, &f);
+  ask (state, sock, DIR_OF_ID, 5000, &e);
+  assert_int_equal (e.bridge, 1);
+  net_engine_free (&e);
+  char *got = asked (log);
+  assert_string_equal (got, "/_ping\n/v1.41/info\n/v1.41/networks/bridge\n");
+  free (got);
+  fake_stop (pid);
+  /* Served by a process that is not named dockerd: who serves it cannot be
+     told, so nothing is kept, and it is asked as ever. */
+  f.dockerd = false;
+  pid = fake_start (sock, &f);
+  for (int i = 0; i < 2; i++)
+    {
+      ask (state, sock, DIR_OF_ID, 5000, &e);
+      assert_int_equal (e.bridge, 1);
+      net_engine_free (&e);
+      got = asked (log);
+      assert_string_equal (got, "/_ping\n" LISTING "/v1.41/networks/bridge\n/v1.41/version\n");
+      free (got);
+    }
+  fake_stop (pid);
+  /* Booting: it accepts (the listener is there) and does not answer. One
+     short attempt, not a minute a call. */
+  ask (state, sock, DIR_OF_ID, 200, &e);
+  assert_int_equal (e.bridge, -1);
+  assert_non_null (strstr (e.unknown, "/_ping"));
+  net_engine_free (&e);
+  close (s);
+  t_rmtree (dir);
+  free (sock);
+  free (log);
+  free (state);
   free (dir);
 }
 
@@ -442,9 +618,13 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_golden_decisions), cmocka_unit_test (test_default_network),
-    cmocka_unit_test (test_podman),           cmocka_unit_test (test_facts),
-    cmocka_unit_test (test_docker_answers),   cmocka_unit_test (test_ask_docker),
+    cmocka_unit_test (test_golden_decisions),
+    cmocka_unit_test (test_default_network),
+    cmocka_unit_test (test_podman),
+    cmocka_unit_test (test_facts),
+    cmocka_unit_test (test_docker_answers),
+    cmocka_unit_test (test_ask_docker),
+    cmocka_unit_test (test_ask_docker_activated),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
