@@ -141,7 +141,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   cleanup_free char *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, 256 * 1024, &buf, &len, &e) < 0)
+  if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
     {
       if (!podshim_error_is (e, ENOENT))
         {

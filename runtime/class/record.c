@@ -195,6 +195,18 @@ container_record_save (int rootfd, const char *id, const struct container_record
   size_t len;
   if (container_record_emit (r, &buf, &len, err) < 0)
     return -1;
+  /* Never a record that every later command of the container would refuse. */
+  if (len > RECORD_MAX)
+    return podshim_error_set (err, EFBIG,
+                              "the record of container `%s` would be %zu bytes, more than the %d"
+                              " that podshim reads%s",
+                              id, len, RECORD_MAX,
+                              r->companions && strlen (r->companions) > len / 2
+                                  ? ": its companions (podshim.companion.*) are most of it"
+                                  : "");
+  cleanup_container_record struct container_record back = { 0 };
+  if (container_record_parse (buf, len, &back, err) < 0)
+    return podshim_error_wrap (err, "the record of container `%s` would not read back", id);
   return write_file_atomic_at (dfd, id, buf, len, 0600, err);
 }
 

@@ -111,9 +111,15 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   cleanup_error struct podshim_error *e = NULL;
   if (pod_state_load (h->poddir, key, &pod, &e) < 0)
     {
-      if (!podshim_error_is (e, ENOENT))
+      /* Damaged, or larger than podshim reads: a pod none of whose
+         containers is left starts over; one with members cannot be joined. */
+      if (!podshim_error_is (e, ENOENT)
+          && pod_salvage_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, key, id,
+                                 POD_PRUNE_KEEP, e->msg, err)
+                 != 0)
         {
-          *err = steal_pointer (&e);
+          if (*err == NULL)
+            *err = steal_pointer (&e);
           return -1;
         }
       pod.name = strdup (req->name);
@@ -475,6 +481,11 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   cleanup_free char *key = pod_key (req.scope, req.name);
   if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
     return -1;
+  /* What pod.json records of the member, checked before anything is made. */
+  struct swarm_task task;
+  if (swarm_task_from_labels (labels, &task, err) < 0)
+    return -1;
+  companion_labels (spec, labels, &task.companion_of, &task.companion_name);
   cleanup_free char *class_root = NULL;
   if (has_rec && record_create_begin (ctx, &rec, &req, &class_root, err) < 0)
     {
@@ -502,9 +513,6 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     res->docker_host_network = engine_host_network (spec, mode);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    struct swarm_task task;
-    swarm_task_from_labels (labels, &task);
-    companion_labels (spec, labels, &task.companion_of, &task.companion_name);
     if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
       {
         rollback (&t, &h, true);

@@ -189,8 +189,19 @@ test_index (void **state)
   statedir_index_remove (rootfd, "c1", "compose:p:web");
   assert_int_equal (statedir_index_read (rootfd, "c1", &key, &err), 0);
   assert_null (key);
+  /* Never written: an entry that would not read back. */
+  assert_true (statedir_index_write (rootfd, "c3", "../x", &err) < 0);
+  assert_error_contains (&err, "invalid index entry");
+  assert_true (statedir_index_write (rootfd, "../c3", "web", &err) < 0);
+  assert_error_contains (&err, "invalid index entry");
   /* A damaged entry is an error naming the container. */
-  assert_int_equal (statedir_index_write (rootfd, "c3", "../x", &err), 0);
+  int cfd = openat (rootfd, STATEDIR_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (cfd >= 0);
+  int efd = openat (cfd, "c3", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  assert_true (efd >= 0);
+  assert_int_equal (write (efd, "../x", 4), 4);
+  close (efd);
+  close (cfd);
   assert_true (statedir_index_read (rootfd, "c3", &key, &err) < 0);
   assert_null (key);
   assert_error_contains (&err, "`c3`");
