@@ -1,0 +1,47 @@
+# shellcheck shell=bash
+# tests/lib/bounded.sh — no test can hang (sourced by tap.sh, so by every
+# suite).  A command that can make a container — podshim, runc, crun, ctr
+# with create or run, or a wrapper that forwards "$@" to one of them — runs
+# through `bounded`:
+#
+#   err=$(bounded "$PODSHIM" create --bundle "$b" id 2>&1)   # safe in $(...)
+#   shim() { bounded "$PODSHIM" --podshim-state "$S" "$@"; } # a wrapper
+#
+# A container inherits the stdio of the command that made it: made with a
+# test's pipe (a `$(...)`, `| jq`), its init keeps that pipe open, and the
+# test waits for the container's end, that is for ever.  Under `bounded` it
+# inherits files instead, and the command itself has a deadline: an
+# unexpected success is a failure of the test, never a wait.  The lib test
+# no-hang (tests/lib/no-hang.py) finds every call that does not go through
+# it.
+
+# bounded [-t SECONDS] [-i FILE] CMD...: runs CMD (an executable, not a shell
+# function) under `timeout` (SECONDS, else $BOUNDED_TIMEOUT, else 120; SIGKILL
+# 10 s after SIGTERM) with stdin from FILE (default /dev/null) and stdout and
+# stderr in files under $BOUNDED_TMP (default $TMPDIR, /tmp), which it then
+# copies to its own stdout and stderr.  Its status is CMD's (124 when it timed
+# out, said on stderr).  Environment assignments before `bounded` reach CMD.
+bounded() {
+	local t=${BOUNDED_TIMEOUT:-120} in=/dev/null f s
+	while :; do
+		case ${1:-} in
+		-t)
+			t=$2
+			shift 2
+			;;
+		-i)
+			in=$2
+			shift 2
+			;;
+		*) break ;;
+		esac
+	done
+	f=$(mktemp "${BOUNDED_TMP:-${TMPDIR:-/tmp}}/bounded.XXXXXX") || return 1
+	timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err"
+	s=$?
+	cat "$f"
+	cat "$f.err" >&2
+	rm -f "$f" "$f.err"
+	((s != 124)) || echo "bounded: timed out after $t s: $*" >&2
+	return "$s"
+}
