@@ -132,7 +132,9 @@ proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct pods
   int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
-      if (errno == ENOENT || errno == ESRCH)
+      /* It may have exited meanwhile (an exiting process's links fail
+         with other errors than ENOENT). */
+      if (errno == ENOENT || errno == ESRCH || !proc_is_alive_at (procfd, start))
         return -ESRCH;
       return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int)pid, path);
     }

@@ -50,30 +50,51 @@ join_result_close (struct join_result *r)
     .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1                          \
   }
 
+/* The holder this create started has isolated itself by now, or it failed:
+ * then so does the create, with the holder's own message (a pod without its
+ * holder would lose its namespaces with its last member, and the holder's
+ * failure is the operator's to see). */
+static int
+holder_ready (const char *pod, struct join_result *res, struct podshim_error **err)
+{
+  if (res->holder.report_fd < 0)
+    return 0;
+  cleanup_free char *pause = sandbox_pause_path ();
+  if (sandbox_ready (&res->holder, pause, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`: its holder failed", pod);
+  return 0;
+}
+
 /* Hands the holder this create started the pod's /dev/shm (a clone of the
- * one staged for the delegate). If that fails, the holder goes without, and
- * the pod's next member's create takes it from a live member (podshm_open). */
-static void
-holder_take_shm (const char *pod, struct join_result *res)
+ * one staged for the delegate). A holder that cannot take it because it
+ * failed fails the create (holder_ready); one alive goes without, and the
+ * pod's next member's create takes it from a live member (podshm_open). */
+static int
+holder_take_shm (const char *pod, struct join_result *res, struct podshim_error **err)
 {
   cleanup_error struct podshim_error *e = NULL;
   cleanup_close int fd = podshm_clone (res->shm_fd, &e);
-  if (fd < 0 || sandbox_send_shm (&res->holder, fd, &e) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder has no /dev/shm: %s", pod,
-                 e->msg);
+  if (fd >= 0 && sandbox_send_shm (&res->holder, fd, &e) == 0)
+    return 0;
+  if (holder_ready (pod, res, err) < 0)
+    return -1;
+  podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder has no /dev/shm: %s", pod,
+               e->msg);
+  return 0;
 }
 
-/* The holder this create started has isolated itself by now, or it died
- * (then the pod's next call starts another): a warning. */
+/* The delegate made the container, but podshim fails the create: it goes,
+ * as runc's own failed create leaves nothing (the caller will not delete
+ * what it was told was never made). */
 static void
-holder_ready (const char *pod, struct join_result *res)
+undo_container (const struct shim_ctx *ctx)
 {
-  if (res->holder.report_fd < 0)
-    return;
-  cleanup_free char *pause = sandbox_pause_path ();
-  cleanup_error struct podshim_error *e = NULL;
-  if (sandbox_ready (&res->holder, pause, &e) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
+  const char *const args[] = { "delete", "--force", ctx->cmd->id, NULL };
+  int s = delegate_run_quiet (ctx->cmd, args);
+  if (s != 0)
+    podshim_log (PODSHIM_LOG_WARNING,
+                 "podshim: cannot delete `%s`, whose create failed (%s delete --force: status %d)",
+                 ctx->cmd->id, delegate_runtime (ctx->cmd), s);
 }
 
 void
@@ -176,8 +197,13 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
         int fd = sandbox_open_ns (pid ? pod.pause_pid : pod.holder_pid,
                                   pid ? pod.pause_start : pod.holder_start, bit, err);
         if (fd == -ESRCH)
-          return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
-                                    pid ? "pause" : "holder");
+          {
+            /* One this create started: its own report says why. */
+            if (!pid && holder_ready (req->name, res, err) < 0)
+              return -1;
+            return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
+                                      pid ? "pause" : "holder");
+          }
         if (fd < 0)
           return -1;
         res->nsfd[pod_ns_index (bit)] = fd;
@@ -538,29 +564,34 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       return -1;
     }
 
+  bool is_run = strcmp (c->command, "run") == 0;
+  bool foreground = is_run && !c->detach;
   int status = -1;
   cleanup_podshm_home struct podshm_home home = PODSHM_HOME_INIT;
   cleanup_free char *stage = res->shm_fd >= 0 ? pod_shm_stage_path (ctx, key) : NULL;
   if (stage == NULL || podshm_enter (res->shm_fd, stage, &home, err) == 0)
     {
-      if (res->holder.shm_fd >= 0)
-        holder_take_shm (req.name, res);
-      if (delegate_run (c, &status, err) < 0)
+      /* A foreground run's container has run when the delegate returns:
+         its holder is known good before. */
+      if ((res->holder.shm_fd < 0 || holder_take_shm (req.name, res, err) == 0)
+          && (!foreground || holder_ready (req.name, res, err) == 0)
+          && delegate_run (c, &status, err) < 0)
         status = -1;
     }
   podshm_leave (&home);
-  holder_ready (req.name, res);
-  bool is_run = strcmp (c->command, "run") == 0;
-  bool ok = status == 0;
-  if (ok && !(is_run && !c->detach))
+  if (status == 0 && !foreground)
     {
-      if (fault_point ("before-confirm", err) < 0)
-        return -1;
-      if (confirm_member (
-              ctx, key, delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root),
-              err)
-          < 0)
-        return -1;
+      /* The holder isolated itself while the delegate worked. */
+      if (holder_ready (req.name, res, err) < 0 || fault_point ("before-confirm", err) < 0
+          || confirm_member (
+                 ctx, key,
+                 delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root), err)
+                 < 0)
+        {
+          undo_container (ctx);
+          rollback (&t, NULL, true);
+          return -1;
+        }
       if (has_rec)
         record_create_end (ctx, &rec, true);
       *ret_status = 0;
