@@ -141,6 +141,20 @@ proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct pods
   return fd;
 }
 
+pid_t
+proc_parent_at (int procfd)
+{
+  char buf[1024];
+  if (read_stat_at (procfd, "stat", buf, sizeof (buf)) < 0)
+    return 0;
+  const char *p = after_comm (buf);
+  /* "S PPID ...": the state, then the parent. */
+  if (p == NULL || p[0] == '\0' || p[1] != ' ')
+    return 0;
+  long v = strtol (p + 2, NULL, 10);
+  return v > 0 && v <= INT_MAX ? (pid_t)v : 0;
+}
+
 int
 proc_uid_at (int procfd)
 {
