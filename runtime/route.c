@@ -115,6 +115,45 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
   _exit (0);
 }
 
+/* podshim fails this start (a start condition, a companion): the container's
+ * init is killed through its runtime, as when runc's own start fails (its
+ * process gone), so that the caller finds the container stopped and deletes
+ * it. dockerd 20.10 deletes the task of a failed start without killing it
+ * first (libcontainerd's Start: t.Delete(ctx) once t.Start failed), which
+ * containerd refuses for a task still created ("task must be stopped before
+ * deletion"): the shim, the init and the pod's holder would outlive even
+ * `docker rm -f`. dockerd >= 23 kills it itself (WithProcessKill), and a
+ * kill of a gone process is no error there. The init is waited for until its
+ * parent has reaped it, when that is no init of the node: a containerd shim
+ * reaps it (and marks the task stopped) before it sees this start's exit. */
+static void
+fail_start (const struct shim_ctx *ctx, const char *id, pid_t pid)
+{
+  if (pid <= 0)
+    pid = delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root);
+  unsigned long long start = 0;
+  cleanup_close int procfd
+      = pid > 0 && proc_start_time (pid, &start) == 0 ? proc_open_at_start (pid, start) : -1;
+  pid_t parent = procfd >= 0 ? proc_parent_at (procfd) : 0;
+  const char *const args[] = { "kill", id, "KILL", NULL };
+  int s = delegate_run_quiet (ctx->cmd, args);
+  if (s != 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: cannot kill `%s`, whose start failed (status %d)",
+                 id, s);
+  /* Up to 5 s (SIGKILL of an init that waits for its start: at once). */
+  struct timespec nap = { 0, 1000 * 1000 };
+  unsigned long long now;
+  for (long waited_ms = 0; procfd >= 0 && waited_ms < 5000; waited_ms += nap.tv_nsec / 1000000)
+    {
+      bool dead = !proc_is_alive_at (procfd, start);
+      if (dead && (parent <= 1 || proc_start_time (pid, &now) < 0 || now != start))
+        break;
+      (void)nanosleep (&nap, NULL);
+      if (nap.tv_nsec < 50 * 1000 * 1000)
+        nap.tv_nsec *= 2;
+    }
+}
+
 /* delete of a container without a record: a pod member's, or passed on. */
 static int
 delete_plain (struct shim_ctx *ctx, enum shim_outcome *ret_outcome, int *ret_status,
@@ -166,14 +205,20 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
     member_start (ctx);
   /* Companions first: the anchor's own start conditions may wait for them. */
   if (is_start && rec->companions && companion_start (ctx, id, rec->companions, err) < 0)
-    return -1;
+    {
+      fail_start (ctx, id, rec->pid);
+      return -1;
+    }
   if (is_start && rec->n_wait > 0)
     {
       podshim_log (PODSHIM_LOG_DEBUG, "podshim: start of `%s` waits for %zu condition(s)", id,
                    rec->n_wait);
       struct start_wait w = container_record_wait (rec);
       if (wait_conditions (&w, id, err) < 0)
-        return -1;
+        {
+          fail_start (ctx, id, rec->pid);
+          return -1;
+        }
     }
   if (!is_delete)
     return 0;

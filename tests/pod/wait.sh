@@ -83,6 +83,7 @@ check "file: clean up" del_all consumer writer
 
 bt=$(mkb late -a podshim.pod=to -a podshim.wait=tcp:9999 -a podshim.wait-timeout=1)
 check "timeout: create" create late "$bt"
+late_pid=$(cpid late) late_start=$(proc_start "$(cpid late)")
 : >"$LOG"
 t0=$(date +%s)
 check_fails "timeout: start fails when nothing listens on 9999 within 1 s" shim start late
@@ -91,8 +92,12 @@ is "timeout: the error names the unmet condition, in the --log file" \
 	"$(jq -r 'select(.level == "error") | .msg' "$LOG" | tail -1)" \
 	'podshim: start of `late`: start condition `tcp:9999` not met after 1 s (podshim.wait)'
 (((t1 - t0) < 30)) && ok "timeout: bounded (took $((t1 - t0)) s)" || not_ok "timeout: bounded" "took $((t1 - t0)) s"
-is "timeout: the container stays created" "$(status late)" created
+# As when runc's own start fails: its init is gone, the container stopped,
+# for the caller to delete (dockerd 20.10 cannot delete a task still created).
+is "timeout: the container is stopped" "$(status late)" stopped
+check "timeout: its init is gone" eval '! proc_alive $late_pid $late_start'
 check "timeout: delete" del late
+is "timeout: pod to is gone" "$(members to):$(test -e "$(poddir to)" && echo left)" ":"
 is "timeout: no record left" "$(ls "$STATE"/*/records 2>/dev/null)" ""
 
 # A symlink on the volume pointing outside it resolves inside the volume.
