@@ -127,13 +127,17 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
  * parent has reaped it, when that is no init of the node: a containerd shim
  * reaps it (and marks the task stopped) before it sees this start's exit. */
 static void
-fail_start (const struct shim_ctx *ctx, const char *id, pid_t pid)
+fail_start (const struct shim_ctx *ctx, const char *id, const struct container_record *rec)
 {
+  /* The init as the record knows it (PID and start time), else as the
+     runtime's state says now. */
+  pid_t pid = rec->pid;
+  unsigned long long start = rec->start;
   if (pid <= 0)
     pid = delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root);
-  unsigned long long start = 0;
-  cleanup_close int procfd
-      = pid > 0 && proc_start_time (pid, &start) == 0 ? proc_open_at_start (pid, start) : -1;
+  if (pid > 0 && (rec->pid <= 0 || start == 0) && proc_start_time (pid, &start) < 0)
+    pid = 0;
+  cleanup_close int procfd = pid > 0 ? proc_open_at_start (pid, start) : -1;
   pid_t parent = procfd >= 0 ? proc_parent_at (procfd) : 0;
   const char *const args[] = { "kill", id, "KILL", NULL };
   int s = delegate_run_quiet (ctx->cmd, args);
@@ -206,7 +210,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   /* Companions first: the anchor's own start conditions may wait for them. */
   if (is_start && rec->companions && companion_start (ctx, id, rec->companions, err) < 0)
     {
-      fail_start (ctx, id, rec->pid);
+      fail_start (ctx, id, rec);
       return -1;
     }
   if (is_start && rec->n_wait > 0)
@@ -216,7 +220,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       struct start_wait w = container_record_wait (rec);
       if (wait_conditions (&w, id, err) < 0)
         {
-          fail_start (ctx, id, rec->pid);
+          fail_start (ctx, id, rec);
           return -1;
         }
     }

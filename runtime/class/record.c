@@ -4,6 +4,7 @@
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
+#include "procutil.h"
 #include "spawn.h"
 #include "statedir.h"
 
@@ -106,6 +107,10 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
   if (p && p->type == yajl_t_number && (p->u.number.flags & YAJL_NUMBER_INT_VALID)
       && p->u.number.i > 0 && p->u.number.i <= INT32_MAX)
     r.pid = (pid_t)p->u.number.i;
+  yajl_val st = json_get (doc, "start");
+  if (r.pid > 0 && st && st->type == yajl_t_number && (st->u.number.flags & YAJL_NUMBER_INT_VALID)
+      && st->u.number.i > 0)
+    r.start = (unsigned long long)st->u.number.i;
   yajl_val e = json_get (doc, "essential");
   r.essential = e && e->type == yajl_t_true;
   const char *pod = json_get_string (doc, "pod");
@@ -154,6 +159,8 @@ container_record_emit (const struct container_record *r, char **ret, size_t *ret
     }
   if (r->pid > 0)
     json_object_set (doc, "pid", json_new_number (r->pid));
+  if (r->pid > 0 && r->start > 0 && r->start <= INT64_MAX)
+    json_object_set (doc, "start", json_new_number ((long long)r->start));
   if (r->essential)
     json_object_set (doc, "essential", json_new_bool (true));
   if (r->pod)
@@ -371,6 +378,8 @@ record_create_end (struct shim_ctx *ctx, struct container_record *rec, bool ok)
       return;
     }
   rec->pid = delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root);
+  if (rec->pid > 0 && proc_start_time (rec->pid, &rec->start) < 0)
+    rec->start = 0;
   if (container_record_save (rootfd, ctx->cmd->id, rec, &e) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e->msg);
 }
