@@ -120,12 +120,45 @@ member_start (struct shim_ctx *ctx)
   engine_refresh_net_files (h.poddir, name);
 }
 
+/* An essential member stops its whole pod when it ends: only with consent.
+ * In a scoped pod (a compose project or a stack) its members were deployed
+ * together; in any other, the pod's owner decides: its network owner (the
+ * member whose interface is the pod's), else its oldest member, else (a new
+ * pod) this one. The owner consents by being essential itself. owns_network:
+ * this member becomes the network owner. */
+static int
+essential_consent (const struct pod_state *pod, const char *key, const char *id, bool owns_network,
+                   struct podshim_error **err)
+{
+  if (pod->scope)
+    return 0;
+  const char *owner = owns_network         ? id
+                      : pod->network_owner ? pod->network_owner
+                      : pod->n_members > 0 ? pod->members[0].id
+                                           : id;
+  if (strcmp (owner, id) == 0)
+    return 0;
+  for (size_t i = 0; i < pod->n_members; i++)
+    {
+      yajl_val e = json_get (pod->members[i].raw, "essential");
+      if (strcmp (pod->members[i].id, owner) == 0 && e && e->type == yajl_t_true)
+        return 0;
+    }
+  return podshim_error_set (
+      err, 0,
+      "pod `%s`: `%.64s` is essential (podshim.essential), so its end would stop the whole pod,"
+      " but the pod's owner `%.64s` (%s) is not essential: in a pod that is no compose project's"
+      " or stack's, only the owner, or any member of a pod whose owner is essential, may be",
+      key, id, owner, pod->network_owner ? "its network owner" : "its oldest member");
+}
+
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum spec_network net,
-             const struct swarm_task *task, struct join_result *res, struct podshim_error **err)
+             const struct swarm_task *task, bool essential, struct join_result *res,
+             struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -164,6 +197,11 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (swarm_guard (key, &pod, task, err) < 0)
         return -1;
     }
+
+  bool owns_network
+      = (req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL;
+  if (essential && essential_consent (&pod, key, id, owns_network, err) < 0)
+    return -1;
 
   /* A hook-less engine moves a second member's interface into the pod's
      namespace after create, as eth0 again: it fails there and the veth
@@ -247,6 +285,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   m->creating = true;
   m->share = req->share;
   swarm_task_record (m, task);
+  if (essential)
+    json_object_set (m->raw, "essential", json_new_bool (true));
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
@@ -539,7 +579,7 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     res->docker_host_network = engine_host_network (spec, mode);
     enum spec_network net
         = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
+    if (join_locked (ctx, &h, key, &req, spec, net, &task, has_rec && rec.essential, res, err) < 0)
       {
         rollback (&t, &h, true);
         return -1;

@@ -7,8 +7,8 @@
 #  - podshim.wait: a sidecar `docker run` before its app returns only once the
 #    app listens, and its first instruction sees it; a config writer; a
 #    timeout naming the unmet condition;
-#  - podshim.essential: killing the essential app stops its sidecar; a
-#    one-shot helper's exit stops nobody.
+#  - podshim.essential: killing the essential app (the pod's network owner)
+#    stops its sidecar; a one-shot helper's exit stops nobody.
 # shellcheck disable=SC2016
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -137,8 +137,10 @@ is "wait: no record left" "$(records)" ""
 
 check "essential: a sidecar that exits on SIGTERM" docker run -d --name ess-side --label podshim.pod=e \
 	--network none "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.2; done'
-check "essential: the essential app" docker run -d --name ess-app --label podshim.pod=e \
-	--label podshim.essential=true --network none "$IMG" sleep 1000
+# The app has the pod's network (its owner): it may be essential; the
+# sidecar, in the pod first, accepts that by being in the pod.
+check "essential: the essential app, the pod's network owner" docker run -d --name ess-app \
+	--label podshim.pod=e --label podshim.essential=true "$IMG" sleep 1000
 check "essential: a one-shot helper member runs and exits" docker run --name ess-helper \
 	--label podshim.pod=e --network none "$IMG" true
 sleep 2
