@@ -15,12 +15,14 @@
 # no-hang (tests/lib/no-hang.py) finds every call that does not go through
 # it.
 
-# bounded [-t SECONDS] [-i FILE] CMD...: runs CMD (an executable, not a shell
-# function) under `timeout` (SECONDS, else $BOUNDED_TIMEOUT, else 120; SIGKILL
-# 10 s after SIGTERM) with stdin from FILE (default /dev/null) and stdout and
-# stderr in files under $BOUNDED_TMP (default $TMPDIR, /tmp), which it then
-# copies to its own stdout and stderr.  Its status is CMD's (124 when it timed
-# out, said on stderr).  Environment assignments before `bounded` reach CMD.
+# bounded [-t SECONDS] [-i FILE | -I] CMD...: runs CMD (an executable, not a
+# shell function) under `timeout` (SECONDS, else $BOUNDED_TIMEOUT, else 120;
+# SIGKILL 10 s after SIGTERM) with stdin from FILE (default /dev/null; -I: the
+# caller's, for a client such as docker whose containers never inherit it)
+# and stdout and stderr in files under $BOUNDED_TMP (default $TMPDIR, /tmp),
+# which it then copies to its own stdout and stderr.  Its status is CMD's
+# (124 when it timed out, said on stderr).  Environment assignments before
+# `bounded` reach CMD.
 bounded() {
 	local t=${BOUNDED_TIMEOUT:-120} in=/dev/null f s
 	while :; do
@@ -33,11 +35,19 @@ bounded() {
 			in=$2
 			shift 2
 			;;
+		-I)
+			in=
+			shift
+			;;
 		*) break ;;
 		esac
 	done
 	f=$(mktemp "${BOUNDED_TMP:-${TMPDIR:-/tmp}}/bounded.XXXXXX") || return 1
-	timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err"
+	if [[ -n $in ]]; then
+		timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err"
+	else
+		timeout -k 10 "$t" "$@" >"$f" 2>"$f.err"
+	fi
 	s=$?
 	cat "$f"
 	cat "$f.err" >&2

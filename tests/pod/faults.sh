@@ -277,7 +277,7 @@ create_fails() {
 	local desc=$1 text=$2 shim=$3 id=$4 err s
 	orig=$(sha "$b/config.json")
 	: >"$LOG"
-	err=$("$shim" create --bundle "$b" "$id" 2>&1 </dev/null >/dev/null)
+	err=$("$shim" create --bundle "$b" "$id" 2>&1 >/dev/null) # no-hang: $shim is ro or full, bounded
 	s=$?
 	isnt "$desc" "$s" 0
 	check "with a clear message (stderr and log)" eval '[[ $err == *"$text"* ]] && log_has_error "$text"'
@@ -288,7 +288,7 @@ create_fails() {
 RO=$T/state-ro
 mkdir -p "$RO"
 mount -t tmpfs -o size=4m,mode=700 tmpfs "$RO" && mount -o remount,ro "$RO"
-ro() { "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
+ro() { bounded "$PODSHIM" --podshim-state "$RO" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 b=$(mkb RO1 -a podshim.pod=ro)
 create_fails "create with an empty read-only state dir fails" "Read-only file system" ro RO1
 is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state RO1 >/dev/null 2>&1 && echo exists)" "$orig:"
@@ -313,7 +313,7 @@ umount "$RO"
 FULL=$T/state-full
 mkdir -p "$FULL"
 mount -t tmpfs -o size=256k,mode=700 tmpfs "$FULL"
-full() { "$PODSHIM" --podshim-state "$FULL" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
+full() { bounded "$PODSHIM" --podshim-state "$FULL" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"; }
 dd if=/dev/zero of="$FULL/fill" bs=4k 2>/dev/null || true
 b=$(mkb FU1 -a podshim.pod=full)
 create_fails "create with a full state dir fails" "No space left on device" full FU1

@@ -143,7 +143,7 @@ check "delete X15" del X15
 failing=(-j '.root.path = "/nonexistent/rootfs"')
 b=$(mkb Y1 -a podshim.pod=failpod -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid "${failing[@]}")
 cp -r "$b" "$T/b/Y1-runc"
-runc --root "$T/runc-plain" create --bundle "$T/b/Y1-runc" Y1 </dev/null >/dev/null 2>&1
+bounded runc --root "$T/runc-plain" create --bundle "$T/b/Y1-runc" Y1 >/dev/null 2>&1
 want=$?
 before=$(sha "$b/config.json")
 shim create --bundle "$b" Y1 </dev/null >/dev/null 2>&1
@@ -233,12 +233,12 @@ like() {
 	if [[ $2 == $3 ]]; then ok "$1"; else not_ok "$1" "got: ${2:0:400}" "want: $3"; fi
 }
 # mshim MAX ARGS...: shim with --podshim-max-pods MAX; its output in $T/out/mshim
-# (never in a pipe: a created container's init would hold it).
+# (bounded: never in a pipe, a created container's init would hold it).
 mshim() {
 	local max=$1
 	shift
-	"$PODSHIM" --podshim-max-pods "$max" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" \
-		--log-format json "$@" </dev/null >"$T/out/mshim" 2>&1
+	bounded "$PODSHIM" --podshim-max-pods "$max" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" \
+		--log-format json "$@" >"$T/out/mshim" 2>&1
 }
 # out_of CMD...: runs CMD with its output in a file, then prints it (and
 # returns CMD's status).
@@ -297,9 +297,9 @@ check "in the log too" log_has_error "already has 2 pods"
 check "PODSHIM_MAX_PODS=2 too" eval '! PODSHIM_MAX_PODS=2 shim create --bundle "$b" M3 </dev/null >/dev/null 2>&1'
 if command -v strace >/dev/null; then
 	# A new pod under the limit: no listing of the pods (O(pods) work on a create).
-	strace -o "$T/out/strace" -e trace=getdents64 "$PODSHIM" --podshim-max-pods 1000 \
+	bounded strace -o "$T/out/strace" -e trace=getdents64 "$PODSHIM" --podshim-max-pods 1000 \
 		--podshim-runtime /bin/true --podshim-state "$STATE" --root "$RUNC_ROOT" create \
-		--bundle "$(mkb M5 -a podshim.pod=mx5)" M5 </dev/null >/dev/null 2>&1
+		--bundle "$(mkb M5 -a podshim.pod=mx5)" M5 >/dev/null 2>&1
 	is "a new pod's create lists no directory" "$(grep -c '^getdents64' "$T/out/strace")" 0
 	check "(pod mx5 that never lived: pruned)" eval 'shim pod gc && [[ -z $(members mx5) ]]'
 else
@@ -313,7 +313,7 @@ check "delete M1, M2, M4" del_all M1 M2 M4
 # a non-member's create is not.
 state_refused() {
 	local desc=$1 sd=$2 text=$3 err s
-	err=$(out_of "$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S1 -a podshim.pod=sd)" S1)
+	err=$(bounded "$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S1 -a podshim.pod=sd)" S1 2>&1)
 	s=$?
 	rc delete --force S1 >/dev/null 2>&1
 	if ((s != 0)) && [[ $err == *"$text"* ]] && ! rc state S1 >/dev/null 2>&1; then
@@ -321,7 +321,7 @@ state_refused() {
 	else
 		not_ok "$desc: refused" "status $s: $err"
 	fi
-	"$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S2)" S2 </dev/null >/dev/null 2>&1
+	bounded "$PODSHIM" --podshim-state "$sd" --root "$RUNC_ROOT" create --bundle "$(mkb S2)" S2 >/dev/null 2>&1
 	is "$desc: a non-member is not harmed" "$(rc state S2 | jq -r .status)" created
 	rc delete --force S2 >/dev/null 2>&1
 }
@@ -332,10 +332,10 @@ state_refused "a state dir owned by uid 65534" "$T/st-other" "owned by uid 65534
 mkdir -m 0700 "$T/st-real" && ln -s "$T/st-real" "$T/st-link"
 state_refused "a symlink on the state dir's path" "$T/st-link/state" "st-link\` is a symbolic link"
 check "a fresh state dir is made 0700" eval '
-	"$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" create \
-		--bundle "$(mkb S3 -a podshim.pod=fresh)" S3 </dev/null >/dev/null 2>&1 &&
+	bounded "$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" create \
+		--bundle "$(mkb S3 -a podshim.pod=fresh)" S3 >/dev/null 2>&1 &&
 	[[ $(stat -c %a "$T/st-new/a/b") == 700 ]]'
-"$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" delete --force S3 </dev/null >/dev/null 2>&1
+bounded "$PODSHIM" --podshim-state "$T/st-new/a/b" --root "$RUNC_ROOT" delete --force S3 >/dev/null 2>&1
 
 # --- podshim-pause cannot be exec'd -------------------------------------------------
 # A holder that fails fails the create, whatever the mount API (with it, the
