@@ -19,10 +19,11 @@
 # shell function) under `timeout` (SECONDS, else $BOUNDED_TIMEOUT, else 120;
 # SIGKILL 10 s after SIGTERM) with stdin from FILE (default /dev/null; -I: the
 # caller's, for a client such as docker whose containers never inherit it)
-# and stdout and stderr in files under $BOUNDED_TMP (default $TMPDIR, /tmp),
-# which it then copies to its own stdout and stderr.  Its status is CMD's
-# (124 when it timed out, said on stderr).  Environment assignments before
-# `bounded` reach CMD.
+# and stdout and stderr in files (in $BOUNDED_TMP, else a directory of this
+# script's, removed at its exit), which it then copies to its own stdout and
+# stderr.  Its status is CMD's (124 when it timed out, said on stderr).
+# Environment assignments before `bounded` reach CMD.  The files are named
+# for the shell process ($BASHPID): one at a time per process, reused.
 bounded() {
 	local t=${BOUNDED_TIMEOUT:-120} in=/dev/null f s
 	while :; do
@@ -42,16 +43,18 @@ bounded() {
 		*) break ;;
 		esac
 	done
-	f=$(mktemp "${BOUNDED_TMP:-${TMPDIR:-/tmp}}/bounded.XXXXXX") || return 1
+	f=${BOUNDED_TMP:-$_BOUNDED_DIR}/bounded.$BASHPID
 	if [[ -n $in ]]; then
 		timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err"
 	else
 		timeout -k 10 "$t" "$@" >"$f" 2>"$f.err"
 	fi
 	s=$?
-	cat "$f"
-	cat "$f.err" >&2
-	rm -f "$f" "$f.err"
+	[[ ! -s $f ]] || cat "$f"
+	[[ ! -s $f.err ]] || cat "$f.err" >&2
 	((s != 124)) || echo "bounded: timed out after $t s: $*" >&2
 	return "$s"
 }
+
+_BOUNDED_DIR=$(mktemp -d "${TMPDIR:-/tmp}/podshim-bounded.XXXXXX")
+at_exit rm -rf "$_BOUNDED_DIR"
