@@ -44,12 +44,13 @@ bounded() {
 		esac
 	done
 	f=${BOUNDED_TMP:-$_BOUNDED_DIR}/bounded.$BASHPID
+	# `|| s=$?`: under `set -e` too, CMD's output is passed on when it fails.
+	s=0
 	if [[ -n $in ]]; then
-		timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err"
+		timeout -k 10 "$t" "$@" <"$in" >"$f" 2>"$f.err" || s=$?
 	else
-		timeout -k 10 "$t" "$@" >"$f" 2>"$f.err"
+		timeout -k 10 "$t" "$@" >"$f" 2>"$f.err" || s=$?
 	fi
-	s=$?
 	[[ ! -s $f ]] || cat "$f"
 	[[ ! -s $f.err ]] || cat "$f.err" >&2
 	((s != 124)) || echo "bounded: timed out after $t s: $*" >&2

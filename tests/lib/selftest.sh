@@ -88,6 +88,9 @@ res "retry runs CMD in this shell" \
 res "bounded keeps CMD's stdout, stderr and status" \
 	"$(run 'o=$(bounded sh -c "echo out; echo err >&2; exit 3" 2>&1); echo "[$o] $?"')" \
 	$'[out\nerr] 3\nstatus 0'
+res "bounded under set -e: a failing CMD's output is passed on" \
+	"$(run 'set -e; (bounded sh -c "echo out; echo err >&2; exit 5" 2>&1 &) ; wait; sleep 0.2')" \
+	$'out\nerr\nstatus 0'
 res "bounded: a process CMD leaves behind does not hold the caller's pipe" \
 	"$(run 's=$SECONDS; p=$(bounded sh -c "sleep 30 & echo \$!"); echo "started $((SECONDS - s < 10))"; kill "$p"')" \
 	$'started 1\nstatus 0'
