@@ -176,7 +176,9 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
               break;
             }
           const char *colon = memchr (p, ':', (size_t)n);
-          if (colon == NULL || colon == p)
+          /* A bare CR (or a NUL) inside a line is no header of HTTP's. */
+          if (colon == NULL || colon == p || memchr (p, '\r', (size_t)n) != NULL
+              || memchr (p, '\0', (size_t)n) != NULL)
             return podshim_error_set (err, 0, "HTTP response: bad header line");
           size_t kl = (size_t)(colon - p);
           const char *v = colon + 1;
@@ -219,9 +221,14 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
-      cleanup_free char *head_copy = strndup (head, (size_t)(p - head));
+      /* memcpy, not strndup: buf need not be NUL-terminated (the sanitizers'
+         strndup reads on to a NUL). */
+      size_t hl = (size_t)(p - head);
+      cleanup_free char *head_copy = malloc (hl + 1);
       if (head_copy == NULL)
         abort ();
+      memcpy (head_copy, head, hl);
+      head_copy[hl] = '\0';
       size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
@@ -287,6 +294,10 @@ http_response_header (const struct http_response *r, const char *name)
             v++;
           while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
+          /* A stray CR (or another control byte) inside: no such header. */
+          for (const char *c = v; c < ve; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\t')
+              return NULL;
           char *out = strndup (v, (size_t)(ve - v));
           if (out == NULL)
             abort ();

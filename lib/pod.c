@@ -203,17 +203,6 @@ pod_state_done (struct pod_state *p)
   memset (p, 0, sizeof (*p));
 }
 
-static char *
-xstrdup_or_null (const char *s)
-{
-  if (s == NULL)
-    return NULL;
-  char *r = strdup (s);
-  if (r == NULL)
-    abort ();
-  return r;
-}
-
 static int
 get_uint (yajl_val obj, const char *key, unsigned long long max, unsigned long long *ret)
 {

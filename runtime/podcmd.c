@@ -5,6 +5,7 @@
 #include "fsutil.h"
 #include "procutil.h"
 #include "statedir.h"
+#include "table.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -125,7 +126,8 @@ struct list_data
   FILE *out;
   FILE *diag;
   yajl_gen g;
-  const char *only; /* inspect: pods of this name, or this key */
+  struct table table; /* the table's rows, printed once all are known */
+  const char *only;   /* inspect: pods of this name, or this key */
   bool json;
   bool full;
   int found;
@@ -172,7 +174,8 @@ gen_companion (yajl_gen g, const struct pod_member *m)
 }
 
 /* "companions": every companion the pod's anchors declare (their records),
- * with the member that is it and its state, "missing" when none is. */
+ * with the member that is it and its state, "missing" when none is,
+ * "ignored" when the anchor's start left it out (its image's label). */
 static void
 gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
 {
@@ -194,6 +197,8 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           const char *cont = json_get_string (plan->u.array.values[j], "container");
           if (name == NULL || cont == NULL)
             continue;
+          yajl_val ign = json_get (plan->u.array.values[j], "ignored");
+          bool ignored = ign && ign->type == yajl_t_true;
           const struct pod_member *c = NULL;
           for (size_t k = 0; k < pod->n_members && c == NULL; k++)
             {
@@ -215,7 +220,7 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           else
             yajl_gen_null (g);
           gen_str (g, "state");
-          gen_str (g, c ? member_state (c) : "missing");
+          gen_str (g, c ? member_state (c) : ignored ? "ignored" : "missing");
           yajl_gen_map_close (g);
         }
     }
@@ -256,7 +261,6 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   bool holder_alive = pod.holder_pid > 0 && proc_is_alive (pod.holder_pid, pod.holder_start);
   if (!ld->json)
     {
-      fprintf (ld->out, "%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
       char sh[32] = "";
       for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
         if (shared & b)
@@ -265,16 +269,24 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               strcat (sh, ",");
             strcat (sh, pod_ns_name (b));
           }
-      fprintf (ld->out, "%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int)pod.holder_pid : 0,
-               pause_alive ? (int)pod.pause_pid : 0);
+      char holder[16], pause[16];
+      snprintf (holder, sizeof (holder), "%d", holder_alive ? (int)pod.holder_pid : 0);
+      snprintf (pause, sizeof (pause), "%d", pause_alive ? (int)pod.pause_pid : 0);
+      cleanup_free char *members = NULL;
+      size_t mlen = 0;
+      FILE *mf = open_memstream (&members, &mlen);
+      if (mf == NULL)
+        abort ();
       for (size_t i = 0; i < pod.n_members; i++)
         {
           const char *st = member_state (&pod.members[i]);
-          fprintf (ld->out, "%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
-                   strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
-                   strcmp (st, "running") ? ")" : "");
+          bool running = strcmp (st, "running") == 0;
+          fprintf (mf, "%s%.12s%s%s%s", i ? "," : "", pod.members[i].id, running ? "" : "(",
+                   running ? "" : st, running ? "" : ")");
         }
-      fprintf (ld->out, "\n");
+      fclose (mf);
+      const char *row[] = { pname, scope, root, sh[0] ? sh : NULL, holder, pause, members };
+      table_add (&ld->table, row);
       return 0;
     }
   yajl_gen g = ld->g;
@@ -389,8 +401,12 @@ pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *on
       yajl_gen_array_open (ld.g);
     }
   else
-    fprintf (out, "%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED",
-             "HOLDER", "PAUSE", "MEMBERS");
+    {
+      static const char *const header[]
+          = { "POD", "SCOPE", "ROOT", "SHARED", "HOLDER", "PAUSE", "MEMBERS" };
+      table_init (&ld.table, 7);
+      table_add (&ld.table, header);
+    }
   int r = for_each_pod (ctx, false, list_visit, &ld, err);
   if (json)
     {
@@ -398,6 +414,12 @@ pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *on
       if (r == 0)
         print_gen (out, ld.g);
       yajl_gen_free (ld.g);
+    }
+  else
+    {
+      if (r == 0)
+        table_print (&ld.table, out);
+      table_free (&ld.table);
     }
   if (r < 0)
     return -1;
@@ -528,6 +550,27 @@ static const char usage[] = "usage: podshim pod list [--format json|table]\n"
                             "       podshim pod inspect NAME|SCOPE:NAME\n"
                             "       podshim pod gc\n";
 
+static const char help[]
+    = "Usage: podshim [PODSHIM OPTIONS] pod COMMAND\n"
+      "\n"
+      "The pods of podshim's state directory (--podshim-state, PODSHIM_STATE, "
+      "default " STATEDIR_DEFAULT "):\n"
+      "\n"
+      "  list [--format table|json]  every pod: name, scope, the runtime root it belongs to,\n"
+      "                              shared namespaces, holder and pause PIDs, members\n"
+      "                              (`ls` works too; JSON adds states and companions)\n"
+      "  inspect NAME|SCOPE:NAME     the pods of that name in any scope, or that one pod\n"
+      "                              (e.g. compose:shop:web), in JSON with each member\n"
+      "  gc                          prune dead members, tear down empty pods, remove\n"
+      "                              leftover locks and records\n"
+      "  help                        this help (also --help, -h)\n";
+
+static bool
+is_help (const char *a)
+{
+  return strcmp (a, "help") == 0 || strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0;
+}
+
 int
 podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
              struct podshim_error **err)
@@ -538,6 +581,12 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
       return 2;
     }
   const char *sub = argv[0];
+  for (int i = 0; i < argc; i++)
+    if (is_help (argv[i]) && (i == 0 || strcmp (argv[i], "help") != 0))
+      {
+        fputs (help, out);
+        return 0;
+      }
   if (strcmp (sub, "list") == 0 || strcmp (sub, "ls") == 0)
     {
       bool json = false;

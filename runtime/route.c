@@ -1,6 +1,6 @@
 #include "config.h"
 #include "route.h"
-#include "companion.h"
+#include "companion_run.h"
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
@@ -207,11 +207,34 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   bool is_start = strcmp (c->command, "start") == 0;
   if (is_start && rec->network_owner)
     member_start (ctx);
-  /* Companions first: the anchor's own start conditions may wait for them. */
-  if (is_start && rec->companions && companion_start (ctx, id, rec->companions, err) < 0)
+  /* Companions first: the anchor's own start conditions may wait for them.
+     The operator's policy as the config file says now. */
+  if (is_start && rec->companions)
     {
-      fail_start (ctx, id, rec);
-      return -1;
+      cleanup_class_config struct class_config cfg = { 0 };
+      if (class_config_load (c, &cfg, err) < 0)
+        {
+          fail_start (ctx, id, rec);
+          return -1;
+        }
+      struct companion_start_opts o
+          = { .policy = &cfg.companions, .config = class_config_path (c), .anchor_pid = rec->pid };
+      cleanup_free char *kept = NULL;
+      if (companion_start (ctx, id, rec->companions, &o, &kept, err) < 0)
+        {
+          fail_start (ctx, id, rec);
+          return -1;
+        }
+      if (kept)
+        {
+          /* `pod list` says which were left out. */
+          free (rec->companions);
+          rec->companions = steal_pointer (&kept);
+          cleanup_close int rootfd
+              = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &e);
+          if (rootfd < 0 || container_record_save (rootfd, id, rec, &e) < 0)
+            podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e ? e->msg : "no state");
+        }
     }
   if (is_start && rec->n_wait > 0)
     {
@@ -241,7 +264,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       if (rec->essential && rec->pod && pod_key_valid (rec->pod))
         stop_pod_members (ctx, dlg, rec->pod, id);
       if (rec->companions)
-        companion_remove_detached (ctx, id);
+        companion_remove_detached (ctx, id, rec->pod);
     }
   return 0;
 }

@@ -247,12 +247,10 @@ record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels,
       if (k == NULL)
         {
           cleanup_free char *names = class_config_names (&cfg);
-          return podshim_error_set (
-              err, 0,
-              "unknown runtime class `%s` (from %s); the runtime classes of"
-              " %s are: %s",
-              name, from, ctx->cmd->shim_config ? ctx->cmd->shim_config : CLASS_CONFIG_DEFAULT,
-              names);
+          return podshim_error_set (err, 0,
+                                    "unknown runtime class `%s` (from %s); the runtime classes of"
+                                    " %s are: %s",
+                                    name, from, class_config_path (ctx->cmd), names);
         }
       runtime_class_copy (k, &rec->cls);
       any = 1;
@@ -275,9 +273,25 @@ record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels,
       = podcfg_lookup (spec, labels, "podshim.wait-timeout", "PODSHIM_WAIT_TIMEOUT", from);
   if (t && t[0] != '\0' && wait_timeout_parse (t, &rec->wait_timeout, err) < 0)
     return podshim_error_wrap (err, "invalid %s", from);
-  int nc = companion_specs_from_spec (spec, labels, &rec->companion_specs, err);
-  if (nc < 0)
-    return -1;
+  const char *of, *cname;
+  companion_labels (spec, labels, &of, &cname);
+  int nc = 0;
+  if (of && companion_declares_any (spec, labels))
+    /* Companions of companions are how one label becomes a chain. */
+    podshim_log (PODSHIM_LOG_INFO,
+                 "podshim: `%s` is a companion (of `%.12s`): its own %s* labels are ignored (a"
+                 " companion declares no companions)",
+                 ctx->cmd->id ? ctx->cmd->id : "", of, COMPANION_PREFIX);
+  else if (companion_declares_any (spec, labels))
+    {
+      cleanup_class_config struct class_config cfg = { 0 };
+      if (class_config_load (ctx->cmd, &cfg, err) < 0)
+        return -1;
+      nc = companion_specs_from_spec (spec, labels, &cfg.companions.defaults, &rec->companion_specs,
+                                      err);
+      if (nc < 0)
+        return -1;
+    }
   if (nc > 0)
     {
       rec->anchor_name = companion_anchor_name (labels, ctx->cmd->id ? ctx->cmd->id : "");

@@ -19,7 +19,8 @@ struct flag_def
   enum flag_kind kind;
 };
 
-/* The global options of runc 1.1-1.3 and crun (1.8-1.2x). */
+/* The global options of runc 1.1-1.4 (1.4 dropped --criu: kept here, runc
+   1.4 refuses it itself) and crun (1.8-1.2x). */
 static const struct flag_def global_flags[] = {
   { "debug", FLAG_BOOL },
   { "log", FLAG_VALUE },
@@ -41,7 +42,7 @@ static const struct flag_def global_flags[] = {
   { NULL, FLAG_UNKNOWN },
 };
 
-/* create and run (run adds detach and keep): runc 1.1-1.3 (1.2 added
+/* create and run (run adds detach and keep): runc 1.1-1.4 (1.2 added
  * --pidfd-socket) and crun (-f/--config FILE, --no-subreaper on create). */
 static const struct flag_def create_flags[] = {
   { "bundle", FLAG_VALUE },
@@ -223,6 +224,11 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
         }
       if (!split_flag (argv[i], &f))
         break;
+      if (flag_is (&f, "podshim-help"))
+        {
+          c->shim_help = bool_value (&f);
+          continue;
+        }
       bool shim_runtime = flag_is (&f, "podshim-runtime");
       bool shim_max = flag_is (&f, "podshim-max-pods");
       bool shim_data = flag_is (&f, "podshim-data");

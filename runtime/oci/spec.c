@@ -54,6 +54,21 @@ spec_has_network_hook (yajl_val spec)
   return false;
 }
 
+const char *
+spec_network_path (yajl_val spec)
+{
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      const char *path = json_get_string (ns, "path");
+      if (t && strcmp (t, "network") == 0)
+        return path && path[0] ? path : NULL;
+    }
+  return NULL;
+}
+
 enum spec_network
 spec_network_kind (yajl_val spec, const char *mode)
 {
@@ -461,6 +476,14 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
       if (path == NULL)
         return podshim_error_set (err, 0, "internal error: no path for namespace %s",
                                   pod_ns_name (bit));
+      if (bit == POD_NS_NET && plan->adopt_network)
+        {
+          if (spec_network_path (spec) == NULL)
+            return podshim_error_set (err, 0,
+                                      "internal error: the pod adopts a network namespace the"
+                                      " container does not name");
+          continue;
+        }
       bool replace_own = bit == POD_NS_NET && plan->docker_host_network;
       if (set_namespace (lx, pod_ns_oci_type (bit), pod_ns_name (bit), path, replace_own, err) < 0)
         return -1;

@@ -23,6 +23,8 @@ struct join_plan
   bool keep_network_hook;            /* this member sets up the pod's network */
   bool docker_host_network;          /* Docker `--network host`: the network path it names
                                         is the engine's own namespace, which the pod's replaces */
+  bool adopt_network;                /* the member's own network path stays: the engine made
+                                        that namespace and the pod adopted it (podman) */
   const char *resolv_conf;           /* with net: source for the /etc/resolv.conf mount */
   const char *hosts;                 /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
@@ -61,8 +63,13 @@ enum spec_network
  * NetworkMode (NULL when not a Docker container). */
 enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_mode);
 
+/* The path of spec's (first) network namespace entry, or NULL: none, or a
+ * fresh namespace. Points into spec. */
+const char *spec_network_path (yajl_val spec);
+
 /* Edits spec in place: sets linux.namespaces[].path of each shared type (the
- * existing entry, or a new one), drops hostname/domainname when UTS is
+ * existing entry, or a new one; with adopt_network, the network entry keeps
+ * its own path, which must be there), drops hostname/domainname when UTS is
  * shared, drops namespaced sysctls of shared namespaces, drops the network
  * hook unless kept, points the /etc/resolv.conf and /etc/hosts mounts at the
  * plan's files (the pod's network owner's) when it shares the network,

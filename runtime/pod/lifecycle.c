@@ -67,13 +67,14 @@ record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
 }
 
 /* Gives pod a live holder if it has none: a new podshim-pause in the
- * namespaces a live member still has (or an older podshim pinned), fresh
- * ones for the others. Saves the pod's state. With pending (a pod without
+ * namespaces a live member still has (or an older podshim pinned), the
+ * network namespace adopt_net_fd (>= 0: the engine's, which the pod adopts),
+ * fresh ones for the others. Saves the pod's state. With pending (a pod without
  * members), its "ready" is left to read there (sandbox_ready), so that it
  * isolates itself while the delegate works; with shm_later too, it then
  * waits for the pod's /dev/shm there (sandbox_send_shm). */
 int
-pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
+pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int adopt_net_fd,
                           struct sandbox_proc *pending, bool shm_later, struct podshim_error **err)
 {
   if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
@@ -82,8 +83,12 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
   pod->holder_start = 0;
   int fds[3] = { -1, -1, -1 };
   int r = 0;
+  if (adopt_net_fd >= 0 && (fds[0] = fcntl (adopt_net_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    r = podshim_error_set (err, errno, "cannot duplicate a namespace fd");
   for (size_t i = 0; r == 0 && i < 3; i++)
     {
+      if (fds[i] >= 0)
+        continue;
       if (pod->pinned & holder_ns[i])
         {
           char rel[32];
@@ -379,7 +384,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     {
       /* Members still run in the pod's namespaces: a new holder takes them. */
       cleanup_error struct podshim_error *e = NULL;
-      if (pod_ensure_holder_locked (rootfd, poddir, pod, NULL, false, &e) < 0)
+      if (pod_ensure_holder_locked (rootfd, poddir, pod, -1, NULL, false, &e) < 0)
         podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
                      pod->name, e->msg);
       changed = true;

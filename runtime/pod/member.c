@@ -1,12 +1,13 @@
 #include "config.h"
 #include "member.h"
-#include "companion.h"
+#include "companion_run.h"
 #include "delegate.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "netowner.h"
 #include "podcfg.h"
 #include "procutil.h"
 #include "record.h"
@@ -22,12 +23,15 @@
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
+/* Each Docker API call that decides a member's network, while dockerd waits. */
+#define NETOWNER_API_TIMEOUT_MS (3 * 1000)
 
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded;     /* the member is in pod.json */
-  bool net_files[2]; /* mount the pod's copy of net_files[i] */
+  bool adopt_network; /* its engine-made network namespace became the pod's */
+  bool recorded;      /* the member is in pod.json */
+  bool net_files[2];  /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
   int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
   char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
@@ -124,8 +128,8 @@ member_start (struct shim_ctx *ctx)
  * In a scoped pod (a compose project or a stack) its members were deployed
  * together; in any other, the pod's owner decides: its network owner (the
  * member whose interface is the pod's), else its oldest member, else (a new
- * pod) this one. The owner consents by being essential itself. owns_network:
- * this member becomes the network owner. */
+ * pod) this one. The owner consents by being essential itself. id: the
+ * member (a companion's anchor); owns_network: it becomes the network owner. */
 static int
 essential_consent (const struct pod_state *pod, const char *key, const char *id, bool owns_network,
                    struct podshim_error **err)
@@ -156,9 +160,9 @@ essential_consent (const struct pod_state *pod, const char *key, const char *id,
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
-             const struct pod_request *req, yajl_val spec, enum spec_network net,
-             const struct swarm_task *task, bool essential, struct join_result *res,
-             struct podshim_error **err)
+             const struct pod_request *req, yajl_val spec, enum net_plumb plumb,
+             const struct net_engine *eng, const struct swarm_task *task, bool essential,
+             struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
@@ -197,30 +201,41 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (swarm_guard (key, &pod, task, err) < 0)
         return -1;
     }
-
-  bool owns_network
-      = (req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL;
-  if (essential && essential_consent (&pod, key, id, owns_network, err) < 0)
+  if (task && task->companion_of
+      && companion_pod_check (key, &pod, task->companion_of, task->companion_max, task->config, err)
+             < 0)
     return -1;
 
-  /* A hook-less engine moves a second member's interface into the pod's
-     namespace after create, as eth0 again: it fails there and the veth
-     stays. Refuse before the engine plumbs anything. */
-  if ((req->share & POD_NS_NET) && net == SPEC_NET_AFTER_CREATE && pod.network_owner)
-    return podshim_error_set (
-        err, 0,
-        "pod `%s` already has a networked member (`%.12s`, its network owner), and this engine"
-        " (dockerd 26.0.0 or >= 28: no libnetwork-setkey hook) would add a second interface"
-        " named eth0 to the pod's network namespace. Start this member with `--network none`"
-        " (a Swarm service: `--network host`): it shares the pod's network all the same",
-        key, pod.network_owner);
+  /* Who brings the pod its network. Refused before the engine plumbs
+     anything: a hook-less dockerd would move a second interface into the
+     pod's namespace after create, as eth0 again (it fails there and the veth
+     stays); podman has plumbed a namespace of its own. */
+  bool first = pod.n_members == 0;
+  enum net_role role = NET_ROLE_JOIN;
+  const char *own_path = spec_network_path (spec);
+  if ((req->share & POD_NS_NET)
+      && netowner_decide (plumb, eng, key, pod.network_owner, first, own_path, &role, err) < 0)
+    return -1;
+  /* An engine-made namespace the pod adopts: its holder joins it. */
+  cleanup_close int adopt_fd
+      = role == NET_ROLE_ADOPT ? sandbox_open_ns_path (own_path, POD_NS_NET, err) : -1;
+  if (role == NET_ROLE_ADOPT && adopt_fd < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
+  /* A companion (its anchor checked live in the pod) is its anchor's: the
+     anchor's creator declared it, and the anchor's consent is its own. */
+  if (essential && task && task->companion_of
+      && essential_consent (&pod, key, task->companion_of, false, err) < 0)
+    return podshim_error_wrap (err, "companion `%.64s` of `%.12s`", id, task->companion_of);
+  if (essential && !(task && task->companion_of)
+      && essential_consent (&pod, key, id, (req->share & POD_NS_NET) && role != NET_ROLE_JOIN, err)
+             < 0)
+    return -1;
 
   /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory.
      A new pod's holder takes it from us (sandbox_send_shm) while the
      delegate works: nobody waits for the holder. */
   unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
-  bool first = pod.n_members == 0;
-  if (pod_ensure_holder_locked (h->rootfd, h->poddir, &pod, first ? &res->holder : NULL,
+  if (pod_ensure_holder_locked (h->rootfd, h->poddir, &pod, adopt_fd, first ? &res->holder : NULL,
                                 first && shm_size, err)
       < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
@@ -268,7 +283,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     }
   res->shm = shm_size != 0;
   res->keep_network_hook = false;
-  if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
+  res->adopt_network = role == NET_ROLE_ADOPT;
+  if ((req->share & POD_NS_NET) && role != NET_ROLE_JOIN)
     {
       pod.network_owner = strdup (id);
       res->keep_network_hook = true;
@@ -340,6 +356,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   struct join_plan plan = { .share = req->share,
                             .keep_network_hook = keep_hook,
                             .docker_host_network = res->docker_host_network,
+                            .adopt_network = res->adopt_network,
                             .resolv_conf = resolv,
                             .hosts = hosts,
                             .volumes = vols,
@@ -501,6 +518,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       free (rec.anchor_name);
       rec.anchor_name = companion_anchor_name (labels, c->id);
     }
+  if (rec.companion_specs && labels == NULL)
+    /* Companions are made through the node's Docker API: only for Docker's
+       own containers, never at a containerd, CRI or podman caller's say. */
+    return podshim_error_set (err, 0,
+                              "companions (%s*) are made through the Docker API, for containers"
+                              " Docker made; this one was not (it has no config.v2.json): refused",
+                              COMPANION_PREFIX);
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
   if (r == 0 && rec.companion_specs && c->id)
@@ -568,18 +592,45 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                                              .orig_len = orig_len,
                                              .res = JOIN_RESULT_INIT };
   struct join_result *res = &t.res;
+  /* What the engine will plumb into the member's network namespace (the
+     pod's): an interface through Docker's setkey hook at start, or by a
+     hook-less dockerd after create, or podman's namespace made before; a
+     `--network none` one carries the hook (dockerd < 28) but no interface.
+     Asked of the daemon (before the pod's lock) where Docker's records
+     leave it open. */
+  cleanup_net_engine struct net_engine eng = NET_ENGINE_INIT;
+  enum net_plumb plumb = NET_PLUMB_NONE;
+  if (req.share & POD_NS_NET)
+    {
+      netowner_facts (spec, c->id, labels, &eng);
+      res->docker_host_network = engine_host_network (spec, eng.docker_mode);
+      plumb = netowner_plumb (spec, &eng);
+      if (plumb == NET_PLUMB_AFTER_CREATE)
+        {
+          cleanup_error struct podshim_error *se = NULL;
+          cleanup_free char *sock = companion_docker_socket (ctx, &se);
+          if (sock)
+            netowner_ask_docker (sock, c->id, NETOWNER_API_TIMEOUT_MS, &eng);
+          else if ((eng.unknown = strdup (se->msg)) == NULL)
+            abort ();
+          plumb = netowner_plumb (spec, &eng);
+        }
+    }
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, key, true, &h, err) < 0)
       return -1;
-    /* A networked member brings the pod its interface: through Docker's
-       setkey hook, or (hook-less engines) by dockerd after create. A
-       `--network none` one carries the hook (dockerd < 28) but no interface. */
-    cleanup_free char *mode = docker_network_mode (spec, c->id);
-    res->docker_host_network = engine_host_network (spec, mode);
-    enum spec_network net
-        = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
-    if (join_locked (ctx, &h, key, &req, spec, net, &task, has_rec && rec.essential, res, err) < 0)
+    cleanup_class_config struct class_config cfg = { 0 };
+    if (task.companion_of)
+      {
+        if (class_config_load (ctx->cmd, &cfg, err) < 0)
+          return -1;
+        task.companion_max = companion_policy_max_per_pod (&cfg.companions);
+        task.config = class_config_path (ctx->cmd);
+      }
+    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, &task, has_rec && rec.essential, res,
+                     err)
+        < 0)
       {
         rollback (&t, &h, true);
         return -1;

@@ -17,7 +17,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -76,6 +79,22 @@ int
 sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err)
 {
   return proc_open_ns (pid, start, proc_ns_name (bit), err);
+}
+
+int
+sandbox_open_ns_path (const char *path, unsigned bit, struct podshim_error **err)
+{
+  int idx = bit == POD_NS_NET ? 0 : bit == POD_NS_IPC ? 1 : bit == POD_NS_UTS ? 2 : -1;
+  if (idx < 0)
+    return podshim_error_set (err, EINVAL, "internal error: namespace %u by path", bit);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot open the namespace `%.200s`", path);
+  struct statfs sf;
+  if (fstatfs (fd, &sf) < 0 || sf.f_type != NSFS_MAGIC
+      || ioctl (fd, NS_GET_NSTYPE) != sandbox_clone[idx])
+    return podshim_error_set (err, 0, "`%.200s` is not a %s namespace", path, proc_ns_name (bit));
+  return steal_fd (&fd);
 }
 
 /* Forked twice: the helper joins or creates the namespaces (and a PID

@@ -16,6 +16,10 @@
 /* proc_open_ns() of one of our namespace bits. */
 int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err);
 
+/* The net, ipc or uts namespace bound at path (an engine's, e.g. podman's
+ * /run/netns/netns-...), checked to be one of that type: an O_CLOEXEC fd. */
+int sandbox_open_ns_path (const char *path, unsigned bit, struct podshim_error **err);
+
 /* A podshim-pause being started. */
 struct sandbox_proc
 {

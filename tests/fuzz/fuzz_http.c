@@ -1,9 +1,11 @@
 /* The Docker API's parsers of outside input: the input as an HTTP response
  * (framing, limits; its API-Version header and its body as /version's answer:
- * the version podshim speaks) and as a companion's label value (the schema).
- * Checks: an accepted response's status and body are within bounds, a header
- * value holds no line break, a picked version is one podshim knows; an
- * accepted companion has an image and gives a plan that parses back. */
+ * the version podshim speaks; its body as the container list and /version
+ * answers that say what dockerd plumbs) and as a companion's label value (the
+ * schema). Checks: an accepted response's status and body are within bounds,
+ * a header value holds no line break, a picked version is one podshim knows,
+ * an engine's name is short and printable; an accepted companion has an image
+ * and gives a plan that parses back. */
 #include "config.h"
 
 #include <stdint.h>
@@ -14,8 +16,30 @@
 #include "dockerapi.h"
 #include "http.h"
 #include "json.h"
+#include "netowner.h"
 
 #include "fuzz.h"
+
+/* The body as the daemon's container list and /version answer. */
+static void
+as_engine (const char *body)
+{
+  struct net_engine e = NET_ENGINE_INIT;
+  struct podshim_error *err = NULL;
+  static const int status[] = { 0, 200, 404, 500 };
+  int st = status[strlen (body) % 4];
+  if (netowner_docker_answers ("abc", body, st, body, &e, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && e.name == NULL && e.bridge == -1);
+      podshim_error_free (err);
+      return;
+    }
+  CHECK (e.name && strncmp (e.name, "dockerd ", 8) == 0 && strlen (e.name) <= 8 + 64);
+  for (const char *c = e.name; *c; c++)
+    CHECK (*c >= ' ' && *c < 0x7f);
+  CHECK (e.bridge == (st == 200 ? 1 : st == 404 ? 0 : -1));
+  net_engine_free (&e);
+}
 
 static void
 as_response (const char *buf, size_t len)
@@ -31,6 +55,7 @@ as_response (const char *buf, size_t len)
   CHECK (r.status >= 100 && r.status <= 999);
   CHECK (r.body != NULL && r.body_len <= HTTP_BODY_MAX && r.body_len <= len);
   CHECK (r.body[r.body_len] == '\0');
+  as_engine (r.body);
   char *hdr = http_response_header (&r, "API-Version");
   CHECK (hdr == NULL || (strchr (hdr, '\n') == NULL && strchr (hdr, '\r') == NULL));
   int minor = 0;
@@ -66,7 +91,7 @@ as_companion (const char *s)
   json_object_set (cfg, "Labels", labels);
   json_object_set (doc, "Config", cfg);
   char *specs = NULL, *plan = NULL;
-  CHECK (companion_specs_from_spec (NULL, doc, &specs, &err) == 1);
+  CHECK (companion_specs_from_spec (NULL, doc, NULL, &specs, &err) == 1);
   CHECK (companion_plan (specs, "id", "anchor", "pod", "stack:s", &plan, &err) == 0);
   yajl_val back = NULL;
   CHECK (json_parse (plan, strlen (plan), "plan", &back, &err) == 0);
@@ -75,9 +100,23 @@ as_companion (const char *s)
   const char *const net[] = { "HostConfig", "NetworkMode", NULL };
   yajl_val nm = json_get_path (body, net);
   CHECK (nm && nm->type == yajl_t_string && strcmp (nm->u.string, "none") == 0);
-  /* Nothing but the schema's fields reaches the create document. */
+  /* Nothing but the schema's fields reaches the create document: limits
+     only when the spec sets them, and within bounds. */
   yajl_val hc = json_get_object (body, "HostConfig");
-  CHECK (hc && hc->u.object.len == 2);
+  CHECK (hc && hc->u.object.len >= 2 && hc->u.object.len <= 5);
+  static const char *const lim[] = { "Memory", "NanoCpus", "PidsLimit" };
+  static const char *const key[] = { "memory", "cpus", "pids_limit" };
+  static const long long lo[] = { COMPANION_MEMORY_MIN, COMPANION_NANO_CPUS_MIN, 1 };
+  static const long long hi[]
+      = { COMPANION_MEMORY_MAX, COMPANION_NANO_CPUS_MAX, COMPANION_PIDS_MAX };
+  for (int i = 0; i < 3; i++)
+    {
+      yajl_val n = json_get (hc, lim[i]);
+      CHECK ((n != NULL) == (json_get (v, key[i]) != NULL));
+      CHECK (n == NULL
+             || (n->type == yajl_t_number && (n->u.number.flags & YAJL_NUMBER_INT_VALID)
+                 && n->u.number.i >= lo[i] && n->u.number.i <= hi[i]));
+    }
   yajl_tree_free (back);
   free (specs);
   free (plan);

@@ -48,7 +48,8 @@ def generate():
         vols = [v["destination"] for v in plan.get("volumes", [])]
         idx = [VOLUMES.index(v) for v in vols if v in VOLUMES][:2]
         which = sum(i << (3 * n) for n, i in enumerate(idx))
-        head = bytes([share, int(plan.get("keep_network_hook", False)), len(idx), which])
+        flags = int(plan.get("keep_network_hook", False)) | int(plan.get("adopt_network", False)) << 1
+        head = bytes([share, flags, len(idx), which])
         write("fuzz_spec", case, head + text)
         write("fuzz_podcfg", case, text)
 
@@ -124,6 +125,10 @@ def generate():
         b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}',
         b"HTTP/1.1 200 OK\r\nAPI-Version:  1.41 \r\nContent-Length: 2\r\n\r\nOK",
         b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"ApiVersion\":\"1.40\"}",
+        b'{"image":"x","memory":"64m","cpus":"0.5","pids_limit":100}',
+        b'{"image":"x","memory":1,"cpus":"1.0000000001","pids_limit":"1k"}',
+        b"HTTP/1.1 200 OK\r\nContent-Length: 41\r\n\r\n[{\"Id\":\"abc\",\"Version\":\"20.10.24+dfsg1\"}]",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\n[{\"Id\":\"abc\"},{\"Version\":\"28.5.2\"}] ",
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
 
@@ -148,6 +153,20 @@ def generate():
         "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0\n",
     ]):
         write("fuzz_class", "seed-%02d" % i, s)
+    # The config's "companions" policy, and strings as a companion's image
+    # reference (by ID, on loopback) and limits.
+    for i, s in enumerate([
+        '{"companions":{"fromImageLabels":true,"allowedImages":["nginx:*","registry.example.com/team/*",'
+        '"3f2a","localhost:5000/team/*"],"maxPerPod":4,"defaults":{"memory":"64m","cpus":"0.5","pidsLimit":100}}}',
+        '{"companions":{"allowedImages":[],"defaults":{"memory":6291456,"cpus":2}}}',
+        '{"companions":{"allowedImage":["x"],"maxPerPod":0,"defaults":{"pids_limit":1}}}',
+        '{"companions":{"maxPerPod":1,"maxPerPod":2},"runtimes":{"crun":{"path":"/usr/bin/crun"}}}',
+        '{"companions":{"fromImageLabels":"yes","allowedImages":"nginx:*"}}',
+        "3f2a", "sha256:3f2a", "127.0.0.1:5000/x", "localhost:5000/team/a", "LOCALHOST/x",
+        "0x7f.1/x", "[::1]:5000/x", "registry.localhost/x", "nginx:1.25",
+        "64m", "6291455", "1.5", "0.009", "4194304", "1t",
+    ]):
+        write("fuzz_class", "seed-companions-%02d" % i, s)
 
     # fuzz_template: the holder-template file and a holder's mountinfo.
     write("fuzz_template", "seed-00", "1234 987654321\n")
@@ -163,6 +182,37 @@ def generate():
         "68 45 0:41 / /\n",
     ]):
         write("fuzz_template", "seed-%02d" % (i + 2), s)
+
+    # fuzz_install: daemon.json as install and uninstall read it, and the
+    # memory install keeps beside it (each input is tried as both).
+    for i, s in enumerate([
+        "", " \n",
+        '{"debug":true,"log-opts":{"max-size":"10m"},"big":123456789012345678901234567890,'
+        '"default-runtime":"runc","runtimes":{"crun":{"path":"/usr/bin/crun","runtimeArgs":["--x"]}}}',
+        '{"runtimes":{"podshim":{"path":"/opt/podshim","runtimeArgs":["--podshim-state","/s"]}},'
+        '"default-runtime":"podshim"}',
+        '{"runtimes":{"podshim":{"path":"/a"},"podshim":{"path":"/b"}},"runtimes":{}}',
+        '{"runtimes":[]}', '{"runtimes":{"podshim":"x"}}', '{"default-runtime":null}', "[1]",
+        '{"a": /* c */ 1}',
+        '{"path":"/usr/sbin/podshim","created_runtimes":true,"created_entry":true,'
+        '"previous_path":null,"set_default":true,"previous_default":"runc"}',
+        '{"path":"/x","created_runtimes":false,"created_entry":false,"previous_path":"/y",'
+        '"set_default":false,"previous_default":null}',
+    ]):
+        write("fuzz_install", "seed-%02d" % i, s)
+
+    # fuzz_dockerpod: a daemon's /info, a shim's environ, the docker CLI's
+    # argv (NUL-separated) (each input is tried as all).
+    for i, s in enumerate([
+        '{"DefaultRuntime":"podshim","Runtimes":{"runc":{"path":"runc"},"podshim":{"path":'
+        '"/usr/sbin/podshim","runtimeArgs":["--podshim-state","/srv/ps"]}}}',
+        '{"Runtimes":{"x":{"path":"/opt/podshim"},"podshim":{"path":3}}}',
+        "PATH=/bin\0PODSHIM_STATE=/run/ps\0PODSHIM_DATA=/d\0",
+        "PODSHIM_STATE=", "PODSHIM_STATE=/cut",
+        "docker-pod\0-H\0unix:///d.sock\0--context=x\0-D\0pod\0ls\0--format\0json",
+        "docker-pod\0-Hunix:///a\0--tlsverify\0pod", "docker-pod\0--host", "docker-pod\0-host\0x",
+    ]):
+        write("fuzz_dockerpod", "seed-%02d" % i, s)
 
 
 def files(top):

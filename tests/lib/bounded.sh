@@ -17,7 +17,8 @@
 
 # bounded [-t SECONDS] [-i FILE | -I] CMD...: runs CMD (an executable, not a
 # shell function) under `timeout` (SECONDS, else $BOUNDED_TIMEOUT, else 120;
-# SIGKILL 10 s after SIGTERM) with stdin from FILE (default /dev/null; -I: the
+# SIGKILL 10 s after SIGTERM) with stdin from FILE (default: an empty file of
+# its own, never the host's /dev/null, which runsc chowns to nobody; -I: the
 # caller's, for a client such as docker whose containers never inherit it)
 # and stdout and stderr in files (in $BOUNDED_TMP, else a directory of this
 # script's, removed at its exit), which it then copies to its own stdout and
@@ -25,7 +26,7 @@
 # Environment assignments before `bounded` reach CMD.  The files are named
 # for the shell process ($BASHPID): one at a time per process, reused.
 bounded() {
-	local t=${BOUNDED_TIMEOUT:-120} in=/dev/null f s
+	local t=${BOUNDED_TIMEOUT:-120} in=- f s
 	while :; do
 		case ${1:-} in
 		-t)
@@ -44,6 +45,10 @@ bounded() {
 		esac
 	done
 	f=${BOUNDED_TMP:-$_BOUNDED_DIR}/bounded.$BASHPID
+	if [[ $in == - ]]; then
+		in=$f.in
+		: >"$in"
+	fi
 	# `|| s=$?`: under `set -e` too, CMD's output is passed on when it fails.
 	s=0
 	if [[ -n $in ]]; then

@@ -105,8 +105,9 @@ FUNC = re.compile(r"^\s*([A-Za-z_][\w-]*)\s*\(\)\s*\{(.*)$")
 
 def bounded_wrappers(paths):
     """The functions (of any test script) that run what they are given
-    through bounded: `capture NAME CMD...`, `shim ARGS...`."""
-    names = set()
+    through bounded, or through such a function: `capture NAME CMD...`,
+    `shim ARGS...`, `pm ARGS...` (which calls `in_ns`, which bounds)."""
+    bodies = {}
     for path in paths:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.read().split("\n")
@@ -121,9 +122,15 @@ def bounded_wrappers(paths):
                 while i < len(lines) and not re.match(r"^\s*\}\s*$", lines[i]):
                     body.append(lines[i])
                     i += 1
-            text = "\n".join(strip_comment(b) for b in body)
-            if re.search(r"\bbounded\b[^\n]*\"\$@\"", text):
-                names.add(m.group(1))
+            bodies[m.group(1)] = "\n".join(strip_comment(b) for b in body)
+    names = {"bounded"}
+    while True:
+        pattern = re.compile(r"(?<![$\w-])(?:%s)(?![\w-])[^\n]*\"\$@\"" % "|".join(map(re.escape, sorted(names))))
+        more = {n for n, text in bodies.items() if n not in names and pattern.search(text)}
+        if not more:
+            break
+        names |= more
+    names.discard("bounded")
     return names
 
 

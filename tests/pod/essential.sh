@@ -66,7 +66,18 @@ check "an essential member of a pod whose owner is essential joins" \
 check "a compose project's pod: an essential member joins whoever came first" eval '
 	member c1 "$(mkb c1 -j "$(fake_docker c1 "{\"podshim.pod\": \"cp\", \"com.docker.compose.project\": \"shop\"}")")" &&
 	member c2 "$(mkb c2 -j "$(fake_docker c2 "{\"podshim.pod\": \"cp\", \"com.docker.compose.project\": \"shop\", \"podshim.essential\": \"true\"}")")"'
-check "clean up" del_all owner eowner second c1 c2
+# A companion's essential is its anchor's: an anchor that owns its pod may
+# have an essential companion; one that joined another's pod may not.
+A=$(printf 'a%.0s' {1..64}) B=$(printf 'b%.0s' {1..64})
+comp() { # ID POD ANCHOR: a companion's labels, essential
+	fake_docker "$1" "{\"podshim.pod\": \"$2\", \"podshim.companion-of\": \"$3\",
+		\"podshim.companion-name\": \"log\", \"podshim.essential\": \"true\"}"
+}
+check "anchor A owns pod an" member "$A" "$(mkb "$A" -a podshim.pod=an)"
+check "A's essential companion joins" member ca "$(mkb ca -j "$(comp ca an "$A")")"
+check "anchor B joins pod ow, whose owner is not essential" member "$B" "$(mkb "$B" -a podshim.pod=ow)"
+refused "B's essential companion is refused" 'companion `cb` of `bbbbbbbbbbbb`' "$(mkb cb -j "$(comp cb ow "$B")")"
+check "clean up" del_all owner eowner second c1 c2 ca "$A" "$B"
 is "no pod left" "$(pod_count)" 0
 
 done_testing

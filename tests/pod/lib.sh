@@ -45,6 +45,8 @@ static_busybox >/dev/null || skip_all "needs a static busybox (busybox-static)"
 # --- the temp dir and its cleanup ------------------------------------------
 
 T=$(mktemp -d /tmp/podshim-pod.XXXXXX)
+# the parent of this test's containers' cgroups (mkb), removed at exit
+CGROUP_PARENT=podshim-test-${T##*.}
 RUNC_ROOT=$T/runc
 STATE=$T/state
 # Pod volumes (podshim --podshim-data): never /var/lib/podshim in tests.
@@ -104,6 +106,10 @@ _cleanup() {
 		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && kill -9 "$p" 2>/dev/null
 	done
 	unmount_under "$T"
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CGROUP_PARENT" 2>/dev/null |
+		while read -r p; do
+			find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
 	if [[ ${POD_KEEP:-} == 1 ]]; then
 		echo "# kept $T" >&2
 	else
@@ -111,6 +117,17 @@ _cleanup() {
 	fi
 }
 at_exit _cleanup
+
+# The delegate matrix with crun (PODSHIM_TEST_DELEGATE=crun-sid, see
+# tests/lib/oci.sh): these suites, and podshim's default delegate, run
+# `runc`; here that name is crun (through crun_cmd's wrapper on a hybrid
+# cgroup host), so every pod test runs against crun.
+if [[ $TEST_DELEGATE_KIND == crun ]]; then
+	mkdir -p "$T/dlg" && _crun=$(crun_cmd "$T/dlg") && [[ -n $_crun ]] &&
+		ln -sf "$_crun" "$T/dlg/runc" || bail "cannot make crun the tests' runc"
+	PATH=$T/dlg:$PATH
+	unset _crun
+fi
 
 # --- rootfs and bundles ----------------------------------------------------
 
@@ -129,7 +146,11 @@ _make_rootfs || bail "cannot build the test rootfs"
 
 # mkb NAME [-a KEY=VAL]... [-e KEY=VAL]... [-j JQFILTER]... [-- ARG...]
 # Makes bundle $T/b/NAME (annotations -a, process env -e, extra jq edits -j,
-# process.args after --; default `sleep 1000`) and prints its path.
+# process.args after --; default `sleep 1000`) and prints its path.  Its
+# cgroup is /$CGROUP_PARENT/NAME: the delegate's default (/<container ID>)
+# would be shared with a container of the same ID of another test running
+# at the same time, which runc >= 1.2 refuses ("container's cgroup is not
+# empty") and runc 1.1 silently joins.
 mkb() {
 	local name=$1 dir filter='.' anns='{}' envs='[]' args='' a
 	shift
@@ -153,10 +174,12 @@ mkb() {
 		shift 2
 	done
 	make_bundle "$dir" "$T/spec.json" "
-		(if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
+		.linux.cgroupsPath = \$cg
+		| (if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
 		| .process.env += \$e
 		| (if \$args != null then .process.args = \$args else . end)
-		| $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" || return 1
+		| $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" \
+		--arg cg "/$CGROUP_PARENT/$name" || return 1
 	echo "$dir"
 }
 

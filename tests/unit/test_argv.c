@@ -29,7 +29,7 @@ struct argv_case
       *shim_docker_host;
   int n_positional;
   int uncertain; /* index in `in` of c->uncertain; 0: NULL (in[0] never is) */
-  bool debug, version, detach, force, help;
+  bool debug, version, detach, force, help, shim_help;
 };
 
 static const struct argv_case cases[] = {
@@ -166,6 +166,13 @@ static const struct argv_case cases[] = {
   { ARGV ("podshim", "--root", "", "create", "", "--bundle", ""), .ci = 3, .command = "create",
     .id = "", .root = "", .bundle = "", .n_positional = 1 },
   { ARGV ("podshim", "-", "x"), .ci = 1, .command = "-" },
+  /* --podshim-help is podshim's (consumed); --help stays the delegate's. */
+  { ARGV ("podshim", "--podshim-help"), .ci = -1, .keep = (const int[]){ 0, -1 },
+    .shim_help = true },
+  { ARGV ("podshim", "--root", "/r", "-podshim-help", "list"), .ci = 3,
+    .keep = (const int[]){ 0, 1, 2, 4, -1 }, .command = "list", .root = "/r", .shim_help = true },
+  { ARGV ("podshim", "--podshim-help=false", "--help"), .ci = -1, .keep = (const int[]){ 0, 2, -1 },
+    .help = true },
   /* An empty argv[0] is passed on all the same. */
   { ARGV ("", "--podshim-state", "/s", ""), .ci = 1, .keep = (const int[]){ 0, 3, -1 },
     .command = "", .shim_state = "/s" },
@@ -252,6 +259,7 @@ check_case (const struct argv_case *k)
   check_bool (line, "detach", c.detach, k->detach);
   check_bool (line, "force", c.force, k->force);
   check_bool (line, "help", c.help, k->help);
+  check_bool (line, "shim_help", c.shim_help, k->shim_help);
 
   /* Passed on: the very pointers, in order, NULL-terminated. */
   int want_argc = n;
