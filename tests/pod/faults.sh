@@ -5,11 +5,10 @@
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
-# is_fault_build BINARY: its --version's first line says "(fault injection)".
+# is_fault_build BINARY: its own --version line (after the delegate's
+# output) says "(fault injection)".
 is_fault_build() {
-	local v
-	v=$("$1" --version 2>/dev/null)
-	[[ ${v%%$'\n'*} == *"(fault injection)"* ]]
+	"$1" --version 2>/dev/null | grep -q '^podshim version .*(fault injection)'
 }
 if is_fault_build "$PODSHIM"; then
 	:
