@@ -1,4 +1,6 @@
-/* Cleanup attributes for every resource kind podshim holds. All are NULL/-1 safe. */
+/* Cleanup attributes for every resource kind podshim holds. All are NULL/-1
+ * safe, and leave NULL/-1 behind: called by hand (cleanup_closep (&r->fd)),
+ * what they closed is never taken for open, nor closed twice. */
 #ifndef PODSHIM_CLEANUP_H
 #define PODSHIM_CLEANUP_H
 
@@ -13,6 +15,7 @@ static inline void
 cleanup_freep (void *p)
 {
   free (*(void **)p);
+  *(void **)p = NULL;
 }
 
 static inline void
@@ -23,6 +26,7 @@ cleanup_closep (int *fd)
       int saved = errno;
       close (*fd);
       errno = saved;
+      *fd = -1;
     }
 }
 
@@ -48,6 +52,7 @@ cleanup_strvp (char ***v)
       for (char **p = *v; *p; p++)
         free (*p);
       free (*v);
+      *v = NULL;
     }
 }
 

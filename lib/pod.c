@@ -7,13 +7,13 @@
 #include <fcntl.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
 /* pod.json's format: the newest read, the one written (docs/upgrades.md).
  * Fields a reader ignores safely come without a new version. */
 #define POD_STATE_VERSION 1
-#define POD_STATE_MAX (16 * 1024 * 1024)
 
 static const struct
 {
@@ -457,6 +457,71 @@ pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
                              pod_name);
 }
 
+/* Bytes v takes emitted (0 when it cannot be emitted). */
+static size_t
+emitted_size (yajl_val v)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  cleanup_error struct podshim_error *e = NULL;
+  return json_emit (v, &buf, &len, &e) < 0 ? 0 : len;
+}
+
+/* Names the field that makes an emitted state too large: the largest of a
+ * member's fields if it is most of it, else the largest top-level field. */
+static void
+name_largest_field (const char *buf, size_t len, char *out, size_t n)
+{
+  cleanup_json yajl_val root = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  snprintf (out, n, "?");
+  if (json_parse (buf, len, "pod state", &root, &e) < 0 || root->type != yajl_t_object)
+    return;
+  size_t best = 0;
+  for (size_t i = 0; i < root->u.object.len; i++)
+    {
+      size_t s = emitted_size (root->u.object.values[i]);
+      if (s > best)
+        {
+          best = s;
+          snprintf (out, n, "`%.64s` is %zu bytes", root->u.object.keys[i], s);
+        }
+    }
+  yajl_val members = json_get_array (root, "members");
+  for (size_t i = 0; members && i < members->u.array.len; i++)
+    {
+      yajl_val m = members->u.array.values[i];
+      const char *id = json_get_string (m, "id");
+      for (size_t k = 0; m->type == yajl_t_object && k < m->u.object.len; k++)
+        {
+          size_t s = emitted_size (m->u.object.values[k]);
+          if (s > len / 2)
+            snprintf (out, n, "member `%.64s`'s `%.64s` is %zu bytes", id ? id : "?",
+                      m->u.object.keys[k], s);
+        }
+    }
+  if (members && strncmp (out, "`members`", 9) == 0)
+    snprintf (out, n, "`members` (%zu of them) is %zu bytes", members->u.array.len, best);
+}
+
+int
+pod_state_check_emitted (const char *name, const char *buf, size_t len, struct podshim_error **err)
+{
+  if (len > POD_STATE_MAX)
+    {
+      char field[256];
+      name_largest_field (buf, len, field, sizeof (field));
+      return podshim_error_set (err, EFBIG,
+                                "the state of pod `%s` would be %zu bytes, more than the %d that"
+                                " podshim reads: %s",
+                                name, len, POD_STATE_MAX, field);
+    }
+  cleanup_pod_state struct pod_state back = { 0 };
+  if (pod_state_parse (buf, len, &back, err) < 0)
+    return podshim_error_wrap (err, "the state of pod `%s` would not read back", name);
+  return 0;
+}
+
 int
 pod_state_save (int poddir_fd, const struct pod_state *p, struct podshim_error **err)
 {
@@ -464,6 +529,9 @@ pod_state_save (int poddir_fd, const struct pod_state *p, struct podshim_error *
   size_t len;
   if (pod_state_emit (p, &buf, &len, err) < 0)
     return -1;
+  /* Never a file that pod_state_load refuses: it would block the pod. */
+  if (pod_state_check_emitted (p->name, buf, len, err) < 0)
+    return podshim_error_wrap (err, "refusing to save");
   if (write_file_atomic_at (poddir_fd, POD_STATE_FILE, buf, len, 0600, err) < 0)
     return podshim_error_wrap (err, "cannot save the state of pod `%s`", p->name);
   return 0;

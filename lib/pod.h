@@ -11,8 +11,10 @@
 #include "idmap.h"
 #include "json.h"
 
-/* The file in a pod's directory that holds its state. */
+/* The file in a pod's directory that holds its state, and the most of it
+ * that is read. */
 #define POD_STATE_FILE "pod.json"
+#define POD_STATE_MAX (16 * 1024 * 1024)
 
 enum pod_ns
 {
@@ -93,8 +95,13 @@ cleanup_pod_statep (struct pod_state *p)
  * naming it. */
 int pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
                     struct podshim_error **err);
-/* Writes pod.json atomically, keeping fields this version does not know. */
+/* Writes pod.json atomically, keeping fields this version does not know.
+ * Refuses (EFBIG, naming the largest field) a state pod_state_load would not
+ * read back: too large, or invalid. */
 int pod_state_save (int poddir_fd, const struct pod_state *p, struct podshim_error **err);
+/* The check pod_state_save makes of the emitted text buf[0..len) of pod name. */
+int pod_state_check_emitted (const char *name, const char *buf, size_t len,
+                             struct podshim_error **err);
 /* Pure: parse / emit, for tests and fuzzing. */
 int pod_state_parse (const char *buf, size_t len, struct pod_state *ret,
                      struct podshim_error **err);

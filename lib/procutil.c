@@ -152,11 +152,27 @@ proc_open_ns (pid_t pid, unsigned long long start, const char *name, struct pods
   int fd = openat (procfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     {
-      if (errno == ENOENT || errno == ESRCH)
+      /* It may have exited meanwhile (an exiting process's links fail
+         with other errors than ENOENT). */
+      if (errno == ENOENT || errno == ESRCH || !proc_is_alive_at (procfd, start))
         return -ESRCH;
       return podshim_error_set (err, errno, "cannot open `/proc/%d/%s`", (int)pid, path);
     }
   return fd;
+}
+
+pid_t
+proc_parent_at (int procfd)
+{
+  char buf[1024];
+  if (read_stat_at (procfd, "stat", buf, sizeof (buf)) < 0)
+    return 0;
+  const char *p = after_comm (buf);
+  /* "S PPID ...": the state, then the parent. */
+  if (p == NULL || p[0] == '\0' || p[1] != ' ')
+    return 0;
+  long v = strtol (p + 2, NULL, 10);
+  return v > 0 && v <= INT_MAX ? (pid_t)v : 0;
 }
 
 int

@@ -35,6 +35,9 @@ int proc_open_at_start (pid_t pid, unsigned long long start);
 int proc_open_ns (pid_t pid, unsigned long long start, const char *name,
                   struct podshim_error **err);
 
+/* The parent PID of the process of procfd (an open /proc/PID), or 0. */
+pid_t proc_parent_at (int procfd);
+
 /* The real uid of the process of procfd (an open /proc/PID), or -ESRCH. */
 int proc_uid_at (int procfd);
 

@@ -64,9 +64,15 @@ statedir_open_root (const char *state_dir, const char *rootkey, const char *root
   if (rfd < 0)
     return rfd;
   cleanup_close int rootfd = rfd;
-  if (create && faccessat (rootfd, STATEDIR_ROOT_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0
-      && write_file_atomic_at (rootfd, STATEDIR_ROOT_FILE, root, strlen (root), 0600, err) < 0)
-    return -1;
+  if (create && faccessat (rootfd, STATEDIR_ROOT_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    {
+      /* Never a file statedir_root_read refuses: `pod gc` would skip the root. */
+      if (strlen (root) > INDEX_MAX)
+        return podshim_error_set (err, ENAMETOOLONG, "--root `%.64s...` is longer than %d bytes",
+                                  root, INDEX_MAX);
+      if (write_file_atomic_at (rootfd, STATEDIR_ROOT_FILE, root, strlen (root), 0600, err) < 0)
+        return -1;
+    }
   if (ret_statefd)
     *ret_statefd = steal_fd (&sfd);
   return steal_fd (&rootfd);
@@ -208,6 +214,9 @@ statedir_index_read (int rootfd, const char *id, char **ret_key, struct podshim_
 int
 statedir_index_write (int rootfd, const char *id, const char *key, struct podshim_error **err)
 {
+  /* Never an entry statedir_index_read refuses. */
+  if (!pod_key_valid (key) || !container_id_valid (id))
+    return podshim_error_set (err, EINVAL, "invalid index entry `%.64s` -> `%.64s`", id, key);
   cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, true, err);
   if (cfd < 0)
     return -1;

@@ -6,7 +6,7 @@
  *                               (runtime/engine/dockerfacts.h)
  *     <rootkey>/                one per delegate --root (statedir_rootkey)
  *       root                    the --root it stands for
- *       pods/<key>/             a pod: pod.json, data, ns/, net/
+ *       pods/<key>/             a pod: pod.json, data, holder, pause, ns/, net/
  *       locks/<key>.lock        its lock (apart: pod `web.lock` is no lock of `web`)
  *       containers/<id>         the index: the key of the pod id is in
  *       records/<id>            the container's record (class.h)
@@ -45,6 +45,10 @@
 #define STATEDIR_POD_NS "ns"           /* namespaces pinned by an older podshim */
 #define STATEDIR_POD_NET "net"         /* the pod's resolver files */
 #define STATEDIR_POD_VOLUMES "volumes" /* where an older podshim kept volumes */
+/* "PID START" of the holder and the pause, apart from pod.json: what a
+ * teardown can prove when pod.json cannot be read. */
+#define STATEDIR_POD_HOLDER "holder"
+#define STATEDIR_POD_PAUSE "pause"
 
 /* The newest format of each one-value file that this podshim reads (and the
  * one it writes): version 1 is the bare value (stateformat.h). */

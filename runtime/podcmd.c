@@ -474,8 +474,14 @@ gc_pod (const char *root, int rootfd, int podsfd, const char *name, int *count,
     {
       if (!podshim_error_is (e, ENOENT))
         {
-          *err = steal_pointer (&e);
-          return -1;
+          /* Damaged, or larger than podshim reads: what can be proved. */
+          int r = pod_salvage_locked (rootfd, podsfd, poddir, root, name, NULL, POD_PRUNE_TEARDOWN,
+                                      e->msg, err);
+          if (r == 0)
+            (*count)++;
+          if (r > 0)
+            return podshim_error_set (err, 0, "%s; a container of it is still there", e->msg);
+          return r < 0 ? -1 : 0;
         }
       /* Killed before its first save: nothing can be a member. */
       if (pod_key_parse (name, &pod.scope, &pod.name) < 0)

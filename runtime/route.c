@@ -116,6 +116,49 @@ stop_pod_members (const struct shim_ctx *ctx, const char *dlg, const char *name,
   _exit (0);
 }
 
+/* podshim fails this start (a start condition, a companion): the container's
+ * init is killed through its runtime, as when runc's own start fails (its
+ * process gone), so that the caller finds the container stopped and deletes
+ * it. dockerd 20.10 deletes the task of a failed start without killing it
+ * first (libcontainerd's Start: t.Delete(ctx) once t.Start failed), which
+ * containerd refuses for a task still created ("task must be stopped before
+ * deletion"): the shim, the init and the pod's holder would outlive even
+ * `docker rm -f`. dockerd >= 23 kills it itself (WithProcessKill), and a
+ * kill of a gone process is no error there. The init is waited for until its
+ * parent has reaped it, when that is no init of the node: a containerd shim
+ * reaps it (and marks the task stopped) before it sees this start's exit. */
+static void
+fail_start (const struct shim_ctx *ctx, const char *id, const struct container_record *rec)
+{
+  /* The init as the record knows it (PID and start time), else as the
+     runtime's state says now. */
+  pid_t pid = rec->pid;
+  unsigned long long start = rec->start;
+  if (pid <= 0)
+    pid = delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root);
+  if (pid > 0 && (rec->pid <= 0 || start == 0) && proc_start_time (pid, &start) < 0)
+    pid = 0;
+  cleanup_close int procfd = pid > 0 ? proc_open_at_start (pid, start) : -1;
+  pid_t parent = procfd >= 0 ? proc_parent_at (procfd) : 0;
+  const char *const args[] = { "kill", id, "KILL", NULL };
+  int s = delegate_run_quiet (ctx->cmd, args);
+  if (s != 0)
+    podshim_log (PODSHIM_LOG_WARNING, "podshim: cannot kill `%s`, whose start failed (status %d)",
+                 id, s);
+  /* Up to 5 s (SIGKILL of an init that waits for its start: at once). */
+  struct timespec nap = { 0, 1000 * 1000 };
+  unsigned long long now;
+  for (long waited_ms = 0; procfd >= 0 && waited_ms < 5000; waited_ms += nap.tv_nsec / 1000000)
+    {
+      bool dead = !proc_is_alive_at (procfd, start);
+      if (dead && (parent <= 1 || proc_start_time (pid, &now) < 0 || now != start))
+        break;
+      (void)nanosleep (&nap, NULL);
+      if (nap.tv_nsec < 50 * 1000 * 1000)
+        nap.tv_nsec *= 2;
+    }
+}
+
 /* delete of a container without a record: a pod member's, or passed on. */
 static int
 delete_plain (struct shim_ctx *ctx, enum shim_outcome *ret_outcome, int *ret_status,
@@ -142,7 +185,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   cleanup_free char *buf = NULL;
   size_t len;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, 256 * 1024, &buf, &len, &e) < 0)
+  if (read_file_at (AT_FDCWD, path, O_NOFOLLOW, RECORD_MAX, &buf, &len, &e) < 0)
     {
       if (!podshim_error_is (e, ENOENT))
         {
@@ -185,12 +228,18 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
     {
       cleanup_class_config struct class_config cfg = { 0 };
       if (class_config_load (c, &cfg, err) < 0)
-        return -1;
+        {
+          fail_start (ctx, id, rec);
+          return -1;
+        }
       struct companion_start_opts o
           = { .policy = &cfg.companions, .config = class_config_path (c), .anchor_pid = rec->pid };
       cleanup_free char *kept = NULL;
       if (companion_start (ctx, id, rec->companions, &o, &kept, err) < 0)
-        return -1;
+        {
+          fail_start (ctx, id, rec);
+          return -1;
+        }
       if (kept)
         {
           /* `pod list` says which were left out. */
@@ -208,7 +257,10 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
                    rec->n_wait);
       struct start_wait w = container_record_wait (rec);
       if (wait_conditions (&w, id, err) < 0)
-        return -1;
+        {
+          fail_start (ctx, id, rec);
+          return -1;
+        }
     }
   if (!is_delete)
     return 0;

@@ -87,6 +87,35 @@ delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_erro
   return r;
 }
 
+int
+delegate_run_quiet (const struct runc_cmdline *c, const char *const *args)
+{
+  int end = c->command_index < 0 ? c->argc : c->command_index;
+  size_t n = 0;
+  while (args[n])
+    n++;
+  cleanup_free char **av = calloc ((size_t)end + n + 1, sizeof (char *));
+  if (av == NULL)
+    abort ();
+  for (int i = 1; i < end; i++)
+    av[i] = c->argv[i];
+  av[0] = (char *)delegate_runtime (c);
+  for (size_t i = 0; i < n; i++)
+    av[end + i] = (char *)args[i];
+  if (podshim_log_debug_enabled ())
+    {
+      cleanup_free char *line = NULL;
+      size_t len = 0;
+      FILE *f = open_memstream (&line, &len);
+      for (size_t i = 0; f && av[i]; i++)
+        fprintf (f, "%s%s", i ? " " : "", av[i]);
+      if (f)
+        fclose (f);
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: running %s", line ? line : "");
+    }
+  return spawn_run_quiet (av);
+}
+
 void
 exit_like (int status)
 {

@@ -16,6 +16,11 @@ int delegate_exec (const struct runc_cmdline *c, struct podshim_error **err);
  * returns its wait status in *ret_status. */
 int delegate_run (const struct runc_cmdline *c, int *ret_status, struct podshim_error **err);
 
+/* Runs the delegate with c's runtime and global options (a class's, once
+ * applied) but another command: `RUNTIME GLOBALS... args...`, stdio on
+ * /dev/null. Its exit status, or -1 when it could not run or was killed. */
+int delegate_run_quiet (const struct runc_cmdline *c, const char *const *args);
+
 /* The container's init PID after a successful create of c: --pid-file, else
  * the delegate's own state under root (runc: state.json, crun: status). 0
  * when unknown. */

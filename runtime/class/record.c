@@ -4,6 +4,7 @@
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
+#include "procutil.h"
 #include "spawn.h"
 #include "statedir.h"
 #include "stateformat.h"
@@ -125,6 +126,10 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
   if (p && p->type == yajl_t_number && (p->u.number.flags & YAJL_NUMBER_INT_VALID)
       && p->u.number.i > 0 && p->u.number.i <= INT32_MAX)
     r.pid = (pid_t)p->u.number.i;
+  yajl_val st = json_get (doc, "start");
+  if (r.pid > 0 && st && st->type == yajl_t_number && (st->u.number.flags & YAJL_NUMBER_INT_VALID)
+      && st->u.number.i > 0)
+    r.start = (unsigned long long)st->u.number.i;
   yajl_val e = json_get (doc, "essential");
   r.essential = e && e->type == yajl_t_true;
   yajl_val comp = json_get_array (doc, "companions");
@@ -173,6 +178,8 @@ container_record_emit (const struct container_record *r, char **ret, size_t *ret
     }
   if (r->pid > 0)
     json_object_set (doc, "pid", json_new_number (r->pid));
+  if (r->pid > 0 && r->start > 0 && r->start <= INT64_MAX)
+    json_object_set (doc, "start", json_new_number ((long long)r->start));
   if (r->essential)
     json_object_set (doc, "essential", json_new_bool (true));
   if (r->pod)
@@ -214,6 +221,18 @@ container_record_save (int rootfd, const char *id, const struct container_record
   size_t len;
   if (container_record_emit (r, &buf, &len, err) < 0)
     return -1;
+  /* Never a record that every later command of the container would refuse. */
+  if (len > RECORD_MAX)
+    return podshim_error_set (err, EFBIG,
+                              "the record of container `%s` would be %zu bytes, more than the %d"
+                              " that podshim reads%s",
+                              id, len, RECORD_MAX,
+                              r->companions && strlen (r->companions) > len / 2
+                                  ? ": its companions (podshim.companion.*) are most of it"
+                                  : "");
+  cleanup_container_record struct container_record back = { 0 };
+  if (container_record_parse (buf, len, &back, err) < 0)
+    return podshim_error_wrap (err, "the record of container `%s` would not read back", id);
   return write_file_atomic_at (dfd, id, buf, len, 0600, err);
 }
 
@@ -392,6 +411,8 @@ record_create_end (struct shim_ctx *ctx, struct container_record *rec, bool ok)
       return;
     }
   rec->pid = delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root);
+  if (rec->pid > 0 && proc_start_time (rec->pid, &rec->start) < 0)
+    rec->start = 0;
   if (container_record_save (rootfd, ctx->cmd->id, rec, &e) < 0)
     podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e->msg);
 }

@@ -33,7 +33,8 @@ struct container_record
   char **vol_dest;  /* pod volumes: container path ... */
   char **vol_src;   /* ... and its backing directory on the host */
   size_t n_vols;
-  pid_t pid; /* the init, once created (0 before) */
+  pid_t pid;                /* the init, once created (0 before) */
+  unsigned long long start; /* its start time (0: unknown, an older record) */
   bool essential;
   char *pod;
   /* Companions (companion.h): the plan, JSON text of an array, kept in the
@@ -79,7 +80,7 @@ static inline struct start_wait
 container_record_wait (const struct container_record *r)
 {
   return (struct start_wait){ r->wait,    r->n_wait, r->wait_timeout, r->vol_dest,
-                              r->vol_src, r->n_vols, r->pid };
+                              r->vol_src, r->n_vols, r->pid,          r->start };
 }
 
 /* From the container's settings (podshim.runtime, podshim.wait,

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "startwait.h"
+#include "procutil.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -52,42 +53,80 @@ wait_check (const struct start_wait *r, bool shares_net, struct podshim_error **
   return 0;
 }
 
-/* A process in the pod's network namespace: the member's own init (created,
-   so already in it). The one place to change if the pod gets a holder. */
-static pid_t
-netns_pid (const struct start_wait *r)
+int
+wait_tcp_table_listens (int fd, int port)
 {
-  return r->pid;
+  char buf[4096];
+  size_t have = 0, total = 0;
+  bool header = true;
+  for (;;)
+    {
+      ssize_t n = read (fd, buf + have, sizeof (buf) - 1 - have);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return 0;
+      have += (size_t)n;
+      total += (size_t)n;
+      buf[have] = '\0';
+      char *line = buf, *nl;
+      while ((nl = memchr (line, '\n', (size_t)(buf + have - line))) != NULL)
+        {
+          *nl = '\0';
+          unsigned lport, st;
+          /* "  0: 0100007F:1F90 00000000:0000 0A ..." (tcp6: 32 hex digits) */
+          if (!header
+              && sscanf (line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport, &st) == 2)
+            {
+              if (st != 0x0A)
+                return 0; /* past the listening sockets */
+              if ((int)lport == port)
+                return 1;
+            }
+          header = false;
+          line = nl + 1;
+        }
+      size_t rest = (size_t)(buf + have - line);
+      /* A line longer than a table's, or enough read. */
+      if (rest == sizeof (buf) - 1 || total >= WAIT_TCP_READ_MAX)
+        return 0;
+      memmove (buf, line, rest);
+      have = rest;
+    }
 }
 
-/* Is something listening on port in /proc/pid/net/{tcp,tcp6}? -1 when the
-   process is gone. */
+/* Is something listening on port in the network namespace of the process of
+   procfd (the member's init, already in the pod's)? -1 when it is gone. */
 static int
-tcp_listening (pid_t pid, int port)
+tcp_listening (int procfd, unsigned long long start, int port)
 {
-  static const char *const files[] = { "tcp", "tcp6" };
+  static const char *const files[] = { "net/tcp", "net/tcp6" };
+  if (!proc_is_alive_at (procfd, start))
+    return -1;
   bool any = false;
   for (int f = 0; f < 2; f++)
     {
-      char path[64];
-      snprintf (path, sizeof (path), "/proc/%d/net/%s", (int)pid, files[f]);
-      cleanup_fclose FILE *fp = fopen (path, "re");
-      if (fp == NULL)
+      cleanup_close int fd = openat (procfd, files[f], O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
         continue;
       any = true;
-      char line[512];
-      if (fgets (line, sizeof (line), fp) == NULL)
-        continue; /* the header */
-      while (fgets (line, sizeof (line), fp))
-        {
-          unsigned lport, st;
-          /* "  0: 0100007F:1F90 00000000:0000 0A ..." (tcp6: 32 hex digits) */
-          if (sscanf (line, " %*u: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &lport, &st) == 2
-              && st == 0x0A && (int)lport == port)
-            return 1;
-        }
+      if (wait_tcp_table_listens (fd, port) == 1)
+        return 1;
     }
   return any ? 0 : -1;
+}
+
+/* The member's init, checked for its start time (read now when the record
+   has none): -1 when it is gone. */
+static int
+open_init (const struct start_wait *r, unsigned long long *ret_start)
+{
+  unsigned long long start = r->start;
+  if (r->pid <= 0 || (start == 0 && proc_start_time (r->pid, &start) < 0))
+    return -1;
+  *ret_start = start;
+  int fd = proc_open_at_start (r->pid, start);
+  return fd < 0 ? -1 : fd;
 }
 
 /* Does rest exist under the directory src, resolved as if src were / ? */
@@ -129,14 +168,14 @@ file_exists_in (const char *src, const char *rest)
   return 1;
 }
 
-int
-wait_condition_holds (const struct start_wait *r, const char *cond, struct podshim_error **err)
+static int
+condition_holds (const struct start_wait *r, int procfd, unsigned long long start, const char *cond,
+                 struct podshim_error **err)
 {
   int port = wait_tcp_port (cond);
   if (port > 0)
     {
-      pid_t pid = netns_pid (r);
-      int l = pid > 0 ? tcp_listening (pid, port) : -1;
+      int l = procfd >= 0 ? tcp_listening (procfd, start, port) : -1;
       if (l < 0)
         return podshim_error_set (err, 0, "start condition `%s`: the container's process is gone",
                                   cond);
@@ -152,6 +191,14 @@ wait_condition_holds (const struct start_wait *r, const char *cond, struct podsh
   return e;
 }
 
+int
+wait_condition_holds (const struct start_wait *r, const char *cond, struct podshim_error **err)
+{
+  unsigned long long start = 0;
+  cleanup_close int procfd = wait_tcp_port (cond) > 0 ? open_init (r, &start) : -1;
+  return condition_holds (r, procfd, start, cond, err);
+}
+
 static int64_t
 now_ms (void)
 {
@@ -163,13 +210,21 @@ now_ms (void)
 int
 wait_conditions (const struct start_wait *r, const char *id, struct podshim_error **err)
 {
-  int64_t deadline = now_ms () + (int64_t)r->wait_timeout * 1000;
+  int64_t begin = now_ms ();
+  int64_t deadline = begin + (int64_t)r->wait_timeout * 1000;
+  /* Opened once: every poll reads that process's tables, or fails. */
+  unsigned long long start = 0;
+  cleanup_close int procfd = -1;
+  for (size_t i = 0; procfd < 0 && i < r->n_wait; i++)
+    if (wait_tcp_port (r->wait[i]) > 0)
+      procfd = open_init (r, &start);
+  long poll_ms = WAIT_POLL_MS;
   size_t i = 0; /* conditions before i hold (and are not re-checked) */
   for (;;)
     {
       for (; i < r->n_wait; i++)
         {
-          int h = wait_condition_holds (r, r->wait[i], err);
+          int h = condition_holds (r, procfd, start, r->wait[i], err);
           if (h < 0)
             return podshim_error_wrap (err, "start of `%s`", id);
           if (h == 0)
@@ -177,12 +232,17 @@ wait_conditions (const struct start_wait *r, const char *id, struct podshim_erro
         }
       if (i == r->n_wait)
         return 0;
-      if (now_ms () >= deadline)
+      int64_t now = now_ms ();
+      if (now >= deadline)
         return podshim_error_set (err, 0,
                                   "start of `%s`: start condition `%s` not met after %d s"
                                   " (podshim.wait)",
                                   id, r->wait[i], r->wait_timeout);
-      struct timespec ts = { 0, WAIT_POLL_MS * 1000000L };
+      /* After the first second, less often: a wait may last an hour. */
+      if (now - begin >= 1000 && poll_ms < WAIT_POLL_MAX_MS)
+        poll_ms = poll_ms * 3 / 2 > WAIT_POLL_MAX_MS ? WAIT_POLL_MAX_MS : poll_ms * 3 / 2;
+      int64_t nap = deadline - now < poll_ms ? deadline - now : poll_ms;
+      struct timespec ts = { nap / 1000, (nap % 1000) * 1000000L };
       while (nanosleep (&ts, &ts) < 0 && errno == EINTR)
         ;
     }

@@ -32,6 +32,16 @@ companion_name_valid (const char *name)
   return true;
 }
 
+bool
+companion_anchor_id_valid (const char *id)
+{
+  size_t n = 0;
+  for (; id[n]; n++)
+    if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+      return false;
+  return n == 64;
+}
+
 static int
 want_string (const char *name, const char *key, yajl_val v, size_t max, struct podshim_error **err)
 {

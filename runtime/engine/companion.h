@@ -24,6 +24,8 @@
 
 /* [a-z0-9][a-z0-9_-]{0,31} */
 bool companion_name_valid (const char *name);
+/* A Docker container ID: 64 of [0-9a-f] (podshim.companion-of). */
+bool companion_anchor_id_valid (const char *id);
 
 /* Checks one companion's label value against the schema (image, command,
  * entrypoint, env, user, workdir, volumes, share, restart, wait, essential);

@@ -364,8 +364,15 @@ companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labe
                               " the Docker API; this container was not made by Docker (it has"
                               " no config.v2.json): refused",
                               COMPANION_OF_LABEL);
-  if (!container_id_valid (of))
-    return podshim_error_set (err, 0, "invalid %s `%.80s`", COMPANION_OF_LABEL, of);
+  /* Both go into pod.json: an anchor's Docker ID, a name as podshim makes it. */
+  if (!companion_anchor_id_valid (of))
+    return podshim_error_set (err, 0,
+                              "invalid %s `%.80s%s`: not the 64-hex-digit ID of a Docker container",
+                              COMPANION_OF_LABEL, of, strlen (of) > 80 ? "..." : "");
+  if (name && !companion_name_valid (name))
+    return podshim_error_set (err, 0, "invalid %s `%.40s%s` (%zu bytes): [a-z0-9][a-z0-9_-]{0,%d}",
+                              COMPANION_NAME_LABEL, name, strlen (name) > 40 ? "..." : "",
+                              strlen (name), COMPANION_NAME_MAX - 1);
   if (anchor_alive (ctx, key, of))
     return 0;
   podshim_error_set (err, 0,

@@ -40,30 +40,63 @@ engine_host_network (yajl_val spec, const char *mode)
 
 static const char *const docker_label_path[] = { "Config", "Labels", NULL };
 
-void
-swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret)
+/* Swarm's IDs are 25 characters of [0-9a-z], its names Docker's (at most 63
+ * of [A-Za-z0-9_.-]): these values go into pod.json, so anything else is no
+ * task of Swarm's. */
+static bool
+swarm_value_valid (const char *s, size_t len, size_t max, bool name)
+{
+  if (len == 0 || len > max)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    {
+      char c = s[i];
+      bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || (name && i > 0 && (c == '_' || c == '.' || c == '-'));
+      if (!ok)
+        return false;
+    }
+  return true;
+}
+
+static int
+swarm_label_invalid (const char *label, const char *v, struct podshim_error **err)
+{
+  return podshim_error_set (err, 0,
+                            "invalid Docker label %s `%.64s%s`: not a Swarm task's (IDs are up to"
+                            " %d characters of [A-Za-z0-9], names up to %d of [A-Za-z0-9_.-])",
+                            label, v, strlen (v) > 64 ? "..." : "", SWARM_ID_MAX, SWARM_NAME_MAX);
+}
+
+int
+swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret, struct podshim_error **err)
 {
   yajl_val l = json_get_path (labels_doc, docker_label_path);
   memset (ret, 0, sizeof (*ret));
-  ret->service_id = json_get_string (l, "com.docker.swarm.service.id");
-  if (ret->service_id == NULL || ret->service_id[0] == '\0')
-    {
-      ret->service_id = NULL;
-      return;
-    }
-  ret->service_name = json_get_string (l, "com.docker.swarm.service.name");
-  if (ret->service_name == NULL)
-    ret->service_name = ret->service_id;
+  const char *sid = json_get_string (l, "com.docker.swarm.service.id");
+  if (sid == NULL || sid[0] == '\0')
+    return 0;
+  if (!swarm_value_valid (sid, strlen (sid), SWARM_ID_MAX, false))
+    return swarm_label_invalid ("com.docker.swarm.service.id", sid, err);
+  const char *name = json_get_string (l, "com.docker.swarm.service.name");
+  if (name == NULL)
+    name = sid;
+  if (!swarm_value_valid (name, strlen (name), SWARM_NAME_MAX, true))
+    return swarm_label_invalid ("com.docker.swarm.service.name", name, err);
   const char *task = json_get_string (l, "com.docker.swarm.task.name");
-  size_t nl = strlen (ret->service_name);
-  if (task && strncmp (task, ret->service_name, nl) == 0 && task[nl] == '.')
+  size_t nl = strlen (name);
+  if (task && strncmp (task, name, nl) == 0 && task[nl] == '.')
     {
       const char *slot = task + nl + 1;
       const char *end = strrchr (slot, '.');
       size_t len = end ? (size_t)(end - slot) : strlen (slot);
-      if (len < sizeof (ret->slot))
-        memcpy (ret->slot, slot, len);
+      if (!swarm_value_valid (slot, len, sizeof (ret->slot) - 1, false))
+        return swarm_label_invalid ("com.docker.swarm.task.name", task, err);
+      memcpy (ret->slot, slot, len);
     }
+  ret->service_id = sid;
+  ret->service_name = name;
+  return 0;
 }
 
 /* Refuses a second live task of the member's service, recording the task in

@@ -33,8 +33,14 @@ struct swarm_task
   const char *config;     /* the config file that says so, for messages */
 };
 
-/* From the container's Docker labels (its config.v2.json document). */
-void swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret);
+#define SWARM_ID_MAX 64
+#define SWARM_NAME_MAX 128
+
+/* From the container's Docker labels (its config.v2.json document). Labels
+ * that are no Swarm task's (an ID or name too long or of other characters)
+ * are an error naming the label: they would go into pod.json. */
+int swarm_task_from_labels (yajl_val labels_doc, struct swarm_task *ret,
+                            struct podshim_error **err);
 
 /* Refuses a second live task of t's service in pod (all its members alive). */
 int swarm_guard (const char *key, struct pod_state *pod, const struct swarm_task *t,

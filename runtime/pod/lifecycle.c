@@ -4,7 +4,9 @@
 #include "fsutil.h"
 #include "log.h"
 #include "procutil.h"
+#include "record.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "volumes.h"
 
 #include <dirent.h>
@@ -136,8 +138,11 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int ado
   pod->holder_pid = sp.pid;
   pod->holder_start = sp.start;
   /* Until it is recorded, the holder dies with us (go closed); on an error,
-     we stop it. */
-  if (fault_point ("holder-started", err) < 0 || record_holder (poddir, pod, err) < 0)
+     we stop it. Its own record first: a teardown finds it whatever pod.json
+     becomes. */
+  if (fault_point ("holder-started", err) < 0
+      || sandbox_record (poddir, STATEDIR_POD_HOLDER, sp.pid, sp.start, err) < 0
+      || record_holder (poddir, pod, err) < 0)
     {
       sandbox_proc_close (&sp);
       sandbox_stop (pod->holder_pid, pod->holder_start);
@@ -202,7 +207,9 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
     return -1;
   pod->pause_pid = sp.pid;
   pod->pause_start = sp.start;
-  if (fault_point ("pause-started", err) < 0 || pod_state_save (poddir, pod, err) < 0)
+  if (fault_point ("pause-started", err) < 0
+      || sandbox_record (poddir, STATEDIR_POD_PAUSE, sp.pid, sp.start, err) < 0
+      || pod_state_save (poddir, pod, err) < 0)
     {
       sandbox_proc_close (&sp);
       sandbox_stop (pod->pause_pid, pod->pause_start);
@@ -215,14 +222,17 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   return fault_point ("pause-recorded", err);
 }
 
-/* The pod's `data` file is one this podshim reads (or none): checked before
- * anything of the pod goes, so that a newer podshim's is never half removed. */
+/* The pod's `data` file is not a newer podshim's: checked before anything
+ * of the pod goes, so that a newer podshim's pod is never half removed. Any
+ * other fault of it (a planted symlink, garbage) is pod_volumes_remove's to
+ * report, after the holder and pause are gone: they must not outlive a
+ * failed create's rollback. */
 static int
 data_file_readable (int poddir, struct podshim_error **err)
 {
   cleanup_free char *data = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (statedir_data_read (poddir, &data, &e) < 0 && !podshim_error_is (e, ENOENT))
+  if (statedir_data_read (poddir, &data, &e) < 0 && podshim_error_is (e, STATE_FORMAT_NEWER))
     {
       *err = steal_pointer (&e);
       return -1;
@@ -263,6 +273,92 @@ pod_reset_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
   pod->pinned = 0;
   pod->holder_pid = 0;
   pod->pause_pid = 0;
+  return 0;
+}
+
+/* Is container id still one of its runtime's (its class's, if its record
+ * names one)? */
+static bool
+container_known (int rootfd, const char *root, const char *id)
+{
+  if (delegate_knows (root, id))
+    return true;
+  cleanup_container_record struct container_record rec = { 0 };
+  cleanup_error struct podshim_error *e = NULL;
+  if (container_record_load (rootfd, id, &rec, &e) < 0 || rec.cls.name == NULL)
+    return false;
+  cleanup_free char *croot = class_root (root, rec.cls.name);
+  return delegate_knows (croot, id);
+}
+
+/* A container other than leaving whose index entry names key and that its
+ * runtime still knows: 1 and its ID in ret (a buffer of 256), 0 when there is
+ * none, -1 when the index cannot be listed. The entries of containers gone
+ * are dropped on the way, as a prune drops dead members. */
+static int
+index_member (int rootfd, const char *root, const char *key, const char *leaving, char *ret)
+{
+  cleanup_error struct podshim_error *e = NULL;
+  cleanup_close int cfd = statedir_open_sub (rootfd, STATEDIR_CONTAINERS, false, &e);
+  if (cfd < 0)
+    return podshim_error_is (e, ENOENT) ? 0 : -1;
+  int dfd = dup (cfd);
+  cleanup_dir DIR *d = dfd >= 0 ? fdopendir (dfd) : NULL;
+  if (d == NULL)
+    {
+      if (dfd >= 0)
+        (void)close (dfd);
+      return -1;
+    }
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      if (de->d_name[0] == '.' || !container_id_valid (de->d_name)
+          || (leaving && strcmp (de->d_name, leaving) == 0))
+        continue;
+      cleanup_free char *k = NULL;
+      cleanup_error struct podshim_error *ie = NULL;
+      if (statedir_index_read (rootfd, de->d_name, &k, &ie) < 0 || k == NULL
+          || strcmp (k, key) != 0)
+        continue;
+      if (!container_known (rootfd, root, de->d_name))
+        {
+          statedir_index_remove (rootfd, de->d_name, key);
+          continue;
+        }
+      snprintf (ret, 256, "%s", de->d_name);
+      return 1;
+    }
+  return 0;
+}
+
+int
+pod_salvage_locked (int rootfd, int podsfd, int poddir, const char *root, const char *key,
+                    const char *leaving, enum pod_prune_mode mode, const char *why,
+                    struct podshim_error **err)
+{
+  char left[256];
+  int r = index_member (rootfd, root, key, leaving, left);
+  if (r != 0)
+    {
+      podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: %s; %s%.12s%s", key, why,
+                   r > 0 ? "container `" : "its index cannot be listed", r > 0 ? left : "",
+                   r > 0 ? "` is still a member: the pod is left as it is" : "");
+      return 1;
+    }
+  cleanup_pod_state struct pod_state pod = { 0 };
+  if (pod_key_parse (key, &pod.scope, &pod.name) < 0)
+    return podshim_error_set (err, 0, "invalid pod key `%s`", key);
+  podshim_log (PODSHIM_LOG_WARNING,
+               "podshim: pod `%s`: %s; no container of it is left (its index, the runtime's"
+               " state): %s",
+               key, why, mode == POD_PRUNE_KEEP ? "starting it over" : "torn down");
+  if (mode == POD_PRUNE_TEARDOWN)
+    return pod_teardown_locked (rootfd, podsfd, poddir, &pod, err);
+  if (sandbox_destroy (poddir, &pod, err) < 0 || pod_volumes_remove (poddir, err) < 0)
+    return -1;
+  if (unlinkat (poddir, STATEDIR_POD_STATE, 0) < 0 && errno != ENOENT)
+    return podshim_error_set (err, errno, "cannot remove the state of pod `%s`", key);
   return 0;
 }
 
@@ -454,8 +550,15 @@ pod_leave_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char 
     {
       if (!podshim_error_is (e, ENOENT))
         {
-          *err = steal_pointer (&e);
-          return -1;
+          /* Damaged, or larger than podshim reads: never a reason to keep a
+             member in, or a pod with none. */
+          if (id != NULL)
+            statedir_index_remove (h->rootfd, id, key);
+          return pod_salvage_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, key, id,
+                                     POD_PRUNE_TEARDOWN, e->msg, err)
+                         < 0
+                     ? -1
+                     : 0;
         }
       /* Killed before its first save: nothing can be a member. */
       if (pod_key_parse (key, &pod.scope, &pod.name) < 0)

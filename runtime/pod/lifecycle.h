@@ -71,6 +71,18 @@ int pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, stru
                       enum pod_prune_mode mode, bool dirty, bool *ret_gone,
                       struct podshim_error **err);
 
+/* With the pod locked, when its pod.json cannot be read (why: the error):
+ * what can be proved decides, as for the index. Its members are then the
+ * containers whose index entry names key and that their runtime still knows
+ * (leaving, or NULL, is none of them any more). While one is (or the index
+ * cannot be listed), the pod is left as it is: 1, a warning logged. With
+ * none: 0, and TEARDOWN tears it down (its holder and pause as their own
+ * records name them, its volumes as its `data` record names them), KEEP
+ * resets it for a new first member (pod.json goes too). */
+int pod_salvage_locked (int rootfd, int podsfd, int poddir, const char *root, const char *key,
+                        const char *leaving, enum pod_prune_mode mode, const char *why,
+                        struct podshim_error **err);
+
 /* Takes member id (NULL: none) out of pod key and its index entry, removes
  * the volumes in made (dirnames a failed create made; NULL) that no member
  * names, and prunes (TEARDOWN). pod_leave takes the pod's lock; a missing

@@ -64,30 +64,51 @@ join_result_close (struct join_result *r)
     .anchor = SANDBOX_ANCHOR_INIT                                                                  \
   }
 
+/* The holder this create started has isolated itself by now, or it failed:
+ * then so does the create, with the holder's own message (a pod without its
+ * holder would lose its namespaces with its last member, and the holder's
+ * failure is the operator's to see). */
+static int
+holder_ready (const char *pod, struct join_result *res, struct podshim_error **err)
+{
+  if (res->holder.report_fd < 0)
+    return 0;
+  cleanup_free char *pause = sandbox_pause_path ();
+  if (sandbox_ready (&res->holder, pause, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`: its holder failed", pod);
+  return 0;
+}
+
 /* Hands the holder this create started the pod's /dev/shm (a clone of the
- * one staged for the delegate). If that fails, the holder goes without, and
- * the pod's next member's create takes it from a live member (podshm_open). */
-static void
-holder_take_shm (const char *pod, struct join_result *res)
+ * one staged for the delegate). A holder that cannot take it because it
+ * failed fails the create (holder_ready); one alive goes without, and the
+ * pod's next member's create takes it from a live member (podshm_open). */
+static int
+holder_take_shm (const char *pod, struct join_result *res, struct podshim_error **err)
 {
   cleanup_error struct podshim_error *e = NULL;
   cleanup_close int fd = podshm_clone (res->shm_fd, &e);
-  if (fd < 0 || sandbox_send_shm (&res->holder, fd, &e) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder has no /dev/shm: %s", pod,
-                 e->msg);
+  if (fd >= 0 && sandbox_send_shm (&res->holder, fd, &e) == 0)
+    return 0;
+  if (holder_ready (pod, res, err) < 0)
+    return -1;
+  podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder has no /dev/shm: %s", pod,
+               e->msg);
+  return 0;
 }
 
-/* The holder this create started has isolated itself by now, or it died
- * (then the pod's next call starts another): a warning. */
+/* The delegate made the container, but podshim fails the create: it goes,
+ * as runc's own failed create leaves nothing (the caller will not delete
+ * what it was told was never made). */
 static void
-holder_ready (const char *pod, struct join_result *res)
+undo_container (const struct shim_ctx *ctx)
 {
-  if (res->holder.report_fd < 0)
-    return;
-  cleanup_free char *pause = sandbox_pause_path ();
-  cleanup_error struct podshim_error *e = NULL;
-  if (sandbox_ready (&res->holder, pause, &e) < 0)
-    podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: the holder failed: %s", pod, e->msg);
+  const char *const args[] = { "delete", "--force", ctx->cmd->id, NULL };
+  int s = delegate_run_quiet (ctx->cmd, args);
+  if (s != 0)
+    podshim_log (PODSHIM_LOG_WARNING,
+                 "podshim: cannot delete `%s`, whose create failed (%s delete --force: status %d)",
+                 ctx->cmd->id, delegate_runtime (ctx->cmd), s);
 }
 
 void
@@ -142,22 +163,61 @@ userns_check (const char *key, const struct pod_state *pod, const struct pod_use
                             key, pu, pg, mu, mg);
 }
 
+/* An essential member stops its whole pod when it ends: only with consent.
+ * In a scoped pod (a compose project or a stack) its members were deployed
+ * together; in any other, the pod's owner decides: its network owner (the
+ * member whose interface is the pod's), else its oldest member, else (a new
+ * pod) this one. The owner consents by being essential itself. id: the
+ * member (a companion's anchor); owns_network: it becomes the network owner. */
+static int
+essential_consent (const struct pod_state *pod, const char *key, const char *id, bool owns_network,
+                   struct podshim_error **err)
+{
+  if (pod->scope)
+    return 0;
+  const char *owner = owns_network         ? id
+                      : pod->network_owner ? pod->network_owner
+                      : pod->n_members > 0 ? pod->members[0].id
+                                           : id;
+  if (strcmp (owner, id) == 0)
+    return 0;
+  for (size_t i = 0; i < pod->n_members; i++)
+    {
+      yajl_val e = json_get (pod->members[i].raw, "essential");
+      if (strcmp (pod->members[i].id, owner) == 0 && e && e->type == yajl_t_true)
+        return 0;
+    }
+  return podshim_error_set (
+      err, 0,
+      "pod `%s`: `%.64s` is essential (podshim.essential), so its end would stop the whole pod,"
+      " but the pod's owner `%.64s` (%s) is not essential: in a pod that is no compose project's"
+      " or stack's, only the owner, or any member of a pod whose owner is essential, may be",
+      key, id, owner, pod->network_owner ? "its network owner" : "its oldest member");
+}
+
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
              const struct pod_request *req, yajl_val spec, enum net_plumb plumb,
              const struct net_engine *eng, const struct pod_userns *uns,
-             const struct swarm_task *task, struct join_result *res, struct podshim_error **err)
+             const struct swarm_task *task, bool essential, struct join_result *res,
+             struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
   cleanup_pod_state struct pod_state pod = { 0 };
   cleanup_error struct podshim_error *e = NULL;
   if (pod_state_load (h->poddir, key, &pod, &e) < 0)
     {
-      if (!podshim_error_is (e, ENOENT))
+      /* Damaged, or larger than podshim reads: a pod none of whose
+         containers is left starts over; one with members cannot be joined. */
+      if (!podshim_error_is (e, ENOENT)
+          && pod_salvage_locked (h->rootfd, h->podsfd, h->poddir, ctx->root, key, id,
+                                 POD_PRUNE_KEEP, e->msg, err)
+                 != 0)
         {
-          *err = steal_pointer (&e);
+          if (*err == NULL)
+            *err = steal_pointer (&e);
           return -1;
         }
       pod.name = strdup (req->name);
@@ -214,6 +274,15 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       = role == NET_ROLE_ADOPT ? sandbox_open_ns_path (own_path, POD_NS_NET, err) : -1;
   if (role == NET_ROLE_ADOPT && adopt_fd < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
+  /* A companion (its anchor checked live in the pod) is its anchor's: the
+     anchor's creator declared it, and the anchor's consent is its own. */
+  if (essential && task && task->companion_of
+      && essential_consent (&pod, key, task->companion_of, false, err) < 0)
+    return podshim_error_wrap (err, "companion `%.64s` of `%.12s`", id, task->companion_of);
+  if (essential && !(task && task->companion_of)
+      && essential_consent (&pod, key, id, (req->share & POD_NS_NET) && role != NET_ROLE_JOIN, err)
+             < 0)
+    return -1;
 
   /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory.
      A new pod's holder takes it from us (sandbox_send_shm) while the
@@ -234,8 +303,13 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
         int fd = sandbox_open_ns (pid ? pod.pause_pid : pod.holder_pid,
                                   pid ? pod.pause_start : pod.holder_start, bit, err);
         if (fd == -ESRCH)
-          return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
-                                    pid ? "pause" : "holder");
+          {
+            /* One this create started: its own report says why. */
+            if (!pid && holder_ready (req->name, res, err) < 0)
+              return -1;
+            return podshim_error_set (err, ESRCH, "pod `%s`: its %s died", req->name,
+                                      pid ? "pause" : "holder");
+          }
         if (fd < 0)
           return -1;
         res->nsfd[pod_ns_index (bit)] = fd;
@@ -290,6 +364,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
   m->creating = true;
   m->share = req->share;
   swarm_task_record (m, task);
+  if (essential)
+    json_object_set (m->raw, "essential", json_new_bool (true));
   if (pod_state_save (h->poddir, &pod, err) < 0)
     return -1;
   res->recorded = true;
@@ -568,6 +644,11 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     return podshim_error_wrap (err, "pod `%s`", key);
   if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
     return -1;
+  /* What pod.json records of the member, checked before anything is made. */
+  struct swarm_task task;
+  if (swarm_task_from_labels (labels, &task, err) < 0)
+    return -1;
+  companion_labels (spec, labels, &task.companion_of, &task.companion_name);
   cleanup_free char *class_root = NULL;
   if (has_rec && record_create_begin (ctx, &rec, &req, &class_root, err) < 0)
     {
@@ -614,9 +695,6 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, key, true, &h, err) < 0)
       return -1;
-    struct swarm_task task;
-    swarm_task_from_labels (labels, &task);
-    companion_labels (spec, labels, &task.companion_of, &task.companion_name);
     cleanup_class_config struct class_config cfg = { 0 };
     if (task.companion_of)
       {
@@ -625,7 +703,9 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
         task.companion_max = companion_policy_max_per_pod (&cfg.companions);
         task.config = class_config_path (ctx->cmd);
       }
-    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, uns, &task, res, err) < 0)
+    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, uns, &task, has_rec && rec.essential,
+                     res, err)
+        < 0)
       {
         rollback (&t, &h, true);
         return -1;
@@ -650,29 +730,34 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       return -1;
     }
 
+  bool is_run = strcmp (c->command, "run") == 0;
+  bool foreground = is_run && !c->detach;
   int status = -1;
   cleanup_podshm_home struct podshm_home home = PODSHM_HOME_INIT;
   cleanup_free char *stage = res->shm_fd >= 0 ? pod_shm_stage_path (ctx, key) : NULL;
   if (stage == NULL || podshm_enter (res->shm_fd, stage, &home, err) == 0)
     {
-      if (res->holder.shm_fd >= 0)
-        holder_take_shm (req.name, res);
-      if (delegate_run (c, &status, err) < 0)
+      /* A foreground run's container has run when the delegate returns:
+         its holder is known good before. */
+      if ((res->holder.shm_fd < 0 || holder_take_shm (req.name, res, err) == 0)
+          && (!foreground || holder_ready (req.name, res, err) == 0)
+          && delegate_run (c, &status, err) < 0)
         status = -1;
     }
   podshm_leave (&home);
-  holder_ready (req.name, res);
-  bool is_run = strcmp (c->command, "run") == 0;
-  bool ok = status == 0;
-  if (ok && !(is_run && !c->detach))
+  if (status == 0 && !foreground)
     {
-      if (fault_point ("before-confirm", err) < 0)
-        return -1;
-      if (confirm_member (
-              ctx, key, delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root),
-              err)
-          < 0)
-        return -1;
+      /* The holder isolated itself while the delegate worked. */
+      if (holder_ready (req.name, res, err) < 0 || fault_point ("before-confirm", err) < 0
+          || confirm_member (
+                 ctx, key,
+                 delegate_init_pid (ctx->cmd, ctx->class_root ? ctx->class_root : ctx->root), err)
+                 < 0)
+        {
+          undo_container (ctx);
+          rollback (&t, NULL, true);
+          return -1;
+        }
       if (has_rec)
         record_create_end (ctx, &rec, true);
       *ret_status = 0;

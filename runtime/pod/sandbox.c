@@ -703,13 +703,29 @@ sandbox_template_open (int rootfd)
   return fd;
 }
 
-void
-sandbox_template_save (int rootfd, pid_t pid, unsigned long long start)
+int
+sandbox_record (int dirfd, const char *file, pid_t pid, unsigned long long start,
+                struct podshim_error **err)
 {
   char buf[64];
   int n = snprintf (buf, sizeof (buf), "%d %llu\n", (int)pid, start);
+  return write_file_atomic_at (dirfd, file, buf, (size_t)n, 0600, err);
+}
+
+bool
+sandbox_recorded (int dirfd, const char *file, pid_t *ret_pid, unsigned long long *ret_start)
+{
+  cleanup_free char *buf = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (write_file_atomic_at (rootfd, STATEDIR_HOLDER_TEMPLATE, buf, (size_t)n, 0600, &e) < 0)
+  return read_file_at (dirfd, file, O_NOFOLLOW, 64, &buf, NULL, &e) == 0
+         && sandbox_template_parse (buf, ret_pid, ret_start);
+}
+
+void
+sandbox_template_save (int rootfd, pid_t pid, unsigned long long start)
+{
+  cleanup_error struct podshim_error *e = NULL;
+  if (sandbox_record (rootfd, STATEDIR_HOLDER_TEMPLATE, pid, start, &e) < 0)
     podshim_log (PODSHIM_LOG_DEBUG, "podshim: %s", e->msg);
 }
 
@@ -783,11 +799,27 @@ sandbox_unpin (int poddir_fd, unsigned bit, struct podshim_error **err)
   return 0;
 }
 
+/* Stops the process the pod directory's file names, if it still is it. */
+static void
+stop_recorded (int poddir_fd, const char *file)
+{
+  pid_t pid;
+  unsigned long long start;
+  if (sandbox_recorded (poddir_fd, file, &pid, &start))
+    sandbox_stop (pid, start);
+}
+
 int
 sandbox_destroy (int poddir_fd, const struct pod_state *pod, struct podshim_error **err)
 {
+  /* pod.json's, and their own records' (the same unless a podshim died
+     between the two writes, or pod.json cannot be read: pod is empty). */
   sandbox_stop (pod->pause_pid, pod->pause_start);
+  stop_recorded (poddir_fd, STATEDIR_POD_PAUSE);
   sandbox_stop (pod->holder_pid, pod->holder_start);
+  stop_recorded (poddir_fd, STATEDIR_POD_HOLDER);
+  (void)unlinkat (poddir_fd, STATEDIR_POD_PAUSE, 0);
+  (void)unlinkat (poddir_fd, STATEDIR_POD_HOLDER, 0);
   if (faccessat (poddir_fd, NS_DIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
     return 0;
   static const unsigned all[] = { POD_NS_PID, POD_NS_NET, POD_NS_IPC, POD_NS_UTS };

@@ -115,6 +115,13 @@ bool sandbox_template_mounts_ok (char *mountinfo);
 /* Names (pid, start), a holder that made its own root, as that template. */
 void sandbox_template_save (int rootfd, pid_t pid, unsigned long long start);
 
+/* Writes "PID START\n" to file in dirfd (atomically); reads it back (false
+ * when absent or not exactly that). The pod directory's STATEDIR_POD_HOLDER
+ * and STATEDIR_POD_PAUSE name its holder and pause apart from pod.json. */
+int sandbox_record (int dirfd, const char *file, pid_t pid, unsigned long long start,
+                    struct podshim_error **err);
+bool sandbox_recorded (int dirfd, const char *file, pid_t *ret_pid, unsigned long long *ret_start);
+
 /* Waits until the holder recorded as (pid, start) has isolated itself (its
  * mount namespace set up, its /dev/shm mounted if one was sent: it then runs
  * as nobody), for a holder another podshim is still starting. -ESRCH without
@@ -136,7 +143,8 @@ void sandbox_stop (pid_t pid, unsigned long long start);
  * file. Missing is fine. */
 int sandbox_unpin (int poddir_fd, unsigned ns_bit, struct podshim_error **err);
 
-/* Stops the pause and the holder, unpins whatever an older podshim pinned. */
+/* Stops the pause and the holder (pod's, and those the pod directory's own
+ * records name), unpins whatever an older podshim pinned. */
 int sandbox_destroy (int poddir_fd, const struct pod_state *pod, struct podshim_error **err);
 
 /* The path of podshim-pause: $PODSHIM_PAUSE, else beside our executable, else

@@ -224,6 +224,12 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
       *err = steal_pointer (&e);
       return -1;
     }
+  else if (strlen (dpath) >= PATH_MAX)
+    /* Never a record pod_volumes_remove refuses: the teardown would stop. */
+    return podshim_error_set (err, ENAMETOOLONG,
+                              "the pod's data directory `%.64s...` is longer"
+                              " than %d bytes",
+                              dpath, PATH_MAX - 1);
   else if (write_file_atomic_at (poddir, STATEDIR_POD_DATA, dpath, strlen (dpath), 0600, err) < 0)
     return -1;
   cleanup_close int dfd = ensure_dir_path (ctx->data_dir, 0700, err);

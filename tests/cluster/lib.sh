@@ -34,7 +34,7 @@ dn() {
 pshim() {
 	local i=$1
 	shift
-	"$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
+	bounded "$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
 }
 
 # _node_start I: start node I (node_restart: hack/dockerd with its link,

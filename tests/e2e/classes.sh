@@ -7,8 +7,8 @@
 #  - podshim.wait: a sidecar `docker run` before its app returns only once the
 #    app listens, and its first instruction sees it; a config writer; a
 #    timeout naming the unmet condition;
-#  - podshim.essential: killing the essential app stops its sidecar; a
-#    one-shot helper's exit stops nobody.
+#  - podshim.essential: killing the essential app (the pod's network owner)
+#    stops its sidecar; a one-shot helper's exit stops nobody.
 # shellcheck disable=SC2016
 set -uo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -101,24 +101,55 @@ is "wait: then the consumer's docker run returns 0" "$? $(<"$E2E_DIR/consumer.ou
 clogs() { [[ $(docker logs consumer 2>&1) == "listen 80;" ]]; }
 check "wait: the consumer's first instruction read the config" wait_for -n 50 -s 0.1 clogs
 
-out=$(docker run -d --name late --label podshim.pod=w --label podshim.wait=tcp:9999 \
-	--label podshim.wait-timeout=2 --network none "$IMG" sleep 1000 2>&1)
-like "wait: a timeout fails docker run with the unmet condition" "$out" \
-	'start condition `tcp:9999` not met after 2 s'
-# dockerd 20.10 does not delete a container whose start failed through the
-# runtime (its init stays, created): do it as podshim_cli, as an operator would.
-late_id=$(docker inspect -f '{{.Id}}' late)
-check "wait: clean up" docker rm -f side app consumer writer late
-check "wait: delete the created container dockerd left behind" \
-	podshim_cli --root "$E2E_DIR/exec/runtime-runc/moby" delete --force "$late_id"
+# A start that podshim fails leaves nothing once the engine removes the
+# container: no runc container, init, shim or holder (dockerd 20.10 deletes
+# the task of a failed start without killing it: podshim kills it itself).
+docker run -d --name late --label podshim.pod=wl --label podshim.wait=tcp:9999 \
+	--label podshim.wait-timeout=3 --network none "$IMG" sleep 1000 >"$E2E_DIR/late.out" 2>&1 &
+late_run=$!
+MOBY_ROOT=$E2E_DIR/exec/runtime-runc/moby
+# While its start waits: its ID, its init and its pod's holder.
+late_seen() {
+	late_id=$(docker ps -aq --no-trunc --filter name=^late\$) && [[ -n $late_id ]] &&
+		late_init=$(runc --root "$MOBY_ROOT" state "$late_id" 2>/dev/null | jq -er '.pid | select(. > 0)') &&
+		late_holder=$(pod_field wl holder_pid) && [[ $late_holder != 0 && -n $late_holder ]]
+}
+late_id='' late_init='' late_holder=''
+if retry 100 0.05 late_seen; then
+	ok "wait: the late member's start waits (its init and holder are there)"
+else
+	not_ok "wait: the late member's start waits (its init and holder are there)" \
+		"id '$late_id', init '$late_init', holder '$late_holder'"
+fi
+late_init_start=$(cut -d' ' -f22 "/proc/$late_init/stat" 2>/dev/null)
+late_holder_start=$(cut -d' ' -f22 "/proc/$late_holder/stat" 2>/dev/null)
+wait "$late_run"
+like "wait: a timeout fails docker run with the unmet condition" "$(<"$E2E_DIR/late.out")" \
+	'start condition `tcp:9999` not met after 3 s'
+check "wait: docker rm -f it" docker rm -f late
+# gone PID START: no such process (or another one, or a zombie).
+gone() { [[ $(cut -d' ' -f3,22 "/proc/$1/stat" 2>/dev/null) != [!Z]*" $2" ]]; }
+nothing_left() {
+	local left=
+	runc --root "$MOBY_ROOT" state "$late_id" >/dev/null 2>&1 && left+=" its runc container;"
+	gone "$late_init" "$late_init_start" || left+=" its init $late_init;"
+	pgrep -f "containerd-shim.*-id $late_id" >/dev/null && left+=" its containerd shim;"
+	gone "$late_holder" "$late_holder_start" || left+=" its pod's holder $late_holder;"
+	pod_gone wl || left+=" pod wl;"
+	[[ -z $left ]] || { echo "left:$left"; return 1; }
+}
+check "wait: nothing of it is left (runc container, init, shim, holder, pod)" wait_for -n 50 -s 0.2 nothing_left
+check "wait: clean up" docker rm -f side app consumer writer
 is "wait: no record left" "$(records)" ""
 
 # --- essential members -----------------------------------------------------------
 
 check "essential: a sidecar that exits on SIGTERM" docker run -d --name ess-side --label podshim.pod=e \
 	--network none "$IMG" sh -c 'trap "exit 0" TERM; while :; do sleep 0.2; done'
-check "essential: the essential app" docker run -d --name ess-app --label podshim.pod=e \
-	--label podshim.essential=true --network none "$IMG" sleep 1000
+# The app has the pod's network (its owner): it may be essential; the
+# sidecar, in the pod first, accepts that by being in the pod.
+check "essential: the essential app, the pod's network owner" docker run -d --name ess-app \
+	--label podshim.pod=e --label podshim.essential=true "$IMG" sleep 1000
 check "essential: a one-shot helper member runs and exits" docker run --name ess-helper \
 	--label podshim.pod=e --network none "$IMG" true
 sleep 2

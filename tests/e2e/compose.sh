@@ -27,8 +27,7 @@ T0=$SECONDS
 COMPOSE_BIN=$("$E2E_REPO/hack/engine" compose) ||
 	{ echo "Bail out! no compose v2 (run hack/engine fetch sid)"; exit 1; }
 compose() { timeout 120 "$COMPOSE_BIN" "$@"; }
-DOCKER_BIN=$(type -P docker)
-docker() { timeout 60 "$DOCKER_BIN" "$@"; }
+bounded_docker 60
 
 plan 17
 dockerd_up

@@ -25,7 +25,7 @@ SOCK=$D/containerd.sock
 export PODSHIM_STATE=$D/podshim-state
 CPID=
 
-c() { timeout 60 ctr -a "$SOCK" -n podshim-e2e "$@"; }
+c() { bounded -t 60 ctr -a "$SOCK" -n podshim-e2e "$@"; }
 
 # ctr_cleanup: tasks and containers, the daemon and its shims (found by the
 # socket path in their command lines), mounts, DIR.
@@ -79,7 +79,8 @@ diag "containerd $(c version | awk '/Version:/ { print $2; exit }') ($ENGINE)"
 run() { # NAME ENV CMD...: a detached task from the rootfs, podshim as runc
 	local name=$1 env=$2
 	shift 2
-	c run -d --runc-binary "$PODSHIM" --rootfs --env PATH=/bin ${env:+--env "$env"} "$D/rootfs" "$name" "$@"
+	bounded -t 60 ctr -a "$SOCK" -n podshim-e2e run -d --runc-binary "$PODSHIM" --rootfs --env PATH=/bin \
+		${env:+--env "$env"} "$D/rootfs" "$name" "$@"
 }
 pid_of() { c tasks ls | awk -v n="$1" '$1 == n { print $2 }'; }
 netns() {

@@ -82,15 +82,19 @@ members_are() {
 
 # --- docker ----------------------------------------------------------------
 
-# bounded_docker [SECONDS]: from here on every `docker` call of the script is
-# bounded in time (default 60 s): a hung call fails its test instead of
-# hanging the suite.
+# docker ARGS...: every `docker` call of a script is bounded (tests/lib/
+# bounded.sh): DOCKER_TIMEOUT seconds (default 300), its output through files
+# (stdin is the caller's: `docker run -i`, `docker exec -i`). A hung call fails
+# its test instead of hanging the suite.
+DOCKER_BIN=$(type -P docker || echo docker)
+DOCKER_TIMEOUT=300
+docker() { bounded -I -t "$DOCKER_TIMEOUT" "$DOCKER_BIN" "$@"; }
+
+# bounded_docker [SECONDS]: from here on every `docker` call of the script
+# gets SECONDS (default 60).
 # shellcheck disable=SC2120 # SECONDS is optional
 bounded_docker() {
-	DOCKER_BIN=$(type -P docker)
 	DOCKER_TIMEOUT=${1:-60}
-	# shellcheck disable=SC2317 # called by the scripts
-	docker() { timeout "$DOCKER_TIMEOUT" "$DOCKER_BIN" "$@"; }
 }
 
 # run_d NAME ARGS...: docker run -d --name NAME ARGS (container remembered
@@ -194,5 +198,5 @@ engine_hooked() {
 # podshim_cli ARGS...: run the podshim CLI against the daemon's state dir
 # (e.g. `podshim_cli pod list`).
 podshim_cli() {
-	"$PODSHIM" --podshim-state "$PODSHIM_STATE" "$@"
+	bounded "$PODSHIM" --podshim-state "$PODSHIM_STATE" "$@"
 }

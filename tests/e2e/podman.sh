@@ -59,7 +59,7 @@ ANCHOR=
 IMG=localhost/podshim-bb
 
 # in_ns CMD...: CMD in the test's network and mount namespaces, bounded.
-in_ns() { timeout 60 nsenter -t "$ANCHOR" -m -n -- "$@" </dev/null; }
+in_ns() { bounded -t 60 nsenter -t "$ANCHOR" -m -n -- "$@"; }
 # pm ARGS...: podman on the test's storage and config.
 pm() {
 	in_ns env CONTAINERS_CONF="$D/containers.conf" TMPDIR="$D/tmp" podman --root "$D/root" \

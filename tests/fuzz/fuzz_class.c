@@ -1,13 +1,15 @@
 /* Runtime classes: the input as the operator's config file, as a container
- * record, and as a start-condition list. Checks: what is accepted is within
- * bounds and valid; a record survives emit + parse unchanged (written in
- * format version 1); a newer record keeps its routing fields only and is
- * never emitted. */
+ * record, as a start-condition list, and as a /proc/net/tcp table. Checks:
+ * what is accepted is within bounds and valid; a record survives emit + parse
+ * unchanged (written in format version 1); a newer record keeps its routing
+ * fields only and is never emitted. */
 #include "config.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "class.h"
 #include "companion_policy.h"
@@ -189,11 +191,31 @@ as_string (const char *s)
     CHECK (strlen (s) <= CLASS_NAME_MAX && strchr (s, '/') == NULL && s[0] != '.');
 }
 
+/* As a /proc/net/tcp table (the port: its first two bytes): an answer, 0 or
+ * 1, whatever the table, within the bound. */
+static void
+as_tcp_table (const uint8_t *data, size_t size)
+{
+  int fd = memfd_create ("tcp", MFD_CLOEXEC);
+  if (fd < 0)
+    return;
+  if (write (fd, data, size) == (ssize_t)size && lseek (fd, 0, SEEK_SET) == 0)
+    {
+      int port = size >= 2 ? (data[0] << 8 | data[1]) : 80;
+      int r = wait_tcp_table_listens (fd, port);
+      CHECK (r == 0 || r == 1);
+      /* No listener without a line after the header. */
+      CHECK (r == 0 || memchr (data, '\n', size) != NULL);
+    }
+  close (fd);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   as_config ((const char *)data, size);
   as_record ((const char *)data, size);
+  as_tcp_table (data, size);
   char *s = malloc (size + 1);
   if (s == NULL)
     return 0;

@@ -1,5 +1,7 @@
-/* Pod requests: the input as config.json (and as the Docker labels document),
- * and as the raw value of podshim.share / podshim.volumes / a name / a pod key.
+/* Pod requests: the input as config.json (and as the Docker labels document:
+ * also what pod.json would record of the member's Swarm and companion
+ * labels), and as the raw value of podshim.share / podshim.volumes / a name /
+ * a pod key.
  * Checks: the fast path never skips a spec that names a pod; what is accepted
  * is valid; volume directory names are distinct plain file names; no volume is
  * under /proc, /sys or /dev or inside another; sizes are whole pages within
@@ -11,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "companion.h"
+#include "engine.h"
 #include "json.h"
 #include "pod.h"
 #include "podcfg.h"
@@ -103,6 +107,41 @@ check_docker_scan (yajl_val spec, const char *buf, size_t len)
     }
 }
 
+/* What pod.json records of a member from its labels (its Swarm task, its
+ * companion labels): what is accepted is bounded, and a state holding it is
+ * one pod_state_save writes. */
+static void
+check_member_labels (yajl_val labels)
+{
+  struct swarm_task t;
+  struct podshim_error *err = NULL;
+  if (swarm_task_from_labels (labels, &t, &err) < 0)
+    {
+      CHECK (err && err->msg[0] && t.service_id == NULL);
+      podshim_error_free (err);
+      return;
+    }
+  if (t.service_id)
+    CHECK (strlen (t.service_id) <= SWARM_ID_MAX && strlen (t.service_name) <= SWARM_NAME_MAX
+           && strlen (t.slot) < sizeof (t.slot));
+  companion_labels (labels, labels, &t.companion_of, &t.companion_name);
+  if (t.companion_of
+      && (!companion_anchor_id_valid (t.companion_of)
+          || (t.companion_name && !companion_name_valid (t.companion_name))))
+    return; /* companion_check_anchor refuses it */
+  struct pod_state p = { 0 };
+  p.name = strdup ("web");
+  CHECK (p.name != NULL);
+  swarm_task_record (pod_state_add (&p, "c1"), &t);
+  char *buf = NULL;
+  size_t len;
+  CHECK (pod_state_emit (&p, &buf, &len, &err) == 0);
+  CHECK (pod_state_check_emitted ("web", buf, len, &err) == 0);
+  CHECK (len < 4096);
+  free (buf);
+  pod_state_done (&p);
+}
+
 static void
 as_spec (const char *buf, size_t len)
 {
@@ -117,6 +156,7 @@ as_spec (const char *buf, size_t len)
   if (!may)
     check_docker_scan (spec, buf, len);
   /* The document is also tried as its own labels document (Config.Labels). */
+  check_member_labels (spec);
   for (int as_labels = 0; as_labels < 2; as_labels++)
     {
       struct pod_request r = { 0 };

@@ -1,8 +1,9 @@
 /* pod.json: parse, emit, parse again. Checks: what parses emits, the emitted
- * text parses to the same state and re-emits to the same text, and edits a
- * podshim makes (add, remove, pause gone) keep it so; only format version 1
- * parses, a newer one is refused as such. The input also as a one-value state
- * file (an index entry, `data`, `root`): a newer version is a JSON object. */
+ * text parses to the same state and re-emits to the same text, pod_state_save
+ * accepts it, and edits a podshim makes (add, remove, pause gone, an
+ * essential member) keep it so; only format version 1 parses, a newer one is
+ * refused as such. The input also as a one-value state file (an index entry,
+ * `data`, `root`): a newer version is a JSON object. */
 #include "config.h"
 
 #include <stdint.h>
@@ -45,7 +46,8 @@ check_same (const struct pod_state *a, const struct pod_state *b)
     }
 }
 
-/* emit(p) parses to a state equal to p that re-emits to the same text. */
+/* emit(p) parses to a state equal to p that re-emits to the same text, and
+ * pod_state_save's check accepts it (what parses is saved). */
 static void
 check_roundtrip (const struct pod_state *p)
 {
@@ -55,6 +57,11 @@ check_roundtrip (const struct pod_state *p)
   if (pod_state_emit (p, &e1, &l1, &err) < 0)
     {
       fprintf (stderr, "emit failed: %s\n", err->msg);
+      abort ();
+    }
+  if (pod_state_check_emitted (p->name, e1, l1, &err) < 0)
+    {
+      fprintf (stderr, "save would refuse a state that parses: %s\n", err->msg);
       abort ();
     }
   struct pod_state q = { 0 };
@@ -110,6 +117,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   m->start = UINT64_MAX;
   m->creating = true;
   m->share = POD_NS_NET | POD_NS_PID;
+  m->raw = json_new_object ();
+  json_object_set (m->raw, "essential", json_new_bool (true));
   check_roundtrip (&p);
   if (p.n_members > 1)
     {

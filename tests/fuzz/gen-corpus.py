@@ -71,6 +71,12 @@ def generate():
         '"Config":{"Labels":{"com.docker.compose.project":"shop","com.docker.stack.namespace":"st"}}}',
         "/cache:64m,/data:1G,/x:4096", "/data,/data/sub", "/proc/x", "/a:b:1k",
         "compose:shop:web", "stack:st.1:web-1", "compose::web",
+        '{"Config":{"Labels":{"podshim.pod":"p","com.docker.swarm.service.id":"k3m9x0ab",'
+        '"com.docker.swarm.service.name":"web","com.docker.swarm.task.name":"web.1.q2w3e4"}}}',
+        '{"Config":{"Labels":{"com.docker.swarm.service.id":"svc 1","com.docker.swarm.task.name":"x"}}}',
+        '{"Config":{"Labels":{"podshim.companion-of":"' + "a" * 64 + '","podshim.companion-name":"log"}}}',
+        '{"Config":{"Labels":{"podshim.companion-of":"' + "a" * 64 + '","podshim.companion-name":"'
+        + "x" * 40 + '"}}}',
     ]):
         write("fuzz_podcfg", "seed-%02d" % i, s)
 
@@ -105,6 +111,8 @@ def generate():
         '"gidMappings":[{"containerID":0,"hostID":100000,"size":1},{"containerID":1,"hostID":4294967000,'
         '"size":294}]},"members":[]}',
         '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":1,"size":0}]}}',
+        '{"version":1,"name":"e","network_owner":"a","members":[{"id":"a","pid":5,"start":6,"essential":true,'
+        '"companion_of":"' + "b" * 64 + '","companion":"log","swarm_service_id":"k3m9","swarm_slot":"1"}]}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
     # Format versions (docs/upgrades.md): pod.json of a newer podshim, and the
@@ -168,6 +176,11 @@ def generate():
         '{"volumes":["/a"],"sources":["/a","/b"]}',
         "tcp:80,file:/etc/ready", "file:/a/../b,tcp:0", "tcp:65536", "30", "0", "601",
         "gvisor", ".x", "a" * 65,
+        '{"wait":["tcp:8080"],"waitTimeout":30,"pid":4321,"start":987654,"pod":"web"}',
+        # A /proc/net/tcp table (the first two bytes are also the port asked).
+        "\x1f\x90 sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid\n"
+        "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0\n"
+        "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0\n",
     ]):
         write("fuzz_class", "seed-%02d" % i, s)
     # The config's "companions" policy, and strings as a companion's image

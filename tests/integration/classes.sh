@@ -62,7 +62,7 @@ STDIN=/dev/null
 # q CMD...: CMD with stdio on files (a container's init must not hold a pipe
 # of ours), its output shown on failure.
 q() {
-	"$@" <"$STDIN" >"$T/out/q" 2>&1 || {
+	bounded -i "$STDIN" "$@" >"$T/out/q" 2>&1 || {
 		local s=$?
 		cat "$T/out/q"
 		return $s
@@ -73,7 +73,7 @@ q() {
 check_fails() {
 	local desc=$1
 	shift
-	if "$@" <"$STDIN" >"$T/out/cf" 2>&1; then not_ok "$desc" "succeeded: $*"; else ok "$desc"; fi
+	if bounded -i "$STDIN" "$@" >"$T/out/cf" 2>&1; then not_ok "$desc" "succeeded: $*"; else ok "$desc"; fi
 }
 
 record() { echo "$S/$(ls "$S" 2>/dev/null | head -1)/records/$1"; }
@@ -93,7 +93,7 @@ argv_is() {
 out=$T/out/argv
 mkbundle fakec 'true' '.annotations["podshim.runtime"] = "fake"'
 id=$PFX-fake
-FAKE_OUT=$out "${SHIMC[@]}" --debug create --bundle "$BUNDLE" --pid-file "$T/out/pid" "$id"
+FAKE_OUT=$out bounded "${SHIMC[@]}" --debug create --bundle "$BUNDLE" --pid-file "$T/out/pid" "$id"
 argv_is "class argv: runtimeArgs first, the caller's globals without --root, the class root, the command" \
 	"$out" --fake-opt "v a l" --log "$LOGF" --log-format json --debug --root "$ROOT-podshim-class-fake" \
 	create --bundle "$BUNDLE" --pid-file "$T/out/pid" "$id"
@@ -103,43 +103,43 @@ for cmd in "start $id" "state $id" "kill --all $id KILL" "exec --process $T/p.js
 	"events --interval 5s --stats $id"; do
 	rm -f "$out"
 	# shellcheck disable=SC2086 # word splitting intended
-	FAKE_OUT=$out "${SHIMN[@]}" $cmd
+	FAKE_OUT=$out bounded "${SHIMN[@]}" $cmd
 	# shellcheck disable=SC2086
 	argv_is "class argv: \`${cmd%% *}\` goes to the class with its root" "$out" \
 		--fake-opt "v a l" --root "$ROOT-podshim-class-fake" $cmd
 done
 rm -f "$out"
-FAKE_OUT=$out FAKE_RC=1 FAKE_STATE_RC=0 "${SHIMN[@]}" delete "$id"
+FAKE_OUT=$out FAKE_RC=1 FAKE_STATE_RC=0 bounded "${SHIMN[@]}" delete "$id"
 [[ -f $(record "$id") ]] && ok "a failed delete of a container the class still knows keeps the record" ||
 	not_ok "a failed delete of a container the class still knows keeps the record"
-FAKE_OUT=$out "${SHIMN[@]}" delete --force "$id"
+FAKE_OUT=$out bounded "${SHIMN[@]}" delete --force "$id"
 argv_is "class argv: delete" "$out" --fake-opt "v a l" --root "$ROOT-podshim-class-fake" delete --force "$id"
 [[ ! -e $(record "$id") ]] && ok "delete removes the record" || not_ok "delete removes the record"
-FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id"
-FAKE_OUT=$out FAKE_RC=1 FAKE_STATE_RC=1 "${SHIMN[@]}" delete "$id"
+FAKE_OUT=$out bounded "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id"
+FAKE_OUT=$out FAKE_RC=1 FAKE_STATE_RC=1 bounded "${SHIMN[@]}" delete "$id"
 [[ ! -e $(record "$id") ]] && ok "a failed delete of a container the class no longer knows removes the record" ||
 	not_ok "a failed delete of a container the class no longer knows removes the record"
 rm -f "$out"
-FAKE_OUT=$out FAKE_RC=3 "${SHIMC[@]}" create --bundle "$BUNDLE" "$id-f"
+FAKE_OUT=$out FAKE_RC=3 bounded "${SHIMC[@]}" create --bundle "$BUNDLE" "$id-f"
 is "a failed class create: the class runtime's exit status" "$?" 3
 [[ ! -e $(record "$id-f") ]] && ok "a failed class create leaves no record" ||
 	not_ok "a failed class create leaves no record"
 
 # pod gc drops the records of containers their runtime no longer knows (and
 # only those older than 5 minutes: a create may be under way).
-FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc1"
-FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc2"
-FAKE_OUT=$out "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc3"
+FAKE_OUT=$out bounded "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc1"
+FAKE_OUT=$out bounded "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc2"
+FAKE_OUT=$out bounded "${SHIMC[@]}" create --bundle "$T/bundles/fakec" "$id-gc3"
 touch -d '10 minutes ago' "$(record "$id-gc1")"
-FAKE_OUT=$out FAKE_STATE_RC=1 "${SHIMN[@]}" pod gc >/dev/null
+FAKE_OUT=$out FAKE_STATE_RC=1 bounded "${SHIMN[@]}" pod gc >/dev/null
 is "pod gc drops an old record the class no longer knows" \
 	"$([[ -e $(record "$id-gc1") ]] && echo kept || echo gone)" gone
 is "pod gc keeps a young record" "$([[ -e $(record "$id-gc3") ]] && echo kept || echo gone)" kept
 touch -d '10 minutes ago' "$(record "$id-gc2")"
-FAKE_OUT=$out FAKE_STATE_RC=0 "${SHIMN[@]}" pod gc >/dev/null
+FAKE_OUT=$out FAKE_STATE_RC=0 bounded "${SHIMN[@]}" pod gc >/dev/null
 is "pod gc keeps a record the class knows" "$([[ -e $(record "$id-gc2") ]] && echo kept || echo gone)" kept
-FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc2"
-FAKE_OUT=$out "${SHIMN[@]}" delete "$id-gc3"
+FAKE_OUT=$out bounded "${SHIMN[@]}" delete "$id-gc2"
+FAKE_OUT=$out bounded "${SHIMN[@]}" delete "$id-gc3"
 
 # --- refusals ---------------------------------------------------------------
 

@@ -35,9 +35,9 @@ CLEAN_FAIL=() # what was left behind, per run
 
 R() {
 	if [[ $MODE == direct ]]; then
-		"${DIRECT[@]}" "$@"
+		bounded "${DIRECT[@]}" "$@"
 	else
-		"${SHIM[@]}" "$@"
+		bounded "${SHIM[@]}" "$@"
 	fi
 }
 

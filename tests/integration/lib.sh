@@ -195,7 +195,7 @@ mkbundle() {
 capture() {
 	local name=$1
 	shift
-	"$@" </dev/null >"$T/out/$name.out" 2>"$T/out/$name.err"
+	bounded "$@" >"$T/out/$name.out" 2>"$T/out/$name.err"
 	echo $? >"$T/out/$name.rc"
 }
 

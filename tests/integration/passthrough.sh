@@ -53,60 +53,60 @@ argv_tests() {
 	local weird=("a b" "" "ünïcødé ✓ 日本" "--" "-" "a=b" "--x=y=z" $'line1\nline2' $'\t' "'q\"" '$HOME' '*' "--podshim-state" "/not/removed" "--podshim-runtime=x")
 
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-runtime "$FAKE" --root "$T/r oot" "" list "${weird[@]}"
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-runtime "$FAKE" --root "$T/r oot" "" list "${weird[@]}"
 	argv_is "argv: empty command and unusual arguments arrive byte for byte" "$out" \
 		--root "$T/r oot" "" list "${weird[@]}"
 
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state="$S" --debug --podshim-runtime "$FAKE" --log "$T/out/l og" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state="$S" --debug --podshim-runtime "$FAKE" --log "$T/out/l og" \
 		--log-format=json -root=x --podshim-state "$S" state "${weird[@]}"
 	argv_is "argv: podshim's options before the command are removed, nothing else" "$out" \
 		--debug --log "$T/out/l og" --log-format=json -root=x state "${weird[@]}"
 
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-runtime="$FAKE" -- list --podshim-state x
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-runtime="$FAKE" -- list --podshim-state x
 	argv_is "argv: \`--\` before the command" "$out" -- list --podshim-state x
 
 	# create/run/delete of non-pod containers are exec'd untouched too.
 	mkbundle argv 'true'
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		create --bundle "$BUNDLE" --pid-file "$T/out/p id" -- "$(cid 'we ird')"
 	argv_is "argv: create of a non-pod container" "$out" --root "$T/root-fake" \
 		create --bundle "$BUNDLE" --pid-file "$T/out/p id" -- "$(cid 'we ird')"
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" run -b="$BUNDLE" --detach=true "$(cid x)" ""
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" run -b="$BUNDLE" --detach=true "$(cid x)" ""
 	argv_is "argv: run with odd flag forms" "$out" run -b="$BUNDLE" --detach=true "$(cid x)" ""
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" delete -f $'x\ny'
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" delete -f $'x\ny'
 	argv_is "argv: delete of an unknown container with a newline in its ID" "$out" delete -f $'x\ny'
 
 	# A pod member: podshim runs the delegate as a child, same argv.
 	mkbundle argvpod 'true' '.annotations["podshim.pod"] = "argv"'
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		--log-format text create --bundle="$BUNDLE" --no-pivot "$(cid argvpod)"
 	argv_is "argv: create of a pod member" "$out" --root "$T/root-fake" --log-format text \
 		create --bundle="$BUNDLE" --no-pivot "$(cid argvpod)"
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete --force=true "$(cid argvpod)"
 	argv_is "argv: delete of a pod member" "$out" --root "$T/root-fake" delete --force=true "$(cid argvpod)"
 	is "argv: the fake pod is gone after its member's delete" "$(pods_left)" 0
 
 	# runc 1.2's --pidfd-socket takes a value: the member still joins its pod.
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
 	argv_is "argv: a member's create with --pidfd-socket PATH" "$out" --root "$T/root-fake" \
 		create --pidfd-socket "$T/out/pidfd" --bundle "$BUNDLE" "$(cid argvpod)"
 	is "argv: (and it is in its pod)" "$(pods_left)" 1
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete --no-such-option "$(cid argvpod)" 2>"$T/out/uncertain.err"
 	is "argv: a member's delete with an unknown option is refused" \
 		"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::1"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		delete -f "$(cid argvpod)"
 	is "argv: (gone after its delete)" "$(pods_left)" 0
 	# Options podshim cannot be sure of: refused for a member, passed for others.
@@ -114,38 +114,38 @@ argv_tests() {
 	for how in "--no-such-option" "--pidfd-socket" "-f $BUNDLE/config.json"; do
 		rm -f "$out"
 		# shellcheck disable=SC2086 # the split is the point
-		FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+		FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 			create --bundle "$BUNDLE" $how "$(cid argvpod)" 2>"$T/out/uncertain.err"
 		is "argv: a member's create with \`${how%% *}\` is refused (the delegate never runs)" \
 			"$?:$(test -e "$out" && echo ran):$(pods_left)" "1::0"
 	done
 	mkbundle argvplain 'true'
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
 		create --no-such-option x --bundle "$BUNDLE" "$(cid argvplain)"
 	argv_is "argv: a non-member's create with an unknown option passes untouched" "$out" \
 		create --no-such-option x --bundle "$BUNDLE" "$(cid argvplain)"
 	# crun's -f/--config: the file it names decides, not config.json.
 	jq '.annotations["podshim.pod"] = "argv"' "$BUNDLE/config.json" >"$BUNDLE/member.json"
 	rm -f "$out"
-	FAKE_OUT=$out "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
+	FAKE_OUT=$out bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" \
 		create --config member.json --bundle "$BUNDLE" "$(cid argvplain)" 2>"$T/out/config.err"
 	is "argv: crun's --config naming a member's file is refused" "$?:$(test -e "$out" && echo ran)" "1:"
 
 	# Exit status of the delegate.
-	FAKE_OUT=$out FAKE_RC=42 "$PODSHIM" --podshim-runtime "$FAKE" list
+	FAKE_OUT=$out FAKE_RC=42 bounded "$PODSHIM" --podshim-runtime "$FAKE" list
 	is "exit status of an exec'd delegate" "$?" 42
-	FAKE_OUT=$out FAKE_RC=43 "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
+	FAKE_OUT=$out FAKE_RC=43 bounded "$PODSHIM" --podshim-state "$S" --podshim-runtime "$FAKE" --root "$T/root-fake" \
 		create --bundle "$BUNDLE" "$(cid argvpod2)" 2>/dev/null
 	is "exit status of a failed pod-member create" "$?" 43
 	is "a failed pod-member create leaves no pod" "$(pods_left)" 0
 
 	# Option beats environment; environment beats the default.
 	rm -f "$out"
-	FAKE_OUT=$out PODSHIM_DELEGATE=$fake2 "$PODSHIM" list x
+	FAKE_OUT=$out PODSHIM_DELEGATE=$fake2 bounded "$PODSHIM" list x
 	argv_is "PODSHIM_DELEGATE chooses the delegate" "$out" list x
 	rm -f "$out"
-	FAKE_OUT=$out PODSHIM_DELEGATE=$T/bin/nonexistent "$PODSHIM" --podshim-runtime "$FAKE" list y
+	FAKE_OUT=$out PODSHIM_DELEGATE=$T/bin/nonexistent bounded "$PODSHIM" --podshim-runtime "$FAKE" list y
 	argv_is "--podshim-runtime wins over PODSHIM_DELEGATE" "$out" list y
 	capture norun env PODSHIM_DELEGATE="$T/bin/nonexistent" "$PODSHIM" list
 	if [[ $(<"$T/out/norun.rc") != 0 ]] && grep -q "podshim: .*nonexistent" "$T/out/norun.err"; then
@@ -184,11 +184,12 @@ run_tests() {
 	mkbundle cat 'cat'
 	id=$(cid cat)
 	local a b
-	a=$(echo hi | "${DIRECT[@]}" run -b "$BUNDLE" "$id" 2>&1)
-	b=$(echo hi | "${SHIM[@]}" run -b "$BUNDLE" "$id" 2>&1)
+	echo hi >"$T/out/hi"
+	a=$(bounded -i "$T/out/hi" "${DIRECT[@]}" run -b "$BUNDLE" "$id" 2>&1)
+	b=$(bounded -i "$T/out/hi" "${SHIM[@]}" run -b "$BUNDLE" "$id" 2>&1)
 	is "$DLG: stdin reaches the container (got \`$a\`)" "$b" "$a"
 	mkbundle catpod 'cat' '.annotations["podshim.pod"] = "stdin"'
-	b=$(echo hi | "${SHIM[@]}" run -b "$BUNDLE" "$(cid catpod)" 2>&1)
+	b=$(bounded -i "$T/out/hi" "${SHIM[@]}" run -b "$BUNDLE" "$(cid catpod)" 2>&1)
 	is "$DLG: stdin reaches a pod member run in the foreground" "$b" "hi"
 
 	# Malformed config.json.
@@ -337,7 +338,7 @@ misc_tests() {
 	mkbundle flags 'sleep 1000'
 	local id
 	id=$(cid flags)
-	"${DIRECT[@]}" run -d -b "$BUNDLE" "$id" </dev/null >/dev/null 2>&1
+	bounded "${DIRECT[@]}" run -d -b "$BUNDLE" "$id" >/dev/null 2>&1
 	local shimx=("${SHIM[@]:0:${#SHIM[@]}-2}") # SHIM without --root X
 	local form i=0 labels=("--root X" "--root=X" "-root X" "-root=X")
 	for form in "--root $RT_ROOT" "--root=$RT_ROOT" "-root $RT_ROOT" "-root=$RT_ROOT"; do
@@ -394,23 +395,23 @@ pod_option_tests() {
 	id=$(cid popt)
 	local shimx=("$PODSHIM")
 	[[ $DLG == crun ]] && shimx+=(--podshim-runtime "$RT_BIN")
-	PODSHIM_STATE=$sa "${shimx[@]}" --podshim-state="$sb" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
+	PODSHIM_STATE=$sa bounded "${shimx[@]}" --podshim-state="$sb" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
 	if [[ -d $sb ]] && compgen -G "$sb/*/pods/opt/pod.json" >/dev/null && [[ ! -e $sa ]]; then
 		ok "$DLG: --podshim-state=X wins over PODSHIM_STATE"
 	else
 		not_ok "$DLG: --podshim-state=X wins over PODSHIM_STATE" "$(find "$sa" "$sb" 2>&1)"
 	fi
-	PODSHIM_STATE=$sa "${shimx[@]}" --podshim-state "$sb" --root "$RT_ROOT" delete --force "$id"
+	PODSHIM_STATE=$sa bounded "${shimx[@]}" --podshim-state "$sb" --root "$RT_ROOT" delete --force "$id"
 	is "$DLG: delete --force tears the pod down in that state dir" \
 		"$(find "$sb" -path '*/pods/*' 2>/dev/null)" ""
 
-	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
+	PODSHIM_STATE=$sa bounded "${shimx[@]}" --root "$RT_ROOT" create -b "$BUNDLE" "$id"
 	if compgen -G "$sa/*/pods/opt/pod.json" >/dev/null; then
 		ok "$DLG: PODSHIM_STATE chooses the state dir"
 	else
 		not_ok "$DLG: PODSHIM_STATE chooses the state dir" "$(find "$sa" "$sb" 2>&1)"
 	fi
-	PODSHIM_STATE=$sa "${shimx[@]}" --root "$RT_ROOT" delete --force "$id"
+	PODSHIM_STATE=$sa bounded "${shimx[@]}" --root "$RT_ROOT" delete --force "$id"
 	is "$DLG: and delete finds it there" "$(find "$sa" -path '*/pods/*' 2>/dev/null)" ""
 
 	local form
@@ -418,12 +419,12 @@ pod_option_tests() {
 	[[ $DLG == runc ]] && forms+=("-root $RT_ROOT" "-root=$RT_ROOT") # crun has no -root
 	for form in "${forms[@]}"; do
 		# shellcheck disable=SC2086
-		"${shimx[@]}" --podshim-state "$S" $form create -b "$BUNDLE" "$id"
+		bounded "${shimx[@]}" --podshim-state "$S" $form create -b "$BUNDLE" "$id"
 		local root
 		root=$("$PODSHIM" --podshim-state "$S" pod list --format json 2>/dev/null | jq -r '.[0].root')
 		is "$DLG: \`${form/"$RT_ROOT"/X}\` names the pod's root" "$root" "$RT_ROOT"
 		# shellcheck disable=SC2086
-		"${shimx[@]}" --podshim-state "$S" $form delete --force "$id"
+		bounded "${shimx[@]}" --podshim-state "$S" $form delete --force "$id"
 	done
 	unmount_under "$sa"
 	unmount_under "$sb"
@@ -451,7 +452,8 @@ signal_tests() {
 			;;
 		esac
 		rm -f "$T/out/term.out"
-		"${R[@]}" run -b "$b" "$id" </dev/null >"$T/out/term.out" 2>"$T/out/term.err" &
+		# timeout itself: its PID is the one the SIGTERM goes to (it passes it on).
+		timeout -k 10 120 "${R[@]}" run -b "$b" "$id" </dev/null >"$T/out/term.out" 2>"$T/out/term.err" &
 		local pid=$!
 		BG_PIDS+=("$pid")
 		if ! wait_file "$T/out/term.out" 500; then
@@ -516,7 +518,7 @@ newflag_tests() {
 		same_result criu.d criu.s "$DLG: a member's create with --criu, which this runc dropped, fails as its own"
 		is "$DLG: (and leaves no pod)" "$(pods_left)" 0
 	fi
-	if ! "${DIRECT[@]}" run --help 2>&1 | grep -q -- '--keep'; then
+	if ! bounded "${DIRECT[@]}" run --help 2>&1 | grep -q -- '--keep'; then
 		skip "$DLG: run --keep" "$("${DIRECT[@]}" --version | head -n1) has no run --keep"
 		return 0
 	fi

@@ -82,6 +82,44 @@ res "wait_for SECONDS tries every 0.1 s, SECONDS*10+1 times" \
 res "retry runs CMD in this shell" \
 	"$(run 'k=0; f() { k=$((k + 1)); ((k == 3)); }; retry 5 0 f; echo rc $? k $k')" $'rc 0 k 3\nstatus 0'
 
+# bounded: output and status kept; a child left behind holding stdout does
+# not keep $(...) waiting; a timeout is 124; stdin from /dev/null, a file, or
+# the caller's (-I).
+res "bounded keeps CMD's stdout, stderr and status" \
+	"$(run 'o=$(bounded sh -c "echo out; echo err >&2; exit 3" 2>&1); echo "[$o] $?"')" \
+	$'[out\nerr] 3\nstatus 0'
+res "bounded under set -e: a failing CMD's output is passed on" \
+	"$(run 'set -e; (bounded sh -c "echo out; echo err >&2; exit 5" 2>&1 &) ; wait; sleep 0.2')" \
+	$'out\nerr\nstatus 0'
+res "bounded: a process CMD leaves behind does not hold the caller's pipe" \
+	"$(run 's=$SECONDS; p=$(bounded sh -c "sleep 30 & echo \$!"); echo "started $((SECONDS - s < 10))"; kill "$p"')" \
+	$'started 1\nstatus 0'
+res "bounded -t: a timeout is 124, said on stderr" \
+	"$(run 'bounded -t 1 sleep 30 2>&1; echo rc $?')" $'bounded: timed out after 1 s: sleep 30\nrc 124\nstatus 0'
+echo piped >"$W/in"
+res "bounded: stdin is /dev/null, -i FILE, or the caller's (-I)" \
+	"$(run "echo x | bounded cat; echo '['\$(bounded -i '$W/in' cat)']'; echo y | bounded -I cat")" \
+	$'[piped]\ny\nstatus 0'
+res "bounded: environment assignments reach CMD; its files go at the script's exit" \
+	"$(run "XV=7 bounded sh -c 'echo \$XV'; echo \$_BOUNDED_DIR >'$W/bd'")$([[ -e $(<"$W/bd") ]] && echo ' left')" \
+	$'7\nstatus 0'
+
+# tests/lib/no-hang.py: a script that creates a container outside bounded is
+# named, file and line; the same script through bounded, or a wrapper that
+# bounds "$@", passes.
+mkdir -p "$W/nh/tests/e2e" "$W/nh/tests/pod"
+printf 'docker() { bounded -I "$DOCKER_BIN" "$@"; }\n' >"$W/nh/tests/e2e/lib.sh"
+printf '#!/bin/bash\nok=1\nout=$("$PODSHIM" --root r create --bundle b id 2>&1)\n' >"$W/nh/tests/pod/bad.sh"
+printf 'rc() {\n\trunc --root "$R" "$@"\n}\n' >"$W/nh/tests/pod/wrap.sh"
+res "no-hang names a create and a wrapper outside bounded" \
+	"$(python3 "$LIB/no-hang.py" "$W/nh" >"$W/nh.out"; s=$?; head -2 "$W/nh.out"; echo "rc $s")" \
+	$'tests/pod/bad.sh:3: runs a container runtime (create/run, or "$@") without bounded\ntests/pod/wrap.sh:2: runs a container runtime (create/run, or "$@") without bounded\nrc 1'
+printf '#!/bin/bash\nout=$(bounded "$PODSHIM" --root r create --bundle b id 2>&1)\ncapture x "${SHIM[@]}" run id\n' \
+	>"$W/nh/tests/pod/bad.sh"
+printf 'rc() {\n\tbounded runc --root "$R" "$@"\n}\ncapture() {\n\tbounded "$@" >o 2>e\n}\n' >"$W/nh/tests/pod/wrap.sh"
+res "no-hang passes them through bounded or a bounded wrapper" \
+	"$(python3 "$LIB/no-hang.py" "$W/nh"; echo "rc $?")" $'no-hang: every create/run of the test scripts is bounded\nrc 0'
+
 # oci.sh
 (
 	. "$LIB/oci.sh"

@@ -11,7 +11,8 @@
 #
 # Output goes to stdout (meson reads TAP there); diagnostics are "# " lines.
 # A description ending in "# TODO reason" is an expected failure: its not_ok
-# does not fail the script.
+# does not fail the script.  It also brings `bounded` (tests/lib/bounded.sh):
+# every command that can make a container runs through it.
 
 TAP_N=0
 TAP_FAIL=0
@@ -202,3 +203,6 @@ tap_cleanup() {
 	TAP_CLEANUPS=()
 	return "$rc"
 }
+
+# shellcheck source=tests/lib/bounded.sh
+. "$(dirname "${BASH_SOURCE[0]}")/bounded.sh"

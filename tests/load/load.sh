@@ -51,8 +51,9 @@ make_member() { # pod member
 }
 for ((p = 0; p < PODS; p++)); do for m in 1 2 3; do make_member "$p" "$m"; done; done
 
-ps_() { "$PODSHIM" --podshim-state "$S" --root "$R" "$@"; }
-export -f ps_ 2>/dev/null || true
+# ps_ ARGS...: podshim, bounded (tests/lib/bounded.sh: a member's init never
+# holds the test's stdout).
+ps_() { bounded "$PODSHIM" --podshim-state "$S" --root "$R" "$@"; }
 
 worker() { # worker-index action
   local w=$1 action=$2 p m

@@ -2,7 +2,9 @@
 # Essential members: when podshim sees the delete of a member with
 # podshim.essential=true, the pod's other live members are stopped (SIGTERM,
 # SIGKILL after the grace period); a non-essential member's delete stops
-# nobody; essential outside a pod is refused.
+# nobody; essential outside a pod is refused, and so is an essential member
+# of a pod whose owner (its network owner, else its oldest member) is not
+# essential, unless the pod is a compose project's or a stack's.
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
@@ -15,8 +17,8 @@ bt=$(mkb side -a podshim.pod=ess -a podshim.volumes=/shared -- \
 bi=$(mkb stubborn -a podshim.pod=ess -- sh -c 'trap "" TERM; while :; do sleep 0.2; done')
 bh=$(mkb helper -a podshim.pod=ess -- true)
 be=$(mkb app -a podshim.pod=ess -e PODSHIM_ESSENTIAL=true)
-three() { member side "$bt" && member stubborn "$bi" && member app "$be"; }
-check "members side, stubborn and the essential app" three
+three() { member app "$be" && member side "$bt" && member stubborn "$bi"; }
+check "the essential app (the pod's owner), then members side and stubborn" three
 check "the essential flag is recorded" grep -q '"essential":true' "$STATE"/*/records/app
 
 # A one-shot, non-essential helper exits and is deleted: nobody stops.
@@ -51,5 +53,31 @@ is "the pod is gone" "$(pod_count)" 0
 check_fails "essential outside a pod is refused" create lone "$(mkb lone -a podshim.essential=true)"
 check "with a message" grep -q 'needs a pod' "$LOG"
 check_fails "a bad essential value is refused" create bad "$(mkb bad -a podshim.pod=x -a podshim.essential=maybe)"
+
+# Consent: an essential member would stop every member of its pod.
+check "pod ow: its owner (oldest member) is not essential" member owner "$(mkb owner -a podshim.pod=ow)"
+refused "an essential member of a pod whose owner is not essential is refused" \
+	'the pod'"'"'s owner `owner` (its oldest member) is not essential' \
+	"$(mkb intruder -a podshim.pod=ow -a podshim.essential=true)"
+is "the owner runs on" "$(rc state owner | jq -r .status)" running
+check "pod ok: its owner is essential" member eowner "$(mkb eowner -a podshim.pod=ok -e PODSHIM_ESSENTIAL=1)"
+check "an essential member of a pod whose owner is essential joins" \
+	member second "$(mkb second -a podshim.pod=ok -a podshim.essential=true)"
+check "a compose project's pod: an essential member joins whoever came first" eval '
+	member c1 "$(mkb c1 -j "$(fake_docker c1 "{\"podshim.pod\": \"cp\", \"com.docker.compose.project\": \"shop\"}")")" &&
+	member c2 "$(mkb c2 -j "$(fake_docker c2 "{\"podshim.pod\": \"cp\", \"com.docker.compose.project\": \"shop\", \"podshim.essential\": \"true\"}")")"'
+# A companion's essential is its anchor's: an anchor that owns its pod may
+# have an essential companion; one that joined another's pod may not.
+A=$(printf 'a%.0s' {1..64}) B=$(printf 'b%.0s' {1..64})
+comp() { # ID POD ANCHOR: a companion's labels, essential
+	fake_docker "$1" "{\"podshim.pod\": \"$2\", \"podshim.companion-of\": \"$3\",
+		\"podshim.companion-name\": \"log\", \"podshim.essential\": \"true\"}"
+}
+check "anchor A owns pod an" member "$A" "$(mkb "$A" -a podshim.pod=an)"
+check "A's essential companion joins" member ca "$(mkb ca -j "$(comp ca an "$A")")"
+check "anchor B joins pod ow, whose owner is not essential" member "$B" "$(mkb "$B" -a podshim.pod=ow)"
+refused "B's essential companion is refused" 'companion `cb` of `bbbbbbbbbbbb`' "$(mkb cb -j "$(comp cb ow "$B")")"
+check "clean up" del_all owner eowner second c1 c2 ca "$A" "$B"
+is "no pod left" "$(pod_count)" 0
 
 done_testing

@@ -105,6 +105,8 @@ is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/ho
 is "the holder of iso2: the template's root" "$(stat -c %d "/proc/$holder2/root/")" \
 	"$(stat -c %d "/proc/$holder1/root/")"
 isnt "in a mount namespace of its own" "$(nsino "$holder2" mnt)" "$(nsino "$holder1" mnt)"
+# (sorted: the pod's /dev/shm is a clone podshim made, which may be older
+# than the holder's copy of the template's root, and listed first)
 is "with its root and its own /dev/shm only" \
 	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | sort | tr '\n' ' ')" "$HOLDER_MOUNTS"
 if [[ -z ${PODSHIM_VALGRIND:-} ]]; then

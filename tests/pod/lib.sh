@@ -54,7 +54,9 @@ DATA=$T/data
 export PODSHIM_DATA=$DATA
 LOG=$T/podshim.log
 ROOTFS=$T/rootfs
-mkdir -p "$T/b" "$T/out"
+mkdir -p "$T/b" "$T/out" "$T/bounded"
+# bounded's files (tests/lib/bounded.sh) go with $T.
+BOUNDED_TMP=$T/bounded
 
 T_START=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", $1 * hz }' /proc/uptime)
 _PAUSE_EXE=$(readlink -f "${PODSHIM_PAUSE:-/nonexistent}" 2>/dev/null)
@@ -206,20 +208,22 @@ remapped() {
 
 # --- podshim and runc ------------------------------------------------------
 
-# shim ARGS...: podshim with this test's state, runc root and JSON log.
+# shim ARGS...: podshim with this test's state, runc root and JSON log,
+# bounded (its stdio never a pipe of ours: tests/lib/bounded.sh).
 shim() {
-	"$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"
+	bounded "$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json "$@"
 }
 
 # shim_root ROOT ARGS...: the same with another runc root.
 shim_root() {
 	local root=$1
 	shift
-	"$PODSHIM" --podshim-state "$STATE" --root "$root" --log "$LOG" --log-format json "$@"
+	bounded "$PODSHIM" --podshim-state "$STATE" --root "$root" --log "$LOG" --log-format json "$@"
 }
 
+# rc ARGS...: runc with this test's root, bounded.
 rc() {
-	runc --root "$RUNC_ROOT" "$@"
+	bounded runc --root "$RUNC_ROOT" "$@"
 }
 
 # create ID BUNDLE [OPTS...]: `podshim create`, stdio to $T/out/ID.

@@ -38,8 +38,8 @@ alive() {
 }
 # create_cfg ID BUNDLE: `podshim create` with this test's class config.
 create_cfg() {
-	timeout 60 "$PODSHIM" --podshim-state "$STATE" --podshim-config "$CFG" --root "$RUNC_ROOT" \
-		--log "$LOG" --log-format json create --bundle "$2" "$1" <"$POD_STDIN" >"$T/out/$1" 2>&1 ||
+	bounded -t 60 "$PODSHIM" --podshim-state "$STATE" --podshim-config "$CFG" --root "$RUNC_ROOT" \
+		--log "$LOG" --log-format json create --bundle "$2" "$1" >"$T/out/$1" 2>&1 ||
 		{ cat "$T/out/$1" >&2; return 1; }
 }
 gone() { ! rc state "$1" >/dev/null 2>&1; }
@@ -80,7 +80,7 @@ check "the pod is torn down (A1 pruned)" eval '[[ ! -e $(poddir pj) ]] && ! aliv
 CFG=$T/podshim-config.json
 jq -n --arg runc "$(command -v runc)" '{runtimes: {alt: {path: $runc}}}' >"$CFG"
 CROOT=$RUNC_ROOT-podshim-class-alt
-crc() { runc --root "$CROOT" "$@"; }
+crc() { bounded runc --root "$CROOT" "$@"; }
 check "B1 (runtime class alt, essential) joins pod rc" eval '
 	create_cfg B1 "$(mkb B1 -a podshim.pod=rc -a podshim.runtime=alt -a podshim.essential=true)" &&
 	shim start B1 <"$POD_STDIN"'
@@ -97,8 +97,8 @@ set_json "$REC2" '.version = 2 | .wait = {"a newer": "shape"}'
 rec1_sha=$(sha "$REC1") rec2_sha=$(sha "$REC2")
 is "a newer record: state still goes to its class" "$(shim state B1 2>&1 | jq -r .status 2>&1)" running
 : >"$LOG"
-out=$(timeout 60 "$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
-	start B2 2>&1 </dev/null)
+out=$(bounded -t 60 "$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
+	start B2 2>&1)
 s=$?
 NEWER_REC="its record \`$REC2\`: format version 2, newer than 1, the newest this podshim reads"
 is "start of a container with a newer record fails" "$s" 1
@@ -168,8 +168,8 @@ is "the template is \"PID START\" (version 1)" "$(cut -d' ' -f1 "$TPL")" "$(hold
 write "$TPL" '{"version":2,"pid":1}'
 : >"$LOG"
 check "E1 makes pod ht while the holder template is newer" \
-	eval 'timeout 60 "$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
-		--debug create --bundle "$(mkb E1 -a podshim.pod=ht)" E1 <"$POD_STDIN" >"$T/out/E1" 2>&1 &&
+	eval 'bounded -t 60 "$PODSHIM" --podshim-state "$STATE" --root "$RUNC_ROOT" --log "$LOG" --log-format json \
+		--debug create --bundle "$(mkb E1 -a podshim.pod=ht)" E1 >"$T/out/E1" 2>&1 &&
 		shim start E1 <"$POD_STDIN"'
 check "the template is not used (debug log names it and its version)" \
 	log_has debug "no template: \`$TPL\`: format version 2, newer than 1"

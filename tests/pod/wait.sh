@@ -83,6 +83,7 @@ check "file: clean up" del_all consumer writer
 
 bt=$(mkb late -a podshim.pod=to -a podshim.wait=tcp:9999 -a podshim.wait-timeout=1)
 check "timeout: create" create late "$bt"
+late_pid=$(cpid late) late_start=$(proc_start "$(cpid late)")
 : >"$LOG"
 t0=$(date +%s)
 check_fails "timeout: start fails when nothing listens on 9999 within 1 s" shim start late
@@ -91,8 +92,12 @@ is "timeout: the error names the unmet condition, in the --log file" \
 	"$(jq -r 'select(.level == "error") | .msg' "$LOG" | tail -1)" \
 	'podshim: start of `late`: start condition `tcp:9999` not met after 1 s (podshim.wait)'
 (((t1 - t0) < 30)) && ok "timeout: bounded (took $((t1 - t0)) s)" || not_ok "timeout: bounded" "took $((t1 - t0)) s"
-is "timeout: the container stays created" "$(status late)" created
+# As when runc's own start fails: its init is gone, the container stopped,
+# for the caller to delete (dockerd 20.10 cannot delete a task still created).
+is "timeout: the container is stopped" "$(status late)" stopped
+check "timeout: its init is gone" eval '! proc_alive $late_pid $late_start'
 check "timeout: delete" del late
+is "timeout: pod to is gone" "$(members to):$(test -e "$(poddir to)" && echo left)" ":"
 is "timeout: no record left" "$(ls "$STATE"/*/records 2>/dev/null)" ""
 
 # A symlink on the volume pointing outside it resolves inside the volume.
@@ -105,6 +110,38 @@ wait_for 10 test -L "$(voldir sl)/-conf/ready"
 check "symlink: create the waiter" create waiter "$bwt"
 check_fails "symlink: a link out of the volume does not satisfy file:" shim start waiter
 check "symlink: clean up" del_all waiter linker
+
+# --- tcp: the member's own tables, read with bounds ---------------------------
+
+# A tcp condition reads the tables of the member's init, known by its PID and
+# start time: a record whose PID is now another process's (a PID reused)
+# never lends that process's listeners (here: an app of another pod).
+check "identity: an app listens on 8080 in pod other" member oapp "$(mkb oapp -a podshim.pod=other -- \
+	httpd -f -p 127.0.0.1:8080 -h /www)"
+check "identity: a member of pod id waits for tcp:8080" create idw \
+	"$(mkb idw -a podshim.pod=id -a podshim.wait=tcp:8080 -a podshim.wait-timeout=3)"
+wait_for 10 eval "xin oapp wget -qO /dev/null http://127.0.0.1:8080/" >/dev/null
+rec=$(echo "$STATE"/*/records/idw)
+jq --argjson p "$(cpid oapp)" '.pid = $p' "$rec" >"$rec.new" && mv "$rec.new" "$rec"
+: >"$LOG"
+check_fails "identity: its start does not take the other pod's listener for its own" shim start idw
+check "identity: it says its process is gone" grep -q "the container's process is gone" "$LOG"
+check "identity: clean up" del_all idw oapp
+
+# A wait of 6 s reads /proc/PID/net/tcp{,6} every 50 ms for a second, then
+# less and less often (the pod may hold many sockets; a wait may last an
+# hour): far fewer than the 240 opens of a 50 ms poll.
+if command -v strace >/dev/null; then
+	check "backoff: a member waits for tcp:9998 (6 s)" create bo \
+		"$(mkb bo -a podshim.pod=bo -a podshim.wait=tcp:9998 -a podshim.wait-timeout=6)"
+	bounded strace -f -e trace=openat -o "$T/out/bo.strace" "$PODSHIM" --podshim-state "$STATE" \
+		--root "$RUNC_ROOT" start bo >/dev/null 2>&1
+	n=$(grep -c 'net/tcp' "$T/out/bo.strace")
+	check "backoff: $n opens of the tcp tables in 6 s (fewer than 100)" test "$n" -gt 0 -a "$n" -lt 100
+	check "backoff: clean up" del bo
+else
+	skip "backoff: the tcp tables are read less and less often" "needs strace"
+fi
 
 # --- refused settings ------------------------------------------------------
 

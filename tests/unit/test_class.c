@@ -476,6 +476,77 @@ test_wait_check (void **state)
   container_record_free (&r);
 }
 
+/* A /proc/net/tcp table: listening sockets come first; the scan stops at the
+ * first socket in another state, and after WAIT_TCP_READ_MAX bytes. */
+static int
+table_listens (const char *text, int port)
+{
+  char tmpl[] = "/tmp/podshim-test-tcp.XXXXXX";
+  int fd = mkstemp (tmpl);
+  assert_true (fd >= 0);
+  unlink (tmpl);
+  assert_int_equal (write (fd, text, strlen (text)), (ssize_t)strlen (text));
+  assert_int_equal (lseek (fd, 0, SEEK_SET), 0);
+  int r = wait_tcp_table_listens (fd, port);
+  close (fd);
+  return r;
+}
+
+static void
+test_wait_tcp_table (void **state)
+{
+  (void)state;
+  static const char head[]
+      = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout"
+        " inode\n";
+  static const char listen80[]
+      = "   0: 0100007F:0050 00000000:0000 0A 00000000:00000000 00:00000000"
+        " 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0\n";
+  static const char est8080[] = "   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000"
+                                " 00000000     0        0 1235 1 0000000000000000 20 4 30 10 -1\n";
+  static const char listen6[]
+      = "   0: 00000000000000000000000001000000:1F96 "
+        "00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000"
+        " 00000000     0        0 99 1 0000000000000000 100 0 0 10 0\n";
+  char *t = t_printf ("%s%s%s", head, listen80, est8080);
+  assert_int_equal (table_listens (t, 80), 1);
+  /* 8080 only has an established connection: not listening. */
+  assert_int_equal (table_listens (t, 8080), 0);
+  free (t);
+  /* A listener after the first other socket is not looked for. */
+  t = t_printf ("%s%s%s", head, est8080, listen80);
+  assert_int_equal (table_listens (t, 80), 0);
+  free (t);
+  t = t_printf ("%s%s", head, listen6);
+  assert_int_equal (table_listens (t, 8086), 1);
+  free (t);
+  /* The header alone, nothing, a line longer than a table's. */
+  assert_int_equal (table_listens (head, 80), 0);
+  assert_int_equal (table_listens ("", 80), 0);
+  char *longline = calloc (10000, 1);
+  memset (longline, 'x', 9998);
+  longline[9998] = '\n';
+  t = t_printf ("%s%s%s", head, longline, listen80);
+  assert_int_equal (table_listens (t, 80), 0);
+  free (t);
+  free (longline);
+  /* Bounded: a listener beyond WAIT_TCP_READ_MAX bytes of listeners. */
+  size_t n = (WAIT_TCP_READ_MAX + 16384) / (sizeof (listen80) - 1);
+  size_t len = sizeof (head) - 1 + (n + 1) * (sizeof (listen80) - 1);
+  char *big = malloc (len + 1);
+  memcpy (big, head, sizeof (head) - 1);
+  for (size_t i = 0; i < n; i++)
+    memcpy (big + sizeof (head) - 1 + i * (sizeof (listen80) - 1), listen80, sizeof (listen80) - 1);
+  static const char listen81[]
+      = "   0: 0100007F:0051 00000000:0000 0A 00000000:00000000 00:00000000"
+        " 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0\n";
+  memcpy (big + len - (sizeof (listen81) - 1), listen81, sizeof (listen81) - 1);
+  big[len] = '\0';
+  assert_int_equal (table_listens (big, 80), 1);
+  assert_int_equal (table_listens (big, 81), 0);
+  free (big);
+}
+
 int
 main (void)
 {
@@ -484,6 +555,7 @@ main (void)
     cmocka_unit_test (test_apply),      cmocka_unit_test (test_command_id),
     cmocka_unit_test (test_record),     cmocka_unit_test (test_record_versions),
     cmocka_unit_test (test_wait_parse), cmocka_unit_test (test_wait_check),
+    cmocka_unit_test (test_wait_tcp_table),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

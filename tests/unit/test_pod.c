@@ -429,6 +429,61 @@ test_state_load_save (void **state)
   free (dir);
 }
 
+/* pod_state_save never writes what pod_state_load refuses: a poisoned member
+ * field (a 17 MB label copied into the state) is refused before the write,
+ * naming the field, and the pod.json on disk stays as it was. */
+static void
+test_state_save_refuses (void **state)
+{
+  (void)state;
+  char *dir = t_mkdtemp ();
+  int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (dfd >= 0);
+  struct podshim_error *err = NULL;
+  struct pod_state p = parse_ok (full_state);
+  assert_int_equal (pod_state_save (dfd, &p, &err), 0);
+  char *path = t_printf ("%s/pod.json", dir);
+  struct stat before, after;
+  assert_int_equal (stat (path, &before), 0);
+
+  size_t big = POD_STATE_MAX + 1000;
+  char *huge = malloc (big + 1);
+  assert_non_null (huge);
+  memset (huge, 'x', big);
+  huge[big] = '\0';
+  struct pod_member *m = pod_state_add (&p, "poisoner");
+  m->raw = json_new_object ();
+  json_object_set (m->raw, "companion", json_new_string (huge));
+  free (huge);
+  assert_true (pod_state_save (dfd, &p, &err) < 0);
+  assert_true (podshim_error_is (err, EFBIG));
+  assert_error_contains (&err, "refusing to save: the state of pod `web` would be 16778");
+  assert_true (pod_state_save (dfd, &p, &err) < 0);
+  assert_error_contains (&err, "bytes, more than the 16777216 that podshim reads: member"
+                               " `poisoner`'s `companion` is 16778218 bytes");
+  assert_int_equal (stat (path, &after), 0);
+  assert_int_equal (after.st_size, before.st_size);
+  assert_int_equal (after.st_ino, before.st_ino);
+  pod_state_remove (&p, "poisoner");
+
+  pod_state_done (&p);
+
+  /* A state that would not parse back: a bad member ID. */
+  p = parse_ok (full_state);
+  pod_state_add (&p, "a/b");
+  assert_true (pod_state_save (dfd, &p, &err) < 0);
+  assert_error_contains (&err, "refusing to save: the state of pod `web` would not read back:"
+                               " invalid pod state: member 2 has a bad `id`");
+  pod_state_done (&p);
+  assert_int_equal (stat (path, &after), 0);
+  assert_int_equal (after.st_ino, before.st_ino);
+
+  free (path);
+  close (dfd);
+  t_rmtree (dir);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -442,6 +497,7 @@ main (void)
     cmocka_unit_test (test_names),
     cmocka_unit_test (test_ns_lists),
     cmocka_unit_test (test_state_load_save),
+    cmocka_unit_test (test_state_save_refuses),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

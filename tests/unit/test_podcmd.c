@@ -189,7 +189,9 @@ test_table_aligned (void **state)
   free (o);
 }
 
-/* A corrupted pod is reported on diag and skipped; list goes on. */
+/* A corrupted pod is reported on diag and skipped by list. gc falls back to
+ * what it can prove: a container whose index entry names the pod and that
+ * the runtime knows keeps it; once there is none, the pod is torn down. */
 static void
 test_corrupted_pod (void **state)
 {
@@ -209,9 +211,10 @@ test_corrupted_pod (void **state)
   assert_int_equal (write (fd, "{not json", 9), 9);
   close (fd);
   close (poddir);
-  close (pods);
-  close (rootfd);
-  close (statefd);
+  assert_int_equal (statedir_index_write (rootfd, "c1", "web", &err), 0);
+  char *c1 = t_printf ("%s/c1", f->root);
+  assert_int_equal (mkdir (f->root, 0700), 0);
+  assert_int_equal (mkdir (c1, 0700), 0);
   assert_int_equal (pod (f, "list", "--json", &err), 0);
   assert_int_equal (pod (f, "gc", NULL, &err), 0);
   char *o = contents (f->out), *d = contents (f->diag);
@@ -219,12 +222,30 @@ test_corrupted_pod (void **state)
   assert_null (strstr (o, "web"));
   assert_non_null (strstr (o, "removed 0 pod(s)\n"));
   assert_non_null (strstr (d, "podshim: pod `web`: corrupted state file"));
-  assert_non_null (strstr (d, "(skipped)\n"));
+  assert_non_null (strstr (d, "a container of it is still there (skipped)\n"));
   free (o);
   free (d);
+  assert_int_equal (faccessat (pods, "web/" STATEDIR_POD_STATE, F_OK, 0), 0);
   /* inspect names it: an error, not a diagnostic. */
   assert_true (pod (f, "inspect", "web", &err) < 0);
   assert_error_contains (&err, "corrupted state file");
+
+  /* The container is gone: gc tears the pod down. */
+  assert_int_equal (rmdir (c1), 0);
+  assert_int_equal (pod (f, "gc", NULL, &err), 0);
+  o = contents (f->out);
+  assert_non_null (strstr (o, "removed 1 pod(s)\n"));
+  free (o);
+  assert_true (faccessat (pods, "web", F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT);
+  assert_true (pod (f, "inspect", "web", &err) < 0);
+  assert_error_contains (&err, "no pod named `web`");
+  char *key = NULL;
+  assert_int_equal (statedir_index_read (rootfd, "c1", &key, &err), 0);
+  assert_null (key);
+  free (c1);
+  close (pods);
+  close (rootfd);
+  close (statefd);
 }
 
 int

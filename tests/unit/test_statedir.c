@@ -190,8 +190,19 @@ test_index (void **state)
   statedir_index_remove (rootfd, "c1", "compose:p:web");
   assert_int_equal (statedir_index_read (rootfd, "c1", &key, &err), 0);
   assert_null (key);
+  /* Never written: an entry that would not read back. */
+  assert_true (statedir_index_write (rootfd, "c3", "../x", &err) < 0);
+  assert_error_contains (&err, "invalid index entry");
+  assert_true (statedir_index_write (rootfd, "../c3", "web", &err) < 0);
+  assert_error_contains (&err, "invalid index entry");
   /* A damaged entry is an error naming the container. */
-  assert_int_equal (statedir_index_write (rootfd, "c3", "../x", &err), 0);
+  int cfd = openat (rootfd, STATEDIR_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (cfd >= 0);
+  int efd = openat (cfd, "c3", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  assert_true (efd >= 0);
+  assert_int_equal (write (efd, "../x", 4), 4);
+  close (efd);
+  close (cfd);
   assert_true (statedir_index_read (rootfd, "c3", &key, &err) < 0);
   assert_null (key);
   assert_error_contains (&err, "`c3`");
@@ -200,8 +211,14 @@ test_index (void **state)
   assert_null (key);
   /* A newer podshim's entry: refused as such, naming it; a remove for a
      pod key leaves it. */
-  assert_int_equal (statedir_index_write (rootfd, "c4", "{\"version\":2,\"pod\":\"web\"}", &err),
-                    0);
+  cfd = openat (rootfd, STATEDIR_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (cfd >= 0);
+  efd = openat (cfd, "c4", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  assert_true (efd >= 0);
+  const char *newer = "{\"version\":2,\"pod\":\"web\"}";
+  assert_int_equal (write (efd, newer, strlen (newer)), (ssize_t) strlen (newer));
+  close (efd);
+  close (cfd);
   assert_true (statedir_index_read (rootfd, "c4", &key, &err) < 0);
   assert_null (key);
   assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
