@@ -45,6 +45,7 @@ if N < 1 or PODS < 1:
 
 
 SETTLE_MS = env_int("BENCH_SETTLE_MS", 200)
+QUIESCE_MAX_S = env_int("BENCH_QUIESCE_MAX_S", 20 if QUICK else 240)
 BASELINE = os.environ.get("BENCH_BASELINE", "")  # another podshim for section 4's "old" rows
 
 
@@ -185,27 +186,57 @@ def spread(xs):
     return f"{lo:.2f}–{hi:.2f}"
 
 
+def trow(sec, what, xs, detail="", goal="", ok=""):
+    """A table row of the times xs: n, median and IQR, then the rest."""
+    return [sec, what, len(xs), ms(med(xs)), spread(xs), detail, goal, ok]
+
+
 def met(ok):
     return "yes" if ok else "**NO**"
 
 
-def ratio_ci(xs, base, paired, reps=2000):
-    """95 % bootstrap interval of med(xs) / med(base): the rounds resampled
-    with replacement (a round's two times together when paired).  A goal
-    inside it is closer than this machine's noise resolves."""
+def boot_ci(groups, stat, reps=2000):
+    """95 % bootstrap interval of stat(*groups): each group, a list of rounds
+    (a round: a time, or what was measured together), resampled with
+    replacement on its own.  A goal inside it is closer than this machine's
+    noise resolves."""
     rnd = random.Random(1)
-    n, m = len(xs), len(base)
-    rs = []
-    for _ in range(reps):
-        if paired:
-            idx = [rnd.randrange(n) for _ in range(n)]
-            a, b = [xs[i] for i in idx], [base[i] for i in idx]
-        else:
-            a = [xs[rnd.randrange(n)] for _ in range(n)]
-            b = [base[rnd.randrange(m)] for _ in range(m)]
-        rs.append(med(a) / med(b))
-    rs.sort()
+    rs = sorted(stat(*[[g[rnd.randrange(len(g))] for _ in g] for g in groups])
+                for _ in range(reps))
     return rs[int(0.025 * reps)], rs[int(0.975 * reps) - 1]
+
+
+def ratio_ci(xs, base, paired):
+    """The interval of med(xs) / med(base); paired: a round's two times
+    resampled together."""
+    if paired:
+        return boot_ci([list(zip(xs, base))],
+                       lambda r: med([a for a, _ in r]) / med([c for _, c in r]))
+    return boot_ci([xs, base], lambda a, c: med(a) / med(c))
+
+
+def growth(before, after):
+    """How much more X grew than its control, measured beside it: rounds
+    are (X times, control times); (med X / med control) after over the same
+    before."""
+    def rel(rounds):
+        return med([t for r in rounds for t in r[0]]) / med([t for r in rounds for t in r[1]])
+    return rel(after) / rel(before)
+
+
+def growth_ci(before, after, paired):
+    """The interval of growth(before, after); paired: before[i] and after[i]
+    were measured together (resampled together)."""
+    if paired:
+        return boot_ci([list(zip(before, after))],
+                       lambda r: growth([a for a, _ in r], [c for _, c in r]))
+    return boot_ci([before, after], growth)
+
+
+def goal_ratio(ratio, ci, goal):
+    """The detail, goal and met cells of a ratio with its interval."""
+    return (f"{ratio:.3f}; 95 % CI {ci[0]:.3f}–{ci[1]:.3f}", f"≤ {goal:.2f}",
+            met_ci(ratio, ci, goal))
 
 
 def met_ci(ratio, ci, goal):
@@ -217,7 +248,7 @@ def met_ci(ratio, ci, goal):
 
 
 
-def quiesce(what, idle=0.9, need_s=3, max_s=240):
+def quiesce(what, idle=0.9, need_s=3, max_s=None):
     """Waits until the CPUs have been at least `idle` idle for need_s seconds
     in a row (at most max_s): the kernel frees deleted network namespaces in
     a work queue, and that work would land on what runs next.  (After the
@@ -228,6 +259,7 @@ def quiesce(what, idle=0.9, need_s=3, max_s=240):
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
         return sum(v), v[3] + v[4]  # idle + iowait
+    max_s = QUIESCE_MAX_S if max_s is None else max_s
     t0 = time.monotonic()
     ok = 0
     tot0, idle0 = cpu()

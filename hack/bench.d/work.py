@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 from host import ID_PREFIX
-from lib import CmdError, log, output, run
+from lib import CmdError, log, output, run, timed
 
 
 def make_rootfs(path):
@@ -79,9 +79,26 @@ class Bench:
         return [self.podshim, "--podshim-runtime", crun or self.crun, "--podshim-state", self.state,
                 "--root", self.crun_root]
 
-    def PT(self, state=None):  # podshim -> /bin/true
+    def PT(self, state=None, root=None):  # podshim -> /bin/true
         return [self.podshim, "--podshim-runtime", "/bin/true", "--podshim-state",
-                state or self.true_state, "--root", self.true_root]
+                state or self.true_state, "--root", root or self.true_root]
+
+    def create_delete(self, cmd, bundle, tag):
+        """ms of `cmd create` of bundle under a fresh ID, then deleted
+        (untimed)."""
+        cid = self.fresh_id(tag)
+        t = timed(cmd + ["create", "--bundle", bundle, cid])
+        run(cmd + ["delete", "--force", cid])
+        return t
+
+    def own_time(self, bundle, tag, state=None, root=None):
+        """podshim's own ms for a create of bundle: `podshim --podshim-runtime
+        /bin/true create` minus `/bin/true` alone with the same arguments.  A
+        pod member's record stays (its container never lived: `pod gc`)."""
+        root = root or self.true_root
+        tt = timed(["/bin/true", "--root", root, "create", "--bundle", bundle, "x"])
+        tp = timed(self.PT(state, root) + ["create", "--bundle", bundle, self.fresh_id(tag)])
+        return tp - tt
 
     def fresh_id(self, tag):
         self.seq += 1
