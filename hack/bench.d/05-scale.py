@@ -143,6 +143,7 @@ class Scale:
             self.b.notes.append(f"{self.tag}: stopped after {made} of {PODS} pods: "
                                 f"BENCH_SCALE_MAX_S={SCALE_MAX_S} s was reached.")
             k = min(k, made // 2) or 1
+            first = first[:k]
             last = [([t for q, _, t in times if q == p], [self.plain_create("sn")
                                                            for _ in range(2)])
                     for p in range(made - k, made)]
