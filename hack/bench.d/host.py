@@ -322,7 +322,8 @@ def final_sweep(tmp, private_ns):
         if ours:
             victims.append(int(pid))
     if victims:
-        log(f"killing {len(victims)} leftover process(es)")
+        log(f"killing {len(victims)} leftover process(es): " + ", ".join(
+            f"{pid} {first_line(['cat', f'/proc/{pid}/comm'])}" for pid in victims))
     for pid in victims:
         try:
             os.kill(pid, signal.SIGKILL)
