@@ -122,6 +122,21 @@ console_wait() {
 	note "console receiver exit $?, read: $(cat "$T/console.out" 2>&1)"
 }
 
+# wait_ready ID [SIG]: until the container's init catches SIG (default TERM:
+# its sh has set the trap; SigCgt in /proc): as PID 1 of its PID namespace,
+# sh ignores a TERM that comes before, and the container would not stop.
+wait_ready() {
+	local n=250 pid= bit mask
+	bit=$(($(kill -l "${2:-TERM}") - 1))
+	while ((n-- > 0)); do
+		[[ $pid =~ ^[1-9][0-9]*$ ]] || pid=$(R state "$1" 2>/dev/null | jq -r .pid 2>/dev/null)
+		mask=$(awk '$1 == "SigCgt:" { print $2 }' "/proc/$pid/status" 2>/dev/null)
+		[[ -n $mask ]] && (((16#$mask >> bit) & 1)) && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
 # ---- scenarios -------------------------------------------------------------
 
 sc_lifecycle() {
@@ -147,6 +162,7 @@ sc_lifecycle() {
 	for f in "" --force; do
 		rec create -b "$B" "$ID"
 		rec start "$ID"
+		wait_ready "$ID"
 		rec kill "$ID" TERM
 		wait_status "$ID" stopped || note "did not stop"
 		rec -f "$ST" state "$ID"
@@ -164,6 +180,7 @@ sc_run() {
 	rec run --detach -b "$B" "$ID"
 	rec -f "$ST" state "$ID"
 	pod_checks
+	wait_ready "$ID"
 	rec kill "$ID"
 	wait_status "$ID" stopped || note "did not stop"
 	rec -f "$ST" state "$ID"
@@ -181,8 +198,7 @@ sc_signals() {
 		R run -b "$B" "$ID" </dev/null >"$T/fg.out" 2>"$T/fg.err" &
 		local pid=$!
 		BG_PIDS+=("$pid")
-		local n=250
-		while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/ready >/dev/null 2>&1; do sleep 0.02; done
+		wait_ready "$ID" TERM
 		rec kill "$ID" "$sig"
 		wait "$pid"
 		note "foreground run after kill $sig: exit $?, stdout: $(cat "$T/fg.out"), stderr: $(norm_err <"$T/fg.err")"
@@ -195,8 +211,7 @@ sc_signals() {
 	mkb 'trap "echo usr1 > /dev/shm/usr1" USR1; echo ready > /dev/shm/ready; while :; do sleep 0.05; done'
 	rec run -d -b "$B" "$ID"
 	# Not before the trap is set: an untrapped USR1 would end sh.
-	local n=250
-	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/ready >/dev/null 2>&1; do sleep 0.02; done
+	wait_ready "$ID" USR1
 	rec kill "$ID" USR1
 	n=250
 	while ((n-- > 0)) && ! R exec "$ID" cat /dev/shm/usr1 >/dev/null 2>&1; do sleep 0.02; done

@@ -71,19 +71,10 @@ struct fake
 static pid_t
 serve (const char *path, const struct fake *f)
 {
-  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true (s >= 0);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  strcpy (sa.sun_path, path);
-  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
-  assert_int_equal (listen (s, 8), 0);
-  pid_t pid = fork ();
-  assert_true (pid >= 0);
+  int s;
+  pid_t pid = t_fork_server (path, &s);
   if (pid > 0)
-    {
-      close (s);
-      return pid;
-    }
+    return pid;
   for (int i = 0; i < f->n; i++)
     {
       int c = accept (s, NULL, NULL);

@@ -161,19 +161,10 @@ test_unix_path (void **state)
 static pid_t
 serve (const char *path, const char *const *answers, int ready_fd)
 {
-  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true (s >= 0);
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  strcpy (sa.sun_path, path);
-  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
-  assert_int_equal (listen (s, 4), 0);
-  pid_t pid = fork ();
-  assert_true (pid >= 0);
+  int s;
+  pid_t pid = t_fork_server (path, &s);
   if (pid > 0)
-    {
-      close (s);
-      return pid;
-    }
+    return pid;
   (void)ready_fd;
   for (const char *const *a = answers; *a; a++)
     {

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -67,6 +69,27 @@ t_rmtree (const char *path)
 {
   if (path)
     nftw (path, t_rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* A listening unix socket at path, for a fake server's child to accept on;
+ * the child is forked after it: returns the child's PID to the parent (which
+ * closes the socket), 0 to the child. */
+static inline pid_t
+t_fork_server (const char *path, int *ret_fd)
+{
+  int s = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true (s >= 0);
+  struct sockaddr_un sa = { .sun_family = AF_UNIX };
+  assert_true (strlen (path) < sizeof (sa.sun_path));
+  strcpy (sa.sun_path, path);
+  assert_int_equal (bind (s, (struct sockaddr *)&sa, sizeof (sa)), 0);
+  assert_int_equal (listen (s, 8), 0);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid > 0)
+    close (s);
+  *ret_fd = s;
+  return pid;
 }
 
 static inline void
