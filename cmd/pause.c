@@ -247,6 +247,9 @@ fd_arg (const char *s)
 int
 main (int argc, char **argv)
 {
+  /* Its name, whatever path it was executed by (a remapped pod's pause: an
+     fd, "/proc/self/fd/N"). */
+  (void)prctl (PR_SET_NAME, "podshim-pause", 0, 0, 0);
   if (argc > 1)
     report_fd = fd_arg (argv[1]);
   if (argc > 2)

@@ -1,6 +1,7 @@
 /* podshim: an OCI runtime with runc's command line. Every command but
  * create/run/delete of a pod member is exec'd to the delegate untouched. */
 #include "config.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +10,12 @@
 #include "class.h"
 #include "delegate.h"
 #include "error.h"
+#include "install.h"
 #include "log.h"
 #include "member.h"
 #include "podcmd.h"
 #include "route.h"
+#include "usage.h"
 
 static int
 fail (struct podshim_error *err)
@@ -21,6 +24,26 @@ fail (struct podshim_error *err)
   podshim_log (PODSHIM_LOG_ERROR, "podshim: %s", err->msg);
   podshim_error_free (err);
   return 1;
+}
+
+/* --version: the delegate's lines first, byte for byte (tools parse its
+ * first line), then podshim's; the delegate's exit status. */
+static int
+version (struct runc_cmdline *c)
+{
+  struct podshim_error *err = NULL;
+  int status = 0;
+  fflush (stdout);
+  int r = delegate_run (c, &status, &err);
+  printf ("podshim version %s%s\n", PODSHIM_VERSION,
+          PODSHIM_FAULT_INJECTION ? " (fault injection)" : "");
+  fflush (stdout);
+  if (r < 0)
+    {
+      (void)fail (err);
+      return 127;
+    }
+  exit_like (status);
 }
 
 int
@@ -32,13 +55,21 @@ main (int argc, char **argv)
     return fail (err);
   podshim_log_init (c.log, c.log_format && strcmp (c.log_format, "json") == 0, c.debug);
 
-  if (c.version && c.command == NULL)
+  if (c.shim_help)
     {
-      printf ("podshim version %s%s\n", PODSHIM_VERSION,
-              PODSHIM_FAULT_INJECTION ? " (fault injection)" : "");
-      fflush (stdout);
+      podshim_usage (stdout);
+      return 0;
     }
+  if (c.version && c.command == NULL)
+    return version (&c);
   const char *cmd = c.help || c.command == NULL ? "" : c.command;
+  bool is_install = strcmp (cmd, "install") == 0;
+  if (is_install || strcmp (cmd, "uninstall") == 0)
+    {
+      int r = install_main (!is_install, c.argc - c.command_index - 1, c.argv + c.command_index + 1,
+                            stdout, &err);
+      return r < 0 ? fail (err) : r;
+    }
   bool is_create = strcmp (cmd, "create") == 0 || strcmp (cmd, "run") == 0;
   bool is_delete = strcmp (cmd, "delete") == 0;
   bool is_pod = strcmp (cmd, "pod") == 0;

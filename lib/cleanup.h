@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <string.h>
 
 static inline void
 cleanup_freep (void *p)
@@ -55,6 +56,19 @@ cleanup_strvp (char ***v)
 #define cleanup_fclose __attribute__ ((cleanup (cleanup_fclosep)))
 #define cleanup_dir __attribute__ ((cleanup (cleanup_closedirp)))
 #define cleanup_strv __attribute__ ((cleanup (cleanup_strvp)))
+
+/* strdup that aborts on OOM, as podshim's other allocations do; NULL stays
+ * NULL. */
+static inline char *
+xstrdup_or_null (const char *s)
+{
+  if (s == NULL)
+    return NULL;
+  char *r = strdup (s);
+  if (r == NULL)
+    abort ();
+  return r;
+}
 
 /* Hands ownership out of a cleanup-attributed variable. */
 static inline void *

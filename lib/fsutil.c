@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,4 +306,64 @@ open_private_dir_path (const char *path, bool create, struct podshim_error **err
                               path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
                               (unsigned)geteuid ());
   return steal_fd (&cur);
+}
+
+/* Does st's mode grant `want` (4 r, 2 w, 1 x) to us without capabilities? */
+static bool
+mode_allows (const struct stat *st, unsigned want)
+{
+  unsigned bits = st->st_mode & 7;
+  if (st->st_uid == geteuid ())
+    bits = (st->st_mode >> 6) & 7;
+  else
+    {
+      gid_t groups[256];
+      int n = getgroups (256, groups);
+      bool in = st->st_gid == getegid ();
+      for (int i = 0; !in && i < n; i++)
+        in = groups[i] == st->st_gid;
+      if (in)
+        bits = (st->st_mode >> 3) & 7;
+    }
+  return (bits & want) == want;
+}
+
+/* Every directory above path searchable, path itself (when it exists)
+   readable and writable. */
+static bool
+walk_ok (const char *path)
+{
+  size_t n = strlen (path);
+  if (n == 0 || path[0] != '/' || n >= 4096)
+    return false;
+  char buf[4096];
+  memcpy (buf, path, n + 1);
+  struct stat st;
+  for (size_t i = 1; i <= n; i++)
+    {
+      if (buf[i] != '/' && buf[i] != '\0')
+        continue;
+      char c = buf[i];
+      buf[i] = '\0';
+      bool last = c == '\0';
+      if (stat (i == 0 ? "/" : buf, &st) < 0)
+        return last && errno == ENOENT;
+      if (!mode_allows (&st, last ? 6 : 1))
+        return false;
+      buf[i] = c;
+    }
+  return stat ("/", &st) == 0 && mode_allows (&st, 1);
+}
+
+bool
+path_reachable_without_caps (const char *path)
+{
+  if (!walk_ok (path))
+    return false;
+  char *real = realpath (path, NULL);
+  if (real == NULL)
+    return errno == ENOENT;
+  bool ok = walk_ok (real);
+  free (real);
+  return ok;
 }

@@ -39,6 +39,12 @@ int open_dir_at (int dirfd, const char *name, struct podshim_error **err);
 /* Removes name under dirfd recursively, never following symlinks. Missing is fine. */
 int rm_rf_at (int dirfd, const char *name, struct podshim_error **err);
 
+/* True when uid 0 without capabilities could reach path: every directory on
+ * it (as written, and symlinks resolved) searchable by its owner, group or
+ * other bits as they apply to uid/gid 0, and path itself, when it exists,
+ * readable and writable so (a unix socket to connect to). */
+bool path_reachable_without_caps (const char *path);
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. Sets errno. */
 int write_all (int fd, const void *buf, size_t len);
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "http.h"
+#include "sockpeer.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -176,7 +177,9 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
               break;
             }
           const char *colon = memchr (p, ':', (size_t)n);
-          if (colon == NULL || colon == p)
+          /* A bare CR (or a NUL) inside a line is no header of HTTP's. */
+          if (colon == NULL || colon == p || memchr (p, '\r', (size_t)n) != NULL
+              || memchr (p, '\0', (size_t)n) != NULL)
             return podshim_error_set (err, 0, "HTTP response: bad header line");
           size_t kl = (size_t)(colon - p);
           const char *v = colon + 1;
@@ -219,9 +222,14 @@ http_response_parse (const char *buf, size_t len, struct http_response *ret,
         }
       if (status >= 100 && status < 200 && status != 101 && round < 8)
         continue;
-      cleanup_free char *head_copy = strndup (head, (size_t)(p - head));
+      /* memcpy, not strndup: buf need not be NUL-terminated (the sanitizers'
+         strndup reads on to a NUL). */
+      size_t hl = (size_t)(p - head);
+      cleanup_free char *head_copy = malloc (hl + 1);
       if (head_copy == NULL)
         abort ();
+      memcpy (head_copy, head, hl);
+      head_copy[hl] = '\0';
       size_t avail = (size_t)(end - p);
       char *body = malloc ((avail < HTTP_BODY_MAX ? avail : HTTP_BODY_MAX) + 1);
       if (body == NULL)
@@ -287,6 +295,10 @@ http_response_header (const struct http_response *r, const char *name)
             v++;
           while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
+          /* A stray CR (or another control byte) inside: no such header. */
+          for (const char *c = v; c < ve; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\t')
+              return NULL;
           char *out = strndup (v, (size_t)(ve - v));
           if (out == NULL)
             abort ();
@@ -313,21 +325,13 @@ http_unix_path (const char *addr)
   return r;
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for fd to be ready for events until deadline; 0, or -1 with errno. */
 static int
 wait_fd (int fd, short events, long long deadline)
 {
   for (;;)
     {
-      long long left = deadline - now_ms ();
+      long long left = deadline - sockpeer_now_ms ();
       if (left <= 0)
         {
           errno = ETIMEDOUT;
@@ -356,30 +360,12 @@ http_request (const char *sock_path, const char *method, const char *path, const
               size_t body_len, int timeout_ms, struct http_response *ret,
               struct podshim_error **err)
 {
-  long long deadline = now_ms () + timeout_ms;
-  struct sockaddr_un sa = { .sun_family = AF_UNIX };
-  if (strlen (sock_path) >= sizeof (sa.sun_path))
-    return podshim_error_set (err, ENAMETOOLONG, "cannot connect to `%.200s`", sock_path);
+  long long deadline = sockpeer_now_ms () + timeout_ms;
   if (!path_safe (path) || !path_safe (method))
     return podshim_error_set (err, 0, "HTTP request: bad path `%.200s`", path);
-  strcpy (sa.sun_path, sock_path);
-  cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  cleanup_close int fd = unix_connect (sock_path, deadline, err);
   if (fd < 0)
-    return podshim_error_set (err, errno, "cannot make a socket");
-  while (connect (fd, (struct sockaddr *)&sa, sizeof (sa)) < 0)
-    {
-      /* AF_UNIX: EAGAIN is a full backlog, not a connection in progress. */
-      if (errno == EAGAIN && now_ms () < deadline)
-        {
-          struct timespec d = { 0, 10 * 1000 * 1000 };
-          nanosleep (&d, NULL);
-          continue;
-        }
-      if (errno == EINTR)
-        continue;
-      return podshim_error_set (err, errno == EAGAIN ? ETIMEDOUT : errno, "cannot connect to `%s`",
-                                sock_path);
-    }
+    return -1;
   cleanup_free char *head = NULL;
   int hl = asprintf (&head,
                      "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: podshim\r\n"

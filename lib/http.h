@@ -38,7 +38,8 @@ int http_response_parse (const char *buf, size_t len, struct http_response *ret,
                          struct podshim_error **err);
 
 /* The value of r's first header `name` (case-insensitive), without
- * surrounding blanks; NULL when r has none. Owned. */
+ * surrounding blanks; NULL when r has none, or when that value holds a
+ * control byte other than a tab (a stray CR). Owned. */
 char *http_response_header (const struct http_response *r, const char *name);
 
 /* "unix:///path" (or "/path") to the socket path; NULL when it is not a unix

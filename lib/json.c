@@ -1,6 +1,7 @@
 #include "config.h"
 #include "json.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -126,8 +127,73 @@ cleanup_genp (yajl_gen *g)
     yajl_gen_free (*g);
 }
 
-int
-json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
+/* Indents compact JSON (yajl's, so no whitespace outside strings) two
+ * spaces a level, `{}` and `[]` kept on one line (yajl's own beautifier puts
+ * a blank line in them), and ends it with a newline. */
+static int
+reindent (const char *in, size_t len, char **ret, size_t *ret_len, struct podshim_error **err)
+{
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream (&buf, &n);
+  if (f == NULL)
+    return podshim_error_set (err, errno, "cannot generate JSON");
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < len; i++)
+    {
+      char c = in[i];
+      if (in_string)
+        {
+          fputc (c, f);
+          if (c == '\\' && i + 1 < len)
+            fputc (in[++i], f);
+          else if (c == '"')
+            in_string = false;
+          continue;
+        }
+      switch (c)
+        {
+        case '"':
+          in_string = true;
+          fputc (c, f);
+          break;
+        case '{':
+        case '[':
+          fputc (c, f);
+          if (i + 1 < len && (in[i + 1] == '}' || in[i + 1] == ']'))
+            fputc (in[++i], f);
+          else
+            fprintf (f, "\n%*s", (int)(2 * ++depth), "");
+          break;
+        case '}':
+        case ']':
+          depth = depth ? depth - 1 : 0;
+          fprintf (f, "\n%*s%c", (int)(2 * depth), "", c);
+          break;
+        case ',':
+          fprintf (f, ",\n%*s", (int)(2 * depth), "");
+          break;
+        case ':':
+          fputs (": ", f);
+          break;
+        default:
+          fputc (c, f);
+        }
+    }
+  fputc ('\n', f);
+  if (fclose (f) != 0)
+    {
+      free (buf);
+      return podshim_error_set (err, ENOMEM, "cannot generate JSON");
+    }
+  *ret = buf;
+  *ret_len = n;
+  return 0;
+}
+
+static int
+emit_doc (yajl_val v, bool pretty, char **ret, size_t *ret_len, struct podshim_error **err)
 {
   __attribute__ ((cleanup (cleanup_genp))) yajl_gen g = yajl_gen_alloc (NULL);
   if (g == NULL)
@@ -139,6 +205,8 @@ json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
   const unsigned char *buf;
   size_t len;
   yajl_gen_get_buf (g, &buf, &len);
+  if (pretty)
+    return reindent ((const char *)buf, len, ret, ret_len, err);
   char *out = malloc (len + 1);
   if (out == NULL)
     return podshim_error_set (err, ENOMEM, "cannot generate JSON");
@@ -147,6 +215,18 @@ json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
   *ret = out;
   *ret_len = len;
   return 0;
+}
+
+int
+json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
+{
+  return emit_doc (v, false, ret, ret_len, err);
+}
+
+int
+json_emit_pretty (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err)
+{
+  return emit_doc (v, true, ret, ret_len, err);
 }
 
 yajl_val
@@ -244,6 +324,12 @@ yajl_val
 json_new_bool (bool b)
 {
   return new_node (b ? yajl_t_true : yajl_t_false);
+}
+
+yajl_val
+json_new_null (void)
+{
+  return new_node (yajl_t_null);
 }
 
 yajl_val

@@ -19,6 +19,10 @@ int json_parse (const char *buf, size_t len, const char *what, yajl_val *ret,
 /* Emits v compactly; *ret is NUL-terminated and owned by the caller. */
 int json_emit (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err);
 
+/* As json_emit, indented by two spaces a level and ending in a newline: for
+ * files people read and edit (daemon.json). */
+int json_emit_pretty (yajl_val v, char **ret, size_t *ret_len, struct podshim_error **err);
+
 static inline void
 cleanup_jsonp (yajl_val *v)
 {
@@ -41,6 +45,7 @@ yajl_val json_new_object (void);
 yajl_val json_new_array (void);
 yajl_val json_new_number (long long n);
 yajl_val json_new_bool (bool b);
+yajl_val json_new_null (void);
 
 /* The child of obj at key when it has the given type (yajl_t_object or
  * yajl_t_array), else a new empty one set there when key is absent; NULL when

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct
 {
@@ -20,6 +21,17 @@ podshim_log_init (const char *path, bool json, bool debug)
   log_cfg.path = path;
   log_cfg.json = json;
   log_cfg.debug = debug;
+}
+
+void
+podshim_log_pin_path (void)
+{
+  static char *pinned;
+  if (log_cfg.path == NULL || log_cfg.path[0] == '/' || pinned)
+    return;
+  cleanup_free char *cwd = getcwd (NULL, 0);
+  if (cwd && asprintf (&pinned, "%s/%s", cwd, log_cfg.path) > 0)
+    log_cfg.path = pinned;
 }
 
 bool

@@ -17,6 +17,10 @@ enum podshim_log_level
 /* path may be NULL (no log file). Not thread-safe; called once from main. */
 void podshim_log_init (const char *path, bool json, bool debug);
 
+/* Makes a relative log path absolute (from the current directory), for a
+ * process about to change its directory. */
+void podshim_log_pin_path (void);
+
 /* Appends one line to the log file, if any. Debug lines only with --debug. */
 void podshim_log (enum podshim_log_level level, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));

@@ -2,6 +2,7 @@
 #include "pod.h"
 #include "strlist.h"
 #include "fsutil.h"
+#include "stateformat.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+/* pod.json's format: the newest read, the one written (docs/upgrades.md).
+ * Fields a reader ignores safely come without a new version. */
 #define POD_STATE_VERSION 1
 #define POD_STATE_MAX (16 * 1024 * 1024)
 
@@ -203,17 +206,6 @@ pod_state_done (struct pod_state *p)
   memset (p, 0, sizeof (*p));
 }
 
-static char *
-xstrdup_or_null (const char *s)
-{
-  if (s == NULL)
-    return NULL;
-  char *r = strdup (s);
-  if (r == NULL)
-    abort ();
-  return r;
-}
-
 static int
 get_uint (yajl_val obj, const char *key, unsigned long long max, unsigned long long *ret)
 {
@@ -287,8 +279,10 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
   if (p.raw->type != yajl_t_object)
     return podshim_error_set (err, 0, "invalid pod state: not a JSON object");
   unsigned long long version, pid, start;
-  if (get_uint (p.raw, "version", 1000000, &version) < 0 || version < 1)
+  if (get_uint (p.raw, "version", UINT64_MAX, &version) < 0 || version < 1)
     return podshim_error_set (err, 0, "invalid pod state: bad `version`");
+  if (version > POD_STATE_VERSION)
+    return state_format_newer (version, POD_STATE_VERSION, err);
   const char *name = json_get_string (p.raw, "name");
   if (name == NULL || !pod_name_valid (name))
     return podshim_error_set (err, 0, "invalid pod state: bad `name`");
@@ -314,6 +308,21 @@ pod_state_parse (const char *buf, size_t len, struct pod_state *ret, struct pods
     return podshim_error_set (err, 0, "invalid pod state: bad `holder`");
   p.holder_pid = (pid_t)pid;
   p.holder_start = start;
+  yajl_val uns = json_get (p.raw, "userns");
+  if (uns && uns->type != yajl_t_null)
+    {
+      if (uns->type != yajl_t_object)
+        return podshim_error_set (err, 0, "invalid pod state: `userns` is not an object");
+      if (idmap_from_json (json_get (uns, "uidMappings"), "userns.uidMappings", &p.userns.uid, err)
+              < 0
+          || idmap_from_json (json_get (uns, "gidMappings"), "userns.gidMappings", &p.userns.gid,
+                              err)
+                 < 0
+          || idmap_check (&p.userns.uid, "userns.uidMappings", err) < 0
+          || idmap_check (&p.userns.gid, "userns.gidMappings", err) < 0)
+        return podshim_error_wrap (err, "invalid pod state: bad `userns`");
+      p.userns.on = true;
+    }
 
   yajl_val members = json_get (p.raw, "members");
   if (members && members->type != yajl_t_array)
@@ -395,6 +404,15 @@ pod_state_emit (const struct pod_state *p, char **ret, size_t *ret_len, struct p
     json_object_set (root, "network_owner", json_new_string (p->network_owner));
   else
     json_object_remove (root, "network_owner");
+  if (p->userns.on)
+    {
+      yajl_val uns = json_new_object ();
+      json_object_set (uns, "uidMappings", idmap_to_json (&p->userns.uid));
+      json_object_set (uns, "gidMappings", idmap_to_json (&p->userns.gid));
+      json_object_set (root, "userns", uns);
+    }
+  else
+    json_object_remove (root, "userns");
   yajl_val members = json_new_array ();
   for (size_t i = 0; i < p->n_members; i++)
     {
@@ -425,13 +443,18 @@ pod_state_load (int poddir_fd, const char *pod_name, struct pod_state *ret,
       (void)podshim_error_wrap (err, "pod `%s`", pod_name);
       return missing ? -ENOENT : -1;
     }
-  if (pod_state_parse (buf, len, ret, err) < 0)
-    return podshim_error_wrap (err,
-                               "pod `%s`: corrupted state file " POD_STATE_FILE
-                               " (inspect it, or remove the pod's directory after its"
-                               " members are gone)",
-                               pod_name);
-  return 0;
+  if (pod_state_parse (buf, len, ret, err) == 0)
+    return 0;
+  if (podshim_error_is (*err, STATE_FORMAT_NEWER))
+    {
+      state_format_wrap_path (err, poddir_fd, POD_STATE_FILE);
+      return podshim_error_wrap (err, "pod `%s`", pod_name);
+    }
+  return podshim_error_wrap (err,
+                             "pod `%s`: corrupted state file " POD_STATE_FILE
+                             " (inspect it, or remove the pod's directory after its"
+                             " members are gone)",
+                             pod_name);
 }
 
 int

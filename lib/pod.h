@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "error.h"
+#include "idmap.h"
 #include "json.h"
 
 /* The file in a pod's directory that holds its state. */
@@ -70,7 +71,9 @@ struct pod_state
   unsigned long long holder_start;
   pid_t pause_pid; /* PID 1 of the pod's PID namespace; 0: none */
   unsigned long long pause_start;
-  char *network_owner; /* member whose network hook set up the pod's netns */
+  char *network_owner;      /* member whose network hook set up the pod's netns */
+  struct pod_userns userns; /* on: its namespaces belong to a user namespace of
+                               these mappings (its first member's) */
   struct pod_member *members;
   size_t n_members;
   yajl_val raw; /* pod.json as read */

@@ -73,6 +73,26 @@ proc_start_time (pid_t pid, unsigned long long *ret)
   return parse_start_time (buf, ret);
 }
 
+int
+proc_comm_start (pid_t pid, char comm[16], unsigned long long *ret_start)
+{
+  if (pid <= 0)
+    return -EINVAL;
+  char buf[1024];
+  int r = read_stat (pid, buf, sizeof (buf));
+  if (r < 0)
+    return r;
+  const char *open_ = strchr (buf, '('), *close_ = strrchr (buf, ')');
+  if (open_ == NULL || close_ == NULL || close_ < open_ || close_ - open_ - 1 > 15)
+    return -EIO;
+  r = parse_start_time (buf, ret_start);
+  if (r < 0)
+    return r;
+  memcpy (comm, open_ + 1, (size_t)(close_ - open_ - 1));
+  comm[close_ - open_ - 1] = '\0';
+  return 0;
+}
+
 static bool
 stat_is_alive (const char *buf, unsigned long long start_time)
 {

@@ -11,6 +11,10 @@
 /* Returns 0 and the start time in clock ticks, or -errno (ENOENT: no such process). */
 int proc_start_time (pid_t pid, unsigned long long *ret);
 
+/* The command name (/proc/PID/stat's, at most 15 bytes; comm[16]) and the
+ * start time of pid, from one read. 0, or -errno (ENOENT: no such process). */
+int proc_comm_start (pid_t pid, char comm[16], unsigned long long *ret_start);
+
 /* True when pid runs and started at start_time (a zombie counts as dead). */
 bool proc_is_alive (pid_t pid, unsigned long long start_time);
 

@@ -2,7 +2,10 @@
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <linux/close_range.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,6 +138,70 @@ spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
   return spawn_wait (&sp, what, ret_status, err);
 }
 
+/* A child that could not exec argv exits 127, as a shell's would. */
+static int
+exec_or_127 (void *opts)
+{
+  (void)spawn_exec (opts);
+  return 127;
+}
+
+int
+spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
+               struct podshim_error **err)
+{
+  cleanup_free char *what = NULL;
+  if (asprintf (&what, "`%s`", argv[0]) < 0)
+    abort ();
+  int p[2];
+  if (pipe2 (p, O_CLOEXEC) < 0)
+    return podshim_error_set (err, errno, "cannot run %s", what);
+  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_KEEP, p[1], SPAWN_KEEP } };
+  struct spawn_proc sp;
+  int r = spawn_call (exec_or_127, &o, what, &sp, err);
+  close (p[1]);
+  cleanup_close int rfd = p[0];
+  if (r < 0)
+    return -1;
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  if (f == NULL)
+    abort ();
+  char chunk[8192];
+  ssize_t n;
+  size_t total = 0;
+  while ((n = read (rfd, chunk, sizeof (chunk))) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      total += (size_t)n;
+      if (total <= max)
+        fwrite (chunk, 1, (size_t)n, f);
+    }
+  fclose (f);
+  int status;
+  if (spawn_wait (&sp, what, &status, err) < 0)
+    {
+      free (buf);
+      return -1;
+    }
+  if (total > max)
+    {
+      free (buf);
+      podshim_error_set (err, 0, "%s printed more than %zu bytes", what, max);
+      if (err && *err)
+        (*err)->errno_ = EFBIG; /* the cause, kept out of the message */
+      return -1;
+    }
+  *ret = buf;
+  *ret_len = len;
+  *ret_status = status;
+  return 0;
+}
+
 int
 spawn_run_quiet (char *const *argv)
 {
@@ -143,4 +210,66 @@ spawn_run_quiet (char *const *argv)
   if (spawn_run (&o, argv[0], &status, NULL) < 0)
     return -1;
   return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+int
+spawn_detach (int keep)
+{
+  pid_t pid = fork ();
+  if (pid < 0)
+    return -1;
+  if (pid > 0)
+    {
+      int status = 0;
+      while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+        ;
+      if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return 0;
+      errno = EAGAIN;
+      return -1;
+    }
+  (void)setsid ();
+  pid_t w = fork ();
+  if (w != 0)
+    _exit (w < 0);
+  if (chdir ("/") < 0)
+    _exit (1);
+  int fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (fd >= 0)
+    {
+      (void)dup2 (fd, 0);
+      (void)dup2 (fd, 1);
+      (void)dup2 (fd, 2);
+    }
+  if (keep >= 0 && keep != 3)
+    {
+      (void)dup2 (keep, 3);
+      keep = 3;
+    }
+  (void)syscall (SYS_close_range, keep >= 0 ? 4U : 3U, ~0U, 0U);
+  return 1;
+}
+
+int
+spawn_drop_privileges (bool keep_dac)
+{
+  /* The bounding set needs CAP_SETPCAP: first, and only when we have it
+     (without it, the empty permitted set below is what counts). */
+  for (int c = 0; c <= 63; c++)
+    if ((!keep_dac || c != CAP_DAC_OVERRIDE) && prctl (PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+      {
+        if (errno == EINVAL || errno == EPERM)
+          break;
+        return -errno;
+      }
+  (void)prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct d[2] = { { 0 } };
+  if (keep_dac)
+    d[0].effective = d[0].permitted = 1U << CAP_DAC_OVERRIDE;
+  if (syscall (SYS_capset, &h, d) < 0)
+    return -errno;
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return -errno;
+  return 0;
 }

@@ -63,6 +63,25 @@ int spawn_wait (struct spawn_proc *sp, const char *what, int *ret_status,
 int spawn_run (const struct spawn_opts *o, const char *what, int *ret_status,
                struct podshim_error **err);
 
+/* Forks a detached worker: returns 1 in the worker (its own session, not our
+ * child, cwd /, stdio on /dev/null, no descriptor of ours but keep, which
+ * becomes fd 3), 0 in the caller (the intermediate child reaped), -1 when it
+ * could not fork. A caller whose stdio someone reads to EOF (a containerd
+ * shim) returns at once. */
+int spawn_detach (int keep);
+
+/* For a worker that only talks to sockets and files its uid owns: drops every
+ * capability (all but CAP_DAC_OVERRIDE when keep_dac), from the bounding set
+ * too when it may, and the ambient set, and sets no_new_privs. 0, or -errno. */
+int spawn_drop_privileges (bool keep_dac);
+
+/* Runs argv (looked up in PATH) with its stdout into *ret (NUL-terminated,
+ * owned), stdin and stderr ours, and returns its wait status in *ret_status.
+ * More than max bytes of output is an error whose errno_ is EFBIG; a child
+ * that cannot exec exits 127, as a shell's would. */
+int spawn_capture (char *const *argv, size_t max, char **ret, size_t *ret_len, int *ret_status,
+                   struct podshim_error **err);
+
 /* Runs argv (looked up in PATH) with stdio on /dev/null: its exit status, -1
  * when it did not run or was killed by a signal. */
 int spawn_run_quiet (char *const *argv);

@@ -1,9 +1,11 @@
 #include "config.h"
 #include "statedir.h"
 #include "fsutil.h"
+#include "stateformat.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,10 +72,31 @@ statedir_open_root (const char *state_dir, const char *rootkey, const char *root
   return steal_fd (&rootfd);
 }
 
+/* Reads the one-value file name of dirfd, checked for its version. */
+static int
+read_value (int dirfd, const char *name, size_t max, unsigned newest, char **ret,
+            struct podshim_error **err)
+{
+  cleanup_free char *buf = NULL;
+  size_t len;
+  if (read_file_at (dirfd, name, O_NOFOLLOW, max, &buf, &len, err) < 0)
+    return -1;
+  if (state_format_text (buf, len, newest, err) < 0)
+    return state_format_wrap_path (err, dirfd, name);
+  *ret = steal_pointer (&buf);
+  return 0;
+}
+
 int
 statedir_root_read (int rootfd, char **ret, struct podshim_error **err)
 {
-  return read_file_at (rootfd, STATEDIR_ROOT_FILE, O_NOFOLLOW, INDEX_MAX, ret, NULL, err);
+  return read_value (rootfd, STATEDIR_ROOT_FILE, INDEX_MAX, STATEDIR_ROOT_FILE_VERSION, ret, err);
+}
+
+int
+statedir_data_read (int poddir, char **ret, struct podshim_error **err)
+{
+  return read_value (poddir, STATEDIR_POD_DATA, PATH_MAX, STATEDIR_POD_DATA_VERSION, ret, err);
 }
 
 int
@@ -169,7 +192,7 @@ statedir_index_read (int rootfd, const char *id, char **ret_key, struct podshim_
       return -1;
     }
   cleanup_free char *key = NULL;
-  if (read_file_at (cfd, id, O_NOFOLLOW, INDEX_MAX, &key, NULL, &e) < 0)
+  if (read_value (cfd, id, INDEX_MAX, STATEDIR_INDEX_VERSION, &key, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
         return 0;

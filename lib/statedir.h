@@ -2,6 +2,8 @@
  * permissions and their locks: no other file spells these names.
  *
  *   <state>/                    0700, ours, reached without a symlink
+ *     dockerd-facts.json        what Docker daemons answered, per run of each
+ *                               (runtime/engine/dockerfacts.h)
  *     <rootkey>/                one per delegate --root (statedir_rootkey)
  *       root                    the --root it stands for
  *       pods/<key>/             a pod: pod.json, data, ns/, net/
@@ -10,7 +12,10 @@
  *       records/<id>            the container's record (class.h)
  *   <data>/<rootkey>/<key>/     a pod's volumes and /dev/shm
  *
- * Every directory is made 0700 and opened without following a symlink. */
+ * Every directory is made 0700 and opened without following a symlink.
+ * Every file has a format version (stateformat.h, docs/upgrades.md); the
+ * one-value files' are below, pod.json's in pod.c, a record's in record.h,
+ * dockerd-facts.json's in dockerfacts.h. */
 #ifndef PODSHIM_STATEDIR_H
 #define PODSHIM_STATEDIR_H
 
@@ -21,6 +26,9 @@
 
 #define STATEDIR_DEFAULT "/run/podshim"
 #define DATADIR_DEFAULT "/var/lib/podshim"
+
+/* Entries of the state dir beside the root directories. */
+#define STATEDIR_DOCKERD_FACTS "dockerd-facts.json"
 
 /* Entries of a root directory. */
 #define STATEDIR_ROOT_FILE "root"
@@ -38,6 +46,13 @@
 #define STATEDIR_POD_NET "net"         /* the pod's resolver files */
 #define STATEDIR_POD_VOLUMES "volumes" /* where an older podshim kept volumes */
 
+/* The newest format of each one-value file that this podshim reads (and the
+ * one it writes): version 1 is the bare value (stateformat.h). */
+#define STATEDIR_ROOT_FILE_VERSION 1       /* root: the --root */
+#define STATEDIR_INDEX_VERSION 1           /* containers/<id>: a pod key */
+#define STATEDIR_HOLDER_TEMPLATE_VERSION 1 /* holder-template: "PID START\n" */
+#define STATEDIR_POD_DATA_VERSION 1        /* pods/<key>/data: an absolute path */
+
 #define STATEDIR_ROOTKEY_LEN 16
 /* The key of a --root: 16 hex digits of its FNV-1a hash. */
 void statedir_rootkey (const char *root, char out[STATEDIR_ROOTKEY_LEN + 1]);
@@ -54,8 +69,12 @@ int statedir_open (const char *state_dir, bool create, struct podshim_error **er
 int statedir_open_root (const char *state_dir, const char *rootkey, const char *root, bool create,
                         int *ret_statefd, struct podshim_error **err);
 
-/* Reads the `root` file of a root directory. */
+/* Reads the `root` file of a root directory (a newer one: STATE_FORMAT_NEWER). */
 int statedir_root_read (int rootfd, char **ret, struct podshim_error **err);
+
+/* Reads a pod directory's `data` file: the data directory its volumes are
+ * in. Missing: an ENOENT error; newer: STATE_FORMAT_NEWER. */
+int statedir_data_read (int poddir, char **ret, struct podshim_error **err);
 
 /* Opens sub (STATEDIR_PODS, ...) of a root directory, creating it (0700) if
  * create. Missing without create: an ENOENT error. */
@@ -74,7 +93,8 @@ void statedir_unlink_lock (int locksfd, const char *key);
 bool statedir_lock_key (const char *file, char ret[POD_KEY_MAX + 1]);
 
 /* The index entry of container id: *ret_key the key of its pod. A missing
- * index or entry: 0 with *ret_key NULL. A damaged entry is an error. */
+ * index or entry: 0 with *ret_key NULL. A damaged entry is an error, and so is
+ * a newer one (STATE_FORMAT_NEWER: leave it be). */
 int statedir_index_read (int rootfd, const char *id, char **ret_key, struct podshim_error **err);
 int statedir_index_write (int rootfd, const char *id, const char *key, struct podshim_error **err);
 /* Removes the entry of id if it names key (any entry when key is NULL). */

@@ -5,6 +5,8 @@
 #include "fsutil.h"
 #include "procutil.h"
 #include "statedir.h"
+#include "stateformat.h"
+#include "table.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -18,9 +20,11 @@ typedef int (*pod_visit_fn) (struct shim_ctx *ctx, const char *root, int rootfd,
 typedef int (*root_visit_fn) (struct shim_ctx *ctx, int statefd, const char *key, int rootfd,
                               const char *root, void *data, struct podshim_error **err);
 
-/* Calls fn for every <state>/<rootkey> directory that records its root. */
+/* Calls fn for every <state>/<rootkey> directory that records its root; one
+ * a newer podshim made is left alone (and named on diag, if not NULL). */
 static int
-for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshim_error **err)
+for_each_root (struct shim_ctx *ctx, FILE *diag, root_visit_fn fn, void *data,
+               struct podshim_error **err)
 {
   cleanup_error struct podshim_error *e = NULL;
   cleanup_close int sfd = statedir_open (ctx->state_dir, false, &e);
@@ -51,7 +55,11 @@ for_each_root (struct shim_ctx *ctx, root_visit_fn fn, void *data, struct podshi
         }
       cleanup_free char *root = NULL;
       if (statedir_root_read (rootfd, &root, &re) < 0)
-        continue;
+        {
+          if (diag && podshim_error_is (re, STATE_FORMAT_NEWER))
+            fprintf (diag, "podshim: %s (skipped)\n", re->msg);
+          continue;
+        }
       if (fn (ctx, sfd, de->d_name, rootfd, root, data, err) < 0)
         return -1;
     }
@@ -113,11 +121,11 @@ pods_of_root (struct shim_ctx *ctx, int statefd, const char *key, int rootfd, co
 
 /* Calls fn for every pod of every root. with_locks: also for lone lock files. */
 static int
-for_each_pod (struct shim_ctx *ctx, bool with_locks, pod_visit_fn fn, void *data,
+for_each_pod (struct shim_ctx *ctx, FILE *diag, bool with_locks, pod_visit_fn fn, void *data,
               struct podshim_error **err)
 {
   struct pods_visit pv = { with_locks, fn, data };
-  return for_each_root (ctx, pods_of_root, &pv, err);
+  return for_each_root (ctx, diag, pods_of_root, &pv, err);
 }
 
 struct list_data
@@ -125,7 +133,8 @@ struct list_data
   FILE *out;
   FILE *diag;
   yajl_gen g;
-  const char *only; /* inspect: pods of this name, or this key */
+  struct table table; /* the table's rows, printed once all are known */
+  const char *only;   /* inspect: pods of this name, or this key */
   bool json;
   bool full;
   int found;
@@ -172,7 +181,8 @@ gen_companion (yajl_gen g, const struct pod_member *m)
 }
 
 /* "companions": every companion the pod's anchors declare (their records),
- * with the member that is it and its state, "missing" when none is. */
+ * with the member that is it and its state, "missing" when none is,
+ * "ignored" when the anchor's start left it out (its image's label). */
 static void
 gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
 {
@@ -194,6 +204,8 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           const char *cont = json_get_string (plan->u.array.values[j], "container");
           if (name == NULL || cont == NULL)
             continue;
+          yajl_val ign = json_get (plan->u.array.values[j], "ignored");
+          bool ignored = ign && ign->type == yajl_t_true;
           const struct pod_member *c = NULL;
           for (size_t k = 0; k < pod->n_members && c == NULL; k++)
             {
@@ -215,7 +227,7 @@ gen_companions (yajl_gen g, int rootfd, const struct pod_state *pod)
           else
             yajl_gen_null (g);
           gen_str (g, "state");
-          gen_str (g, c ? member_state (c) : "missing");
+          gen_str (g, c ? member_state (c) : ignored ? "ignored" : "missing");
           yajl_gen_map_close (g);
         }
     }
@@ -256,7 +268,6 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
   bool holder_alive = pod.holder_pid > 0 && proc_is_alive (pod.holder_pid, pod.holder_start);
   if (!ld->json)
     {
-      fprintf (ld->out, "%-24s %-24s %-28s ", pname, scope ? scope : "-", root);
       char sh[32] = "";
       for (unsigned b = 1; b < (1u << POD_NS_COUNT); b <<= 1)
         if (shared & b)
@@ -265,16 +276,24 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
               strcat (sh, ",");
             strcat (sh, pod_ns_name (b));
           }
-      fprintf (ld->out, "%-16s %-8d %-8d", sh[0] ? sh : "-", holder_alive ? (int)pod.holder_pid : 0,
-               pause_alive ? (int)pod.pause_pid : 0);
+      char holder[16], pause[16];
+      snprintf (holder, sizeof (holder), "%d", holder_alive ? (int)pod.holder_pid : 0);
+      snprintf (pause, sizeof (pause), "%d", pause_alive ? (int)pod.pause_pid : 0);
+      cleanup_free char *members = NULL;
+      size_t mlen = 0;
+      FILE *mf = open_memstream (&members, &mlen);
+      if (mf == NULL)
+        abort ();
       for (size_t i = 0; i < pod.n_members; i++)
         {
           const char *st = member_state (&pod.members[i]);
-          fprintf (ld->out, "%s%.12s%s%s%s", i ? "," : " ", pod.members[i].id,
-                   strcmp (st, "running") ? "(" : "", strcmp (st, "running") ? st : "",
-                   strcmp (st, "running") ? ")" : "");
+          bool running = strcmp (st, "running") == 0;
+          fprintf (mf, "%s%.12s%s%s%s", i ? "," : "", pod.members[i].id, running ? "" : "(",
+                   running ? "" : st, running ? "" : ")");
         }
-      fprintf (ld->out, "\n");
+      fclose (mf);
+      const char *row[] = { pname, scope, root, sh[0] ? sh : NULL, holder, pause, members };
+      table_add (&ld->table, row);
       return 0;
     }
   yajl_gen g = ld->g;
@@ -303,6 +322,16 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, "network_owner");
       gen_str (g, pod.network_owner);
     }
+  if (pod.userns.on)
+    {
+      /* "0:100000:65536,...", as a refused member's message names them. */
+      cleanup_free char *u = idmap_describe (&pod.userns.uid);
+      cleanup_free char *gm = idmap_describe (&pod.userns.gid);
+      gen_str (g, "uid_map");
+      gen_str (g, u);
+      gen_str (g, "gid_map");
+      gen_str (g, gm);
+    }
   gen_str (g, "members");
   yajl_gen_array_open (g);
   for (size_t i = 0; i < pod.n_members; i++)
@@ -326,7 +355,7 @@ list_visit (struct shim_ctx *ctx, const char *root, int rootfd, int podsfd, cons
       gen_str (g, pd);
       cleanup_free char *data_dir = NULL;
       cleanup_error struct podshim_error *de = NULL;
-      if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &data_dir, NULL, &de) == 0)
+      if (statedir_data_read (poddir, &data_dir, &de) == 0)
         {
           gen_str (g, "data_dir");
           gen_str (g, data_dir);
@@ -389,15 +418,25 @@ pod_list (struct shim_ctx *ctx, FILE *out, FILE *diag, bool json, const char *on
       yajl_gen_array_open (ld.g);
     }
   else
-    fprintf (out, "%-24s %-24s %-28s %-16s %-8s %-8s %s\n", "POD", "SCOPE", "ROOT", "SHARED",
-             "HOLDER", "PAUSE", "MEMBERS");
-  int r = for_each_pod (ctx, false, list_visit, &ld, err);
+    {
+      static const char *const header[]
+          = { "POD", "SCOPE", "ROOT", "SHARED", "HOLDER", "PAUSE", "MEMBERS" };
+      table_init (&ld.table, 7);
+      table_add (&ld.table, header);
+    }
+  int r = for_each_pod (ctx, diag, false, list_visit, &ld, err);
   if (json)
     {
       yajl_gen_array_close (ld.g);
       if (r == 0)
         print_gen (out, ld.g);
       yajl_gen_free (ld.g);
+    }
+  else
+    {
+      if (r == 0)
+        table_print (&ld.table, out);
+      table_free (&ld.table);
     }
   if (r < 0)
     return -1;
@@ -522,6 +561,27 @@ static const char usage[] = "usage: podshim pod list [--format json|table]\n"
                             "       podshim pod inspect NAME|SCOPE:NAME\n"
                             "       podshim pod gc\n";
 
+static const char help[]
+    = "Usage: podshim [PODSHIM OPTIONS] pod COMMAND\n"
+      "\n"
+      "The pods of podshim's state directory (--podshim-state, PODSHIM_STATE, "
+      "default " STATEDIR_DEFAULT "):\n"
+      "\n"
+      "  list [--format table|json]  every pod: name, scope, the runtime root it belongs to,\n"
+      "                              shared namespaces, holder and pause PIDs, members\n"
+      "                              (`ls` works too; JSON adds states and companions)\n"
+      "  inspect NAME|SCOPE:NAME     the pods of that name in any scope, or that one pod\n"
+      "                              (e.g. compose:shop:web), in JSON with each member\n"
+      "  gc                          prune dead members, tear down empty pods, remove\n"
+      "                              leftover locks and records\n"
+      "  help                        this help (also --help, -h)\n";
+
+static bool
+is_help (const char *a)
+{
+  return strcmp (a, "help") == 0 || strcmp (a, "--help") == 0 || strcmp (a, "-h") == 0;
+}
+
 int
 podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
              struct podshim_error **err)
@@ -532,6 +592,12 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
       return 2;
     }
   const char *sub = argv[0];
+  for (int i = 0; i < argc; i++)
+    if (is_help (argv[i]) && (i == 0 || strcmp (argv[i], "help") != 0))
+      {
+        fputs (help, out);
+        return 0;
+      }
   if (strcmp (sub, "list") == 0 || strcmp (sub, "ls") == 0)
     {
       bool json = false;
@@ -561,8 +627,8 @@ podcmd_main (struct shim_ctx *ctx, int argc, char **argv, FILE *out, FILE *diag,
   if (strcmp (sub, "gc") == 0)
     {
       struct gc_data gd = { .diag = diag };
-      if (for_each_pod (ctx, true, gc_visit, &gd, err) < 0
-          || for_each_root (ctx, gc_root, NULL, err) < 0)
+      if (for_each_pod (ctx, diag, true, gc_visit, &gd, err) < 0
+          || for_each_root (ctx, NULL, gc_root, NULL, err) < 0)
         return -1;
       fprintf (out, "removed %d pod(s)\n", gd.removed);
       return 0;

@@ -1,6 +1,6 @@
 #include "config.h"
 #include "route.h"
-#include "companion.h"
+#include "companion_run.h"
 #include "delegate.h"
 #include "fsutil.h"
 #include "log.h"
@@ -9,6 +9,7 @@
 #include "procutil.h"
 #include "spawn.h"
 #include "statedir.h"
+#include "stateformat.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -152,6 +153,20 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
     }
   if (container_record_parse (buf, len, rec, err) < 0)
     return podshim_error_wrap (err, "container `%s`", id);
+  /* A newer podshim's record: its runtime class routes the command; its
+     start, and its delete's duties, are that podshim's. */
+  bool newer = container_record_newer (rec);
+  cleanup_error struct podshim_error *ne = NULL;
+  if (newer)
+    {
+      state_format_newer (rec->version, RECORD_VERSION, &ne);
+      podshim_error_wrap (&ne, "container `%s`: its record `%s`", id, path);
+      if (strcmp (c->command, "start") == 0)
+        {
+          *err = steal_pointer (&ne);
+          return podshim_error_wrap (err, "cannot start it");
+        }
+    }
   cleanup_free char *dlg = strdup (delegate_runtime (c)); /* before a class replaces it */
   if (dlg == NULL)
     abort ();
@@ -164,9 +179,29 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   bool is_start = strcmp (c->command, "start") == 0;
   if (is_start && rec->network_owner)
     member_start (ctx);
-  /* Companions first: the anchor's own start conditions may wait for them. */
-  if (is_start && rec->companions && companion_start (ctx, id, rec->companions, err) < 0)
-    return -1;
+  /* Companions first: the anchor's own start conditions may wait for them.
+     The operator's policy as the config file says now. */
+  if (is_start && rec->companions)
+    {
+      cleanup_class_config struct class_config cfg = { 0 };
+      if (class_config_load (c, &cfg, err) < 0)
+        return -1;
+      struct companion_start_opts o
+          = { .policy = &cfg.companions, .config = class_config_path (c), .anchor_pid = rec->pid };
+      cleanup_free char *kept = NULL;
+      if (companion_start (ctx, id, rec->companions, &o, &kept, err) < 0)
+        return -1;
+      if (kept)
+        {
+          /* `pod list` says which were left out. */
+          free (rec->companions);
+          rec->companions = steal_pointer (&kept);
+          cleanup_close int rootfd
+              = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &e);
+          if (rootfd < 0 || container_record_save (rootfd, id, rec, &e) < 0)
+            podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", e ? e->msg : "no state");
+        }
+    }
   if (is_start && rec->n_wait > 0)
     {
       podshim_log (PODSHIM_LOG_DEBUG, "podshim: start of `%s` waits for %zu condition(s)", id,
@@ -183,7 +218,12 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
   if (*ret_outcome == SHIM_PASS_THROUGH && delegate_run (c, ret_status, err) < 0)
     return -1;
   *ret_outcome = SHIM_HANDLED;
-  if (*ret_status == 0 || !runtime_knows (c, id))
+  if (newer)
+    podshim_log (PODSHIM_LOG_WARNING,
+                 "podshim: %s: it stays, and what a delete does beside the runtime's (an essential"
+                 " member's pod stopped, companions removed) is left to a podshim that reads it",
+                 ne->msg);
+  else if (*ret_status == 0 || !runtime_knows (c, id))
     {
       cleanup_close int rootfd
           = statedir_open_root (ctx->state_dir, ctx->rootkey, ctx->root, false, NULL, &e);
@@ -192,7 +232,7 @@ route_command (struct shim_ctx *ctx, const char *id, struct container_record *re
       if (rec->essential && rec->pod && pod_key_valid (rec->pod))
         stop_pod_members (ctx, dlg, rec->pod, id);
       if (rec->companions)
-        companion_remove_detached (ctx, id);
+        companion_remove_detached (ctx, id, rec->pod);
     }
   return 0;
 }

@@ -29,6 +29,18 @@ def first_line(cmd):
         return "?"
 
 
+def own_version(podshim):
+    """podshim's own --version line: the last one, after the delegate's
+    (whose first line comes first, byte for byte, for the tools that parse
+    it)."""
+    try:
+        lines = output([podshim, "--version"]).strip().splitlines()
+    except (CmdError, OSError):
+        return "?"
+    own = [line for line in lines if line.startswith("podshim version")]
+    return own[-1] if own else "?"
+
+
 def newest_source():
     t = 0.0
     for d in ("cmd", "lib", "runtime"):
@@ -252,7 +264,7 @@ def environment(b, masked, fs_desc):
         "(other work on the machine adds noise)",
         f"- runc: {runc_v[0]} ({', '.join(l for l in runc_v[1:] if l.startswith('commit'))})",
         f"- crun: {crun_v[0]}",
-        f"- podshim: {first_line([b.podshim, '--version'])}, git {git}, "
+        f"- podshim: {own_version(b.podshim)}, git {git}, "
         f"buildtype {buildtype}, binary sha256 {sha256(b.podshim)[:12]} (copied from "
         f"{os.path.relpath(b.podshim_src, REPO) if b.podshim_src.startswith(REPO) else b.podshim_src}"
         " at the start)",

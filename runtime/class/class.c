@@ -33,6 +33,7 @@ class_config_free (struct class_config *cfg)
   for (size_t i = 0; i < cfg->n; i++)
     runtime_class_free (&cfg->classes[i]);
   free (cfg->classes);
+  companion_policy_free (&cfg->companions);
   memset (cfg, 0, sizeof (*cfg));
 }
 
@@ -108,10 +109,14 @@ class_config_parse (const char *buf, size_t len, const char *what, struct class_
     return -1;
   if (doc->type != yajl_t_object)
     return podshim_error_set (err, 0, "%s: not a JSON object", what);
+  cleanup_class_config struct class_config cfg = { 0 };
+  if (companion_policy_parse (json_get (doc, "companions"), what, &cfg.companions, err) < 0)
+    return -1;
   yajl_val rts = json_get (doc, "runtimes");
   if (rts == NULL || rts->type == yajl_t_null)
     {
-      memset (ret, 0, sizeof (*ret));
+      *ret = cfg;
+      memset (&cfg, 0, sizeof (cfg));
       return 0;
     }
   if (rts->type != yajl_t_object)
@@ -119,7 +124,6 @@ class_config_parse (const char *buf, size_t len, const char *what, struct class_
   size_t n = rts->u.object.len;
   if (n > CLASS_MAX)
     return podshim_error_set (err, 0, "%s: more than %d runtimes", what, CLASS_MAX);
-  cleanup_class_config struct class_config cfg = { 0 };
   cfg.classes = calloc (n + 1, sizeof (*cfg.classes));
   if (cfg.classes == NULL)
     abort ();
@@ -161,6 +165,12 @@ class_config_load (const struct runc_cmdline *c, struct class_config *ret,
       return podshim_error_wrap (err, "podshim config");
     }
   return class_config_parse (buf, len, path, ret, err);
+}
+
+const char *
+class_config_path (const struct runc_cmdline *c)
+{
+  return c->shim_config ? c->shim_config : CLASS_CONFIG_DEFAULT;
 }
 
 const struct runtime_class *
@@ -352,67 +362,20 @@ class_command_id (const struct runc_cmdline *c)
   return NULL;
 }
 
-/* A child that could not exec argv exits 127, as a shell's would. */
-static int
-exec_or_127 (void *opts)
-{
-  (void)spawn_exec (opts);
-  return 127;
-}
-
 /* Runs argv with stdout into *ret (at most LIST_OUT_MAX bytes); stderr and
  * stdin are ours. */
 static int
 run_capture (char **argv, char **ret, size_t *ret_len, int *ret_status, struct podshim_error **err)
 {
-  cleanup_free char *what = NULL;
-  if (asprintf (&what, "`%s`", argv[0]) < 0)
-    abort ();
-  int p[2];
-  if (pipe2 (p, O_CLOEXEC) < 0)
-    return podshim_error_set (err, errno, "cannot run %s", what);
-  struct spawn_opts o = { .argv = argv, .n_fds = 3, .fds = { SPAWN_KEEP, p[1], SPAWN_KEEP } };
-  struct spawn_proc sp;
-  int r = spawn_call (exec_or_127, &o, what, &sp, err);
-  close (p[1]);
-  cleanup_close int rfd = p[0];
-  if (r < 0)
-    return -1;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream (&buf, &len);
-  if (f == NULL)
-    abort ();
-  char chunk[8192];
-  ssize_t n;
-  size_t total = 0;
-  while ((n = read (rfd, chunk, sizeof (chunk))) != 0)
+  int r = spawn_capture (argv, LIST_OUT_MAX, ret, ret_len, ret_status, err);
+  if (r < 0 && podshim_error_is (*err, EFBIG))
     {
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        break;
-      total += (size_t)n;
-      if (total <= LIST_OUT_MAX)
-        fwrite (chunk, 1, (size_t)n, f);
-    }
-  fclose (f);
-  int status;
-  if (spawn_wait (&sp, what, &status, err) < 0)
-    {
-      free (buf);
-      return -1;
-    }
-  if (total > LIST_OUT_MAX)
-    {
-      free (buf);
+      podshim_error_free (*err);
+      *err = NULL;
       return podshim_error_set (err, 0, "`%s list` printed more than %d bytes", argv[0],
                                 LIST_OUT_MAX);
     }
-  *ret = buf;
-  *ret_len = len;
-  *ret_status = status;
-  return 0;
+  return r;
 }
 
 /* What `list` was asked for: --format json, -q. */

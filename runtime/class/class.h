@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "argv.h"
+#include "companion_policy.h"
 #include "error.h"
 #include "json.h"
 
@@ -32,6 +33,7 @@ struct class_config
 {
   struct runtime_class *classes;
   size_t n;
+  struct companion_policy companions; /* "companions" (companion_policy.h) */
 };
 
 void runtime_class_free (struct runtime_class *rc);
@@ -46,8 +48,9 @@ cleanup_class_configp (struct class_config *c)
 /* 1-64 characters of [A-Za-z0-9_.-], starting with a letter or digit. */
 bool class_name_valid (const char *name);
 
-/* Parses {"runtimes": {"NAME": {"path": ..., "runtimeArgs": [...]}}}; other
- * keys are ignored. `what` names the document in errors. */
+/* Parses {"runtimes": {"NAME": {"path": ..., "runtimeArgs": [...]}},
+ * "companions": {...}} (companion_policy_parse); other keys are ignored.
+ * `what` names the document in errors. */
 int class_config_parse (const char *buf, size_t len, const char *what, struct class_config *ret,
                         struct podshim_error **err);
 
@@ -55,6 +58,9 @@ int class_config_parse (const char *buf, size_t len, const char *what, struct cl
  * exists; an absent default is an empty config. */
 int class_config_load (const struct runc_cmdline *c, struct class_config *ret,
                        struct podshim_error **err);
+
+/* The config file's name, for messages: --podshim-config, else the default. */
+const char *class_config_path (const struct runc_cmdline *c);
 
 const struct runtime_class *class_config_find (const struct class_config *cfg, const char *name);
 

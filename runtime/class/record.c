@@ -6,6 +6,7 @@
 #include "log.h"
 #include "spawn.h"
 #include "statedir.h"
+#include "stateformat.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -77,12 +78,30 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
   cleanup_container_record struct container_record r = { 0 };
   if (doc->type != yajl_t_object)
     return podshim_error_set (err, 0, "corrupted container record");
+  r.version = 1;
+  yajl_val ver = json_get (doc, "version");
+  if (ver
+      && (ver->type != yajl_t_number || !(ver->u.number.flags & YAJL_NUMBER_INT_VALID)
+          || ver->u.number.i < 1))
+    return podshim_error_set (err, 0, "corrupted container record: bad `version`");
+  if (ver)
+    r.version = (unsigned long long)ver->u.number.i;
   const char *cls = json_get_string (doc, "class");
   if (cls)
     {
       if (!class_name_valid (cls)
           || class_from_json (cls, doc, "container record", &r.cls, err) < 0)
         return podshim_error_set (err, 0, "corrupted container record");
+    }
+  const char *pod = json_get_string (doc, "pod");
+  if (pod && (r.pod = strdup (pod)) == NULL)
+    abort ();
+  if (container_record_newer (&r))
+    {
+      /* What routes its commands, and nothing else. */
+      *ret = r;
+      memset (&r, 0, sizeof (r));
+      return 0;
     }
   size_t nsrc = 0;
   if (strv_from_json (json_get (doc, "wait"), WAIT_MAX, &r.wait, &r.n_wait) < 0
@@ -108,9 +127,6 @@ container_record_parse (const char *buf, size_t len, struct container_record *re
     r.pid = (pid_t)p->u.number.i;
   yajl_val e = json_get (doc, "essential");
   r.essential = e && e->type == yajl_t_true;
-  const char *pod = json_get_string (doc, "pod");
-  if (pod && (r.pod = strdup (pod)) == NULL)
-    abort ();
   yajl_val comp = json_get_array (doc, "companions");
   size_t clen;
   if (comp && json_emit (comp, &r.companions, &clen, err) < 0)
@@ -133,7 +149,10 @@ int
 container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,
                        struct podshim_error **err)
 {
+  if (container_record_newer (r))
+    return state_format_newer (r->version, RECORD_VERSION, err);
   cleanup_json yajl_val doc = json_new_object ();
+  json_object_set (doc, "version", json_new_number (RECORD_VERSION));
   if (r->cls.name)
     {
       json_object_set (doc, "class", json_new_string (r->cls.name));
@@ -228,12 +247,10 @@ record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels,
       if (k == NULL)
         {
           cleanup_free char *names = class_config_names (&cfg);
-          return podshim_error_set (
-              err, 0,
-              "unknown runtime class `%s` (from %s); the runtime classes of"
-              " %s are: %s",
-              name, from, ctx->cmd->shim_config ? ctx->cmd->shim_config : CLASS_CONFIG_DEFAULT,
-              names);
+          return podshim_error_set (err, 0,
+                                    "unknown runtime class `%s` (from %s); the runtime classes of"
+                                    " %s are: %s",
+                                    name, from, class_config_path (ctx->cmd), names);
         }
       runtime_class_copy (k, &rec->cls);
       any = 1;
@@ -256,9 +273,25 @@ record_from_spec (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels,
       = podcfg_lookup (spec, labels, "podshim.wait-timeout", "PODSHIM_WAIT_TIMEOUT", from);
   if (t && t[0] != '\0' && wait_timeout_parse (t, &rec->wait_timeout, err) < 0)
     return podshim_error_wrap (err, "invalid %s", from);
-  int nc = companion_specs_from_spec (spec, labels, &rec->companion_specs, err);
-  if (nc < 0)
-    return -1;
+  const char *of, *cname;
+  companion_labels (spec, labels, &of, &cname);
+  int nc = 0;
+  if (of && companion_declares_any (spec, labels))
+    /* Companions of companions are how one label becomes a chain. */
+    podshim_log (PODSHIM_LOG_INFO,
+                 "podshim: `%s` is a companion (of `%.12s`): its own %s* labels are ignored (a"
+                 " companion declares no companions)",
+                 ctx->cmd->id ? ctx->cmd->id : "", of, COMPANION_PREFIX);
+  else if (companion_declares_any (spec, labels))
+    {
+      cleanup_class_config struct class_config cfg = { 0 };
+      if (class_config_load (ctx->cmd, &cfg, err) < 0)
+        return -1;
+      nc = companion_specs_from_spec (spec, labels, &cfg.companions.defaults, &rec->companion_specs,
+                                      err);
+      if (nc < 0)
+        return -1;
+    }
   if (nc > 0)
     {
       rec->anchor_name = companion_anchor_name (labels, ctx->cmd->id ? ctx->cmd->id : "");
@@ -426,7 +459,8 @@ record_gc (const struct shim_ctx *ctx, int rootfd, const char *root)
       cleanup_container_record struct container_record r = { 0 };
       cleanup_error struct podshim_error *e = NULL;
       cleanup_free char *croot = NULL;
-      if (container_record_load (rootfd, de->d_name, &r, &e) < 0)
+      /* A newer podshim's record is its own to drop. */
+      if (container_record_load (rootfd, de->d_name, &r, &e) < 0 || container_record_newer (&r))
         continue;
       char *av[RECORD_ARGV_MAX];
       record_runtime_argv (&r, delegate_runtime (ctx->cmd), root, "state", de->d_name, NULL, av,

@@ -17,6 +17,11 @@
 #include "startwait.h"
 
 #define RECORD_MAX (256 * 1024)
+/* The record's format: the newest read, the one written ("version"; none:
+ * 1, podshim 0.1.0's). A newer record is read for its routing fields only:
+ * "class", "path", "runtimeArgs" and "pod" mean the same in every version,
+ * so that an older podshim still reaches the container (docs/upgrades.md). */
+#define RECORD_VERSION 1
 
 struct container_record
 {
@@ -36,7 +41,16 @@ struct container_record
   char *companions;
   char *companion_specs;
   char *anchor_name;
+  unsigned long long version; /* as read; above RECORD_VERSION: routing fields only */
 };
+
+/* Written by a newer podshim: only cls and pod were read, and it is never
+ * written back (container_record_emit refuses it). */
+static inline bool
+container_record_newer (const struct container_record *r)
+{
+  return r->version > RECORD_VERSION;
+}
 
 void container_record_free (struct container_record *r);
 static inline void
@@ -46,6 +60,7 @@ cleanup_container_recordp (struct container_record *r)
 }
 #define cleanup_container_record __attribute__ ((cleanup (cleanup_container_recordp)))
 
+/* A newer record parses (container_record_newer) with its routing fields. */
 int container_record_parse (const char *buf, size_t len, struct container_record *ret,
                             struct podshim_error **err);
 int container_record_emit (const struct container_record *r, char **ret, size_t *ret_len,

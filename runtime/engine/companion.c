@@ -2,11 +2,14 @@
  * Engine API's create documents) an anchor's record keeps (companion.h). */
 #include "config.h"
 #include "companion.h"
+#include "companion_policy.h"
 #include "argv.h"
 #include "http.h"
 #include "pod.h"
 #include "podcfg.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 
@@ -183,6 +186,17 @@ check_key (const char *name, const char *key, yajl_val v, struct podshim_error *
         return podshim_error_wrap (err, "companion `%s`: `wait`", name);
       return 0;
     }
+  if (strcmp (key, "memory") == 0 || strcmp (key, "cpus") == 0 || strcmp (key, "pids_limit") == 0)
+    {
+      long long n;
+      const char *why;
+      int r = key[0] == 'm'   ? companion_memory_parse (v, &n, &why)
+              : key[0] == 'c' ? companion_cpus_parse (v, &n, &why)
+                              : companion_pids_parse (v, &n, &why);
+      if (r < 0)
+        return podshim_error_set (err, 0, "companion `%s`: `%s` %s", name, key, why);
+      return 0;
+    }
   if (strcmp (key, "essential") == 0)
     {
       bool b;
@@ -196,7 +210,7 @@ check_key (const char *name, const char *key, yajl_val v, struct podshim_error *
   return podshim_error_set (err, 0,
                             "companion `%s`: unknown key `%.64s` (a companion has image, command,"
                             " entrypoint, env, user, workdir, volumes, share, restart, wait,"
-                            " essential)",
+                            " essential, memory, cpus, pids_limit)",
                             name, key);
 }
 
@@ -240,6 +254,13 @@ static void
 gen_str (yajl_gen g, const char *s)
 {
   yajl_gen_string (g, (const unsigned char *)s, strlen (s));
+}
+
+static void
+gen_kv (yajl_gen g, const char *k, const char *v)
+{
+  gen_str (g, k);
+  gen_str (g, v);
 }
 
 /* Emits v (a parsed companion value: strings, arrays, objects, bools). */
@@ -342,8 +363,45 @@ collect (yajl_val obj, const char *from, struct found *out, size_t *n, struct po
   return 0;
 }
 
+void
+companion_label_hash (const char *value, char out[17])
+{
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+    {
+      h ^= *p;
+      h *= 0x100000001b3ULL;
+    }
+  snprintf (out, 17, "%016llx", (unsigned long long)h);
+}
+
+bool
+companion_declares_any (yajl_val spec, yajl_val labels_doc)
+{
+  yajl_val objs[2]
+      = { json_get_object (spec, "annotations"), json_get_path (labels_doc, label_path) };
+  size_t pl = strlen (COMPANION_PREFIX);
+  for (size_t o = 0; o < 2; o++)
+    for (size_t i = 0; objs[o] && objs[o]->type == yajl_t_object && i < objs[o]->u.object.len; i++)
+      if (strncmp (objs[o]->u.object.keys[i], COMPANION_PREFIX, pl) == 0)
+        return true;
+  return false;
+}
+
+static void
+gen_limit (yajl_gen g, const char *key, long long n)
+{
+  char buf[32];
+  if (n <= 0)
+    return;
+  gen_str (g, key);
+  int len = snprintf (buf, sizeof (buf), "%lld", n);
+  yajl_gen_number (g, buf, (size_t)len);
+}
+
 int
-companion_specs_from_spec (yajl_val spec, yajl_val labels_doc, char **ret_specs,
+companion_specs_from_spec (yajl_val spec, yajl_val labels_doc,
+                           const struct companion_limits *defaults, char **ret_specs,
                            struct podshim_error **err)
 {
   struct found f[COMPANION_MAX];
@@ -353,12 +411,20 @@ companion_specs_from_spec (yajl_val spec, yajl_val labels_doc, char **ret_specs,
     return -1;
   if (n == 0)
     return 0;
+  static const struct companion_limits none = { 0 };
+  struct companion_limits anchor;
+  companion_limits_from_spec (spec, &anchor);
+  const char *image = json_get_string (labels_doc, "Image");
   yajl_gen g = gen_new ();
   yajl_gen_array_open (g);
   for (size_t i = 0; i < n; i++)
     {
       cleanup_json yajl_val v = NULL;
-      if (companion_spec_parse (f[i].name, f[i].value, &v, err) < 0)
+      struct companion_limits lim;
+      if (companion_spec_parse (f[i].name, f[i].value, &v, err) < 0
+          || companion_limits_resolve (f[i].name, v, &anchor, defaults ? defaults : &none, &lim,
+                                       err)
+                 < 0)
         {
           yajl_gen_free (g);
           return podshim_error_wrap (err, "%s %s%s", f[i].from, COMPANION_PREFIX,
@@ -369,6 +435,25 @@ companion_specs_from_spec (yajl_val spec, yajl_val labels_doc, char **ret_specs,
       gen_str (g, f[i].name);
       gen_str (g, "spec");
       gen_val (g, v);
+      if (lim.memory || lim.nano_cpus || lim.pids)
+        {
+          gen_str (g, "limits");
+          yajl_gen_map_open (g);
+          gen_limit (g, "memory", lim.memory);
+          gen_limit (g, "nanoCpus", lim.nano_cpus);
+          gen_limit (g, "pids", lim.pids);
+          yajl_gen_map_close (g);
+        }
+      if (strcmp (f[i].from, "label") == 0)
+        {
+          /* Whether it only repeats its image's label is asked at start,
+             where the API is at hand (companion_start). */
+          char h[17];
+          companion_label_hash (f[i].value, h);
+          gen_kv (g, "labelHash", h);
+          if (image && image[0])
+            gen_kv (g, "anchorImage", image);
+        }
       yajl_gen_map_close (g);
     }
   yajl_gen_array_close (g);
@@ -407,13 +492,6 @@ companion_default_pod (yajl_val labels_doc, const char *id)
   return r;
 }
 
-static void
-gen_kv (yajl_gen g, const char *k, const char *v)
-{
-  gen_str (g, k);
-  gen_str (g, v);
-}
-
 int
 companion_plan (const char *specs, const char *anchor_id, const char *anchor_name,
                 const char *pod_name, const char *scope, char **ret_plan,
@@ -439,6 +517,12 @@ companion_plan (const char *specs, const char *anchor_id, const char *anchor_nam
       gen_kv (g, "name", name);
       gen_kv (g, "container", cname);
       gen_kv (g, "image", image);
+      const char *lh = json_get_string (e, "labelHash");
+      const char *ai = json_get_string (e, "anchorImage");
+      if (lh)
+        gen_kv (g, "labelHash", lh);
+      if (lh && ai)
+        gen_kv (g, "anchorImage", ai);
       gen_str (g, "deferred");
       yajl_gen_bool (g, json_get (s, "wait") != NULL);
       gen_str (g, "body");
@@ -495,6 +579,16 @@ companion_plan (const char *specs, const char *anchor_id, const char *anchor_nam
       const char *rp = json_get_string (s, "restart");
       gen_kv (g, "Name", rp ? rp : "no");
       yajl_gen_map_close (g);
+      yajl_val lim = json_get_object (e, "limits");
+      static const char *const lk[3][2]
+          = { { "memory", "Memory" }, { "nanoCpus", "NanoCpus" }, { "pids", "PidsLimit" } };
+      for (size_t j = 0; j < 3; j++)
+        {
+          yajl_val x = json_get (lim, lk[j][0]);
+          if (x && x->type == yajl_t_number && (x->u.number.flags & YAJL_NUMBER_INT_VALID)
+              && x->u.number.i > 0)
+            gen_limit (g, lk[j][1], x->u.number.i);
+        }
       yajl_gen_map_close (g);
       yajl_gen_map_close (g);
       yajl_gen_map_close (g);
@@ -516,4 +610,36 @@ companion_docker_socket (const struct shim_ctx *ctx, struct podshim_error **err)
   if (p == NULL)
     podshim_error_set (err, 0, "Docker host `%.200s` is not unix:///PATH", h);
   return p;
+}
+
+void
+companion_labels (yajl_val spec, yajl_val labels_doc, const char **ret_of, const char **ret_name)
+{
+  yajl_val ann = json_get_object (spec, "annotations");
+  yajl_val lab = json_get_path (labels_doc, label_path);
+  *ret_of = json_get_string (ann, COMPANION_OF_LABEL);
+  if (*ret_of == NULL)
+    *ret_of = json_get_string (lab, COMPANION_OF_LABEL);
+  *ret_name = json_get_string (ann, COMPANION_NAME_LABEL);
+  if (*ret_name == NULL)
+    *ret_name = json_get_string (lab, COMPANION_NAME_LABEL);
+}
+
+int
+companion_pod_check (const char *key, const struct pod_state *pod, const char *companion_of,
+                     unsigned max, const char *config, struct podshim_error **err)
+{
+  if (companion_of == NULL)
+    return 0;
+  unsigned n = 0;
+  for (size_t i = 0; i < pod->n_members; i++)
+    if (json_get_string (pod->members[i].raw, "companion_of"))
+      n++;
+  if (n < max)
+    return 0;
+  return podshim_error_set (err, 0,
+                            "pod `%s` already has %u companions, the most it may have"
+                            " (companions.maxPerPod in %s, default %d): a companion of `%.12s`"
+                            " is refused",
+                            key, n, config, COMPANION_PER_POD_DEFAULT, companion_of);
 }

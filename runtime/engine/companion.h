@@ -7,9 +7,11 @@
 
 #include <stdbool.h>
 
+#include "companion_policy.h"
 #include "error.h"
 #include "json.h"
 #include "ctx.h"
+#include "pod.h"
 
 #define COMPANION_PREFIX "podshim.companion."
 #define COMPANION_MAX 8
@@ -32,9 +34,20 @@ int companion_spec_parse (const char *name, const char *value, yajl_val *ret,
 
 /* The companions a container declares (annotations win over labels of the
  * same key): 0 when none, else 1 and *ret_specs = JSON text
- * [{"name": N, "spec": {...}}, ...] (owned), all checked. */
-int companion_specs_from_spec (yajl_val spec, yajl_val labels_doc, char **ret_specs,
+ * [{"name": N, "spec": {...}, "limits": {...}, "labelHash", "anchorImage"},
+ * ...] (owned), all checked. limits: companion_limits_resolve against the
+ * anchor's own (its config.json) and defaults (NULL: none). A label's value
+ * is kept as its hash, with the anchor's image ID, so that the start can
+ * tell one the image declares (companion_start). */
+int companion_specs_from_spec (yajl_val spec, yajl_val labels_doc,
+                               const struct companion_limits *defaults, char **ret_specs,
                                struct podshim_error **err);
+
+/* Does the container carry any podshim.companion.* key at all? */
+bool companion_declares_any (yajl_val spec, yajl_val labels_doc);
+
+/* 16 hex digits of the FNV-1a hash of a label's value. */
+void companion_label_hash (const char *value, char out[17]);
 
 /* The pod an anchor that names none joins: its Docker container name
  * (config.v2.json `Name`) made a valid pod name, else id. Owned. */
@@ -54,21 +67,10 @@ int companion_plan (const char *specs, const char *anchor_id, const char *anchor
  * default. Owned; NULL with err when it is not unix://PATH. */
 char *companion_docker_socket (const struct shim_ctx *ctx, struct podshim_error **err);
 
-/* The anchor's start: makes every companion of plan exist and run. When the
- * API does not answer (dockerd restoring containers at boot), the work goes
- * to a detached process that waits for it; returns 0 then. */
-int companion_start (const struct shim_ctx *ctx, const char *anchor_id, const char *plan,
-                     struct podshim_error **err);
-
-/* The anchor's container is deleted: removes its companions, in a detached
- * process (dockerd may be the caller). */
-void companion_remove_detached (const struct shim_ctx *ctx, const char *anchor_id);
-
-/* A container's create: when it is a companion (label podshim.companion-of)
- * whose anchor is not alive in pod `key`, refuses it and removes it through
- * the API (detached). 0 when it may go on. */
-int companion_check_anchor (const struct shim_ctx *ctx, yajl_val spec, yajl_val labels_doc,
-                            const char *key, const char *id, struct podshim_error **err);
+/* A companion's create, in pod `key`, under its lock (pod pruned: every
+ * member alive): refused when the pod already has max companions. */
+int companion_pod_check (const char *key, const struct pod_state *pod, const char *companion_of,
+                         unsigned max, const char *config, struct podshim_error **err);
 
 /* Reads the companion labels of a container (for pod.json): borrowed
  * strings, NULL when absent. */

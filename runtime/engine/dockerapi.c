@@ -114,6 +114,18 @@ docker_api_call (struct docker_api *a, const char *method, const char *path, con
   return http_request (a->sock, method, full, body, body ? strlen (body) : 0, timeout_ms, ret, err);
 }
 
+int
+docker_api_get (struct docker_api *a, const char *path, int timeout_ms, int *ret_status,
+                char **ret_body, struct podshim_error **err)
+{
+  cleanup_http_response struct http_response r = { 0 };
+  if (docker_api_call (a, "GET", path, NULL, timeout_ms, &r, err) < 0)
+    return -1;
+  *ret_status = r.status;
+  *ret_body = steal_pointer (&r.body);
+  return 0;
+}
+
 char *
 docker_api_message (const struct http_response *r)
 {

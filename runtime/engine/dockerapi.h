@@ -38,6 +38,10 @@ int docker_api_ping (struct docker_api *a, int timeout_ms, struct podshim_error 
 int docker_api_call (struct docker_api *a, const char *method, const char *path, const char *body,
                      int timeout_ms, struct http_response *ret, struct podshim_error **err);
 
+/* GET path as docker_api_call: its HTTP status and body (owned, NUL-terminated). */
+int docker_api_get (struct docker_api *a, const char *path, int timeout_ms, int *ret_status,
+                    char **ret_body, struct podshim_error **err);
+
 /* The API's own message ({"message": ...}) or the start of the body, on one
  * line, at most 400 bytes. Owned. */
 char *docker_api_message (const struct http_response *r);

@@ -29,6 +29,8 @@ struct swarm_task
   char slot[128];
   const char *companion_of; /* a companion's anchor (companion.h), or NULL */
   const char *companion_name;
+  unsigned companion_max; /* a companion's pod cap (companions.maxPerPod) */
+  const char *config;     /* the config file that says so, for messages */
 };
 
 /* From the container's Docker labels (its config.v2.json document). */

@@ -137,6 +137,17 @@ docker_container_dir (yajl_val spec, const char *id, const char **ret)
 }
 
 char *
+docker_container_dir_of (yajl_val spec, const char *id)
+{
+  const char *src;
+  size_t len = docker_container_dir (spec, id, &src);
+  char *r = len ? strndup (src, len) : NULL;
+  if (len && r == NULL)
+    abort ();
+  return r;
+}
+
+char *
 docker_network_mode (yajl_val spec, const char *id)
 {
   const char *dir;

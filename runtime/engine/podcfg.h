@@ -75,6 +75,11 @@ int pod_scope_from_spec (yajl_val spec, yajl_val labels_doc, char **ret,
  * all the same, but has no interface to give the pod. */
 bool docker_network_none (yajl_val spec, const char *id);
 
+/* Docker's directory of container id: the directory of its /etc/hostname
+ * mount's source, whose basename is id (<data-root>/containers/<id>).
+ * Owned; NULL when there is none. */
+char *docker_container_dir_of (yajl_val spec, const char *id);
+
 /* Docker's NetworkMode of container id (hostconfig.json beside config.v2.json:
  * "none", "host", "container:<id>", "bridge", "default", a network name...),
  * malloc'd; NULL when it is not a Docker container or the file is unreadable. */

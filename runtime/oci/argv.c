@@ -1,6 +1,7 @@
 #include "config.h"
 #include "argv.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,8 @@ struct flag_def
   enum flag_kind kind;
 };
 
-/* The global options of runc 1.1-1.3 and crun (1.8-1.2x). */
+/* The global options of runc 1.1-1.4 (1.4 dropped --criu: kept here, runc
+   1.4 refuses it itself) and crun (1.8-1.2x). */
 static const struct flag_def global_flags[] = {
   { "debug", FLAG_BOOL },
   { "log", FLAG_VALUE },
@@ -41,7 +43,7 @@ static const struct flag_def global_flags[] = {
   { NULL, FLAG_UNKNOWN },
 };
 
-/* create and run (run adds detach and keep): runc 1.1-1.3 (1.2 added
+/* create and run (run adds detach and keep): runc 1.1-1.4 (1.2 added
  * --pidfd-socket) and crun (-f/--config FILE, --no-subreaper on create). */
 static const struct flag_def create_flags[] = {
   { "bundle", FLAG_VALUE },
@@ -223,6 +225,11 @@ runc_cmdline_parse (int argc, char **argv, struct runc_cmdline *c, struct podshi
         }
       if (!split_flag (argv[i], &f))
         break;
+      if (flag_is (&f, "podshim-help"))
+        {
+          c->shim_help = bool_value (&f);
+          continue;
+        }
       bool shim_runtime = flag_is (&f, "podshim-runtime");
       bool shim_max = flag_is (&f, "podshim-max-pods");
       bool shim_data = flag_is (&f, "podshim-data");
@@ -320,6 +327,33 @@ delegate_runtime (const struct runc_cmdline *c)
   return e && *e ? e : "runc";
 }
 
+bool
+shim_rootless (void)
+{
+  /* runc's rule (shouldHonorXDGRuntimeDir): not root, or root of a user
+     namespace other than the host's (rootlesskit's) who is not $USER root. */
+  const char *xdg = getenv ("XDG_RUNTIME_DIR");
+  if (xdg == NULL || *xdg == '\0')
+    return false;
+  if (geteuid () != 0)
+    return true;
+  char buf[128];
+  int fd = open ("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read (fd, buf, sizeof (buf) - 1) : -1;
+  if (fd >= 0)
+    close (fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  unsigned long inner, outer, count;
+  bool initial = sscanf (buf, "%lu %lu %lu", &inner, &outer, &count) == 3 && inner == 0
+                 && outer == 0 && count == 4294967295UL;
+  if (initial)
+    return false;
+  const char *user = getenv ("USER");
+  return user == NULL || strcmp (user, "root") != 0;
+}
+
 char *
 delegate_root (const struct runc_cmdline *c)
 {
@@ -333,7 +367,7 @@ delegate_root (const struct runc_cmdline *c)
       base = base ? base + 1 : rt;
       const char *name = strcmp (base, "crun") == 0 ? "crun" : "runc";
       const char *xdg = getenv ("XDG_RUNTIME_DIR");
-      if (geteuid () != 0 && xdg && *xdg)
+      if (shim_rootless ())
         {
           if (asprintf (&r, "%s/%s", xdg, name) < 0)
             r = NULL;

@@ -18,6 +18,7 @@ struct runc_cmdline
   const char *shim_data;
   const char *shim_config;      /* --podshim-config: runtime classes */
   const char *shim_docker_host; /* --podshim-docker-host: companions' Docker API */
+  bool shim_help;               /* --podshim-help: podshim's own usage */
 
   /* runc global options (pointers into the caller's argv). */
   const char *root;
@@ -43,7 +44,7 @@ struct runc_cmdline
   const char *id;     /* the first positional argument */
   int n_positional;
   /* The first argument podshim cannot classify with certainty (an option
-   * neither runc 1.1-1.3 nor crun has, or a value option without its value),
+   * neither runc 1.1-1.4 nor crun has, or a value option without its value),
    * or NULL. A pod member's command line must have none. */
   const char *uncertain;
   bool detach;
@@ -68,6 +69,11 @@ const char *delegate_runtime (const struct runc_cmdline *c);
 
 /* The state root the delegate uses: --root, else its default (/run/crun for
  * crun, /run/runc otherwise; $XDG_RUNTIME_DIR/<name> when not root). Owned. */
+/* A rootless runtime's environment, by runc's rule: $XDG_RUNTIME_DIR set, and
+ * not root, or root of a user namespace other than the host's (rootlesskit,
+ * under dockerd-rootless.sh) with $USER other than root. */
+bool shim_rootless (void);
+
 char *delegate_root (const struct runc_cmdline *c);
 
 #endif

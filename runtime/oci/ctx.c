@@ -2,6 +2,7 @@
 #include "ctx.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,13 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   const char *s = cmd->shim_state;
   if (s == NULL)
     s = getenv ("PODSHIM_STATE");
+  /* Rootless (dockerd-rootless.sh): /run and /var/lib are not ours; the
+     places a rootless runtime uses are. */
+  bool rootless = shim_rootless ();
+  cleanup_free char *xs = NULL, *xd = NULL;
+  if ((s == NULL || *s == '\0') && rootless
+      && asprintf (&xs, "%s/podshim", getenv ("XDG_RUNTIME_DIR")) >= 0)
+    s = xs;
   if (s == NULL || *s == '\0')
     s = STATEDIR_DEFAULT;
   /* Checked when opened: a non-member never needs it. */
@@ -22,6 +30,17 @@ shim_ctx_init (struct shim_ctx *ctx, struct runc_cmdline *cmd, struct podshim_er
   const char *d = cmd->shim_data;
   if (d == NULL)
     d = getenv ("PODSHIM_DATA");
+  if ((d == NULL || *d == '\0') && rootless)
+    {
+      const char *xh = getenv ("XDG_DATA_HOME"), *home = getenv ("HOME");
+      if (xh && xh[0] == '/')
+        {
+          if (asprintf (&xd, "%s/podshim", xh) >= 0)
+            d = xd;
+        }
+      else if (home && home[0] == '/' && asprintf (&xd, "%s/.local/share/podshim", home) >= 0)
+        d = xd;
+    }
   if (d == NULL || *d == '\0')
     d = DATADIR_DEFAULT;
   if (d[0] != '/')

@@ -54,6 +54,21 @@ spec_has_network_hook (yajl_val spec)
   return false;
 }
 
+const char *
+spec_network_path (yajl_val spec)
+{
+  yajl_val nss = json_get_array (json_get_object (spec, "linux"), "namespaces");
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      const char *path = json_get_string (ns, "path");
+      if (t && strcmp (t, "network") == 0)
+        return path && path[0] ? path : NULL;
+    }
+  return NULL;
+}
+
 enum spec_network
 spec_network_kind (yajl_val spec, const char *mode)
 {
@@ -444,15 +459,19 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
     return podshim_error_set (err, 0, "invalid config.json: `linux.sysctl` is not an object");
 
   yajl_val nss = json_get (lx, "namespaces");
+  bool has_user = false;
   for (size_t i = 0; nss && nss->type == yajl_t_array && i < nss->u.array.len; i++)
     {
       const char *t = json_get_string (nss->u.array.values[i], "type");
-      if (t && strcmp (t, "user") == 0)
-        return podshim_error_set (err, 0,
-                                  "a pod member cannot have its own user namespace (userns-remap,"
-                                  " rootless): the pod's namespaces belong to the host's user"
-                                  " namespace");
+      has_user |= t && strcmp (t, "user") == 0;
     }
+  if (has_user && plan->userns_path == NULL)
+    return podshim_error_set (err, 0,
+                              "a pod member cannot have its own user namespace in a pod made"
+                              " without one: the pod's namespaces belong to the host's user"
+                              " namespace");
+  if (has_user && set_namespace (lx, "user", "user", plan->userns_path, false, err) < 0)
+    return -1;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     {
       if (!(plan->share & bit))
@@ -461,6 +480,14 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
       if (path == NULL)
         return podshim_error_set (err, 0, "internal error: no path for namespace %s",
                                   pod_ns_name (bit));
+      if (bit == POD_NS_NET && plan->adopt_network)
+        {
+          if (spec_network_path (spec) == NULL)
+            return podshim_error_set (err, 0,
+                                      "internal error: the pod adopts a network namespace the"
+                                      " container does not name");
+          continue;
+        }
       bool replace_own = bit == POD_NS_NET && plan->docker_host_network;
       if (set_namespace (lx, pod_ns_oci_type (bit), pod_ns_name (bit), path, replace_own, err) < 0)
         return -1;
@@ -484,4 +511,47 @@ spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_
   if (ret_dropped_hooks)
     *ret_dropped_hooks = dropped;
   return add_volume_mounts (spec, plan, err);
+}
+
+int
+spec_userns (yajl_val spec, struct pod_userns *ret, struct podshim_error **err)
+{
+  memset (ret, 0, sizeof (*ret));
+  yajl_val lx = json_get_object (spec, "linux");
+  yajl_val nss = json_get_array (lx, "namespaces");
+  bool found = false;
+  for (size_t i = 0; nss && i < nss->u.array.len; i++)
+    {
+      yajl_val ns = nss->u.array.values[i];
+      const char *t = json_get_string (ns, "type");
+      if (t == NULL || strcmp (t, "user") != 0)
+        continue;
+      if (found)
+        return podshim_error_set (err, 0, "invalid config.json: namespace `user` is listed twice");
+      found = true;
+      yajl_val own = json_get (ns, "path");
+      if (own
+          && !(own->type == yajl_t_string
+               && (own->u.string[0] == '\0' || is_proc_fd_path (own->u.string))))
+        return podshim_error_set (err, 0,
+                                  "the container already joins its user namespace at `%.200s`;"
+                                  " a pod member joins its pod's",
+                                  own->type == yajl_t_string ? own->u.string : "?");
+    }
+  if (idmap_from_json (json_get (lx, "uidMappings"), "linux.uidMappings", &ret->uid, err) < 0
+      || idmap_from_json (json_get (lx, "gidMappings"), "linux.gidMappings", &ret->gid, err) < 0)
+    return podshim_error_wrap (err, "invalid config.json");
+  if (!found)
+    {
+      if (ret->uid.n || ret->gid.n)
+        return podshim_error_set (err, 0,
+                                  "invalid config.json: uid/gid mappings without a user"
+                                  " namespace");
+      return 0;
+    }
+  if (idmap_check (&ret->uid, "linux.uidMappings", err) < 0
+      || idmap_check (&ret->gid, "linux.gidMappings", err) < 0)
+    return podshim_error_wrap (err, "a pod member's user namespace");
+  ret->on = true;
+  return 1;
 }

@@ -23,12 +23,22 @@ struct join_plan
   bool keep_network_hook;            /* this member sets up the pod's network */
   bool docker_host_network;          /* Docker `--network host`: the network path it names
                                         is the engine's own namespace, which the pod's replaces */
+  bool adopt_network;                /* the member's own network path stays: the engine made
+                                        that namespace and the pod adopted it (podman) */
   const char *resolv_conf;           /* with net: source for the /etc/resolv.conf mount */
   const char *hosts;                 /* with net: source for the /etc/hosts mount */
   const struct join_volume *volumes;
   size_t n_volumes;
   const char *shm; /* with ipc: the pod's /dev/shm directory, bind-mounted over the member's */
+  const char *userns_path; /* the pod's user namespace, for a member with one of its own
+                              (NULL: the member has none) */
 };
+
+/* The member's own user namespace: 0 when it has none (no `user` entry in
+ * linux.namespaces), 1 with its mappings in *ret (checked: idmap_check).
+ * Refused: a `user` entry naming a path other than a pod's (a namespace
+ * of its own choosing), one without mappings, mappings without one. */
+int spec_userns (yajl_val spec, struct pod_userns *ret, struct podshim_error **err);
 
 /* The size in bytes of the container's own /dev/shm: its tmpfs `size=`
  * option, else the filesystem size of a bind mount's source (Docker's
@@ -61,13 +71,21 @@ enum spec_network
  * NetworkMode (NULL when not a Docker container). */
 enum spec_network spec_network_kind (yajl_val spec, const char *docker_network_mode);
 
+/* The path of spec's (first) network namespace entry, or NULL: none, or a
+ * fresh namespace. Points into spec. */
+const char *spec_network_path (yajl_val spec);
+
 /* Edits spec in place: sets linux.namespaces[].path of each shared type (the
- * existing entry, or a new one), drops hostname/domainname when UTS is
+ * existing entry, or a new one; with adopt_network, the network entry keeps
+ * its own path, which must be there), drops hostname/domainname when UTS is
  * shared, drops namespaced sysctls of shared namespaces, drops the network
  * hook unless kept, points the /etc/resolv.conf and /etc/hosts mounts at the
  * plan's files (the pod's network owner's) when it shares the network,
  * replaces the member's /dev/shm mount by a bind mount of plan->shm when it
- * shares IPC (nosuid, nodev, noexec), adds the pod volumes' bind mounts. *ret_dropped_hooks
+ * shares IPC (nosuid, nodev, noexec), adds the pod volumes' bind mounts,
+ * and points its `user` entry at plan->userns_path (its mappings stay: runc
+ * 1.1 needs them, and later runcs check them against the namespace's). A
+ * member with a user namespace and no userns_path is refused. *ret_dropped_hooks
  * counts dropped hooks (may be NULL). */
 int spec_join_pod (yajl_val spec, const struct join_plan *plan, size_t *ret_dropped_hooks,
                    struct podshim_error **err);

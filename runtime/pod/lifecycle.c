@@ -66,13 +66,14 @@ record_holder (int poddir, struct pod_state *pod, struct podshim_error **err)
 }
 
 /* Gives pod a live holder if it has none: a new podshim-pause in the
- * namespaces a live member still has (or an older podshim pinned), fresh
- * ones for the others. Saves the pod's state. With pending (a pod without
+ * namespaces a live member still has (or an older podshim pinned), the
+ * network namespace adopt_net_fd (>= 0: the engine's, which the pod adopts),
+ * fresh ones for the others. Saves the pod's state. With pending (a pod without
  * members), its "ready" is left to read there (sandbox_ready), so that it
  * isolates itself while the delegate works; with shm_later too, it then
  * waits for the pod's /dev/shm there (sandbox_send_shm). */
 int
-pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
+pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int adopt_net_fd,
                           struct sandbox_proc *pending, bool shm_later, struct podshim_error **err)
 {
   if (pod->holder_pid > 0 && proc_is_alive (pod->holder_pid, pod->holder_start))
@@ -81,8 +82,12 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
   pod->holder_start = 0;
   int fds[3] = { -1, -1, -1 };
   int r = 0;
+  if (adopt_net_fd >= 0 && (fds[0] = fcntl (adopt_net_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+    r = podshim_error_set (err, errno, "cannot duplicate a namespace fd");
   for (size_t i = 0; r == 0 && i < 3; i++)
     {
+      if (fds[i] >= 0)
+        continue;
       if (pod->pinned & holder_ns[i])
         {
           char rel[32];
@@ -107,6 +112,14 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
           fds[i] = fd;
         }
     }
+  /* A remapped pod's fresh namespaces are made in its user namespace: the
+     one its live namespaces belong to, else a new one. */
+  struct sandbox_userns uns = { .fd = -1, .maps = &pod->userns };
+  cleanup_close int uns_fd = -1;
+  for (size_t i = 0; r == 0 && pod->userns.on && uns_fd < 0 && i < 3; i++)
+    if (fds[i] >= 0 && (uns_fd = sandbox_userns_of (fds[i], err)) < 0)
+      r = -1;
+  uns.fd = uns_fd;
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   /* Its root copied from another holder's, else one of its own (and it is
      the template for the next ones). */
@@ -115,7 +128,7 @@ pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
     {
       cleanup_free char *pause = sandbox_pause_path ();
       r = sandbox_start (fds, false, pod->name, pause, pending == NULL, pending && shm_later,
-                         template_ns, &sp, err);
+                         template_ns, pod->userns.on ? &uns : NULL, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -167,13 +180,22 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   /* Its root copied from a holder's, as a holder's is (not from its own
      pod's holder, which may still be isolating itself); a pause is never
      the template (its root has no /shm). */
-  cleanup_close int template_ns = r == 0 ? sandbox_template_open (rootfd) : -1;
+  /* A remapped pod's PID namespace belongs to its user namespace (the
+     holder's namespaces'), where its members can mount its /proc; its pause
+     is in it too, and cannot enter a template of the host's: it makes its
+     own root. */
+  cleanup_close int template_ns = r == 0 && !pod->userns.on ? sandbox_template_open (rootfd) : -1;
+  cleanup_close int uns_fd = -1;
+  if (r == 0 && pod->userns.on && (uns_fd = sandbox_userns_of (fds[0], err)) < 0)
+    r = -1;
+  struct sandbox_userns uns = { .fd = uns_fd, .maps = &pod->userns };
   /* Members see it as their PID 1: it is isolated before we go on. */
   struct sandbox_proc sp = SANDBOX_PROC_INIT;
   if (r == 0)
     {
       cleanup_free char *pause = sandbox_pause_path ();
-      r = sandbox_start (fds, true, pod->name, pause, true, false, template_ns, &sp, err);
+      r = sandbox_start (fds, true, pod->name, pause, true, false, template_ns,
+                         pod->userns.on ? &uns : NULL, &sp, err);
     }
   close_fds (fds, 3);
   if (r < 0)
@@ -193,12 +215,27 @@ pod_ensure_pause_locked (int rootfd, int poddir, struct pod_state *pod, struct p
   return fault_point ("pause-recorded", err);
 }
 
+/* The pod's `data` file is one this podshim reads (or none): checked before
+ * anything of the pod goes, so that a newer podshim's is never half removed. */
+static int
+data_file_readable (int poddir, struct podshim_error **err)
+{
+  cleanup_free char *data = NULL;
+  cleanup_error struct podshim_error *e = NULL;
+  if (statedir_data_read (poddir, &data, &e) < 0 && !podshim_error_is (e, ENOENT))
+    {
+      *err = steal_pointer (&e);
+      return -1;
+    }
+  return 0;
+}
+
 static int
 pod_teardown_locked (int rootfd, int podsfd, int poddir, const struct pod_state *pod,
                      struct podshim_error **err)
 {
   cleanup_free char *key = pod_key (pod->scope, pod->name);
-  if (sandbox_destroy (poddir, pod, err) < 0)
+  if (data_file_readable (poddir, err) < 0 || sandbox_destroy (poddir, pod, err) < 0)
     return -1;
   if (pod_volumes_remove (poddir, err) < 0)
     return -1;
@@ -220,7 +257,8 @@ pod_reset_locked (int poddir, struct pod_state *pod, struct podshim_error **err)
 {
   if (pod->pinned == 0 && pod->holder_pid <= 0 && pod->pause_pid <= 0)
     return 0;
-  if (sandbox_destroy (poddir, pod, err) < 0 || pod_volumes_remove (poddir, err) < 0)
+  if (data_file_readable (poddir, err) < 0 || sandbox_destroy (poddir, pod, err) < 0
+      || pod_volumes_remove (poddir, err) < 0)
     return -1;
   pod->pinned = 0;
   pod->holder_pid = 0;
@@ -287,7 +325,7 @@ pod_prune_locked (int rootfd, int podsfd, int poddir, const char *root, struct p
     {
       /* Members still run in the pod's namespaces: a new holder takes them. */
       cleanup_error struct podshim_error *e = NULL;
-      if (pod_ensure_holder_locked (rootfd, poddir, pod, NULL, false, &e) < 0)
+      if (pod_ensure_holder_locked (rootfd, poddir, pod, -1, NULL, false, &e) < 0)
         podshim_log (PODSHIM_LOG_WARNING, "podshim: pod `%s`: cannot recover its holder: %s",
                      pod->name, e->msg);
       changed = true;

@@ -44,10 +44,11 @@ bool delegate_knows (const char *root, const char *id);
 bool pod_member_alive (const char *root, const struct pod_member *m);
 
 /* Gives pod a live holder if it has none (in the namespaces a live member
- * still has, fresh ones for the others) and saves the state. With pending (a
- * pod without members), its "ready" is left to read there; with shm_later
- * too, it waits there for the pod's /dev/shm (sandbox_send_shm). */
-int pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod,
+ * still has, the network namespace adopt_net_fd when >= 0, fresh ones for the
+ * others) and saves the state. With pending (a pod without members), its
+ * "ready" is left to read there; with shm_later too, it waits there for the
+ * pod's /dev/shm (sandbox_send_shm). */
+int pod_ensure_holder_locked (int rootfd, int poddir, struct pod_state *pod, int adopt_net_fd,
                               struct sandbox_proc *pending, bool shm_later,
                               struct podshim_error **err);
 /* Gives pod a live pause (PID 1 of its PID namespace) and saves the state. */

@@ -1,19 +1,22 @@
 #include "config.h"
 #include "member.h"
-#include "companion.h"
+#include "companion_run.h"
 #include "delegate.h"
 #include "engine.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "netowner.h"
 #include "podcfg.h"
 #include "procutil.h"
 #include "record.h"
 #include "sandbox.h"
 #include "spec.h"
 #include "podshm.h"
+#include "pausewire.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "volumes.h"
 
 #include <fcntl.h>
@@ -22,18 +25,26 @@
 #include <unistd.h>
 
 #define CONFIG_MAX (64 * 1024 * 1024)
+/* Each Docker API call that decides a member's network, while dockerd waits;
+ * the first one (a daemon that accepts and does not answer: restoring its
+ * containers at boot) gets the short one. */
+#define NETOWNER_API_TIMEOUT_MS (3 * 1000)
+#define NETOWNER_API_PROBE_MS 1000
 
 struct join_result
 {
   bool keep_network_hook;
-  bool recorded;     /* the member is in pod.json */
-  bool net_files[2]; /* mount the pod's copy of net_files[i] */
+  bool adopt_network; /* its engine-made network namespace became the pod's */
+  bool recorded;      /* the member is in pod.json */
+  bool net_files[2];  /* mount the pod's copy of net_files[i] */
   bool docker_host_network;
-  int nsfd[POD_NS_COUNT];     /* the pod's namespaces this member joins, or -1 */
-  char **new_volumes;         /* volume dirnames this create made (NULL-terminated) */
-  struct sandbox_proc holder; /* a holder this create started, "ready" still to read */
-  bool shm;                   /* mount the pod's /dev/shm */
-  int shm_fd;                 /* its clone to stage for the delegate, or -1: on the host */
+  int nsfd[POD_NS_COUNT];       /* the pod's namespaces this member joins, or -1 */
+  char **new_volumes;           /* volume dirnames this create made (NULL-terminated) */
+  struct sandbox_proc holder;   /* a holder this create started, "ready" still to read */
+  bool shm;                     /* mount the pod's /dev/shm */
+  int shm_fd;                   /* its clone to stage for the delegate, or -1: on the host */
+  int userns_fd;                /* the pod's user namespace, for a member with its own, or -1 */
+  struct sandbox_anchor anchor; /* a child of ours in it, for the member's config */
 };
 
 static void
@@ -42,12 +53,15 @@ join_result_close (struct join_result *r)
   for (size_t i = 0; i < POD_NS_COUNT; i++)
     cleanup_closep (&r->nsfd[i]);
   cleanup_closep (&r->shm_fd);
+  cleanup_closep (&r->userns_fd);
+  sandbox_anchor_stop (&r->anchor);
   cleanup_strvp (&r->new_volumes);
   sandbox_proc_close (&r->holder);
 }
 #define JOIN_RESULT_INIT                                                                           \
   {                                                                                                \
-    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1                          \
+    .nsfd = { -1, -1, -1, -1 }, .holder = SANDBOX_PROC_INIT, .shm_fd = -1, .userns_fd = -1,        \
+    .anchor = SANDBOX_ANCHOR_INIT                                                                  \
   }
 
 /* Hands the holder this create started the pod's /dev/shm (a clone of the
@@ -99,11 +113,41 @@ member_start (struct shim_ctx *ctx)
   engine_refresh_net_files (h.poddir, name);
 }
 
+/* A member joining pod (not its first): with a user namespace of its own,
+ * it needs the pod's, with the same mappings. One without (the host's, as
+ * `--userns=host` has on a userns-remap daemon) may join a remapped pod: it
+ * is root of the host and may enter what it owns. */
+static int
+userns_check (const char *key, const struct pod_state *pod, const struct pod_userns *uns,
+              struct podshim_error **err)
+{
+  if (!uns->on)
+    return 0;
+  cleanup_free char *mu = idmap_describe (&uns->uid), *mg = idmap_describe (&uns->gid);
+  if (!pod->userns.on)
+    return podshim_error_set (
+        err, 0,
+        "pod `%s` has no user namespace (its first member had none): its namespaces belong to"
+        " the host's, which a member with its own (uid map %s, gid map %s) cannot use. Give"
+        " every member of a pod the same user namespace mode (one daemon's userns-remap)",
+        key, mu, mg);
+  if (idmap_equal (&pod->userns.uid, &uns->uid) && idmap_equal (&pod->userns.gid, &uns->gid))
+    return 0;
+  cleanup_free char *pu = idmap_describe (&pod->userns.uid),
+                    *pg = idmap_describe (&pod->userns.gid);
+  return podshim_error_set (err, 0,
+                            "pod `%s` runs in a user namespace with uid map %s and gid map %s;"
+                            " this member's are uid map %s and gid map %s: every member of a pod"
+                            " needs the pod's mappings (containers of one userns-remap daemon)",
+                            key, pu, pg, mu, mg);
+}
+
 /* With the pod locked: makes sure the sandbox (and pause, and volumes) exist
  * for this member and records it as creating. */
 static int
 join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
-             const struct pod_request *req, yajl_val spec, enum spec_network net,
+             const struct pod_request *req, yajl_val spec, enum net_plumb plumb,
+             const struct net_engine *eng, const struct pod_userns *uns,
              const struct swarm_task *task, struct join_result *res, struct podshim_error **err)
 {
   const char *id = ctx->cmd->id;
@@ -137,25 +181,45 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
       if (swarm_guard (key, &pod, task, err) < 0)
         return -1;
     }
+  if (task && task->companion_of
+      && companion_pod_check (key, &pod, task->companion_of, task->companion_max, task->config, err)
+             < 0)
+    return -1;
 
-  /* A hook-less engine moves a second member's interface into the pod's
-     namespace after create, as eth0 again: it fails there and the veth
-     stays. Refuse before the engine plumbs anything. */
-  if ((req->share & POD_NS_NET) && net == SPEC_NET_AFTER_CREATE && pod.network_owner)
-    return podshim_error_set (
-        err, 0,
-        "pod `%s` already has a networked member (`%.12s`, its network owner), and this engine"
-        " (dockerd 26.0.0 or >= 28: no libnetwork-setkey hook) would add a second interface"
-        " named eth0 to the pod's network namespace. Start this member with `--network none`"
-        " (a Swarm service: `--network host`): it shares the pod's network all the same",
-        key, pod.network_owner);
+  bool first = pod.n_members == 0;
+  /* The first member's user namespace is the pod's (its sandbox is new). */
+  if (first)
+    pod.userns = *uns;
+  else if (userns_check (key, &pod, uns, err) < 0)
+    return -1;
+  if ((req->share & POD_NS_PID) && pod.userns.on
+      && (idmap_outer (&pod.userns.uid, PAUSE_UID) < 0
+          || idmap_outer (&pod.userns.gid, PAUSE_GID) < 0))
+    return podshim_error_set (err, 0,
+                              "pod `%s` shares PIDs: its pause runs as uid and gid %d of the pod's"
+                              " user namespace, which its mappings leave unmapped (map IDs 0-65535,"
+                              " as userns-remap does)",
+                              key, PAUSE_UID);
+  /* Who brings the pod its network. Refused before the engine plumbs
+     anything: a hook-less dockerd would move a second interface into the
+     pod's namespace after create, as eth0 again (it fails there and the veth
+     stays); podman has plumbed a namespace of its own. */
+  enum net_role role = NET_ROLE_JOIN;
+  const char *own_path = spec_network_path (spec);
+  if ((req->share & POD_NS_NET)
+      && netowner_decide (plumb, eng, key, pod.network_owner, first, own_path, &role, err) < 0)
+    return -1;
+  /* An engine-made namespace the pod adopts: its holder joins it. */
+  cleanup_close int adopt_fd
+      = role == NET_ROLE_ADOPT ? sandbox_open_ns_path (own_path, POD_NS_NET, err) : -1;
+  if (role == NET_ROLE_ADOPT && adopt_fd < 0)
+    return podshim_error_wrap (err, "pod `%s`", req->name);
 
   /* A shared IPC namespace needs a shared /dev/shm for POSIX shared memory.
      A new pod's holder takes it from us (sandbox_send_shm) while the
      delegate works: nobody waits for the holder. */
   unsigned long long shm_size = (req->share & POD_NS_IPC) ? spec_shm_size (spec) : 0;
-  bool first = pod.n_members == 0;
-  if (pod_ensure_holder_locked (h->rootfd, h->poddir, &pod, first ? &res->holder : NULL,
+  if (pod_ensure_holder_locked (h->rootfd, h->poddir, &pod, adopt_fd, first ? &res->holder : NULL,
                                 first && shm_size, err)
       < 0)
     return podshim_error_wrap (err, "pod `%s`", req->name);
@@ -176,6 +240,16 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
           return -1;
         res->nsfd[pod_ns_index (bit)] = fd;
       }
+  if (uns->on)
+    {
+      /* Members join the pod's user namespace by path, then its others. */
+      cleanup_close int hnet = sandbox_open_ns (pod.holder_pid, pod.holder_start, POD_NS_NET, err);
+      if (hnet == -ESRCH)
+        return podshim_error_set (err, ESRCH, "pod `%s`: its holder died", req->name);
+      if (hnet < 0 || (res->userns_fd = sandbox_userns_of (hnet, err)) < 0
+          || sandbox_anchor_start (res->userns_fd, &res->anchor, err) < 0)
+        return podshim_error_wrap (err, "pod `%s`", key);
+    }
   if (fault_point ("ns-opened", err) < 0)
     return -1;
   res->new_volumes = calloc (req->n_volumes + 1, sizeof (char *));
@@ -189,8 +263,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     return podshim_error_wrap (err, "pod `%s`", key);
   if (req->n_volumes > 0 || host_shm)
     {
-      if (volumes_setup (ctx, h->poddir, key, req, host_shm ? shm_size : 0, res->new_volumes, used,
-                         err)
+      if (volumes_setup (ctx, h->poddir, key, req, &pod.userns, host_shm ? shm_size : 0,
+                         res->new_volumes, used, err)
           < 0)
         return podshim_error_wrap (err, "pod `%s`", key);
       if (fault_point ("after-volumes", err) < 0)
@@ -198,7 +272,8 @@ join_locked (const struct shim_ctx *ctx, struct pod_handles *h, const char *key,
     }
   res->shm = shm_size != 0;
   res->keep_network_hook = false;
-  if ((req->share & POD_NS_NET) && net != SPEC_NET_NO_INTERFACE && pod.network_owner == NULL)
+  res->adopt_network = role == NET_ROLE_ADOPT;
+  if ((req->share & POD_NS_NET) && role != NET_ROLE_JOIN)
     {
       pod.network_owner = strdup (id);
       res->keep_network_hook = true;
@@ -268,6 +343,7 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   struct join_plan plan = { .share = req->share,
                             .keep_network_hook = keep_hook,
                             .docker_host_network = res->docker_host_network,
+                            .adopt_network = res->adopt_network,
                             .resolv_conf = resolv,
                             .hosts = hosts,
                             .volumes = vols,
@@ -279,6 +355,10 @@ rewrite_config (const struct shim_ctx *ctx, int bundle_fd, yajl_val spec, const 
   else if (res->shm && asprintf (&shm, "%s/shm", data) < 0)
     abort ();
   plan.shm = shm;
+  cleanup_free char *userns_path = NULL;
+  if (res->anchor.pid > 0 && asprintf (&userns_path, "/proc/%d/ns/user", (int)res->anchor.pid) < 0)
+    abort ();
+  plan.userns_path = userns_path;
   size_t np = 0;
   for (unsigned bit = 1; bit < (1u << POD_NS_COUNT); bit <<= 1)
     if (req->share & bit)
@@ -429,6 +509,13 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       free (rec.anchor_name);
       rec.anchor_name = companion_anchor_name (labels, c->id);
     }
+  if (rec.companion_specs && labels == NULL)
+    /* Companions are made through the node's Docker API: only for Docker's
+       own containers, never at a containerd, CRI or podman caller's say. */
+    return podshim_error_set (err, 0,
+                              "companions (%s*) are made through the Docker API, for containers"
+                              " Docker made; this one was not (it has no config.v2.json): refused",
+                              COMPANION_PREFIX);
   cleanup_pod_request struct pod_request req = { 0 };
   int r = pod_request_from_spec (spec, labels, &req, err);
   if (r == 0 && rec.companion_specs && c->id)
@@ -473,6 +560,12 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (pod_scope_from_spec (spec, labels, &req.scope, err) < 0)
     return -1;
   cleanup_free char *key = pod_key (req.scope, req.name);
+  /* Its own user namespace (userns-remap), checked before anything is made. */
+  cleanup_free struct pod_userns *uns = calloc (1, sizeof (*uns));
+  if (uns == NULL)
+    abort ();
+  if (spec_userns (spec, uns, err) < 0)
+    return podshim_error_wrap (err, "pod `%s`", key);
   if (companion_check_anchor (ctx, spec, labels, key, c->id, err) < 0)
     return -1;
   cleanup_free char *class_root = NULL;
@@ -491,21 +584,48 @@ member_create (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
                                              .orig_len = orig_len,
                                              .res = JOIN_RESULT_INIT };
   struct join_result *res = &t.res;
+  /* What the engine will plumb into the member's network namespace (the
+     pod's): an interface through Docker's setkey hook at start, or by a
+     hook-less dockerd after create, or podman's namespace made before; a
+     `--network none` one carries the hook (dockerd < 28) but no interface.
+     Asked of the daemon (before the pod's lock) where Docker's records
+     leave it open. */
+  cleanup_net_engine struct net_engine eng = NET_ENGINE_INIT;
+  enum net_plumb plumb = NET_PLUMB_NONE;
+  if (req.share & POD_NS_NET)
+    {
+      netowner_facts (spec, c->id, labels, &eng);
+      res->docker_host_network = engine_host_network (spec, eng.docker_mode);
+      plumb = netowner_plumb (spec, &eng);
+      if (plumb == NET_PLUMB_AFTER_CREATE)
+        {
+          cleanup_error struct podshim_error *se = NULL;
+          cleanup_free char *sock = companion_docker_socket (ctx, &se);
+          cleanup_free char *dir = docker_container_dir_of (spec, c->id);
+          if (sock)
+            netowner_ask_docker (ctx->state_dir, sock, c->id, dir, NETOWNER_API_PROBE_MS,
+                                 NETOWNER_API_TIMEOUT_MS, &eng);
+          else if ((eng.unknown = strdup (se->msg)) == NULL)
+            abort ();
+          plumb = netowner_plumb (spec, &eng);
+        }
+    }
   {
     cleanup_pod_handles struct pod_handles h = POD_HANDLES_INIT;
     if (pod_open_locked (ctx, key, true, &h, err) < 0)
       return -1;
-    /* A networked member brings the pod its interface: through Docker's
-       setkey hook, or (hook-less engines) by dockerd after create. A
-       `--network none` one carries the hook (dockerd < 28) but no interface. */
-    cleanup_free char *mode = docker_network_mode (spec, c->id);
-    res->docker_host_network = engine_host_network (spec, mode);
-    enum spec_network net
-        = (req.share & POD_NS_NET) ? spec_network_kind (spec, mode) : SPEC_NET_NO_INTERFACE;
     struct swarm_task task;
     swarm_task_from_labels (labels, &task);
     companion_labels (spec, labels, &task.companion_of, &task.companion_name);
-    if (join_locked (ctx, &h, key, &req, spec, net, &task, res, err) < 0)
+    cleanup_class_config struct class_config cfg = { 0 };
+    if (task.companion_of)
+      {
+        if (class_config_load (ctx->cmd, &cfg, err) < 0)
+          return -1;
+        task.companion_max = companion_policy_max_per_pod (&cfg.companions);
+        task.config = class_config_path (ctx->cmd);
+      }
+    if (join_locked (ctx, &h, key, &req, spec, plumb, &eng, uns, &task, res, err) < 0)
       {
         rollback (&t, &h, true);
         return -1;
@@ -597,10 +717,14 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
   if (statedir_index_read (rootfd, c->id, &pod, &e) < 0)
     {
       /* A damaged entry names no pod we could act on: never block the
-         delete; drop the entry (a member is pruned when its pod is touched). */
-      podshim_log (PODSHIM_LOG_WARNING, "podshim: dropping the damaged index entry of `%s`: %s",
+         delete; drop the entry (a member is pruned when its pod is touched).
+         A newer podshim's stays for it: its pod is its to prune. */
+      bool newer = podshim_error_is (e, STATE_FORMAT_NEWER);
+      podshim_log (PODSHIM_LOG_WARNING, "podshim: %s the index entry of `%s`: %s",
+                   newer ? "leaving its pod to a podshim that reads" : "dropping the damaged",
                    c->id, e->msg);
-      statedir_index_remove (rootfd, c->id, NULL);
+      if (!newer)
+        statedir_index_remove (rootfd, c->id, NULL);
       return SHIM_PASS_THROUGH;
     }
   if (pod == NULL)
@@ -621,8 +745,13 @@ member_delete (struct shim_ctx *ctx, int *ret_status, struct podshim_error **err
       (void)fault_point ("before-leave", &fe);
       if (pod_leave (ctx, pod, c->id, NULL, err) < 0)
         {
-          /* The container is gone; report the pod trouble but keep its status. */
-          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s", (*err)->msg);
+          /* The container is gone; report the pod trouble but keep its status.
+             A newer podshim's pod is left as it is: that podshim prunes
+             the member (pod gc). */
+          podshim_log (PODSHIM_LOG_WARNING, "podshim: %s%s", (*err)->msg,
+                       podshim_error_is (*err, STATE_FORMAT_NEWER)
+                           ? " (the member's container is deleted; the pod keeps it listed)"
+                           : "");
           podshim_error_free (*err);
           *err = NULL;
         }

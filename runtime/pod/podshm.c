@@ -84,8 +84,15 @@ clone_member_shm (void)
 }
 
 int
-podshm_new (unsigned long long size, struct podshim_error **err)
+podshm_new (unsigned long long size, const struct pod_userns *owner, struct podshim_error **err)
 {
+  unsigned uid, gid;
+  char us[16] = "0", gs[16] = "0";
+  if (pod_userns_root (owner, &uid, &gid))
+    {
+      snprintf (us, sizeof (us), "%u", uid);
+      snprintf (gs, sizeof (gs), "%u", gid);
+    }
   cleanup_close int fs = fsopen ("tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0)
     return podshim_error_set (err, errno, "cannot make a tmpfs for the pod's /dev/shm (fsopen)");
@@ -94,6 +101,8 @@ podshm_new (unsigned long long size, struct podshim_error **err)
   if (fsconfig (fs, FSCONFIG_SET_STRING, "source", "shm", 0) < 0
       || fsconfig (fs, FSCONFIG_SET_STRING, "size", sz, 0) < 0
       || fsconfig (fs, FSCONFIG_SET_STRING, "mode", "1777", 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "uid", us, 0) < 0
+      || fsconfig (fs, FSCONFIG_SET_STRING, "gid", gs, 0) < 0
       || fsconfig (fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return podshim_error_set (err, errno,
                               "cannot make a tmpfs of %llu bytes for the pod's /dev/shm", size);
@@ -161,7 +170,7 @@ podshm_open (pid_t holder, unsigned long long start, const struct pod_state *pod
         return -1;
       cleanup_close int src = recover_shm (pod, &home);
       if (src < 0)
-        src = podshm_new (size, err);
+        src = podshm_new (size, &pod->userns, err);
       if (src < 0)
         {
           podshm_leave (&home);

@@ -24,9 +24,10 @@ int podshm_open (pid_t holder, unsigned long long start, const struct pod_state 
                  unsigned long long size, struct podshim_error **err);
 
 /* A new tmpfs of size bytes for a pod's /dev/shm (nosuid, nodev, noexec,
- * mode 1777), detached: an O_CLOEXEC fd, or -1 with err (ENOSYS: no mount
- * API). */
-int podshm_new (unsigned long long size, struct podshim_error **err);
+ * mode 1777, owned by owner's root: the host's when off), detached: an O_CLOEXEC fd, or -1 with err
+ * (ENOSYS: no mount API). */
+int podshm_new (unsigned long long size, const struct pod_userns *owner,
+                struct podshim_error **err);
 
 /* A detached clone of the mount mnt_fd, which is mounted in our mount
  * namespace (by podshm_enter). */

@@ -5,9 +5,11 @@
 #include "procutil.h"
 #include "pausewire.h"
 #include "statedir.h"
+#include "stateformat.h"
 #include "spawn.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <net/if.h>
 #include <sched.h>
@@ -17,9 +19,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <linux/magic.h>
+#include <linux/nsfs.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -78,14 +85,261 @@ sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podsh
   return proc_open_ns (pid, start, proc_ns_name (bit), err);
 }
 
+int
+sandbox_open_ns_path (const char *path, unsigned bit, struct podshim_error **err)
+{
+  int idx = bit == POD_NS_NET ? 0 : bit == POD_NS_IPC ? 1 : bit == POD_NS_UTS ? 2 : -1;
+  if (idx < 0)
+    return podshim_error_set (err, EINVAL, "internal error: namespace %u by path", bit);
+  cleanup_close int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot open the namespace `%.200s`", path);
+  struct statfs sf;
+  if (fstatfs (fd, &sf) < 0 || sf.f_type != NSFS_MAGIC
+      || ioctl (fd, NS_GET_NSTYPE) != sandbox_clone[idx])
+    return podshim_error_set (err, 0, "`%.200s` is not a %s namespace", path, proc_ns_name (bit));
+  return steal_fd (&fd);
+}
+
+int
+sandbox_userns_of (int nsfd, struct podshim_error **err)
+{
+  int fd = ioctl (nsfd, NS_GET_USERNS);
+  if (fd < 0)
+    return podshim_error_set (err, errno, "cannot find the pod's user namespace");
+  struct stat a, b;
+  if (fstat (fd, &a) < 0 || stat ("/proc/self/ns/user", &b) < 0)
+    {
+      int e = errno;
+      close (fd);
+      return podshim_error_set (err, e, "cannot find the pod's user namespace");
+    }
+  if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    {
+      close (fd);
+      return podshim_error_set (err, 0,
+                                "the pod's namespaces belong to the host's user namespace, not"
+                                " to the pod's");
+    }
+  return fd;
+}
+
+static int
+anchor_fn (void *data)
+{
+  const int *fds = data; /* userns, the pipe's read and write ends */
+  (void)prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (setns (fds[0], CLONE_NEWUSER) < 0)
+    return 1;
+  /* stdio on /dev/null (a shim waits for EOF on ours), the pipe as 3,
+     nothing else: not the pod's lock. */
+  int keep = fcntl (fds[1], F_DUPFD, 3);
+  int null = open ("/dev/null", O_RDWR);
+  if (keep < 0 || null < 0 || dup2 (keep, 3) < 0 || dup2 (null, 0) < 0 || dup2 (null, 1) < 0
+      || dup2 (null, 2) < 0)
+    return 1;
+  syscall (SYS_close_range, 4, ~0U, 0);
+  ssize_t w = write (3, "r", 1); /* in it: the parent may name it */
+  (void)w;
+  char c;
+  while (read (3, &c, 1) > 0)
+    ;
+  return 0;
+}
+
+int
+sandbox_anchor_start (int userns_fd, struct sandbox_anchor *ret, struct podshim_error **err)
+{
+  int sp[2];
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+    return podshim_error_set (err, errno, "cannot enter the pod's user namespace");
+  cleanup_close int mine = sp[0];
+  int fds[3] = { userns_fd, sp[1], sp[0] };
+  struct spawn_proc child;
+  int r = spawn_call (anchor_fn, fds, "the pod's user namespace", &child, err);
+  close (sp[1]);
+  if (r < 0)
+    return -1;
+  char c;
+  ssize_t n;
+  do
+    n = read (mine, &c, 1);
+  while (n < 0 && errno == EINTR);
+  if (n != 1)
+    {
+      int status;
+      (void)spawn_wait (&child, "the pod's user namespace", &status, NULL);
+      return podshim_error_set (err, 0, "cannot enter the pod's user namespace");
+    }
+  ret->pid = child.pid;
+  ret->fd = steal_fd (&mine);
+  return 0;
+}
+
+void
+sandbox_anchor_stop (struct sandbox_anchor *a)
+{
+  if (a->pid <= 0)
+    return;
+  cleanup_closep (&a->fd);
+  a->fd = -1;
+  int status;
+  while (waitpid (a->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  a->pid = 0;
+}
+
+/* What the maker (below) tells the helper: a pause_report whose step says
+ * how far it got ("userns": in its new user namespace, mappings wanted;
+ * "made": its namespaces exist), or what failed (errno_ != 0). */
+static void
+maker_say (int fd, const char *step, int errno_)
+{
+  struct pause_report r = { .errno_ = errno_ };
+  snprintf (r.step, sizeof (r.step), "%s", step);
+  ssize_t w = send (fd, &r, sizeof (r), MSG_NOSIGNAL);
+  (void)w;
+}
+
+static void
+maker_fail (int fd, const char *step)
+{
+  maker_say (fd, step, errno ? errno : EIO);
+  _exit (1);
+}
+
+/* The maker: in the pod's user namespace (a new one, whose mappings the
+ * helper writes before we go on, or userns_fd's) as its root, makes the
+ * namespaces of flags, says "made" and waits for the helper to be done. */
+static void
+maker (int fd, int userns_fd, int flags)
+{
+  char go;
+  if (userns_fd >= 0)
+    {
+      if (setns (userns_fd, CLONE_NEWUSER) < 0)
+        maker_fail (fd, "join the pod's user namespace");
+    }
+  else
+    {
+      if (unshare (CLONE_NEWUSER) < 0)
+        maker_fail (fd, "create a user namespace");
+      maker_say (fd, "userns", 0);
+      if (recv (fd, &go, 1, 0) != 1)
+        _exit (1);
+    }
+  /* Its root from here: what it makes is the pod root's, as the pod's
+     members see it (the root of the IPC namespace's mqueue, ...). */
+  if (setresgid (0, 0, 0) < 0 || setgroups (0, NULL) < 0 || setresuid (0, 0, 0) < 0)
+    maker_fail (fd, "become root of the pod's user namespace");
+  if (unshare (flags) < 0)
+    maker_fail (fd, "create namespaces in the pod's user namespace");
+  maker_say (fd, "made", 0);
+  ssize_t n = recv (fd, &go, 1, 0); /* EOF: the helper has joined them */
+  (void)n;
+  _exit (0);
+}
+
+static int
+write_map (pid_t pid, const char *file, const char *text)
+{
+  char path[64];
+  snprintf (path, sizeof (path), "/proc/%d/%s", (int)pid, file);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  size_t len = strlen (text);
+  ssize_t w = write (fd, text, len);
+  int e = errno;
+  close (fd);
+  errno = w == (ssize_t)len ? 0 : w < 0 ? e : EIO;
+  return errno ? -1 : 0;
+}
+
+/* In the helper: the namespaces of flags (net, ipc, uts), made in the pod's
+ * user namespace by a maker child, joined. */
+static void
+make_in_userns (int report_fd, int userns_fd, const char *uid_map, const char *gid_map, int flags)
+{
+  int sp[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0)
+    child_fail (report_fd, "make the maker's socket");
+  pid_t c = fork ();
+  if (c < 0)
+    child_fail (report_fd, "fork the maker");
+  if (c == 0)
+    {
+      close (sp[0]);
+      maker (sp[1], userns_fd, flags);
+    }
+  close (sp[1]);
+  struct pause_report r;
+  ssize_t n = recv (sp[0], &r, sizeof (r), 0);
+  if (n == (ssize_t)sizeof (r) && r.errno_ == 0 && strcmp (r.step, "userns") == 0)
+    {
+      /* The mappings, written from the host's user namespace, before the
+         maker makes anything else. */
+      if (write_map (c, "uid_map", uid_map) < 0 || write_map (c, "gid_map", gid_map) < 0)
+        child_fail (report_fd, "write the user namespace's mappings");
+      if (send (sp[0], "m", 1, MSG_NOSIGNAL) != 1)
+        child_fail (report_fd, "wake the maker");
+      n = recv (sp[0], &r, sizeof (r), 0);
+    }
+  if (n != (ssize_t)sizeof (r))
+    {
+      errno = EIO;
+      child_fail (report_fd, "make namespaces in the pod's user namespace (the maker died)");
+    }
+  if (r.errno_ != 0)
+    {
+      r.step[sizeof (r.step) - 1] = '\0';
+      errno = r.errno_;
+      child_fail (report_fd, r.step);
+    }
+  static const struct
+  {
+    int flag;
+    const char *name;
+  } ns[] = { { CLONE_NEWNET, "net" }, { CLONE_NEWIPC, "ipc" }, { CLONE_NEWUTS, "uts" } };
+  for (size_t i = 0; i < sizeof (ns) / sizeof (ns[0]); i++)
+    {
+      if (!(flags & ns[i].flag))
+        continue;
+      char path[64];
+      snprintf (path, sizeof (path), "/proc/%d/ns/%s", (int)c, ns[i].name);
+      int fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || setns (fd, ns[i].flag) < 0)
+        child_fail (report_fd, "join the namespaces made in the pod's user namespace");
+      close (fd);
+    }
+  close (sp[0]);
+  int status;
+  while (waitpid (c, &status, 0) < 0 && errno == EINTR)
+    ;
+}
+
 /* Forked twice: the helper joins or creates the namespaces (and a PID
  * namespace), forks podshim-pause and reports its PID; podshim-pause reports
  * "ready" (or what failed) on the same pipe, as fd 3, and waits for a byte on
  * go_fd, as fd 4. */
-static void
-start_child (int report_fd, int go_fd, int shm_fd, int template_fd, const int join_fd[3],
-             bool new_pid, const char *hostname, const char *pause_path)
+struct start_args
 {
+  int report_fd, go_fd, shm_fd, template_fd, parent_fd[3]; /* parent_fd: the parent's ends */
+  const int *join_fd;
+  bool new_pid;
+  const char *hostname, *pause_path;
+  bool userns;   /* fresh namespaces in the pod's user namespace: */
+  int userns_fd; /* this one, or a new one with these mappings */
+  char uid_map[IDMAP_TEXT_MAX], gid_map[IDMAP_TEXT_MAX];
+};
+
+static void
+start_child (const struct start_args *a)
+{
+  int report_fd = a->report_fd, go_fd = a->go_fd, shm_fd = a->shm_fd, template_fd = a->template_fd;
+  const int *join_fd = a->join_fd;
+  bool new_pid = a->new_pid;
+  const char *hostname = a->hostname, *pause_path = a->pause_path;
   setsid ();
   int flags = 0;
   for (size_t i = 0; i < 3; i++)
@@ -95,7 +349,9 @@ start_child (int report_fd, int go_fd, int shm_fd, int template_fd, const int jo
       else if (setns (join_fd[i], sandbox_clone[i]) < 0)
         child_fail (report_fd, "join the pod's namespaces");
     }
-  if (flags && unshare (flags) < 0)
+  if (a->userns && flags)
+    make_in_userns (report_fd, a->userns_fd, a->uid_map, a->gid_map, flags);
+  else if (flags && unshare (flags) < 0)
     child_fail (report_fd, "create namespaces");
   if (flags & CLONE_NEWUTS)
     {
@@ -105,6 +361,27 @@ start_child (int report_fd, int go_fd, int shm_fd, int template_fd, const int jo
     }
   if ((flags & CLONE_NEWNET) && loopback_up () < 0)
     child_fail (report_fd, "bring up the loopback interface");
+  /* A PID namespace needs its init in it before anyone can join it: a
+     remapped pod's pause is made in the pod's user namespace (nobody of it,
+     cmd/pause.c). */
+  char exe[32];
+  if (new_pid && a->userns)
+    {
+      /* Opened first: the pod's root may not walk to it. Above the fds
+         spawn_exec() moves into place. */
+      int fd = open (pause_path, O_PATH | O_CLOEXEC);
+      int hi = fd >= 0 ? fcntl (fd, F_DUPFD_CLOEXEC, 10) : -1;
+      if (hi < 0)
+        child_fail (report_fd, "open podshim-pause");
+      snprintf (exe, sizeof (exe), "/proc/self/fd/%d", hi);
+      pause_path = exe;
+      /* Its root (kept across exec, unlike the host's root there), until
+         podshim-pause makes itself nobody. */
+      if (setns (a->userns_fd, CLONE_NEWUSER) < 0)
+        child_fail (report_fd, "join the pod's user namespace");
+      if (setresgid (0, 0, 0) < 0 || setgroups (0, NULL) < 0 || setresuid (0, 0, 0) < 0)
+        child_fail (report_fd, "become root of the pod's user namespace");
+    }
   if (new_pid && unshare (CLONE_NEWPID) < 0)
     child_fail (report_fd, "create a PID namespace");
   pid_t child = fork ();
@@ -146,14 +423,6 @@ start_child (int report_fd, int go_fd, int shm_fd, int template_fd, const int jo
   child_fail (rf, "execute podshim-pause");
 }
 
-struct start_args
-{
-  int report_fd, go_fd, shm_fd, template_fd, parent_fd[3]; /* parent_fd: the parent's ends */
-  const int *join_fd;
-  bool new_pid;
-  const char *hostname, *pause_path;
-};
-
 static int
 start_child_fn (void *data)
 {
@@ -161,8 +430,7 @@ start_child_fn (void *data)
   for (size_t i = 0; i < 3; i++)
     if (a->parent_fd[i] >= 0)
       close (a->parent_fd[i]);
-  start_child (a->report_fd, a->go_fd, a->shm_fd, a->template_fd, a->join_fd, a->new_pid,
-               a->hostname, a->pause_path);
+  start_child (a);
   return 1;
 }
 
@@ -178,9 +446,19 @@ read_report (int fd, struct pause_report *r)
 
 int
 sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-               bool wait_ready, bool shm_later, int template_fd, struct sandbox_proc *ret,
+               bool wait_ready, bool shm_later, int template_fd,
+               const struct sandbox_userns *userns, struct sandbox_proc *ret,
                struct podshim_error **err)
 {
+  /* On the heap: two pages of mapping text. */
+  cleanup_free struct start_args *a = calloc (1, sizeof (*a));
+  if (a == NULL)
+    abort ();
+  if (userns && userns->fd < 0
+      && (userns->maps == NULL
+          || idmap_format (&userns->maps->uid, a->uid_map, sizeof (a->uid_map)) < 0
+          || idmap_format (&userns->maps->gid, a->gid_map, sizeof (a->gid_map)) < 0))
+    return podshim_error_set (err, 0, "cannot start podshim-pause: no user namespace mappings");
   int p[2], g[2] = { -1, -1 }, s[2] = { -1, -1 };
   if (pipe2 (p, O_CLOEXEC) < 0)
     return podshim_error_set (err, errno, "cannot start podshim-pause");
@@ -196,17 +474,21 @@ sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const c
     }
   cleanup_close int go_w = g[1];
   cleanup_close int shm_w = s[0];
-  struct start_args a = { .report_fd = p[1],
-                          .go_fd = g[0],
-                          .shm_fd = s[1],
-                          .template_fd = template_fd,
-                          .parent_fd = { p[0], g[1], s[0] },
-                          .join_fd = join_fd,
-                          .new_pid = new_pid,
-                          .hostname = hostname,
-                          .pause_path = pause_path };
+  a->report_fd = p[1];
+  a->go_fd = g[0];
+  a->shm_fd = s[1];
+  a->template_fd = template_fd;
+  a->parent_fd[0] = p[0];
+  a->parent_fd[1] = g[1];
+  a->parent_fd[2] = s[0];
+  a->join_fd = join_fd;
+  a->new_pid = new_pid;
+  a->hostname = hostname;
+  a->pause_path = pause_path;
+  a->userns = userns != NULL;
+  a->userns_fd = userns ? userns->fd : -1;
   struct spawn_proc child;
-  int sr = spawn_call (start_child_fn, &a, "podshim-pause", &child, err);
+  int sr = spawn_call (start_child_fn, a, "podshim-pause", &child, err);
   close (p[1]);
   close (g[0]);
   if (s[1] >= 0)
@@ -385,9 +667,17 @@ int
 sandbox_template_open (int rootfd)
 {
   cleanup_free char *buf = NULL;
+  size_t len;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 64, &buf, NULL, &e) < 0)
+  if (read_file_at (rootfd, STATEDIR_HOLDER_TEMPLATE, O_NOFOLLOW, 4096, &buf, &len, &e) < 0)
     return -1;
+  /* A cache: a newer podshim's is not used (and ours may replace it). */
+  if (state_format_text (buf, len, STATEDIR_HOLDER_TEMPLATE_VERSION, &e) < 0)
+    {
+      state_format_wrap_path (&e, rootfd, STATEDIR_HOLDER_TEMPLATE);
+      podshim_log (PODSHIM_LOG_DEBUG, "podshim: no template: %s", e->msg);
+      return -1;
+    }
   pid_t pid;
   unsigned long long start;
   if (!sandbox_template_parse (buf, &pid, &start))

@@ -16,6 +16,10 @@
 /* proc_open_ns() of one of our namespace bits. */
 int sandbox_open_ns (pid_t pid, unsigned long long start, unsigned bit, struct podshim_error **err);
 
+/* The net, ipc or uts namespace bound at path (an engine's, e.g. podman's
+ * /run/netns/netns-...), checked to be one of that type: an O_CLOEXEC fd. */
+int sandbox_open_ns_path (const char *path, unsigned bit, struct podshim_error **err);
+
 /* A podshim-pause being started. */
 struct sandbox_proc
 {
@@ -29,6 +33,44 @@ struct sandbox_proc
   {                                                                                                \
     .go_fd = -1, .report_fd = -1, .shm_fd = -1                                                     \
   }
+
+/* The user namespace that a pod's fresh namespaces (net, ipc, uts, pid)
+ * belong to, when not the host's: an existing one to join (fd >= 0), or a
+ * new one with maps. A short-lived child of the helper makes them there
+ * (a new user namespace gets its mappings, written from the host's user
+ * namespace, before that child becomes its root and makes anything else); the
+ * helper, and so the holder, join them from the host's user namespace: a
+ * holder stays nobody of the host, as without one. A PID namespace cannot be
+ * joined before its init is in it: a pause is made in the pod's user
+ * namespace (fd), where it becomes nobody of the pod. */
+struct sandbox_userns
+{
+  int fd;
+  const struct pod_userns *maps;
+};
+
+/* The user namespace that owns namespace fd nsfd (NS_GET_USERNS): an
+ * O_CLOEXEC fd. The host's own (ours) is refused: a pod's user namespace
+ * is never the host's. */
+int sandbox_userns_of (int nsfd, struct podshim_error **err);
+
+/* A child of ours in the user namespace userns_fd, alive until
+ * sandbox_anchor_stop(), so that a member's config can name that namespace
+ * as /proc/PID/ns/user: the one form from which runc >= 1.2 reads its
+ * mappings (from any other path it spawns a reader that gets the host's
+ * here: 1.3.6 and 1.4.3 then refuse matching mappings as non-matching).
+ * Not dumpable, no fd but a pipe; unreaped, its PID is never another's. */
+struct sandbox_anchor
+{
+  pid_t pid; /* 0: none */
+  int fd;    /* it exits when this closes */
+};
+#define SANDBOX_ANCHOR_INIT                                                                        \
+  {                                                                                                \
+    .pid = 0, .fd = -1                                                                             \
+  }
+int sandbox_anchor_start (int userns_fd, struct sandbox_anchor *ret, struct podshim_error **err);
+void sandbox_anchor_stop (struct sandbox_anchor *a);
 
 /* Starts podshim-pause, detached (own session, stdio on /dev/null, no
  * inherited fd), in the pod's net, ipc and uts namespaces: join_fd[i] (i =
@@ -44,9 +86,11 @@ struct sandbox_proc
  * read-only tmpfs (sandbox_template_open); the new process copies it
  * (unshare) and detaches the copy's /shm: no pivot_root, which walks every thread on the node under
  * a lock that every fork and exit on the node waits for. Without one it makes its own root
- * (cmd/pause.c). */
+ * (cmd/pause.c). userns (or NULL: the host's): whose fresh namespaces
+ * are made in. */
 int sandbox_start (const int join_fd[3], bool new_pid, const char *hostname, const char *pause_path,
-                   bool wait_ready, bool shm_later, int template_fd, struct sandbox_proc *ret,
+                   bool wait_ready, bool shm_later, int template_fd,
+                   const struct sandbox_userns *userns, struct sandbox_proc *ret,
                    struct podshim_error **err);
 
 /* Hands a holder started with shm_later the pod's /dev/shm, a detached mount

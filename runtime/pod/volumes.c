@@ -26,7 +26,7 @@ pod_volumes_remove (int poddir, struct podshim_error **err)
     return -1;
   cleanup_free char *path = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &path, NULL, &e) < 0)
+  if (statedir_data_read (poddir, &path, &e) < 0)
     {
       if (podshim_error_is (e, ENOENT))
         return 0;
@@ -114,8 +114,10 @@ drop_new_volumes (const struct shim_ctx *ctx, const char *key, const struct pod_
  * a volume with the same size: a mismatch is an error. */
 static int
 volume_setup (int vfd, const char *path, const char *dn, unsigned long long size,
-              struct podshim_error **err)
+              const struct pod_userns *owner, struct podshim_error **err)
 {
+  unsigned uid = 0, gid = 0;
+  bool remapped = pod_userns_root (owner, &uid, &gid);
   bool existed = faccessat (vfd, dn, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
   cleanup_close int d = ensure_dir_at (vfd, dn, 0777, err);
   if (d < 0)
@@ -143,8 +145,9 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
     }
   if (size == 0)
     {
-      /* World-writable like an emptyDir: members may run as any user. */
-      if (fchmod (d, 0777) < 0)
+      /* World-writable like an emptyDir: members may run as any user. A
+         remapped pod's root owns it (root's inside, not nobody's). */
+      if (fchmod (d, 0777) < 0 || (remapped && !existed && fchown (d, uid, gid) < 0))
         return podshim_error_set (err, errno, "cannot set up pod volume `%s`", path);
       return 0;
     }
@@ -153,9 +156,9 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
                               "pod volume `%s` exists in this pod without a size: every member must"
                               " name it the same way",
                               path);
-  char target[64], opts[64];
+  char target[64], opts[96];
   snprintf (target, sizeof (target), "/proc/self/fd/%d", d);
-  snprintf (opts, sizeof (opts), "size=%llu,mode=0777", size);
+  snprintf (opts, sizeof (opts), "size=%llu,mode=0777,uid=%u,gid=%u", size, uid, gid);
   if (mount ("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
     {
       int e = errno;
@@ -171,8 +174,11 @@ volume_setup (int vfd, const char *path, const char *dn, unsigned long long size
  * IPC-sharing member's own /dev/shm; later members get it whatever theirs
  * says. Unmounted with the volumes at teardown. */
 static int
-shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
+shm_setup (int vfd, unsigned long long size, const struct pod_userns *owner,
+           struct podshim_error **err)
 {
+  unsigned uid = 0, gid = 0;
+  (void)pod_userns_root (owner, &uid, &gid);
   cleanup_close int d = ensure_dir_at (vfd, "shm", 01777, err);
   if (d < 0)
     return -1;
@@ -181,9 +187,9 @@ shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
     return podshim_error_set (err, errno, "cannot set up the pod's /dev/shm");
   if (st.st_dev != pst.st_dev)
     return 0;
-  char target[64], opts[64];
+  char target[64], opts[96];
   snprintf (target, sizeof (target), "/proc/self/fd/%d", d);
-  snprintf (opts, sizeof (opts), "size=%llu,mode=1777", size);
+  snprintf (opts, sizeof (opts), "size=%llu,mode=1777,uid=%u,gid=%u", size, uid, gid);
   if (mount ("shm", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
     {
       int e = errno;
@@ -199,13 +205,13 @@ shm_setup (int vfd, unsigned long long size, struct podshim_error **err)
  * shm_size, its /dev/shm. */
 int
 volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
-               const struct pod_request *req, unsigned long long shm_size, char **made,
-               yajl_val used, struct podshim_error **err)
+               const struct pod_request *req, const struct pod_userns *owner,
+               unsigned long long shm_size, char **made, yajl_val used, struct podshim_error **err)
 {
   cleanup_free char *dpath = pod_data_path (ctx, key);
   cleanup_free char *rec = NULL;
   cleanup_error struct podshim_error *e = NULL;
-  if (read_file_at (poddir, STATEDIR_POD_DATA, O_NOFOLLOW, PATH_MAX, &rec, NULL, &e) == 0)
+  if (statedir_data_read (poddir, &rec, &e) == 0)
     {
       if (strcmp (rec, dpath) != 0)
         return podshim_error_set (err, 0,
@@ -250,11 +256,12 @@ volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
           if (made[nm++] == NULL)
             abort ();
         }
-      if (volume_setup (vfd, req->volumes[i], dn, req->volume_sizes ? req->volume_sizes[i] : 0, err)
+      if (volume_setup (vfd, req->volumes[i], dn, req->volume_sizes ? req->volume_sizes[i] : 0,
+                        owner, err)
           < 0)
         return -1;
     }
-  if (shm_size && shm_setup (vfd, shm_size, err) < 0)
+  if (shm_size && shm_setup (vfd, shm_size, owner, err) < 0)
     return -1;
   return 0;
 }
@@ -280,7 +287,7 @@ shm_setup_holder (const struct shim_ctx *ctx, int poddir, const char *key,
   if (pending && pending->shm_fd >= 0)
     /* A holder this create started, waiting for it: a new one, which the
        holder gets once it is staged (holder_take_shm). */
-    fd = podshm_new (size, &e);
+    fd = podshm_new (size, &pod->userns, &e);
   else
     {
       /* A holder this create started without waiting for a /dev/shm, or

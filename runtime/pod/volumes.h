@@ -20,10 +20,12 @@ void drop_new_volumes (const struct shim_ctx *ctx, const char *key, const struct
 
 /* Creates the pod's data directory, its volumes (new ones' dirnames appended
  * to made, every one's to the JSON array used) and, with shm_size, its
- * /dev/shm. */
+ * /dev/shm; a new volume (and the /dev/shm) is owner's root's (the host's
+ * when off). */
 int volumes_setup (const struct shim_ctx *ctx, int poddir, const char *key,
-                   const struct pod_request *req, unsigned long long shm_size, char **made,
-                   yajl_val used, struct podshim_error **err);
+                   const struct pod_request *req, const struct pod_userns *owner,
+                   unsigned long long shm_size, char **made, yajl_val used,
+                   struct podshim_error **err);
 
 /* The /dev/shm of an IPC-sharing member of a pod (locked, with its live
  * holder): *ret_fd, a clone of the pod's tmpfs of size bytes that lives in

@@ -231,12 +231,38 @@ node_poweroff() {
 # node_restart I: start node I's daemon (again, on its dirs, as at boot),
 # with CL_NODE_ENV in its environment.
 # PODSHIM_DOCKER_HOST, inherited by its containerd, shims and so podshim,
-# names the node's own API socket: companions are made on their node.
+# names the node's own API socket: companions are made on their node, and
+# podshim asks its own daemon what it plumbs.  CL_BRIDGE=none: the daemon
+# has "bridge": "none" (no default bridge).
 node_restart() {
 	local i=$1
-	env "${CL_NODE_ENV[@]}" PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
+	env "${CL_NODE_ENV[@]}" PODSHIM_DOCKERD_BRIDGE="${CL_BRIDGE:-}" \
+		PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
 		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" PODSHIM_DOCKER_HOST="unix://$CL_DIR/n$i/docker.sock" \
 		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2
+}
+
+# node_stop I: node I's dockerd shuts down as at a node's shutdown (SIGTERM:
+# it stops its containers and its containerd); its dirs, netns and link stay
+# for node_restart.
+node_stop() {
+	local i=$1 d pid t p left
+	d=$CL_DIR/n$i
+	pid=$(cat "$d/dockerd.pid" 2>/dev/null) || return 0
+	[[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]] || return 0
+	kill -TERM "$pid"
+	for ((t = 0; t < 600; t++)); do
+		left=
+		for p in /proc/[0-9]*; do
+			[[ $(cat "$p/comm" 2>/dev/null) =~ ^(dockerd|containerd)$ &&
+				$(awk '{ print $3 }' "$p/stat" 2>/dev/null) != Z ]] || continue
+			tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF "$d/" && left=${p#/proc/}
+		done
+		[[ -n $left ]] || return 0
+		sleep 0.1
+	done
+	echo "node $i: dockerd/containerd $left still running 60 s after SIGTERM" >&2
+	return 1
 }
 
 # node_status I: the manager's view of node I (ready, down...); node_is I

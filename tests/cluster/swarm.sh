@@ -16,6 +16,10 @@
 #             deployments of 3 slots, default 8)
 #   fewer     measured, not asserted: node-ID names with 2 replicas on 3
 #             nodes (CLUSTER_ROUNDS / 2 deployments)
+#   nobridge  the nodes restarted with "bridge": "none" (their tasks on the
+#             default network get no interface and no setkey hook): the
+#             seed's recipe, app and sidecar as global services both on the
+#             default network with a fixed pod name, pairs on every node
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
 # A node's daemon crash and a power cut: companions.sh.
 # shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
@@ -158,6 +162,45 @@ for ((r = 1; r <= ${CLUSTER_ROUNDS:-8} / 2; r++)); do
 done
 diag "node-ID names, 2 replicas on 3 nodes: $broken of $pods pods incomplete, $((SECONDS - t))s"
 ok "node-ID names with fewer replicas measured: $broken of $pods pods incomplete"
+
+# --- nobridge: nodes without the default bridge, the seed's recipe ------------
+t=$SECONDS
+for ((i = 1; i <= N; i++)); do node_stop "$i" & done
+wait
+diag "nobridge: nodes stopped in $((SECONDS - t))s"
+CL_BRIDGE=none
+pids=()
+for ((i = 1; i <= N; i++)); do
+	node_restart "$i" &
+	pids+=($!)
+done
+restarts_ok=1
+for p in "${pids[@]}"; do wait "$p" || restarts_ok=0; done
+((restarts_ok)) || not_ok "nobridge: the nodes restart with \"bridge\": \"none\""
+check "nobridge: $N nodes ready again, each with \"bridge\": \"none\"" eval 'wait_for -n 150 nodes_ready $N >/dev/null &&
+	for ((i = 1; i <= N; i++)); do [[ $(jq -r .bridge "$CL_DIR/n$i/daemon.json") == none ]] || exit 1; done'
+diag "nobridge: nodes restarted in $((SECONDS - t))s"
+dn 1 service create "${SVC_OPTS[@]}" --name app --mode global --env PODSHIM_POD=pod2 \
+	--env 'NODE={{.Node.ID}}' "$IMG" "${APP_CMD[@]}" >/dev/null
+dn 1 service create "${SVC_OPTS[@]}" --name side --mode global --env PODSHIM_POD=pod2 \
+	"$IMG" "${SIDE_CMD[@]}" >/dev/null
+check "nobridge: app and sidecar (both on the default network) run on every node" \
+	wait_for -n 120 -s 0.5 eval 'count_running app 3 && count_running side 3'
+fixed2() { echo pod2; }
+no_owner() {
+	local i o
+	for ((i = 1; i <= N; i++)); do
+		o=$(pshim "$i" pod list --format json | jq -r '.[] | select(.name == "pod2") | .network_owner // empty')
+		[[ -z $o ]] || { echo "node $i: pod2 network_owner $o"; return 1; }
+	done
+}
+check "nobridge: on each node both in pod pod2, one netns, sidecar reaches the app over loopback" \
+	wait_for -n 30 -s 0.5 paired fixed2
+check "nobridge: no network owner (no task has an interface)" no_owner
+refused=$(dn 1 service ps --no-trunc --format '{{.Error}}' side | grep -c 'networked member') || true
+is "nobridge: no task refused as a second networked member" "$refused" 0
+rm_services app side
+diag "nobridge: $((SECONDS - t))s"
 
 # --- teardown -----------------------------------------------------------------
 cluster_end

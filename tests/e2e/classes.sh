@@ -34,21 +34,30 @@ check "dockerd reloads podshim's runtimeArgs with --podshim-config" wait_for -n 
 records() { find "$PODSHIM_STATE" -path '*/records/*' -type f 2>/dev/null; }
 inspect() { docker inspect -f "$2" "$1" 2>&1; }
 
+# runsc chowns its stdio to nobody:nogroup.  containerd hands a runtime the
+# host's /dev/null as stdin when a container or exec has none (`docker run
+# -d` without -i, `docker exec` without -i, a Swarm task without a tty): runsc
+# would leave the host's /dev/null owned by nobody.  The gVisor cases here
+# give it a stdin of their own: -i with an empty file of the test (or a tty).
+GV_IN=$E2E_DIR/run/gvisor-stdin
+: >"$GV_IN"
+gv_exec() { docker exec -i "$@" <"$GV_IN"; }
+
 # --- a labelled container in gVisor -----------------------------------------
 
 if [[ -z $RUNSC ]]; then
 	ok "gVisor: skipped # SKIP runsc is not installed"
 else
 	check "gVisor: docker run --label podshim.runtime=gvisor" \
-		docker run -d --name gv --label podshim.runtime=gvisor "$IMG" sleep 1000
-	is "gVisor: docker exec runs in gVisor's kernel" "$(docker exec gv uname -r 2>&1)" 4.4.0
+		docker run -d -i --name gv --label podshim.runtime=gvisor "$IMG" sleep 1000
+	is "gVisor: docker exec runs in gVisor's kernel" "$(gv_exec gv uname -r 2>&1)" 4.4.0
 	like "gVisor: the record names the class" "$(cat "$(records)" 2>&1)" '"class":"gvisor"'
 	is "gVisor: a plain container beside it runs on the host kernel" \
 		"$(docker run --rm "$IMG" uname -r 2>&1)" "$(uname -r)"
 	check "gVisor: docker stop" docker stop -t 1 gv
 	is "gVisor: exited" "$(inspect gv '{{.State.Status}}')" exited
 	check "gVisor: docker start again" docker start gv
-	is "gVisor: running again, in gVisor" "$(docker exec gv uname -r 2>&1)" 4.4.0
+	is "gVisor: running again, in gVisor" "$(gv_exec gv uname -r 2>&1)" 4.4.0
 	check "gVisor: docker rm -f" docker rm -f gv
 	is "gVisor: no record left" "$(records)" ""
 fi
@@ -132,11 +141,11 @@ else
 	at_exit swarm_cleanup
 	check "Swarm: init" docker swarm init --advertise-addr 127.0.0.1
 	check "Swarm: service with PODSHIM_RUNTIME=gvisor" docker service create -d -q --no-resolve-image \
-		--name gsvc --stop-grace-period 1s --env PODSHIM_RUNTIME=gvisor "$IMG" sleep 1000
+		--tty --name gsvc --stop-grace-period 1s --env PODSHIM_RUNTIME=gvisor "$IMG" sleep 1000
 	task() { docker ps -q --filter label=com.docker.swarm.service.name=gsvc | head -1; }
 	running() { [[ -n $(task) ]]; }
 	check "Swarm: the task runs" wait_for -n 300 -s 0.2 running
-	is "Swarm: the task runs in gVisor" "$(docker exec "$(task)" uname -r 2>&1)" 4.4.0
+	is "Swarm: the task runs in gVisor" "$(gv_exec "$(task)" uname -r 2>&1)" 4.4.0
 	check "Swarm: service rm" docker service rm gsvc
 	gone() {
 		[[ -z $(task) && -z $(records) ]] && return 0

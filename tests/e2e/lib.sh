@@ -20,6 +20,9 @@
 #                 $BUILD/cmd/podshim; BUILD defaults to <repo>/build)
 #   E2E_KEEP=1    keep the private dockerd at exit and print how to stop it
 #   PODSHIM_ENGINE debian12 (default) or sid: the engine hack/dockerd runs
+#   PODSHIM_TEST_DELEGATE  one of hack/engine's delegates: the daemon's
+#                 podshim delegates to it (tests/lib/oci.sh)
+#   PODSHIM_DOCKERD_MOUNTNS=cgroup2  the daemon on a cgroup v2 host (hack/dockerd)
 # Set by dockerd_up: E2E_DIR (the daemon dir), DOCKER_HOST, PODSHIM_STATE,
 # PODSHIM_DOCKERD_NETNS (the daemon's network namespace: its bridges and
 # published ports are there; see in_dockerd_netns), PODSHIM_ENGINE.
@@ -35,6 +38,10 @@ export PODSHIM
 # retry, done_testing...) and at_exit: one copy for every suite.
 # shellcheck source=tests/lib/tap.sh
 . "$E2E_REPO/tests/lib/tap.sh"
+# The delegate matrix (PODSHIM_TEST_DELEGATE: its directory first on PATH;
+# crun_cmd for crun on a hybrid cgroup host).
+# shellcheck source=tests/lib/oci.sh
+. "$E2E_REPO/tests/lib/oci.sh"
 
 # --- pods ------------------------------------------------------------------
 
@@ -147,6 +154,16 @@ dockerd_up() {
 	else
 		at_exit "$E2E_REPO/hack/dockerd" stop "$E2E_DIR"
 	fi
+	# the delegate matrix: the daemon's podshim delegates to that delegate
+	if [[ $TEST_DELEGATE_KIND == runc ]]; then
+		PODSHIM_DOCKERD_DELEGATE=$(command -v runc)
+	elif [[ $TEST_DELEGATE_KIND == crun ]]; then
+		local wrap
+		wrap=$(mktemp -d /tmp/e2e-crun.XXXXXX) || bail "mktemp failed"
+		at_exit rm -rf "$wrap"
+		PODSHIM_DOCKERD_DELEGATE=$(crun_cmd "$wrap") || bail "cannot set up crun"
+	fi
+	[[ -z $TEST_DELEGATE_KIND ]] || export PODSHIM_DOCKERD_DELEGATE
 	"$E2E_REPO/hack/dockerd" start "$E2E_DIR" >&2 || bail "private dockerd did not start"
 	eval "$("$E2E_REPO/hack/dockerd" env "$E2E_DIR")"
 	export E2E_DIR

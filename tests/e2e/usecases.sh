@@ -31,6 +31,16 @@ TOKEN=tok-$$-$RANDOM
 bounded_docker
 
 # pod_inspect_field POD JQ-PATH: from pod inspect (pod_field: from pod list).
+# cg2_of PID: its cgroup v2 path (the "0::" line); cg2_root: where the
+# host mounts that hierarchy.
+cg2_of() { sed -n 's/^0:://p' "/proc/$1/cgroup" 2>/dev/null; }
+cg2_root() {
+	local d
+	for d in /sys/fs/cgroup/unified /sys/fs/cgroup; do
+		[[ $(stat -f -c %T "$d" 2>/dev/null) == cgroup2fs ]] && { echo "$d"; return 0; }
+	done
+}
+
 pod_inspect_field() {
 	podshim_cli pod inspect "$1" 2>/dev/null | jq -r ".[0]$2"
 }
@@ -210,9 +220,33 @@ uc3() {
 	is "uc3: A is still running" "$(state uc3-a)" running
 	UC3_PAUSE=$(pod_inspect_field uc-signals .pause_pid)
 	like "uc3: the pod records its pause process" "$UC3_PAUSE" '^[1-9][0-9]*$'
+	# Where podshim's own processes live (cgroup v2 paths; on a hybrid host
+	# every process has one too): the holder and the pause are children of
+	# podshim, run by containerd's shim, so they are in the shim's cgroup,
+	# which is containerd's and dockerd's, never in a member's: removing a
+	# member's cgroup never finds them there (and hack/dockerd stop fails when
+	# anything of ours is left in the daemon's own cgroup, PODSHIM_DOCKERD_MOUNTNS=cgroup2).
+	local holder a_cg daemon_cg
+	holder=$(pod_inspect_field uc-signals .holder_pid)
+	daemon_cg=$(cg2_of "$(<"$E2E_DIR/dockerd.pid")")
+	a_cg=$(cg2_of "$(docker inspect -f '{{.State.Pid}}' uc3-a)")
+	is "uc3: the holder and the pause are in dockerd's cgroup ($daemon_cg)" \
+		"$(cg2_of "$holder") $(cg2_of "$UC3_PAUSE")" "$daemon_cg $daemon_cg"
+	if [[ $a_cg == / || $a_cg == "$daemon_cg" ]]; then
+		# crun through tests/lib/oci.sh's hybrid wrapper runs in legacy v1
+		# mode: its containers have no cgroup v2 of their own
+		ok "uc3: a member's cgroup is its own # SKIP A has no cgroup v2 of its own ($a_cg)"
+	else
+		like "uc3: a member's cgroup is its own ($a_cg)" "$a_cg" "/$(docker inspect -f '{{.Id}}' uc3-a)\$"
+	fi
 	check "uc3: only A is left in the pod" wait_for -n 25 members_are uc-signals uc3-a
 	rm_all
 	check "uc3: the pod is gone with its last member" wait_for -n 25 pod_gone uc-signals
+	if [[ $a_cg == / || $a_cg == "$daemon_cg" ]]; then
+		ok "uc3: the members' cgroups are removed # SKIP A had no cgroup v2 of its own ($a_cg)"
+	else
+		check "uc3: the members' cgroups are removed" wait_for -n 25 test ! -d "$(cg2_root)$a_cg"
+	fi
 	if [[ $UC3_PAUSE =~ ^[0-9]+$ ]] && [[ $(cat "/proc/$UC3_PAUSE/comm" 2>/dev/null) == podshim-pause ]]; then
 		not_ok "uc3: the pod's pause process is gone" "pid $UC3_PAUSE still runs"
 	else

@@ -31,6 +31,16 @@ is_shim_option (const char *a, bool *inline_value)
          || (len == 19 && strncmp (n, "podshim-docker-host", 19) == 0);
 }
 
+/* podshim's one boolean flag, --podshim-help (or -podshim-help, =BOOL). */
+static bool
+is_shim_flag (const char *a)
+{
+  if (a[0] != '-')
+    return false;
+  const char *n = a + 1 + (a[1] == '-');
+  return strncmp (n, "podshim-help", 12) == 0 && (n[12] == '\0' || n[12] == '=');
+}
+
 static char *buf_start, *buf_end;
 
 static void
@@ -102,8 +112,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           continue;
         }
       bool inline_value = false;
-      CHECK (i > 0 && is_shim_option (argv[i], &inline_value));
       CHECK (!saw_command);
+      if (i > 0 && is_shim_flag (argv[i]))
+        continue; /* --podshim-help[=BOOL]: no value of its own */
+      CHECK (i > 0 && is_shim_option (argv[i], &inline_value));
       const char *n = argv[i] + 1 + (argv[i][1] == '-');
       const char *value = inline_value ? strchr (argv[i], '=') + 1 : argv[i + 1];
       if (!inline_value)

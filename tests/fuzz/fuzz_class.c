@@ -1,6 +1,8 @@
 /* Runtime classes: the input as the operator's config file, as a container
  * record, and as a start-condition list. Checks: what is accepted is within
- * bounds and valid; a record survives emit + parse unchanged. */
+ * bounds and valid; a record survives emit + parse unchanged (written in
+ * format version 1); a newer record keeps its routing fields only and is
+ * never emitted. */
 #include "config.h"
 
 #include <stdint.h>
@@ -8,7 +10,9 @@
 #include <string.h>
 
 #include "class.h"
+#include "companion_policy.h"
 #include "record.h"
+#include "stateformat.h"
 #include "startwait.h"
 
 #include "fuzz.h"
@@ -37,8 +41,82 @@ as_config (const char *buf, size_t len)
              && strchr (root + 24, '/') == NULL);
       free (root);
     }
+  const struct companion_policy *p = &cfg.companions;
+  CHECK (p->n_allowed <= COMPANION_POLICY_IMAGES_MAX && (p->n_allowed == 0 || p->images_set));
+  for (size_t i = 0; i < p->n_allowed; i++)
+    CHECK (p->allowed_images[i][0]
+           && strlen (p->allowed_images[i]) <= COMPANION_POLICY_PATTERN_MAX);
+  CHECK (p->n_allowed == 0 || p->allowed_images[p->n_allowed] == NULL);
+  unsigned max = companion_policy_max_per_pod (p);
+  CHECK (max >= 1 && max <= COMPANION_PER_POD_MAX);
+  const struct companion_limits *d = &p->defaults;
+  CHECK (d->memory == 0
+         || (d->memory >= COMPANION_MEMORY_MIN && d->memory <= COMPANION_MEMORY_MAX));
+  CHECK (d->nano_cpus == 0
+         || (d->nano_cpus >= COMPANION_NANO_CPUS_MIN && d->nano_cpus <= COMPANION_NANO_CPUS_MAX));
+  CHECK (d->pids == 0 || (d->pids >= 1 && d->pids <= COMPANION_PIDS_MAX));
+  /* The config's own patterns as images under its policy. */
+  for (size_t i = 0; i < p->n_allowed && i < 8; i++)
+    {
+      const char *img = p->allowed_images[i];
+      if (companion_image_check (p, "config", "a", img, &err) < 0)
+        {
+          CHECK (err && strstr (err->msg, "companion `a`") != NULL);
+          podshim_error_free (steal_pointer (&err));
+        }
+    }
   free (class_config_names (&cfg));
   class_config_free (&cfg);
+}
+
+/* s as a companion's image under a policy that allows `nginx:*` and `3f2a`,
+   and as its limits. */
+static void
+as_image (const char *s)
+{
+  char *pats[] = { (char *)"nginx:*", (char *)"3f2a", (char *)"localhost:5000/team/*", NULL };
+  struct companion_policy p = { .images_set = true, .allowed_images = pats, .n_allowed = 3 };
+  struct companion_policy none = { 0 };
+  struct podshim_error *err = NULL;
+  bool by_id = companion_image_by_id (s);
+  char *reg = companion_image_loopback_registry (s);
+  if (reg)
+    {
+      /* the registry is the reference's first component, as written */
+      size_t n = strlen (reg);
+      CHECK (strncmp (s, reg, n) == 0 && s[n] == '/');
+    }
+  int allowed = companion_image_check (&p, "config", "a", s, &err);
+  if (allowed < 0)
+    {
+      CHECK (err && strstr (err->msg, "companion `a`: image `") != NULL);
+      podshim_error_free (steal_pointer (&err));
+    }
+  else if (by_id)
+    CHECK (strcmp (s, "3f2a") == 0);
+  else if (reg)
+    CHECK (strncmp (s, "localhost:5000/team/", 20) == 0);
+  int any = companion_image_check (&none, "config", "a", s, &err);
+  CHECK ((any == 0) == (!by_id && reg == NULL));
+  podshim_error_free (err);
+  free (reg);
+
+  yajl_val v = json_new_string (s);
+  long long n;
+  const char *why;
+  if (companion_memory_parse (v, &n, &why) == 0)
+    {
+      CHECK (n >= COMPANION_MEMORY_MIN && n <= COMPANION_MEMORY_MAX);
+      free (companion_memory_str (n));
+    }
+  if (companion_cpus_parse (v, &n, &why) == 0)
+    {
+      CHECK (n >= COMPANION_NANO_CPUS_MIN && n <= COMPANION_NANO_CPUS_MAX);
+      free (companion_cpus_str (n));
+    }
+  if (companion_pids_parse (v, &n, &why) == 0)
+    CHECK (n >= 1 && n <= COMPANION_PIDS_MAX);
+  yajl_tree_free (v);
 }
 
 static void
@@ -52,10 +130,23 @@ as_record (const char *buf, size_t len)
       podshim_error_free (err);
       return;
     }
-  CHECK (r.n_wait <= WAIT_MAX && r.wait_timeout >= 0 && r.wait_timeout <= WAIT_TIMEOUT_MAX);
+  CHECK (r.version >= 1);
   char *text = NULL, *text2 = NULL;
   size_t tlen, tlen2;
+  if (container_record_newer (&r))
+    {
+      /* A newer podshim's: its routing fields only, never written back. */
+      CHECK (r.n_wait == 0 && r.n_vols == 0 && !r.essential && !r.network_owner && r.pid == 0);
+      CHECK (r.companions == NULL);
+      CHECK (container_record_emit (&r, &text, &tlen, &err) < 0 && text == NULL);
+      CHECK (podshim_error_is (err, STATE_FORMAT_NEWER));
+      podshim_error_free (err);
+      container_record_free (&r);
+      return;
+    }
+  CHECK (r.n_wait <= WAIT_MAX && r.wait_timeout >= 0 && r.wait_timeout <= WAIT_TIMEOUT_MAX);
   CHECK (container_record_emit (&r, &text, &tlen, &err) == 0);
+  CHECK (strncmp (text, "{\"version\":1,", 12) == 0);
   struct container_record back = { 0 };
   CHECK (container_record_parse (text, tlen, &back, &err) == 0);
   CHECK (container_record_emit (&back, &text2, &tlen2, &err) == 0);
@@ -109,6 +200,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memcpy (s, data, size);
   s[size] = '\0';
   as_string (s);
+  as_image (s);
   free (s);
   return 0;
 }

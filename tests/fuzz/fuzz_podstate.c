@@ -1,6 +1,8 @@
 /* pod.json: parse, emit, parse again. Checks: what parses emits, the emitted
  * text parses to the same state and re-emits to the same text, and edits a
- * podshim makes (add, remove, pause gone) keep it so. */
+ * podshim makes (add, remove, pause gone) keep it so; only format version 1
+ * parses, a newer one is refused as such. The input also as a one-value state
+ * file (an index entry, `data`, `root`): a newer version is a JSON object. */
 #include "config.h"
 
 #include <stdint.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "pod.h"
+#include "stateformat.h"
 
 #include "fuzz.h"
 
@@ -28,6 +31,10 @@ check_same (const struct pod_state *a, const struct pod_state *b)
   CHECK (a->pinned == b->pinned);
   CHECK (a->pause_pid == b->pause_pid);
   CHECK (a->pause_pid == 0 || a->pause_start == b->pause_start);
+  CHECK (a->userns.on == b->userns.on);
+  CHECK (!a->userns.on
+         || (idmap_equal (&a->userns.uid, &b->userns.uid)
+             && idmap_equal (&a->userns.gid, &b->userns.gid)));
   CHECK (a->n_members == b->n_members);
   for (size_t i = 0; i < a->n_members; i++)
     {
@@ -68,14 +75,29 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   struct podshim_error *err = NULL;
+  if (state_format_text ((const char *)data, size, 1, &err) < 0)
+    {
+      CHECK (size > 0 && data[0] == '{');
+      CHECK (podshim_error_is (err, STATE_FORMAT_NEWER) && strstr (err->msg, "format version"));
+      podshim_error_free (err);
+      err = NULL;
+    }
+  else
+    CHECK (err == NULL);
+
   struct pod_state p = { 0 };
   if (pod_state_parse ((const char *)data, size, &p, &err) < 0)
     {
       CHECK (err && err->msg && err->msg[0]);
+      /* Refused as newer: it says so. */
+      CHECK (!podshim_error_is (err, STATE_FORMAT_NEWER) || strstr (err->msg, "newer than 1"));
       CHECK (p.name == NULL && p.members == NULL && p.raw == NULL);
       podshim_error_free (err);
       return 0;
     }
+  /* Only the version this podshim reads. */
+  yajl_val v = json_get (p.raw, "version");
+  CHECK (v && v->type == yajl_t_number && strtoull (v->u.number.r, NULL, 10) == 1);
   CHECK (pod_name_valid (p.name));
   CHECK (p.scope == NULL || pod_scope_valid (p.scope));
   for (size_t i = 0; i < p.n_members; i++)

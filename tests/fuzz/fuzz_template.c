@@ -1,5 +1,5 @@
-/* The holder template's two checks (runtime/sandbox.c): the template file's
- * "PID START\n" and the template holder's mountinfo. Checks: whatever parses
+/* The holder template's checks (runtime/sandbox.c): the template file's
+ * version and "PID START\n", and the template holder's mountinfo. Checks: whatever parses
  * names a positive PID and prints back to the same text; a mountinfo that
  * passes has one or two non-empty lines, the first with a field "/". */
 #include "config.h"
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sandbox.h"
+#include "stateformat.h"
 
 #include "fuzz.h"
 
@@ -23,10 +24,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   memcpy (buf, data, size);
   buf[size] = '\0';
 
+  /* A newer podshim's template is not read as one (sandbox_template_open). */
+  struct podshim_error *err = NULL;
+  bool newer = state_format_text (buf, size, 1, &err) < 0;
+  CHECK (!newer || (buf[0] == '{' && podshim_error_is (err, STATE_FORMAT_NEWER)));
+  podshim_error_free (err);
   pid_t pid;
   unsigned long long start;
   if (sandbox_template_parse (buf, &pid, &start))
     {
+      CHECK (!newer);
       CHECK (pid > 0);
       char back[64];
       snprintf (back, sizeof (back), "%d %llu\n", (int)pid, start);

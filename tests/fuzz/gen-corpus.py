@@ -48,7 +48,8 @@ def generate():
         vols = [v["destination"] for v in plan.get("volumes", [])]
         idx = [VOLUMES.index(v) for v in vols if v in VOLUMES][:2]
         which = sum(i << (3 * n) for n, i in enumerate(idx))
-        head = bytes([share, int(plan.get("keep_network_hook", False)), len(idx), which])
+        flags = int(plan.get("keep_network_hook", False)) | int(plan.get("adopt_network", False)) << 1
+        head = bytes([share, flags, len(idx), which])
         write("fuzz_spec", case, head + text)
         write("fuzz_podcfg", case, text)
 
@@ -100,8 +101,23 @@ def generate():
         '{"version":2,"name":"b","members":[{"id":"x","start":18446744073709551615}],"pinned":["cgroup"]}',
         '{"version":1,"name":"c","name":"d","members":[],"pause":{"pid":0}}',
         '{"version":1,"name":"web","scope":"compose:shop","members":[]}',
+        '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],'
+        '"gidMappings":[{"containerID":0,"hostID":100000,"size":1},{"containerID":1,"hostID":4294967000,'
+        '"size":294}]},"members":[]}',
+        '{"version":1,"name":"u","userns":{"uidMappings":[{"containerID":0,"hostID":1,"size":0}]}}',
     ]):
         write("fuzz_podstate", "seed-%02d" % i, s)
+    # Format versions (docs/upgrades.md): pod.json of a newer podshim, and the
+    # one-value files (index entry, data, root) in 0.1.0's spelling and newer.
+    for i, s in enumerate([
+        '{"version":1000001,"name":"a","members":[]}',
+        '{"version":18446744073709551616,"name":"a"}',
+        '{"version":2,"pod":"web"}',
+        "compose:shop:web",
+        "/var/lib/podshim/0123456789abcdef/web",
+        '{"version":1,"pod":"web"}',
+    ]):
+        write("fuzz_podstate", "seed-versions-%02d" % i, s)
 
     for i, s in enumerate([
         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
@@ -116,8 +132,27 @@ def generate():
         b'{"ApiVersion":"1.52","MinAPIVersion":"1.44"}',
         b"HTTP/1.1 200 OK\r\nAPI-Version:  1.41 \r\nContent-Length: 2\r\n\r\nOK",
         b"HTTP/1.1 200 OK\r\nContent-Length: 21\r\n\r\n{\"ApiVersion\":\"1.40\"}",
+        b'{"image":"x","memory":"64m","cpus":"0.5","pids_limit":100}',
+        b'{"image":"x","memory":1,"cpus":"1.0000000001","pids_limit":"1k"}',
+        b"HTTP/1.1 200 OK\r\nContent-Length: 41\r\n\r\n[{\"Id\":\"abc\",\"Version\":\"20.10.24+dfsg1\"}]",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 36\r\n\r\n[{\"Id\":\"abc\"},{\"Version\":\"28.5.2\"}] ",
     ]):
         write("fuzz_http", "seed-%02d" % i, s)
+    # GET /info's answer, and the file where podshim keeps what daemons said.
+    info = json.dumps({"ServerVersion": "28.5.2+dfsg4", "DockerRootDir": "/var/lib/docker",
+                       "Driver": "overlay2"}, separators=(",", ":"))
+    write("fuzz_http", "info-00", "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(info), info))
+    entry = {"socket": "/run/docker.sock", "version": "28.5.2+dfsg4", "rootDir": "/var/lib/docker",
+             "socketFile": [64769, 1234], "listener": [1, 7], "daemon": [4321, 98765], "bridge": False}
+    for i, doc in enumerate([
+        {"format": 1, "daemons": [entry]},
+        {"format": 1, "daemons": [dict(entry, socket="/srv/d.sock", listener=[99, 5], daemon=[99, 5],
+                                       bridge=True, version=""), entry]},
+        {"format": 1, "daemons": []},
+        {"format": 2, "daemons": [entry]},
+        {"format": 1, "daemons": [dict(entry, rootDir="/var/lib/../docker")]},
+    ]):
+        write("fuzz_http", "facts-%02d" % i, json.dumps(doc, separators=(",", ":")))
 
     # fuzz_class: the operator's runtime classes file, a container record,
     # a start-condition list, a timeout and a class name (each input is tried
@@ -135,6 +170,29 @@ def generate():
         "gvisor", ".x", "a" * 65,
     ]):
         write("fuzz_class", "seed-%02d" % i, s)
+    # The config's "companions" policy, and strings as a companion's image
+    # reference (by ID, on loopback) and limits.
+    for i, s in enumerate([
+        '{"companions":{"fromImageLabels":true,"allowedImages":["nginx:*","registry.example.com/team/*",'
+        '"3f2a","localhost:5000/team/*"],"maxPerPod":4,"defaults":{"memory":"64m","cpus":"0.5","pidsLimit":100}}}',
+        '{"companions":{"allowedImages":[],"defaults":{"memory":6291456,"cpus":2}}}',
+        '{"companions":{"allowedImage":["x"],"maxPerPod":0,"defaults":{"pids_limit":1}}}',
+        '{"companions":{"maxPerPod":1,"maxPerPod":2},"runtimes":{"crun":{"path":"/usr/bin/crun"}}}',
+        '{"companions":{"fromImageLabels":"yes","allowedImages":"nginx:*"}}',
+        "3f2a", "sha256:3f2a", "127.0.0.1:5000/x", "localhost:5000/team/a", "LOCALHOST/x",
+        "0x7f.1/x", "[::1]:5000/x", "registry.localhost/x", "nginx:1.25",
+        "64m", "6291455", "1.5", "0.009", "4194304", "1t",
+    ]):
+        write("fuzz_class", "seed-companions-%02d" % i, s)
+    # Records' format versions: none (0.1.0's), 1, a newer one (routing fields
+    # only), a bad one.
+    for i, s in enumerate([
+        '{"version":1,"class":"crun","path":"/usr/bin/crun","runtimeArgs":[],"pod":"web","pid":7}',
+        '{"version":2,"class":"crun","path":"/usr/bin/crun","runtimeArgs":["-x"],"pod":"web",'
+        '"wait":{"new":"shape"},"essential":"yes","companions":7}',
+        '{"version":0,"pod":"web"}',
+    ]):
+        write("fuzz_class", "seed-versions-%02d" % i, s)
 
     # fuzz_template: the holder-template file and a holder's mountinfo.
     write("fuzz_template", "seed-00", "1234 987654321\n")
@@ -148,8 +206,40 @@ def generate():
         "68 45 0:41 / / ro,relatime - tmpfs podshim-pause ro\n"
         "69 68 0:42 / /shm rw - tmpfs shm rw\n70 68 0:43 / /x rw - tmpfs x rw\n",
         "68 45 0:41 / /\n",
+        '{"version":2,"pid":1234,"start":987654321}',
     ]):
         write("fuzz_template", "seed-%02d" % (i + 2), s)
+
+    # fuzz_install: daemon.json as install and uninstall read it, and the
+    # memory install keeps beside it (each input is tried as both).
+    for i, s in enumerate([
+        "", " \n",
+        '{"debug":true,"log-opts":{"max-size":"10m"},"big":123456789012345678901234567890,'
+        '"default-runtime":"runc","runtimes":{"crun":{"path":"/usr/bin/crun","runtimeArgs":["--x"]}}}',
+        '{"runtimes":{"podshim":{"path":"/opt/podshim","runtimeArgs":["--podshim-state","/s"]}},'
+        '"default-runtime":"podshim"}',
+        '{"runtimes":{"podshim":{"path":"/a"},"podshim":{"path":"/b"}},"runtimes":{}}',
+        '{"runtimes":[]}', '{"runtimes":{"podshim":"x"}}', '{"default-runtime":null}', "[1]",
+        '{"a": /* c */ 1}',
+        '{"path":"/usr/sbin/podshim","created_runtimes":true,"created_entry":true,'
+        '"previous_path":null,"set_default":true,"previous_default":"runc"}',
+        '{"path":"/x","created_runtimes":false,"created_entry":false,"previous_path":"/y",'
+        '"set_default":false,"previous_default":null}',
+    ]):
+        write("fuzz_install", "seed-%02d" % i, s)
+
+    # fuzz_dockerpod: a daemon's /info, a shim's environ, the docker CLI's
+    # argv (NUL-separated) (each input is tried as all).
+    for i, s in enumerate([
+        '{"DefaultRuntime":"podshim","Runtimes":{"runc":{"path":"runc"},"podshim":{"path":'
+        '"/usr/sbin/podshim","runtimeArgs":["--podshim-state","/srv/ps"]}}}',
+        '{"Runtimes":{"x":{"path":"/opt/podshim"},"podshim":{"path":3}}}',
+        "PATH=/bin\0PODSHIM_STATE=/run/ps\0PODSHIM_DATA=/d\0",
+        "PODSHIM_STATE=", "PODSHIM_STATE=/cut",
+        "docker-pod\0-H\0unix:///d.sock\0--context=x\0-D\0pod\0ls\0--format\0json",
+        "docker-pod\0-Hunix:///a\0--tlsverify\0pod", "docker-pod\0--host", "docker-pod\0-host\0x",
+    ]):
+        write("fuzz_dockerpod", "seed-%02d" % i, s)
 
 
 def files(top):

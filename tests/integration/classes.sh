@@ -53,10 +53,16 @@ SHIMC=("$PODSHIM" --podshim-state "$S" --podshim-config "$CFG" --root "$ROOT" --
 # Later commands need no --podshim-config: the record says where to go.
 SHIMN=("$PODSHIM" --podshim-state "$S" --root "$ROOT")
 
+# STDIN: what q and check_fails give a command as stdin.  Not /dev/null for
+# gVisor: runsc chowns its stdio to nobody:nogroup, and a runsc started with
+# stdin on the host's /dev/null leaves it owned by nobody.  Its own empty
+# file instead (runsc may chown it: it is the test's).
+STDIN=/dev/null
+
 # q CMD...: CMD with stdio on files (a container's init must not hold a pipe
 # of ours), its output shown on failure.
 q() {
-	"$@" </dev/null >"$T/out/q" 2>&1 || {
+	"$@" <"$STDIN" >"$T/out/q" 2>&1 || {
 		local s=$?
 		cat "$T/out/q"
 		return $s
@@ -67,7 +73,7 @@ q() {
 check_fails() {
 	local desc=$1
 	shift
-	if "$@" </dev/null >/dev/null 2>&1; then not_ok "$desc" "succeeded: $*"; else ok "$desc"; fi
+	if "$@" <"$STDIN" >"$T/out/cf" 2>&1; then not_ok "$desc" "succeeded: $*"; else ok "$desc"; fi
 }
 
 record() { echo "$S/$(ls "$S" 2>/dev/null | head -1)/records/$1"; }
@@ -233,11 +239,16 @@ check "no class: delete" q "${SHIMN[@]}" delete --force "$id"
 if [[ -z $RUNSC_BIN ]]; then
 	skip "gVisor class" "runsc is not installed (apt-get install runsc)"
 else
+	# runsc's stdio: never a host device node (STDIN above); the script's
+	# own stdin too, which `check` and `is` pass on.
+	STDIN=$T/out/gvisor-stdin
+	: >"$STDIN"
+	exec <"$STDIN"
 	mkbundle gv 'sleep 1000' '.annotations["podshim.runtime"] = "gvisor"'
 	g=$PFX-gv
 	check "gVisor class: create" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gv.pid" "$g"
 	check "gVisor class: start" q "${SHIMN[@]}" start "$g"
-	is "gVisor class: exec runs in gVisor's kernel" "$("${SHIMN[@]}" exec "$g" uname -r </dev/null)" 4.4.0
+	is "gVisor class: exec runs in gVisor's kernel" "$("${SHIMN[@]}" exec "$g" uname -r <"$STDIN")" 4.4.0
 	is "gVisor class: state" "$("${SHIMN[@]}" state "$g" | jq -r .status)" running
 	is "gVisor class: list" "$("${SHIMC[@]}" list --format json | jq -r '.[].id')" "$g"
 	check "gVisor class: kill" q "${SHIMN[@]}" kill "$g" KILL
@@ -255,7 +266,7 @@ else
 	check "gVisor pod: gVisor member" q "${SHIMC[@]}" create --bundle "$BUNDLE" --pid-file "$T/out/gvp2.pid" "$PFX-gvp2"
 	check "gVisor pod: start" q "${SHIMN[@]}" start "$PFX-gvp2"
 	is "gVisor pod: the gVisor member reads the pod volume" \
-		"$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f </dev/null 2>&1)" from-runc
+		"$("${SHIMN[@]}" exec "$PFX-gvp2" cat /shared/f <"$STDIN" 2>&1)" from-runc
 	check "gVisor pod: the runc member's httpd answers in the pod" \
 		runc --root "$ROOT" exec "$PFX-gvp1" wget -qO /dev/null http://127.0.0.1:8080/f
 	check_fails "gVisor pod: the gVisor member cannot reach it (gVisor's own network stack)" \

@@ -139,6 +139,12 @@ wait_ready() {
 
 # ---- scenarios -------------------------------------------------------------
 
+# shm_ready FILE: until the container has made /dev/shm/FILE (5 s).
+shm_ready() {
+	local n=250
+	while ((n-- > 0)) && ! R exec "$ID" cat "/dev/shm/$1" >/dev/null 2>&1; do sleep 0.02; done
+}
+
 sc_lifecycle() {
 	mkb 'trap "exit 0" TERM; while :; do sleep 0.05; done'
 	# created: delete, then delete --force
@@ -360,10 +366,12 @@ sc_terminal() {
 	wait_status "$ID" stopped || note "did not stop"
 	rec delete "$ID"
 	# A detached terminal container stays up.
-	mkb 'echo up; sleep 1000' '.process.terminal = true'
+	# (its "up" written before the delete --force: /dev/shm/up after it)
+	mkb 'echo up; : >/dev/shm/up; sleep 1000' '.process.terminal = true'
 	console_start "$T/console.sock" "$T/console.out"
 	rec run -d --console-socket "$T/console.sock" -b "$B" "$ID"
 	pod_checks
+	shm_ready up
 	rec delete --force "$ID"
 	console_wait
 }
@@ -469,7 +477,7 @@ run_scenario() {
 }
 
 ONLY=${CONFORMANCE_ONLY:-} # e.g. CONFORMANCE_ONLY="exec hooks" to run a few
-for d in runc crun; do
+for d in $(test_delegate_kinds); do
 	if [[ $d == crun && -z $CRUN ]]; then
 		skip "crun as the delegate" "crun is not installed"
 		continue

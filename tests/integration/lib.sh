@@ -167,13 +167,6 @@ use_delegate() {
 	DIRECT=("$RT_BIN" --root "$RT_ROOT")
 }
 
-# delegates: the delegates available here.
-delegates() {
-	echo runc
-	[[ -n $CRUN ]] && echo crun
-	return 0
-}
-
 # cid NAME: a container ID for this run.
 cid() {
 	printf '%s-%s-%s' "$PFX" "$DLG" "$1"
@@ -207,11 +200,12 @@ capture() {
 }
 
 # norm_err: drops what varies between two runs of the same command: logrus
-# timestamps; and crun's error for a kill of a stopped container, which
+# timestamps (crun 1.2x writes its JSON log lines indented, `"time": "..."`);
+# and crun's error for a kill of a stopped container, which
 # depends on whether its init has been reaped yet (a zombie: "kill container:
 # No such process"; gone: "open pidfd: No such process").
 norm_err() {
-	sed -E 's/time="[^"]*"/time="T"/g; s/"time":"[^"]*"/"time":"T"/g
+	sed -E 's/time="[^"]*"/time="T"/g; s/"time": *"[^"]*"/"time":"T"/g
 		s/^open pidfd: No such process$/kill container: No such process/'
 }
 

@@ -316,17 +316,19 @@ misc_tests() {
 	pair help "help" cat -- --help
 	pair badcmd "an unknown command" cat -- no-such-command
 
-	# --version: podshim's line, then the delegate's output exactly.
-	local v
+	# --version: the delegate's output exactly (tools read its first line),
+	# then podshim's line; the delegate's exit status.
+	local v n
 	for v in --version -v; do
 		capture "ver.d" "${DIRECT[@]}" "$v"
 		capture "ver.s" "${SHIM[@]}" "$v"
-		if head -n1 "$T/out/ver.s.out" | grep -qE '^podshim version [0-9]+\.[0-9]+\.[0-9]+' \
-			&& cmp -s <(tail -n +2 "$T/out/ver.s.out") "$T/out/ver.d.out" \
+		n=$(wc -l <"$T/out/ver.d.out")
+		if cmp -s <(head -n "$n" "$T/out/ver.s.out") "$T/out/ver.d.out" \
+			&& [[ $(tail -n +"$((n + 1))" "$T/out/ver.s.out") =~ ^podshim\ version\ [0-9]+\.[0-9]+\.[0-9]+[^$'\n']*$ ]] \
 			&& [[ $(<"$T/out/ver.s.rc") == "$(<"$T/out/ver.d.rc")" ]]; then
-			ok "$DLG: $v prints podshim's version line, then the delegate's output"
+			ok "$DLG: $v prints the delegate's output, then podshim's version line"
 		else
-			not_ok "$DLG: $v prints podshim's version line, then the delegate's output" \
+			not_ok "$DLG: $v prints the delegate's output, then podshim's version line" \
 				"$(cat "$T/out/ver.s.out")" "---" "$(cat "$T/out/ver.d.out")"
 		fi
 	done
@@ -462,9 +464,94 @@ signal_tests() {
 	done
 }
 
+# New options of runc 1.2+ with the real delegate, where it has them: a
+# member's create with --pidfd-socket hands the caller a pidfd of the
+# container's init, as the delegate's own does; `run --keep` keeps the
+# stopped container (of a pod member too) until its delete.
+newflag_tests() {
+	local side id pid recv
+	if ! "${DIRECT[@]}" create --help 2>&1 | grep -q -- '--pidfd-socket'; then
+		skip "$DLG: create --pidfd-socket" "$("${DIRECT[@]}" --version | head -n1) has no --pidfd-socket"
+	else
+		for side in direct pod; do
+			id=$(cid "pidfd-$side")
+			if [[ $side == pod ]]; then
+				mkbundle "pidfd-$side" 'sleep 1000' '.annotations["podshim.pod"] = "pidfd"'
+			else
+				mkbundle "pidfd-$side" 'sleep 1000'
+			fi
+			rm -f "$T/out/pidfd.sock" "$T/out/pidfd.pid"
+			timeout 30 python3 "$IT_DIR/pidfd_recv.py" "$T/out/pidfd.sock" "$T/out/pidfd.pid" \
+				</dev/null >"$T/out/pidfd.recv" 2>&1 &
+			recv=$!
+			BG_PIDS+=("$recv")
+			wait_for_socket "$T/out/pidfd.sock"
+			if [[ $side == direct ]]; then
+				capture "pidfd.$side" timeout 60 "${DIRECT[@]}" create --pidfd-socket "$T/out/pidfd.sock" \
+					--bundle "$BUNDLE" "$id"
+			else
+				capture "pidfd.$side" timeout 60 "${SHIM[@]}" create --pidfd-socket "$T/out/pidfd.sock" \
+					--bundle "$BUNDLE" "$id"
+			fi
+			wait "$recv"
+			pid=$(init_pid "$id")
+			is "$DLG: $side: create --pidfd-socket hands over a pidfd of the container's init" \
+				"$(cat "$T/out/pidfd.$side.rc"):$(cat "$T/out/pidfd.pid" 2>/dev/null)" "0:$pid"
+			if [[ $side == pod ]]; then
+				is "$DLG: pod: (and the container is a member of pod pidfd)" \
+					"$(ns_inode "$pid" net)" "$(ns_inode "$(pod_holder pidfd)" net)"
+			fi
+			timeout 60 "${SHIM[@]}" delete --force "$id" </dev/null >/dev/null 2>&1
+		done
+	fi
+	# runc 1.4 dropped the global --criu (runc 1.1-1.3 and podshim's table
+	# take it with a value): a member's create with it fails as the
+	# delegate's own does, and leaves no pod.
+	if [[ $DLG == runc ]] && ! "${DIRECT[@]}" --criu /usr/sbin/criu list >/dev/null 2>&1; then
+		mkbundle criu-plain 'sleep 1000'
+		capture criu.d "$RT_BIN" --criu /usr/sbin/criu --root "$RT_ROOT" create -b "$BUNDLE" "$(cid criu)"
+		mkbundle criu-pod 'sleep 1000' '.annotations["podshim.pod"] = "criu"'
+		capture criu.s "$PODSHIM" --podshim-state "$S" --criu /usr/sbin/criu --root "$RT_ROOT" \
+			create -b "$BUNDLE" "$(cid criu)"
+		same_result criu.d criu.s "$DLG: a member's create with --criu, which this runc dropped, fails as its own"
+		is "$DLG: (and leaves no pod)" "$(pods_left)" 0
+	fi
+	if ! "${DIRECT[@]}" run --help 2>&1 | grep -q -- '--keep'; then
+		skip "$DLG: run --keep" "$("${DIRECT[@]}" --version | head -n1) has no run --keep"
+		return 0
+	fi
+	mkbundle keep-plain 'exit 5'
+	capture keep.d timeout 60 "${DIRECT[@]}" run --keep -b "$BUNDLE" "$(cid keep-d)"
+	capture keepst.d "${DIRECT[@]}" state "$(cid keep-d)"
+	capture keepdel.d "${DIRECT[@]}" delete "$(cid keep-d)"
+	mkbundle keep-pod 'exit 5' '.annotations["podshim.pod"] = "keep"'
+	capture keep.s timeout 60 "${SHIM[@]}" run --keep -b "$BUNDLE" "$(cid keep-d)"
+	capture keepst.s "${SHIM[@]}" state "$(cid keep-d)"
+	capture keepdel.s "${SHIM[@]}" delete "$(cid keep-d)"
+	same_result keep.d keep.s "$DLG: a pod member's run --keep exits as the delegate's (5)"
+	same_result keepst.d keepst.s "$DLG: run --keep: the member stays, stopped" 'jq -S "del(.pid, .created, .annotations, .bundle)"'
+	same_result keepdel.d keepdel.s "$DLG: run --keep: delete removes it"
+	is "$DLG: run --keep: no pod left" "$(pods_left)" 0
+}
+
+# wait_for_socket PATH: until the unix socket PATH exists (5 s).
+wait_for_socket() {
+	local tries=250
+	while ((tries-- > 0)); do
+		[[ -S $1 ]] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+
+# pod_holder POD: the PID of POD's holder.
+pod_holder() {
+	jq -r '.holder.pid' "$S"/*/pods/"$1"/pod.json 2>/dev/null | head -n1
+}
+
 argv_tests
 assert_clean "argv"
-for d in runc crun; do
+for d in $(test_delegate_kinds); do
 	if [[ $d == crun && -z $CRUN ]]; then
 		skip "crun as the delegate" "crun is not installed"
 		continue
@@ -476,6 +563,7 @@ for d in runc crun; do
 	misc_tests
 	pod_option_tests
 	signal_tests
+	newflag_tests
 	assert_clean "$d"
 done
 done_testing

@@ -9,6 +9,16 @@
 #   base_spec "$T/base.json" "$T/rootfs" '.process.args = ["sleep", "1000"]'
 #   make_bundle "$T/b/one" "$T/base.json" '.annotations = {"podshim.pod": $p}' --arg p web
 #   CRUN=$(crun_cmd "$T/bin") || ...        # "" when crun is not installed
+#
+# The delegate matrix (hack/test; `meson test --setup runc-sid|
+# runc-experimental|crun-sid`): PODSHIM_TEST_DELEGATE names one of
+# hack/engine's delegates (fetched by `hack/engine fetch delegates`).  Its
+# directory goes first on PATH when this file is sourced, so `runc` (or
+# `crun`) is that delegate, for the tests and for podshim (whose default
+# delegate is `runc` on PATH); TEST_DELEGATE_KIND is then runc or crun (the
+# suites that compare runc and crun test only that one).  A delegate that is
+# named but missing stops the script: a leg must never test the system's
+# runc under another name.
 
 # static_busybox: the path of a statically linked busybox (the rootfs has no
 # libc), or status 1.
@@ -95,4 +105,30 @@ unmount_under() {
 		[[ -n $m ]] && umount -l "$m" 2>/dev/null
 	done < <(mounts_under "$1")
 	return 0
+}
+
+# --- the delegate matrix ---------------------------------------------------
+
+TEST_DELEGATE_KIND=
+if [[ -n ${PODSHIM_TEST_DELEGATE:-} ]]; then
+	_dlg=$("${PODSHIM_SRCDIR:-$(dirname "${BASH_SOURCE[0]}")/../..}/hack/engine" delegate "$PODSHIM_TEST_DELEGATE") &&
+		"$_dlg" --version >/dev/null 2>&1 || {
+		echo "Bail out! delegate $PODSHIM_TEST_DELEGATE is not fetched or does not run (hack/engine fetch delegates)"
+		exit 1
+	}
+	TEST_DELEGATE_KIND=${_dlg##*/}
+	echo "# delegate $PODSHIM_TEST_DELEGATE: $("$_dlg" --version 2>&1 | head -n1) ($_dlg)"
+	PATH=$(dirname "$_dlg"):$PATH
+	export PATH
+	unset _dlg
+fi
+
+# test_delegate_kinds: the delegates a suite that compares runc and crun
+# runs: both, or only the kind of PODSHIM_TEST_DELEGATE.
+test_delegate_kinds() {
+	if [[ -n $TEST_DELEGATE_KIND ]]; then
+		echo "$TEST_DELEGATE_KIND"
+	else
+		printf '%s\n' runc crun
+	fi
 }

@@ -5,11 +5,10 @@
 # shellcheck source=tests/pod/lib.sh disable=SC2016,SC2034
 . "$(dirname "$0")/lib.sh"
 
-# is_fault_build BINARY: its --version's first line says "(fault injection)".
+# is_fault_build BINARY: its own --version line (after the delegate's
+# output) says "(fault injection)".
 is_fault_build() {
-	local v
-	v=$("$1" --version 2>/dev/null)
-	[[ ${v%%$'\n'*} == *"(fault injection)"* ]]
+	"$1" --version 2>/dev/null | grep -q '^podshim version .*(fault injection)'
 }
 if is_fault_build "$PODSHIM"; then
 	:
@@ -21,6 +20,12 @@ else
 fi
 
 KEY=$(rootkey "$RUNC_ROOT")
+# With argument `userns` (the faults-userns test): every member has a user
+# namespace of its own (userns-remap), so every pod is remapped.
+if [[ ${1:-} == userns ]]; then
+	MKB_JQ=$(userns_jq 100000)
+	remapped
+fi
 
 # consistent POD: every member of POD is a container runc knows, every pinned
 # namespace of it is mounted once, and no other mount is under its directory.
@@ -81,7 +86,7 @@ for point in $POINTS; do
 		fi
 		b=$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid)
 		orig=$(sha "$b/config.json")
-		PODSHIM_FAULT=$point shim create --bundle "$b" "$id" </dev/null >/dev/null 2>&1
+		PODSHIM_FAULT=$point shim create --bundle "$b" "$id" <"$POD_STDIN" >/dev/null 2>&1
 		is "$point ($variant): podshim dies by SIGKILL" "$?" 137
 		if [[ $(sha "$b/config.json") == "$orig" ]]; then
 			state=original
@@ -122,7 +127,7 @@ done
 # container exists, so the member must survive a gc that runs before anyone
 # deletes the container (as the next pod operation would).
 b=$(mkb bc -a podshim.pod=f-bc)
-PODSHIM_FAULT=before-confirm shim create --bundle "$b" bc </dev/null >/dev/null 2>&1
+PODSHIM_FAULT=before-confirm shim create --bundle "$b" bc <"$POD_STDIN" >/dev/null 2>&1
 shim pod gc >/dev/null 2>&1
 got="$(members f-bc):$(pinned f-bc net >/dev/null && echo pinned)"
 if [[ $got == "bc:pinned" ]]; then
@@ -140,7 +145,7 @@ check "before-confirm: all gone after the container's delete and gc" gone f-bc
 # the pod's /dev/shm: the holder goes on without one (EOF), and the next
 # member's create mounts one there, which the members after it share.
 b=$(mkb hs -a podshim.pod=f-hs)
-PODSHIM_FAULT=holder-recorded shim create --bundle "$b" hs </dev/null >/dev/null 2>&1
+PODSHIM_FAULT=holder-recorded shim create --bundle "$b" hs <"$POD_STDIN" >/dev/null 2>&1
 h=$(holder f-hs)
 check "holder-recorded: the holder lives on" test -n "$h"
 uid_of() { awk '/^Uid:/ { print $2 }' "/proc/$1/status"; }
@@ -174,7 +179,7 @@ for point in $POINTS; do
 		fi
 		b=$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared,/other -a podshim.share=net,ipc,uts,pid)
 		orig=$(sha "$b/config.json")
-		PODSHIM_FAULT=fail:$point shim create --bundle "$b" "$id" </dev/null >/dev/null 2>"$T/err"
+		PODSHIM_FAULT=fail:$point shim create --bundle "$b" "$id" <"$POD_STDIN" >/dev/null 2>"$T/err"
 		s=$?
 		err=$(cat "$T/err")
 		is "fail:$point ($variant): create fails, saying where" "$s:$([[ $err == *"fault injected at $point"* ]] && echo said)" 1:said
@@ -215,7 +220,7 @@ for variant in alone joining; do
 	fi
 	check "before-leave ($variant): member joins" \
 		member "$id" "$(mkb "$id" -a "podshim.pod=$pod" -a podshim.volumes=/shared -a podshim.share=net,ipc,uts,pid)"
-	PODSHIM_FAULT=before-leave shim delete --force "$id" </dev/null >/dev/null 2>&1
+	PODSHIM_FAULT=before-leave shim delete --force "$id" <"$POD_STDIN" >/dev/null 2>&1
 	is "before-leave ($variant): podshim dies by SIGKILL" "$?" 137
 	check_fails "before-leave ($variant): the container is gone" rc state "$id"
 	check "before-leave ($variant): pod gc" shim pod gc
@@ -231,8 +236,8 @@ done
 
 # A retried delete (what containerd does) after the crash cleans up as well.
 check "before-leave (retry): member joins" member lr "$(mkb lr -a podshim.pod=f-retry)"
-PODSHIM_FAULT=before-leave shim delete --force lr </dev/null >/dev/null 2>&1
-shim delete --force lr </dev/null >/dev/null 2>&1
+PODSHIM_FAULT=before-leave shim delete --force lr <"$POD_STDIN" >/dev/null 2>&1
+shim delete --force lr <"$POD_STDIN" >/dev/null 2>&1
 check "before-leave (retry): a second delete removed the member and the pod" gone f-retry
 
 # --- a corrupted pod.json -----------------------------------------------------------
@@ -242,7 +247,7 @@ head -c 300 /dev/urandom | tr '\0{[' 'xyz' >"$(poddir corrupt)/pod.json"
 b=$(mkb CO1 -a podshim.pod=corrupt)
 orig=$(sha "$b/config.json")
 : >"$LOG"
-err=$(shim create --bundle "$b" CO1 2>&1 </dev/null >/dev/null)
+err=$(shim create --bundle "$b" CO1 2>&1 <"$POD_STDIN" >/dev/null)
 s=$?
 isnt "a member of a pod with a garbage pod.json: create fails" "$s" 0
 check "the message names pod.json and says corrupted (stderr)" \
@@ -277,7 +282,7 @@ create_fails() {
 	local desc=$1 text=$2 shim=$3 id=$4 err s
 	orig=$(sha "$b/config.json")
 	: >"$LOG"
-	err=$("$shim" create --bundle "$b" "$id" 2>&1 </dev/null >/dev/null)
+	err=$("$shim" create --bundle "$b" "$id" 2>&1 <"$POD_STDIN" >/dev/null)
 	s=$?
 	isnt "$desc" "$s" 0
 	check "with a clear message (stderr and log)" eval '[[ $err == *"$text"* ]] && log_has_error "$text"'
@@ -294,7 +299,7 @@ create_fails "create with an empty read-only state dir fails" "Read-only file sy
 is "config.json untouched, no container" "$(sha "$b/config.json"):$(rc state RO1 >/dev/null 2>&1 && echo exists)" "$orig:"
 
 mount -o remount,rw "$RO"
-ro create --bundle "$b" RO1 </dev/null >/dev/null 2>&1
+ro create --bundle "$b" RO1 <"$POD_STDIN" >/dev/null 2>&1
 check "RO1 joins pod ro while the state dir is writable" rc state RO1
 ro_net=$(stat -L -c %i "/proc/$(jq -r .holder.pid "$RO/$KEY/pods/ro/pod.json")/ns/net")
 mount -o remount,ro "$RO"
@@ -304,7 +309,7 @@ is "config.json untouched, no container, pod ro unchanged" \
 	"$(sha "$b/config.json"):$(rc state RO2 >/dev/null 2>&1 && echo exists):$(jq -c '[.members[].id]' "$RO/$KEY/pods/ro/pod.json")" \
 	"$orig::[\"RO1\"]"
 mount -o remount,rw "$RO"
-check "writable again: RO1 leaves, pod ro is torn down" eval 'ro delete --force RO1 </dev/null && [[ ! -e $RO/$KEY/pods/ro ]] && no_mounts_under "$RO"'
+check "writable again: RO1 leaves, pod ro is torn down" eval 'ro delete --force RO1 <"$POD_STDIN" && [[ ! -e $RO/$KEY/pods/ro ]] && no_mounts_under "$RO"'
 check "its netns is freed" wait_for 10 no_ns_refs net "$ro_net" "$(now_ticks)"
 umount "$RO"
 
@@ -321,9 +326,9 @@ is "config.json untouched, no container, no pod, no mount" \
 	"$(sha "$b/config.json"):$(rc state FU1 >/dev/null 2>&1 && echo exists):$(ls "$FULL"/*/pods 2>/dev/null | tr -d '\n'):$(no_mounts_under "$FULL" && echo clean)" \
 	"$orig:::clean"
 rm -f "$FULL/fill"
-full create --bundle "$b" FU1 </dev/null >/dev/null 2>&1
+full create --bundle "$b" FU1 <"$POD_STDIN" >/dev/null 2>&1
 check "space again: FU1 joins pod full" rc state FU1
-check "FU1 leaves, pod full is torn down" eval 'full delete --force FU1 </dev/null && [[ ! -e $FULL/$KEY/pods/full ]] && no_mounts_under "$FULL"'
+check "FU1 leaves, pod full is torn down" eval 'full delete --force FU1 <"$POD_STDIN" && [[ ! -e $FULL/$KEY/pods/full ]] && no_mounts_under "$FULL"'
 umount "$FULL"
 
 done_testing

@@ -13,6 +13,18 @@
 . "$(dirname "$0")/lib.sh"
 
 HOST_MNT=$(nsino self mnt)
+# With argument `userns` (the isolation-userns test): every member has a user
+# namespace of its own (userns-remap: uids 0-65535 -> 100000-165535), so the
+# pods are remapped; their pauses are nobody of the pod (165534 on the host)
+# and make their own roots (a template is the host's).
+PAUSE_UID=65534
+POD_USERNS=0
+[[ ${1:-} != userns ]] || POD_USERNS=1
+if ((POD_USERNS)); then
+	MKB_JQ=$(userns_jq 100000)
+	remapped
+	PAUSE_UID=165534
+fi
 
 # --- a root member of a pid-sharing pod --------------------------------------
 
@@ -55,10 +67,10 @@ holder1=$(holder iso) holder2=$(holder iso2)
 
 # isolated PID WHAT: the checks of one podshim-pause process, from the host.
 isolated() {
-	local p=$1 w=$2 st fds
+	local p=$1 w=$2 st fds u=${4:-65534}
 	st=$(cat "/proc/$p/status")
-	is "$w: uid and gid nobody" "$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' <<<"$st" | tr '\n' ' ')" \
-		"65534 65534 65534 65534 65534 65534 65534 65534 "
+	is "$w: uid and gid nobody ($u)" "$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' <<<"$st" | tr '\n' ' ')" \
+		"$u $u $u $u $u $u $u $u "
 	is "$w: no supplementary group" "$(awk '/^Groups:/ { print NF - 1 }' <<<"$st")" 0
 	is "$w: no capability in any set" \
 		"$(awk '/^Cap(Inh|Prm|Eff|Bnd|Amb):/ { print $2 }' <<<"$st" | sort -u)" 0000000000000000
@@ -81,10 +93,11 @@ isolated() {
 # then copies it: the pause's root is the template's, with its empty /shm.
 pause_root=
 [[ $(stat -c %d "/proc/$pause/root/") != "$(stat -c %d "/proc/$holder1/root/")" ]] || pause_root=shm
-isolated "$pause" "the pause of iso" $pause_root
+isolated "$pause" "the pause of iso" "$pause_root" "$PAUSE_UID"
 isolated "$holder1" "the holder of iso" shm
 isolated "$holder2" "the holder of iso2" shm
-# A holder's mounts: its root, and its /dev/shm unless that is on the host.
+# A holder's mounts, sorted (their order in mountinfo was seen to vary under
+# load): its root, and its /dev/shm unless that is on the host.
 HOLDER_MOUNTS="/ /shm "
 [[ -z ${PODSHIM_VALGRIND:-} ]] || HOLDER_MOUNTS="/ "
 is "the holder of iso is the template" "$(cat "$STATE/$(rootkey "$RUNC_ROOT")/holder-template")" \
@@ -93,7 +106,7 @@ is "the holder of iso2: the template's root" "$(stat -c %d "/proc/$holder2/root/
 	"$(stat -c %d "/proc/$holder1/root/")"
 isnt "in a mount namespace of its own" "$(nsino "$holder2" mnt)" "$(nsino "$holder1" mnt)"
 is "with its root and its own /dev/shm only" \
-	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | tr '\n' ' ')" "$HOLDER_MOUNTS"
+	"$(awk '{ print $5 }' "/proc/$holder2/mountinfo" | sort | tr '\n' ' ')" "$HOLDER_MOUNTS"
 if [[ -z ${PODSHIM_VALGRIND:-} ]]; then
 	isnt "which is not iso's" "$(stat -c %d "/proc/$holder2/root/shm")" "$(stat -c %d "/proc/$holder1/root/shm")"
 fi
@@ -106,10 +119,17 @@ check "the pods added no mount to the host's mount table but their /dev/shm" no_
 # namespace too (and detaches its /shm).
 check "I6 joins pid-sharing pod iso6" member I6 "$(mkb I6 -a podshim.pod=iso6 -a podshim.share=net,ipc,uts,pid)"
 pause6=$(jq -r .pause.pid "$(poddir iso6)/pod.json")
-isolated "$pause6" "the pause of iso6" shm
-is "its root is the template's, with no /shm mounted" \
-	"$(stat -c %d "/proc/$pause6/root/"):$(awk '{ print $5 }' "/proc/$pause6/mountinfo" | tr '\n' ' ')" \
-	"$(stat -c %d "/proc/$holder1/root/"):/ "
+if ((POD_USERNS)); then
+	isolated "$pause6" "the pause of iso6" "" "$PAUSE_UID"
+	isnt "a remapped pod's pause makes its own root (the template is the host's)" \
+		"$(stat -c %d "/proc/$pause6/root/"):$(awk '{ print $5 }' "/proc/$pause6/mountinfo" | tr '\n' ' ')" \
+		"$(stat -c %d "/proc/$holder1/root/"):/ "
+else
+	isolated "$pause6" "the pause of iso6" shm
+	is "its root is the template's, with no /shm mounted" \
+		"$(stat -c %d "/proc/$pause6/root/"):$(awk '{ print $5 }' "/proc/$pause6/mountinfo" | tr '\n' ' ')" \
+		"$(stat -c %d "/proc/$holder1/root/"):/ "
+fi
 check "delete I6" del I6
 
 # The template is only ever an isolated holder: a hint naming anything else
@@ -122,14 +142,14 @@ echo "$decoy $(proc_start "$decoy")" >"$TEMPLATE"
 check "I4 joins pod iso3 with the decoy named as the template" member I4 "$(mkb I4 -a podshim.pod=iso3)"
 holder3=$(holder iso3)
 isolated "$holder3" "the holder of iso3" shm
-is "it made its own root: not the decoy's" "$(awk '{ print $5 }' "/proc/$holder3/mountinfo" | tr '\n' ' ')" "$HOLDER_MOUNTS"
+is "it made its own root: not the decoy's" "$(awk '{ print $5 }' "/proc/$holder3/mountinfo" | sort | tr '\n' ' ')" "$HOLDER_MOUNTS"
 is "it is the template now" "$(cat "$TEMPLATE")" "$holder3 $(proc_start "$holder3")"
 kill "$decoy"
 check "delete I4" del I4
 check "with the template's pod gone, I5 joins pod iso4" member I5 "$(mkb I5 -a podshim.pod=iso4)"
 holder4=$(holder iso4)
 is "its holder made its own root and is the template" \
-	"$(awk '{ print $5 }' "/proc/$holder4/mountinfo" | tr '\n' ' '):$(cat "$TEMPLATE")" \
+	"$(awk '{ print $5 }' "/proc/$holder4/mountinfo" | sort | tr '\n' ' '):$(cat "$TEMPLATE")" \
 	"$HOLDER_MOUNTS:$holder4 $(proc_start "$holder4")"
 check "delete I5" del I5
 

@@ -45,6 +45,8 @@ static_busybox >/dev/null || skip_all "needs a static busybox (busybox-static)"
 # --- the temp dir and its cleanup ------------------------------------------
 
 T=$(mktemp -d /tmp/podshim-pod.XXXXXX)
+# the parent of this test's containers' cgroups (mkb), removed at exit
+CGROUP_PARENT=podshim-test-${T##*.}
 RUNC_ROOT=$T/runc
 STATE=$T/state
 # Pod volumes (podshim --podshim-data): never /var/lib/podshim in tests.
@@ -90,8 +92,8 @@ _cleanup() {
 		[[ -d $root ]] || continue
 		for id in $(runc --root "$root" list -q 2>/dev/null); do
 			timeout 30 "$PODSHIM" --podshim-state "$STATE" --root "$root" delete --force "$id" \
-				>/dev/null 2>&1 </dev/null ||
-				timeout 30 runc --root "$root" delete --force "$id" >/dev/null 2>&1 </dev/null
+				>/dev/null 2>&1 <"$POD_STDIN" ||
+				timeout 30 runc --root "$root" delete --force "$id" >/dev/null 2>&1 <"$POD_STDIN"
 		done
 	done
 	pauses=$(our_pauses)
@@ -102,6 +104,10 @@ _cleanup() {
 		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && kill -9 "$p" 2>/dev/null
 	done
 	unmount_under "$T"
+	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CGROUP_PARENT" 2>/dev/null |
+		while read -r p; do
+			find "$p" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
 	if [[ ${POD_KEEP:-} == 1 ]]; then
 		echo "# kept $T" >&2
 	else
@@ -109,6 +115,17 @@ _cleanup() {
 	fi
 }
 at_exit _cleanup
+
+# The delegate matrix with crun (PODSHIM_TEST_DELEGATE=crun-sid, see
+# tests/lib/oci.sh): these suites, and podshim's default delegate, run
+# `runc`; here that name is crun (through crun_cmd's wrapper on a hybrid
+# cgroup host), so every pod test runs against crun.
+if [[ $TEST_DELEGATE_KIND == crun ]]; then
+	mkdir -p "$T/dlg" && _crun=$(crun_cmd "$T/dlg") && [[ -n $_crun ]] &&
+		ln -sf "$_crun" "$T/dlg/runc" || bail "cannot make crun the tests' runc"
+	PATH=$T/dlg:$PATH
+	unset _crun
+fi
 
 # --- rootfs and bundles ----------------------------------------------------
 
@@ -127,7 +144,12 @@ _make_rootfs || bail "cannot build the test rootfs"
 
 # mkb NAME [-a KEY=VAL]... [-e KEY=VAL]... [-j JQFILTER]... [-- ARG...]
 # Makes bundle $T/b/NAME (annotations -a, process env -e, extra jq edits -j,
-# process.args after --; default `sleep 1000`) and prints its path.
+# process.args after --; default `sleep 1000`) and prints its path.  Its
+# cgroup is /$CGROUP_PARENT/NAME: the delegate's default (/<container ID>)
+# would be shared with a container of the same ID of another test running
+# at the same time, which runc >= 1.2 refuses ("container's cgroup is not
+# empty") and runc 1.1 silently joins.
+# $MKB_JQ, if set, edits every bundle first (userns_jq: a user namespace).
 mkb() {
 	local name=$1 dir filter='.' anns='{}' envs='[]' args='' a
 	shift
@@ -151,11 +173,35 @@ mkb() {
 		shift 2
 	done
 	make_bundle "$dir" "$T/spec.json" "
-		(if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
+		.linux.cgroupsPath = \$cg
+		| (if \$a != {} then .annotations = ((.annotations // {}) + \$a) else . end)
 		| .process.env += \$e
 		| (if \$args != null then .process.args = \$args else . end)
-		| $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" || return 1
+		| ${MKB_JQ:-.} | $filter" --argjson a "$anns" --argjson e "$envs" --argjson args "${args:-null}" \
+		--arg cg "/$CGROUP_PARENT/$name" || return 1
 	echo "$dir"
+}
+
+# POD_STDIN: the stdin the helpers give podshim and the delegate. /dev/null,
+# but for a script whose members have user namespaces (remapped): crun (1.8,
+# 1.28) chowns a remapped container's stdio to its root, so that started on
+# the host's /dev/null it leaves it owned by the pod's root (runc skips
+# /dev/null). remapped() makes it an empty file of the test's, and the
+# script's own stdin too (check and is pass it on).
+POD_STDIN=/dev/null
+
+# userns_jq HOSTID [SIZE]: a jq edit giving a bundle a user namespace of its
+# own mapping uids and gids 0..SIZE-1 (65536) to HOSTID.., as a userns-remap
+# dockerd does. Its members walk $T as that uid: remapped() opens it.
+userns_jq() {
+	local m="[{containerID: 0, hostID: $1, size: ${2:-65536}}]"
+	echo ".linux.namespaces += [{type: \"user\"}] | .linux.uidMappings = $m | .linux.gidMappings = $m"
+}
+remapped() {
+	chmod 755 "$T"
+	POD_STDIN=$T/stdin
+	: >"$POD_STDIN"
+	exec <"$POD_STDIN"
 }
 
 # --- podshim and runc ------------------------------------------------------
@@ -185,7 +231,7 @@ create() {
 create_in() {
 	local root=$1 id=$2 b=$3
 	shift 3
-	shim_root "$root" create "$@" --bundle "$b" "$id" </dev/null >"$T/out/$id" 2>&1 || {
+	shim_root "$root" create "$@" --bundle "$b" "$id" <"$POD_STDIN" >"$T/out/$id" 2>&1 || {
 		local s=$?
 		cat "$T/out/$id" >&2
 		return $s
@@ -194,12 +240,12 @@ create_in() {
 
 # member ID BUNDLE: create and start.
 member() {
-	create "$1" "$2" && shim start "$1" </dev/null
+	create "$1" "$2" && shim start "$1" <"$POD_STDIN"
 }
 
 # del ID: podshim delete --force.
 del() {
-	shim delete --force "$1" </dev/null
+	shim delete --force "$1" <"$POD_STDIN"
 }
 
 # del_all ID...: delete each, stop at the first failure.
@@ -212,7 +258,7 @@ del_all() {
 
 # run_detached ID BUNDLE: `podshim run --detach`, stdio to $T/out/ID.
 run_detached() {
-	shim run --detach --bundle "$2" "$1" </dev/null >"$T/out/$1" 2>&1 || {
+	shim run --detach --bundle "$2" "$1" <"$POD_STDIN" >"$T/out/$1" 2>&1 || {
 		local s=$?
 		cat "$T/out/$1" >&2
 		return $s
@@ -223,7 +269,7 @@ run_detached() {
 xin() {
 	local id=$1
 	shift
-	rc exec "$id" "$@" </dev/null
+	rc exec "$id" "$@" <"$POD_STDIN"
 }
 
 # cpid ID [ROOT]: the host PID of container ID's init.
@@ -407,7 +453,7 @@ refused() {
 	pods=$(pod_count) mounts=$(our_mounts | wc -l) vols=$(find "$DATA" -mindepth 3 -maxdepth 3 2>/dev/null | wc -l)
 	: >"$LOG"
 	# To a file: a container created by mistake would hold a pipe open.
-	shim create --bundle "$b" "$id" </dev/null >/dev/null 2>"$T/out/$id.err"
+	shim create --bundle "$b" "$id" <"$POD_STDIN" >/dev/null 2>"$T/out/$id.err"
 	s=$?
 	err=$(cat "$T/out/$id.err")
 	((s != 0)) || why+=" exit status 0;"

@@ -66,7 +66,7 @@ pc=$(cpid C)
 is "C shares the pod's ipc namespace" "$(nsino "$pc" ipc)" "$(pinned web ipc)"
 isnt "C keeps its own network namespace" "$(nsino "$pc" net)" "$WEB_NET"
 isnt "C's network namespace is not the host's either" "$(nsino "$pc" net)" "$HOST_NET"
-is "C keeps its own hostname" "$(xin C hostname)" runc
+is "C keeps its own hostname" "$(xin C hostname)" "$(jq -r .hostname "$T/spec.json")"
 
 # --- PID sharing -------------------------------------------------------------
 

@@ -116,7 +116,12 @@ bad "truncated config.json still naming a pod" 'config.json' "$b"
 # Cut before the pod key: nothing names a pod, the delegate judges it.
 b=$(mkb X9b -a podshim.pod=ok)
 head -c "$(($(stat -c %s "$b/config.json") / 2))" "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
-bad "truncated config.json whose pod key is cut off: runc's own error" 'unexpected EOF' "$b"
+# (runc: Go's "unexpected EOF"; crun, the delegate matrix's: "cannot parse")
+if [[ ${TEST_DELEGATE_KIND:-runc} == crun ]]; then
+	bad "truncated config.json whose pod key is cut off: crun's own error" 'cannot parse the data' "$b"
+else
+	bad "truncated config.json whose pod key is cut off: runc's own error" 'unexpected EOF' "$b"
+fi
 bad "duplicate network namespace entries" 'network' \
 	"$(mkb X10 -a podshim.pod=ok -j '.linux.namespaces += [{type: "network"}]')"
 bad "a pod volume over a mount of the container" '/tmp' \
@@ -127,10 +132,9 @@ bad "a member joining a network namespace by path (--network container:X)" \
 	"$(mkb X12 -a podshim.pod=ok -j '.linux.namespaces |= map(if .type == "network" then .path = "/proc/1/ns/net" else . end)')"
 bad "a bundle naming a wrong-type path for a shared namespace" 'uts namespace at `/proc/1/ns/net`' \
 	"$(mkb X13 -a podshim.pod=ok -j '.linux.namespaces |= map(if .type == "uts" then .path = "/proc/1/ns/net" else . end)')"
-bad "a member with its own user namespace (userns-remap)" 'own user namespace' \
-	"$(mkb X14 -a podshim.pod=ok -j '.linux.namespaces += [{type: "user"}]
-		| .linux.uidMappings = [{containerID: 0, hostID: 100000, size: 65536}]
-		| .linux.gidMappings = [{containerID: 0, hostID: 100000, size: 65536}]')"
+# A member with its own user namespace joins (tests/pod/userns.sh), not one without mappings.
+bad "a member with a user namespace and no mappings" '`linux.uidMappings` maps nothing' \
+	"$(mkb X14 -a podshim.pod=ok -j '.linux.namespaces += [{type: "user"}]')"
 check "a member keeping its own path for an unshared namespace joins" eval '
 	member X15 "$(mkb X15 -a podshim.pod=ownpid -a podshim.share=net \
 		-j ".linux.namespaces |= map(if .type == \"pid\" then .path = \"/proc/$$/ns/pid\" else . end)")"'
@@ -334,8 +338,11 @@ check "a fresh state dir is made 0700" eval '
 # --- podshim-pause cannot be exec'd -------------------------------------------------
 # The holder dies before podshim tells it to go: podshim must not die of
 # SIGPIPE (exit 141, no message, pod.json left behind).
-out=$(PODSHIM_PAUSE=$T/no-such-pause shim create --bundle "$(mkb NP1 -a podshim.pod=nopause)" NP1 </dev/null 2>&1)
+# (Its output to a file, not a pipe of ours: when the create succeeds, as it
+# does with runc 1.3, the container's init holds its stdout.)
+PODSHIM_PAUSE=$T/no-such-pause shim create --bundle "$(mkb NP1 -a podshim.pod=nopause)" NP1 </dev/null >"$T/out/NP1" 2>&1
 s=$?
+out=$(<"$T/out/NP1")
 if ((s != 141)) && { ((s == 0)) || [[ $out == *podshim* ]]; }; then
 	ok "a missing podshim-pause: podshim is not killed by SIGPIPE (status $s)"
 else

@@ -5,6 +5,10 @@
 #include "testutil.h"
 
 #include "argv.h"
+#include "ctx.h"
+
+#include <sched.h>
+#include <sys/wait.h>
 
 #define ARGV(...) ((char *[]){ __VA_ARGS__, NULL })
 
@@ -29,7 +33,7 @@ struct argv_case
       *shim_docker_host;
   int n_positional;
   int uncertain; /* index in `in` of c->uncertain; 0: NULL (in[0] never is) */
-  bool debug, version, detach, force, help;
+  bool debug, version, detach, force, help, shim_help;
 };
 
 static const struct argv_case cases[] = {
@@ -166,6 +170,13 @@ static const struct argv_case cases[] = {
   { ARGV ("podshim", "--root", "", "create", "", "--bundle", ""), .ci = 3, .command = "create",
     .id = "", .root = "", .bundle = "", .n_positional = 1 },
   { ARGV ("podshim", "-", "x"), .ci = 1, .command = "-" },
+  /* --podshim-help is podshim's (consumed); --help stays the delegate's. */
+  { ARGV ("podshim", "--podshim-help"), .ci = -1, .keep = (const int[]){ 0, -1 },
+    .shim_help = true },
+  { ARGV ("podshim", "--root", "/r", "-podshim-help", "list"), .ci = 3,
+    .keep = (const int[]){ 0, 1, 2, 4, -1 }, .command = "list", .root = "/r", .shim_help = true },
+  { ARGV ("podshim", "--podshim-help=false", "--help"), .ci = -1, .keep = (const int[]){ 0, 2, -1 },
+    .help = true },
   /* An empty argv[0] is passed on all the same. */
   { ARGV ("", "--podshim-state", "/s", ""), .ci = 1, .keep = (const int[]){ 0, 3, -1 },
     .command = "", .shim_state = "/s" },
@@ -252,6 +263,7 @@ check_case (const struct argv_case *k)
   check_bool (line, "detach", c.detach, k->detach);
   check_bool (line, "force", c.force, k->force);
   check_bool (line, "help", c.help, k->help);
+  check_bool (line, "shim_help", c.shim_help, k->shim_help);
 
   /* Passed on: the very pointers, in order, NULL-terminated. */
   int want_argc = n;
@@ -342,6 +354,67 @@ test_parse_go_bool (void **state)
     }
 }
 
+/* The defaults follow the environment: root of the host keeps /run and
+ * /var/lib whatever $XDG_RUNTIME_DIR says; a rootless runtime (here: a
+ * child in a user namespace of its own, where it is not root) uses
+ * $XDG_RUNTIME_DIR and $XDG_DATA_HOME (else ~/.local/share), as runc does. */
+static void
+expect_dirs (const char *state, const char *data, const char *root)
+{
+  struct runc_cmdline c = { 0 };
+  struct podshim_error *err = NULL;
+  assert_no_error (runc_cmdline_parse (2, ARGV ("podshim", "list"), &c, &err), err);
+  struct shim_ctx ctx;
+  assert_no_error (shim_ctx_init (&ctx, &c, &err), err);
+  assert_string_equal (ctx.state_dir, state);
+  assert_string_equal (ctx.data_dir, data);
+  assert_string_equal (ctx.root, root);
+  shim_ctx_free (&ctx);
+  runc_cmdline_free (&c);
+}
+
+static void
+test_rootless_defaults (void **state)
+{
+  (void)state;
+  unsetenv ("PODSHIM_STATE");
+  unsetenv ("PODSHIM_DATA");
+  unsetenv ("PODSHIM_DELEGATE");
+  unsetenv ("XDG_DATA_HOME");
+  setenv ("HOME", "/home/u", 1);
+  setenv ("USER", "u", 1);
+  unsetenv ("XDG_RUNTIME_DIR");
+  assert_false (shim_rootless ());
+  if (geteuid () == 0)
+    {
+      expect_dirs ("/run/podshim", "/var/lib/podshim", "/run/runc");
+      setenv ("XDG_RUNTIME_DIR", "/run/user/0", 1);
+      assert_false (shim_rootless ());
+      expect_dirs ("/run/podshim", "/var/lib/podshim", "/run/runc");
+    }
+  setenv ("XDG_RUNTIME_DIR", "/run/user/1000", 1);
+  pid_t pid = fork ();
+  assert_true (pid >= 0);
+  if (pid == 0)
+    {
+      /* Unmapped: not root there. */
+      if (geteuid () == 0 && unshare (CLONE_NEWUSER) < 0)
+        _exit (77);
+      if (!shim_rootless ())
+        _exit (1);
+      expect_dirs ("/run/user/1000/podshim", "/home/u/.local/share/podshim", "/run/user/1000/runc");
+      setenv ("XDG_DATA_HOME", "/data/u", 1);
+      expect_dirs ("/run/user/1000/podshim", "/data/u/podshim", "/run/user/1000/runc");
+      _exit (0);
+    }
+  int status;
+  assert_int_equal (waitpid (pid, &status, 0), pid);
+  if (WIFEXITED (status) && WEXITSTATUS (status) == 77)
+    skip ();
+  assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  unsetenv ("XDG_RUNTIME_DIR");
+}
+
 int
 main (void)
 {
@@ -350,6 +423,7 @@ main (void)
     cmocka_unit_test (test_podshim_option_missing_value),
     cmocka_unit_test (test_empty_argv),
     cmocka_unit_test (test_parse_go_bool),
+    cmocka_unit_test (test_rootless_defaults),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

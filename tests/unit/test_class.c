@@ -6,6 +6,7 @@
 #include "argv.h"
 #include "class.h"
 #include "record.h"
+#include "stateformat.h"
 #include "startwait.h"
 
 static int
@@ -315,6 +316,63 @@ test_record (void **state)
   container_record_free (&back);
 }
 
+/* A record's format version: none is 0.1.0's (1), this podshim writes 1, a
+ * newer one is read for its routing fields only and never written back. */
+static void
+test_record_versions (void **state)
+{
+  (void)state;
+  struct podshim_error *err = NULL;
+  struct container_record r = { 0 };
+  /* As podshim 0.1.0 wrote it: no version. */
+  const char *old = "{\"class\":\"gvisor\",\"path\":\"/usr/bin/runsc\",\"runtimeArgs\":[],"
+                    "\"wait\":[\"tcp:80\"],\"waitTimeout\":5,\"pid\":42,\"essential\":true,"
+                    "\"pod\":\"web\",\"companions\":[{\"name\":\"p\"}]}";
+  assert_int_equal (container_record_parse (old, strlen (old), &r, &err), 0);
+  assert_int_equal (r.version, 1);
+  assert_false (container_record_newer (&r));
+  assert_string_equal (r.cls.name, "gvisor");
+  assert_int_equal (r.n_wait, 1);
+  assert_true (r.essential);
+  assert_non_null (r.companions);
+  char *text = NULL;
+  size_t len;
+  assert_int_equal (container_record_emit (&r, &text, &len, &err), 0);
+  assert_non_null (strstr (text, "\"version\":1,"));
+  free (text);
+  text = NULL;
+  container_record_free (&r);
+
+  /* A newer one: class, path, runtimeArgs and pod; nothing else. */
+  const char *newer
+      = "{\"version\":2,\"class\":\"gvisor\",\"path\":\"/usr/bin/runsc\",\"runtimeArgs\":"
+        "[\"--network=none\"],\"wait\":{\"a new\":\"shape\"},\"essential\":true,\"pod\":\"web\","
+        "\"companions\":[{\"name\":\"p\"}]}";
+  assert_int_equal (container_record_parse (newer, strlen (newer), &r, &err), 0);
+  assert_true (container_record_newer (&r));
+  assert_int_equal (r.version, 2);
+  assert_string_equal (r.cls.name, "gvisor");
+  assert_string_equal (r.cls.path, "/usr/bin/runsc");
+  assert_int_equal (r.cls.n_args, 1);
+  assert_string_equal (r.pod, "web");
+  assert_int_equal (r.n_wait, 0);
+  assert_false (r.essential);
+  assert_null (r.companions);
+  assert_int_equal (container_record_emit (&r, &text, &len, &err), -1);
+  assert_null (text);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  assert_error_contains (&err, "format version 2, newer than 1");
+  container_record_free (&r);
+
+  const char *bad[] = { "{\"version\":0}",   "{\"version\":-1}",   "{\"version\":\"1\"}",
+                        "{\"version\":1.5}", "{\"version\":null}", NULL };
+  for (int i = 0; bad[i]; i++)
+    {
+      assert_int_equal (container_record_parse (bad[i], strlen (bad[i]), &r, &err), -1);
+      assert_error_contains (&err, "bad `version`");
+    }
+}
+
 static void
 test_wait_parse (void **state)
 {
@@ -424,8 +482,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_config),     cmocka_unit_test (test_names),
     cmocka_unit_test (test_apply),      cmocka_unit_test (test_command_id),
-    cmocka_unit_test (test_record),     cmocka_unit_test (test_wait_parse),
-    cmocka_unit_test (test_wait_check),
+    cmocka_unit_test (test_record),     cmocka_unit_test (test_record_versions),
+    cmocka_unit_test (test_wait_parse), cmocka_unit_test (test_wait_check),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -127,34 +127,43 @@ test_specs_from_labels (void **state)
   char *specs = NULL;
   yajl_val spec
       = t_parse ("{\"annotations\":{\"podshim.companion.b\":\"{\\\"image\\\":\\\"ann\\\"}\"}}");
-  yajl_val labels = t_parse (
-      "{\"Name\":\"/"
-      "web\",\"Config\":{\"Labels\":{\"podshim.companion.a\":\"{\\\"image\\\":\\\"x\\\"}\","
-      "\"podshim.companion.b\":\"{\\\"image\\\":\\\"lab\\\"}\",\"other\":\"1\"}}}");
-  assert_int_equal (companion_specs_from_spec (spec, labels, &specs, &err), 1);
+  yajl_val labels
+      = t_parse ("{\"Name\":\"/"
+                 "web\",\"Image\":\"sha256:ab\",\"Config\":{\"Labels\":{\"podshim.companion.a\":\"{"
+                 "\\\"image\\\":\\\"x\\\"}\","
+                 "\"podshim.companion.b\":\"{\\\"image\\\":\\\"lab\\\"}\",\"other\":\"1\"}}}");
+  assert_int_equal (companion_specs_from_spec (spec, labels, NULL, &specs, &err), 1);
   assert_null (err);
-  char *want = t_canon ("[{\"name\":\"b\",\"spec\":{\"image\":\"ann\"}},{\"name\":\"a\",\"spec\":{"
-                        "\"image\":\"x\"}}]");
+  /* A label's value is kept as its hash, beside the anchor's image. */
+  char h[17];
+  companion_label_hash ("{\"image\":\"x\"}", h);
+  char *text = t_printf ("[{\"name\":\"b\",\"spec\":{\"image\":\"ann\"}},{\"name\":\"a\","
+                         "\"spec\":{\"image\":\"x\"},\"labelHash\":\"%s\","
+                         "\"anchorImage\":\"sha256:ab\"}]",
+                         h);
+  char *want = t_canon (text);
   assert_string_equal (specs, want);
   free (want);
+  free (text);
+  assert_true (companion_declares_any (spec, NULL) && companion_declares_any (NULL, labels));
   free (specs);
   yajl_tree_free (spec);
 
   /* none */
   spec = t_parse ("{}");
   specs = NULL;
-  assert_int_equal (companion_specs_from_spec (spec, NULL, &specs, &err), 0);
+  assert_int_equal (companion_specs_from_spec (spec, NULL, NULL, &specs, &err), 0);
   assert_null (specs);
 
   /* a refusal names where it came from */
   yajl_val bad = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion.x\":\"{\\\"image\\\":"
                           "\\\"x\\\",\\\"privileged\\\":true}\"}}}");
-  assert_int_equal (companion_specs_from_spec (spec, bad, &specs, &err), -1);
+  assert_int_equal (companion_specs_from_spec (spec, bad, NULL, &specs, &err), -1);
   assert_error_contains (&err,
                          "label podshim.companion.x: companion `x`: unknown key `privileged`");
   yajl_tree_free (bad);
   bad = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion.X\":\"{}\"}}}");
-  assert_int_equal (companion_specs_from_spec (spec, bad, &specs, &err), -1);
+  assert_int_equal (companion_specs_from_spec (spec, bad, NULL, &specs, &err), -1);
   assert_error_contains (&err, "invalid companion name `X`");
   yajl_tree_free (bad);
 
@@ -165,7 +174,7 @@ test_specs_from_labels (void **state)
               i ? "," : "", i);
   strcat (buf, "}}}");
   bad = t_parse (buf);
-  assert_int_equal (companion_specs_from_spec (spec, bad, &specs, &err), -1);
+  assert_int_equal (companion_specs_from_spec (spec, bad, NULL, &specs, &err), -1);
   assert_error_contains (&err, "more than 8 companions");
   yajl_tree_free (bad);
   yajl_tree_free (spec);
@@ -235,6 +244,143 @@ test_plan_and_record (void **state)
 }
 
 static void
+test_limits (void **state)
+{
+  (void)state;
+  struct podshim_error *err = NULL;
+  char *specs = NULL, *plan = NULL;
+  /* The anchor: --memory 64m --cpus 0.5 --pids-limit 100, as runc gets them. */
+  yajl_val anchor
+      = t_parse ("{\"linux\":{\"resources\":{\"memory\":{\"limit\":67108864},"
+                 "\"cpu\":{\"quota\":50000,\"period\":100000},\"pids\":{\"limit\":100}}}}");
+  yajl_val labels
+      = t_parse ("{\"Config\":{\"Labels\":{"
+                 "\"podshim.companion.a\":\"{\\\"image\\\":\\\"x\\\"}\","
+                 "\"podshim.companion.b\":\"{\\\"image\\\":\\\"x\\\",\\\"memory\\\":\\\"32m\\\","
+                 "\\\"cpus\\\":\\\"0.25\\\",\\\"pids_limit\\\":50}\"}}}");
+  assert_int_equal (companion_specs_from_spec (anchor, labels, NULL, &specs, &err), 1);
+  assert_no_error (companion_plan (specs, "ID", "w", "p", NULL, &plan, &err), err);
+  yajl_val doc = t_parse (plan);
+  static const char *const hc[] = { "body", "HostConfig", NULL };
+  char *a = NULL, *b = NULL;
+  size_t len;
+  assert_no_error (json_emit (json_get_path (doc->u.array.values[0], hc), &a, &len, &err), err);
+  assert_no_error (json_emit (json_get_path (doc->u.array.values[1], hc), &b, &len, &err), err);
+  /* none given: the anchor's; given: the spec's */
+  assert_string_equal (a, "{\"NetworkMode\":\"none\",\"RestartPolicy\":{\"Name\":\"no\"},"
+                          "\"Memory\":67108864,\"NanoCpus\":500000000,\"PidsLimit\":100}");
+  assert_string_equal (b, "{\"NetworkMode\":\"none\",\"RestartPolicy\":{\"Name\":\"no\"},"
+                          "\"Memory\":33554432,\"NanoCpus\":250000000,\"PidsLimit\":50}");
+  free (a);
+  free (b);
+  free (plan);
+  free (specs);
+  yajl_tree_free (doc);
+  yajl_tree_free (labels);
+
+  /* never above the anchor's: the key is named */
+  static const char *const over[][2] = {
+    { "\\\"memory\\\":\\\"128m\\\"", "companion `a`: `memory` 128m is more than its anchor's own"
+                                     " limit (64m)" },
+    { "\\\"memory\\\":67108865", "`memory` 67108865 is more than its anchor's own limit (64m)" },
+    { "\\\"cpus\\\":\\\"0.6\\\"", "companion `a`: `cpus` 0.6 is more than its anchor's own limit"
+                                  " (0.5)" },
+    { "\\\"pids_limit\\\":101", "companion `a`: `pids_limit` 101 is more than its anchor's own"
+                                " limit (100)" },
+    { "\\\"memory\\\":\\\"1m\\\"", "companion `a`: `memory` must be at least 6m" },
+    { "\\\"cpus\\\":0", "companion `a`: `cpus` must be at least 0.01" },
+    { "\\\"cpus\\\":\\\"1.0000000001\\\"", "`cpus` must be a number of CPUs" },
+    { "\\\"pids_limit\\\":0", "companion `a`: `pids_limit` must be a whole number" },
+    { "\\\"pids_limit\\\":1.5", "`pids_limit` must be a whole number" },
+    { "\\\"memory\\\":true", "`memory` must be bytes" },
+  };
+  for (size_t i = 0; i < sizeof (over) / sizeof (over[0]); i++)
+    {
+      char *l = t_printf ("{\"Config\":{\"Labels\":{\"podshim.companion.a\":"
+                          "\"{\\\"image\\\":\\\"x\\\",%s}\"}}}",
+                          over[i][0]);
+      yajl_val bad = t_parse (l);
+      specs = NULL;
+      assert_int_equal (companion_specs_from_spec (anchor, bad, NULL, &specs, &err), -1);
+      assert_null (specs);
+      assert_error_contains (&err, over[i][1]);
+      yajl_tree_free (bad);
+      free (l);
+    }
+
+  /* the operator's defaults: the lower of them and the anchor's */
+  struct companion_limits def = { .memory = 32 << 20, .nano_cpus = 2000000000, .pids = 0 };
+  labels = t_parse (
+      "{\"Config\":{\"Labels\":{\"podshim.companion.a\":\"{\\\"image\\\":\\\"x\\\"}\"}}}");
+  assert_int_equal (companion_specs_from_spec (anchor, labels, &def, &specs, &err), 1);
+  assert_non_null (strstr (specs, "\"limits\":{\"memory\":33554432,\"nanoCpus\":500000000,"
+                                  "\"pids\":100}"));
+  free (specs);
+  /* an anchor without limits: the defaults, else none */
+  yajl_val bare = t_parse ("{}");
+  assert_int_equal (companion_specs_from_spec (bare, labels, &def, &specs, &err), 1);
+  assert_non_null (strstr (specs, "\"limits\":{\"memory\":33554432,\"nanoCpus\":2000000000}"));
+  free (specs);
+  assert_int_equal (companion_specs_from_spec (bare, labels, NULL, &specs, &err), 1);
+  assert_null (strstr (specs, "limits"));
+  free (specs);
+  yajl_tree_free (bare);
+  yajl_tree_free (labels);
+  yajl_tree_free (anchor);
+}
+
+/* A companion (it carries podshim.companion-of) declares no companions: its
+   own podshim.companion.* labels (its image's, say) are never followed. */
+static void
+test_companion_declares_none (void **state)
+{
+  (void)state;
+  struct podshim_error *err = NULL;
+  struct runc_cmdline c = { .id = "cid" };
+  struct shim_ctx ctx = { .cmd = &c };
+  yajl_val spec = t_parse ("{}");
+  yajl_val labels
+      = t_parse ("{\"Config\":{\"Labels\":{\"podshim.pod\":\"p\",\"podshim.companion-of\":\"0123\","
+                 "\"podshim.companion.a\":\"{\\\"image\\\":\\\"self\\\"}\"}}}");
+  struct container_record rec = { 0 };
+  assert_int_equal (record_from_spec (&ctx, spec, labels, &rec, &err), 0);
+  assert_null (err);
+  assert_null (rec.companion_specs);
+  container_record_free (&rec);
+  /* not even a bad one fails it */
+  yajl_tree_free (labels);
+  labels = t_parse ("{\"Config\":{\"Labels\":{\"podshim.companion-of\":\"0123\","
+                    "\"podshim.companion.a\":\"{\\\"privileged\\\":true}\"}}}");
+  assert_int_equal (record_from_spec (&ctx, spec, labels, &rec, &err), 0);
+  assert_null (err);
+  container_record_free (&rec);
+  yajl_tree_free (labels);
+  yajl_tree_free (spec);
+}
+
+static void
+test_pod_cap (void **state)
+{
+  (void)state;
+  struct podshim_error *err = NULL;
+  struct pod_state pod = { 0 };
+  struct pod_member m[3] = { { 0 } };
+  m[0].raw = t_parse ("{}");
+  m[1].raw = t_parse ("{\"companion_of\":\"aa\"}");
+  m[2].raw = t_parse ("{\"companion_of\":\"bb\"}");
+  pod.members = m;
+  pod.n_members = 3;
+  assert_no_error (companion_pod_check ("web", &pod, NULL, 1, "cfg", &err), err);
+  assert_no_error (companion_pod_check ("web", &pod, "cc", 3, "cfg", &err), err);
+  assert_int_equal (companion_pod_check ("web", &pod, "cc", 2, "/etc/podshim/config.json", &err),
+                    -1);
+  assert_error_contains (&err, "pod `web` already has 2 companions, the most it may have"
+                               " (companions.maxPerPod in /etc/podshim/config.json, default 16)");
+  for (int i = 0; i < 3; i++)
+    yajl_tree_free (m[i].raw);
+}
+
+static void
 test_docker_host (void **state)
 {
   (void)state;
@@ -264,9 +410,14 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_spec_ok),           cmocka_unit_test (test_spec_refusals),
-    cmocka_unit_test (test_specs_from_labels), cmocka_unit_test (test_plan_and_record),
+    cmocka_unit_test (test_spec_ok),
+    cmocka_unit_test (test_spec_refusals),
+    cmocka_unit_test (test_specs_from_labels),
+    cmocka_unit_test (test_plan_and_record),
     cmocka_unit_test (test_docker_host),
+    cmocka_unit_test (test_limits),
+    cmocka_unit_test (test_companion_declares_none),
+    cmocka_unit_test (test_pod_cap),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -446,6 +446,48 @@ test_rm_rf_depth (void **state)
   assert_error_contains (&err, "too deep");
 }
 
+/* Reachable by uid 0 without capabilities: the owner's bits where we own,
+   else the group's or other's. */
+static void
+test_reachable_without_caps (void **state)
+{
+  const char *dir = ((struct fx *)*state)->dir;
+  if (geteuid () != 0)
+    skip ();
+  char *d = t_printf ("%s/a", dir), *sock = t_printf ("%s/a/s.sock", dir);
+  assert_int_equal (mkdir (d, 0700), 0);
+  assert_true (path_reachable_without_caps (sock)); /* absent: the way is what counts */
+  int fd = open (sock, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  close (fd);
+  assert_true (path_reachable_without_caps (sock));
+  assert_int_equal (chmod (sock, 0400), 0);
+  assert_false (path_reachable_without_caps (sock)); /* not writable */
+  assert_int_equal (chmod (sock, 0600), 0);
+  assert_int_equal (chmod (d, 0600), 0);
+  assert_false (path_reachable_without_caps (sock)); /* not searchable */
+  assert_int_equal (chmod (d, 0700), 0);
+  /* another user's 0700 directory: only CAP_DAC_OVERRIDE would pass it */
+  assert_int_equal (chown (d, 4321, 4321), 0);
+  assert_false (path_reachable_without_caps (sock));
+  assert_int_equal (chmod (d, 0701), 0);
+  assert_true (path_reachable_without_caps (sock)); /* searchable by others; the socket ours */
+  assert_int_equal (chown (sock, 4321, 4321), 0);
+  assert_false (path_reachable_without_caps (sock)); /* another's 0600 socket is not */
+  assert_int_equal (chmod (sock, 0606), 0);
+  assert_true (path_reachable_without_caps (sock));
+  /* through a symlink: its target's way too */
+  char *link = t_printf ("%s/l.sock", dir);
+  assert_int_equal (symlink (sock, link), 0);
+  assert_true (path_reachable_without_caps (link));
+  assert_int_equal (chmod (d, 0700), 0);
+  assert_false (path_reachable_without_caps (link));
+  assert_false (path_reachable_without_caps ("relative/s.sock"));
+  free (link);
+  free (sock);
+  free (d);
+}
+
 int
 main (void)
 {
@@ -459,6 +501,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_private_dir_path, setup, teardown),
     cmocka_unit_test_setup_teardown (test_rm_rf_never_follows, setup, teardown),
     cmocka_unit_test_setup_teardown (test_rm_rf_depth, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_reachable_without_caps, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

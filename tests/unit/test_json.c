@@ -351,6 +351,45 @@ test_object_ensure (void **state)
   yajl_tree_free (v);
 }
 
+/* json_emit_pretty: two spaces a level, punctuation inside strings left
+ * alone, `{}` / `[]` on one line, a final newline; it parses back to the
+ * same tree. */
+static void
+test_emit_pretty (void **state)
+{
+  const char *text = "{\"a\":\"x,{:}[\\\"]\\\\\",\"b\":[1,{\"c\":{},\"d\":[]}],\"e\":1e400}";
+  yajl_val v = NULL;
+  struct podshim_error *err = NULL;
+  assert_int_equal (json_parse (text, strlen (text), "doc", &v, &err), 0);
+  char *out = NULL;
+  size_t len;
+  assert_int_equal (json_emit_pretty (v, &out, &len, &err), 0);
+  assert_string_equal (out, "{\n"
+                            "  \"a\": \"x,{:}[\\\"]\\\\\",\n"
+                            "  \"b\": [\n"
+                            "    1,\n"
+                            "    {\n"
+                            "      \"c\": {},\n"
+                            "      \"d\": []\n"
+                            "    }\n"
+                            "  ],\n"
+                            "  \"e\": 1e400\n"
+                            "}\n");
+  assert_int_equal (len, strlen (out));
+  yajl_val back = NULL;
+  assert_int_equal (json_parse (out, len, "doc", &back, &err), 0);
+  char *a = NULL, *b = NULL;
+  size_t la, lb;
+  assert_int_equal (json_emit (v, &a, &la, &err), 0);
+  assert_int_equal (json_emit (back, &b, &lb, &err), 0);
+  assert_string_equal (a, b);
+  free (a);
+  free (b);
+  free (out);
+  yajl_tree_free (back);
+  yajl_tree_free (v);
+}
+
 int
 main (void)
 {
@@ -358,6 +397,7 @@ main (void)
     cmocka_unit_test (test_unknown_fields_survive),
     cmocka_unit_test (test_numbers_keep_their_text),
     cmocka_unit_test (test_unicode),
+    cmocka_unit_test (test_emit_pretty),
     cmocka_unit_test (test_control_char_escapes),
     cmocka_unit_test (test_empty_containers),
     cmocka_unit_test (test_duplicate_keys),

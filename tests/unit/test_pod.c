@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include "pod.h"
+#include "stateformat.h"
 
 static const char full_state[]
     = "{\"version\":1,\"name\":\"web\",\"root\":\"/run/"
@@ -200,6 +201,9 @@ test_state_errors (void **state)
   assert_state_error ("{\"version\":\"1\",\"name\":\"a\"}", "bad `version`");
   assert_state_error ("{\"version\":1.5,\"name\":\"a\"}", "bad `version`");
   assert_state_error ("{\"version\":99999999999999999999,\"name\":\"a\"}", "bad `version`");
+  /* A newer podshim's: refused as such, not as damaged. */
+  assert_state_error ("{\"version\":2,\"name\":\"a\"}", "format version 2, newer than 1");
+  assert_state_error ("{\"version\":1000001,\"members\":7}", "format version 1000001");
   assert_state_error ("{\"version\":1}", "bad `name`");
   assert_state_error ("{\"version\":1,\"name\":\"\"}", "bad `name`");
   assert_state_error ("{\"version\":1,\"name\":\"../x\"}", "bad `name`");
@@ -401,6 +405,16 @@ test_state_load_save (void **state)
   t_write (path, "{trunc");
   assert_true (pod_state_load (dfd, "web", &q, &err) < 0);
   assert_error_contains (&err, "corrupted state file pod.json");
+  /* A newer podshim's: the file, its version and the newest read named;
+     never called corrupted. */
+  t_write (path, "{\"version\":2,\"name\":\"web\",\"members\":[{\"id\":\"c1\"}]}");
+  assert_true (pod_state_load (dfd, "web", &q, &err) < 0);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  assert_null (strstr (err->msg, "corrupted"));
+  char *want = t_printf ("pod `web`: `%s`: format version 2, newer than 1", path);
+  assert_error_contains (&err, want);
+  free (want);
+  assert_null (q.name);
   /* pod.json as a symlink is not followed */
   unlink (path);
   char *elsewhere = t_printf ("%s/elsewhere.json", dir);

@@ -6,6 +6,7 @@
 #include "argv.h"
 #include "ctx.h"
 #include "podcmd.h"
+#include "pod.h"
 #include "statedir.h"
 
 struct fx
@@ -106,6 +107,88 @@ test_usage (void **state)
   free (d);
 }
 
+/* `pod help`, `pod --help`, `pod -h` and `pod list --help`: the
+ * subcommands on out, exit 0. */
+static void
+test_help (void **state)
+{
+  struct fx *f = *state;
+  static const char *const forms[][2]
+      = { { "help", NULL }, { "--help", NULL }, { "-h", NULL }, { "list", "--help" } };
+  for (size_t i = 0; i < sizeof (forms) / sizeof (forms[0]); i++)
+    {
+      struct podshim_error *err = NULL;
+      assert_int_equal (pod (f, forms[i][0], forms[i][1], &err), 0);
+      assert_null (err);
+    }
+  char *o = contents (f->out), *d = contents (f->diag);
+  for (const char *p = o, *q; (q = strstr (p, "Usage: podshim")) != NULL; p = q + 1)
+    assert_non_null (strstr (q, "inspect NAME|SCOPE:NAME"));
+  assert_non_null (strstr (o, "  gc  "));
+  assert_string_equal (d, "");
+  free (o);
+  free (d);
+}
+
+/* Saves a pod of one member (id) named key under the fixture's root. */
+static void
+make_pod (struct fx *f, const char *key, const char *id)
+{
+  struct podshim_error *err = NULL;
+  int statefd = -1;
+  int rootfd
+      = statedir_open_root (f->ctx.state_dir, f->ctx.rootkey, f->ctx.root, true, &statefd, &err);
+  assert_true (rootfd >= 0);
+  int pods = statedir_open_sub (rootfd, STATEDIR_PODS, true, &err);
+  assert_true (pods >= 0);
+  assert_int_equal (mkdirat (pods, key, 0700), 0);
+  int poddir = openat (pods, key, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  assert_true (poddir >= 0);
+  struct pod_state p = { 0 };
+  assert_int_equal (pod_key_parse (key, &p.scope, &p.name), 0);
+  p.root = t_strdup (f->ctx.root);
+  struct pod_member *m = pod_state_add (&p, id);
+  m->share = POD_NS_NET;
+  assert_int_equal (pod_state_save (poddir, &p, &err), 0);
+  pod_state_done (&p);
+  close (poddir);
+  close (pods);
+  close (rootfd);
+  close (statefd);
+}
+
+/* The table's columns are as wide as their content: a Swarm companion's pod
+ * name (far past 24 characters) and a scope keep every column aligned. */
+static void
+test_table_aligned (void **state)
+{
+  struct fx *f = *state;
+  struct podshim_error *err = NULL;
+  make_pod (f, "web", "aaaa");
+  make_pod (f, "stack:shop:web.1.kx3pq8o3ziyzq8ffrs5dd7sx6", "bbbb");
+  assert_int_equal (pod (f, "list", NULL, &err), 0);
+  char *o = contents (f->out);
+  /* Each column starts at the same offset on every line. */
+  const char *cols[] = { "SCOPE", "ROOT", "SHARED", "HOLDER", "PAUSE", "MEMBERS" };
+  const char *header = o, *nl = strchr (o, '\n');
+  assert_non_null (nl);
+  size_t lines = 0;
+  for (const char *line = nl + 1; *line; line = strchr (line, '\n') + 1, lines++)
+    {
+      for (size_t c = 0; c < sizeof (cols) / sizeof (cols[0]); c++)
+        {
+          size_t at = (size_t)(strstr (header, cols[c]) - header);
+          assert_true (at > 0);
+          /* a cell starts there: a space before it, none at it */
+          assert_int_equal (line[at - 1], ' ');
+          assert_true (line[at] != ' ' && line[at] != '\n');
+        }
+    }
+  assert_int_equal (lines, 2);
+  assert_non_null (strstr (o, "web.1.kx3pq8o3ziyzq8ffrs5dd7sx6   stack:shop   "));
+  free (o);
+}
+
 /* A corrupted pod is reported on diag and skipped; list goes on. */
 static void
 test_corrupted_pod (void **state)
@@ -150,6 +233,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_empty, setup, teardown),
     cmocka_unit_test_setup_teardown (test_usage, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_help, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_table_aligned, setup, teardown),
     cmocka_unit_test_setup_teardown (test_corrupted_pod, setup, teardown),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

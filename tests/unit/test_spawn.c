@@ -173,13 +173,106 @@ test_call (void **state)
   assert_error_contains (&err, "cannot wait for fn");
 }
 
+/* A field of /proc/self/status ("CapEff", "NoNewPrivs"...), as written. */
+static int
+status_field (const char *name, char *out, size_t n)
+{
+  FILE *f = fopen ("/proc/self/status", "re");
+  char line[256];
+  int r = -1;
+  size_t nl = strlen (name);
+  while (f && fgets (line, sizeof (line), f))
+    if (strncmp (line, name, nl) == 0 && line[nl] == ':')
+      {
+        const char *v = line + nl + 1;
+        while (*v == ' ' || *v == '\t')
+          v++;
+        snprintf (out, n, "%.*s", (int)strcspn (v, "\n"), v);
+        r = 0;
+      }
+  if (f)
+    fclose (f);
+  return r;
+}
+
+/* In a child: drops, then reports what it has (0: as wanted). */
+static int
+dropped (void *data)
+{
+  bool keep_dac = *(bool *)data;
+  char eff[64], prm[64], nnp[16];
+  if (spawn_drop_privileges (keep_dac) < 0 || status_field ("CapEff", eff, sizeof (eff)) < 0
+      || status_field ("CapPrm", prm, sizeof (prm)) < 0
+      || status_field ("NoNewPrivs", nnp, sizeof (nnp)) < 0)
+    return 10;
+  const char *want = keep_dac ? "0000000000000002" : "0000000000000000";
+  if (strcmp (eff, want) != 0 || strcmp (prm, want) != 0)
+    return 11;
+  return strcmp (nnp, "1") == 0 ? 0 : 12;
+}
+
+static void
+test_drop_privileges (void **state)
+{
+  (void)state;
+  for (int k = 0; k < 2; k++)
+    {
+      bool keep = k == 1;
+      if (keep && geteuid () != 0)
+        continue; /* keeping one needs having it */
+      struct spawn_proc sp;
+      struct podshim_error *err = NULL;
+      assert_no_error (spawn_call (dropped, &keep, "drop", &sp, &err), err);
+      int st = -1;
+      assert_no_error (spawn_wait (&sp, "drop", &st, &err), err);
+      assert_true (WIFEXITED (st));
+      assert_int_equal (WEXITSTATUS (st), 0);
+    }
+}
+
+/* spawn_detach: the caller gets 0 at once; the worker is no child of ours,
+   runs in /, with stdio on /dev/null and the kept fd as 3. */
+static void
+test_detach (void **state)
+{
+  (void)state;
+  int p[2];
+  assert_int_equal (pipe2 (p, O_CLOEXEC), 0);
+  int r = spawn_detach (p[1]);
+  if (r == 1)
+    {
+      char cwd[8] = "", buf[64];
+      struct stat a, b;
+      bool ok = getcwd (cwd, sizeof (cwd)) && strcmp (cwd, "/") == 0 && fstat (0, &a) == 0
+                && stat ("/dev/null", &b) == 0 && a.st_rdev == b.st_rdev && fcntl (4, F_GETFD) < 0;
+      int n = snprintf (buf, sizeof (buf), "%s %d %d\n", ok ? "ok" : "bad", (int)getppid (),
+                        (int)getsid (0));
+      if (write (3, buf, (size_t)n) < 0)
+        _exit (1);
+      _exit (0);
+    }
+  assert_int_equal (r, 0);
+  close (p[1]);
+  char buf[64] = "";
+  ssize_t n = read (p[0], buf, sizeof (buf) - 1);
+  close (p[0]);
+  assert_true (n > 0);
+  assert_true (strncmp (buf, "ok ", 3) == 0);
+  /* Not our child, in a session of its own. */
+  char *sp = NULL;
+  long ppid = strtol (buf + 3, &sp, 10), sid = strtol (sp, NULL, 10);
+  assert_int_not_equal (ppid, (long)getpid ());
+  assert_int_not_equal (sid, (long)getsid (0));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_status), cmocka_unit_test (test_exec_failure),
     cmocka_unit_test (test_fds),    cmocka_unit_test (test_sigmask),
-    cmocka_unit_test (test_call),
+    cmocka_unit_test (test_call),   cmocka_unit_test (test_drop_privileges),
+    cmocka_unit_test (test_detach),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 
 #include "fsutil.h"
 #include "statedir.h"
+#include "stateformat.h"
 
 #include <poll.h>
 #include <sys/file.h>
@@ -197,6 +198,21 @@ test_index (void **state)
   statedir_index_remove (rootfd, "c3", NULL);
   assert_int_equal (statedir_index_read (rootfd, "c3", &key, &err), 0);
   assert_null (key);
+  /* A newer podshim's entry: refused as such, naming it; a remove for a
+     pod key leaves it. */
+  assert_int_equal (statedir_index_write (rootfd, "c4", "{\"version\":2,\"pod\":\"web\"}", &err),
+                    0);
+  assert_true (statedir_index_read (rootfd, "c4", &key, &err) < 0);
+  assert_null (key);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  char *want = t_printf ("`%s/containers/c4`: format version 2, newer than 1", dir);
+  assert_error_contains (&err, want);
+  free (want);
+  statedir_index_remove (rootfd, "c4", "web");
+  assert_true (statedir_index_read (rootfd, "c4", &key, &err) < 0);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  podshim_error_free (err);
+  err = NULL;
   close (rootfd);
   t_rmtree (dir);
   free (dir);
@@ -242,6 +258,30 @@ test_open_root_and_gc (void **state)
   assert_int_equal (statedir_root_read (rootfd, &root, &err), 0);
   assert_string_equal (root, "/r");
   free (root);
+  /* A newer podshim's `root`, and `data`. */
+  assert_int_equal (
+      write_file_atomic_at (rootfd, STATEDIR_ROOT_FILE, "{\"version\":3}", 13, 0600, &err), 0);
+  root = NULL;
+  assert_true (statedir_root_read (rootfd, &root, &err) < 0);
+  assert_null (root);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  assert_error_contains (&err, "/0123456789abcdef/root`: format version 3");
+  assert_int_equal (write_file_atomic_at (rootfd, STATEDIR_ROOT_FILE, "/r", 2, 0600, &err), 0);
+  assert_true (statedir_data_read (rootfd, &root, &err) < 0);
+  assert_true (podshim_error_is (err, ENOENT));
+  podshim_error_free (err);
+  err = NULL;
+  assert_int_equal (write_file_atomic_at (rootfd, STATEDIR_POD_DATA, "/d/k/web", 8, 0600, &err), 0);
+  assert_int_equal (statedir_data_read (rootfd, &root, &err), 0);
+  assert_string_equal (root, "/d/k/web");
+  free (root);
+  root = NULL;
+  assert_int_equal (
+      write_file_atomic_at (rootfd, STATEDIR_POD_DATA, "{\"version\":2}", 13, 0600, &err), 0);
+  assert_true (statedir_data_read (rootfd, &root, &err) < 0);
+  assert_true (podshim_error_is (err, STATE_FORMAT_NEWER));
+  assert_error_contains (&err, "/data`: format version 2");
+  assert_int_equal (unlinkat (rootfd, STATEDIR_POD_DATA, 0), 0);
   int pods = statedir_open_sub (rootfd, STATEDIR_PODS, true, &err);
   assert_true (pods >= 0);
   close (pods);

@@ -12,16 +12,24 @@ Plan fields:
   keep_network_hook  bool (default false)
   docker_host_network bool (default false): Docker `--network host`; its
                      network path (the engine's own namespace) is replaced
+  adopt_network      bool (default false): the member's own network path (an
+                     engine-made namespace the pod adopts: podman) stays
   resolv_conf, hosts with net: new source of the /etc/resolv.conf, /etc/hosts
                      mounts (the pod's copies of its network owner's files)
   volumes            [{destination, source}]
   shm                with ipc: the pod's /dev/shm directory; the member's own
                      /dev/shm mount becomes a bind mount of it (rbind, rprivate,
                      rw, nosuid, nodev, noexec), in place
+  userns_path        the pod's user namespace: the member's own `user` entry
+                     gets it as its path (mappings kept)
   dropped_hooks      expected count of dropped hooks (checked by test_spec)
   error              a substring of the expected error; no .out.json then
                      (a namespace joined by a path other than the pod's, or an
                      own user namespace, is refused)
+  netowner           the ownership decision that gives this plan
+                     (tests/unit/test_netowner.c): what the engine is seen to
+                     be, the pod's owner, and the role; with "refused", the
+                     member is refused before any rewrite: no .out.json
 
 Numbers keep their text, duplicate keys and key order are kept, as in
 podshim's own JSON layer.
@@ -127,7 +135,12 @@ def join(spec, plan):
     if nss is None:
         nss = []
         linux.set("namespaces", nss)
-    assert not any(ns.get("type") == "user" for ns in nss), "own user namespace"
+    users = [ns for ns in nss if ns.get("type") == "user"]
+    # A member with its own user namespace joins the pod's (userns_path),
+    # keeping its mappings; without a pod's, it is refused.
+    assert not users or plan.get("userns_path"), "own user namespace"
+    for ns in users:
+        ns.set("path", plan["userns_path"])
     for short, oci in ORDER:
         if short not in share:
             continue
@@ -137,6 +150,9 @@ def join(spec, plan):
         # A path of the member's own is refused; one podshim wrote before
         # (.../pods/<pod>/ns/<short>) is replaced.
         own = entries[0].get("path") if entries else None
+        if short == "net" and plan.get("adopt_network", False):
+            assert own, "adopting a namespace the container does not name"
+            continue
         host = short == "net" and plan.get("docker_host_network", False)
         assert host or own in (None, "") or re.fullmatch(r"/proc/[0-9]{1,10}/fd/[0-9]{1,10}", own) \
             or re.search(r"/pods/[A-Za-z0-9_:-][A-Za-z0-9_.:-]*/ns/" + short + "$", own), \
@@ -197,7 +213,7 @@ def main():
         with open(os.path.join(here, case + ".plan.json"), encoding="utf-8") as f:
             plan = json.load(f)
         out = os.path.join(here, case + ".out.json")
-        if "error" in plan:
+        if "error" in plan or "refused" in plan.get("netowner", {}):
             if os.path.exists(out):
                 os.unlink(out)
             continue
