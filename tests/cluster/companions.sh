@@ -26,18 +26,11 @@
 #
 # Figures (diag): paired replicas of running replicas at each check, the
 # times of each phase.
-set -euo pipefail
 # shellcheck disable=SC2016 # single-quoted $VARS are meant literally
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/../e2e/lib.sh"
+set -euo pipefail
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-T0=$SECONDS
-N=3
-IMG=podshim/busybox
-SVC_OPTS=(-d -q --no-resolve-image --stop-grace-period 1s --restart-delay 1s --update-delay 0s
-	--restart-max-attempts 20)
 APP_CMD=(sh -c 'mkdir -p /www && echo "$TASK" >/www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www')
 PROBE='{"image":"podshim/busybox","command":["sh","-c","while :; do wget -qO- http://127.0.0.1:8080/ >/tmp/got.new 2>&1 && mv /tmp/got.new /tmp/got; sleep 0.3; done"],"restart":"always"}'
 
@@ -47,17 +40,10 @@ if [[ $(head -c 4 "$PODSHIM" 2>/dev/null) == $'\x7fELF' ]] && ! grep -qaF podshi
 	exit 0
 fi
 
-cluster_up $N
-diag "cluster of $N nodes up in $((SECONDS - T0))s (engine ${PODSHIM_ENGINE:-debian12}, $(dn 1 version --format '{{.Server.Version}}'))"
+cluster_begin 3
 
 # anchors: "NODE ID TASK" of web's running containers on every node.
-anchors() {
-	local i
-	for ((i = 1; i <= N; i++)); do
-		dn "$i" ps --no-trunc --filter label=com.docker.swarm.service.name=web \
-			--format "$i {{.ID}} {{.Label \"com.docker.swarm.task.name\"}}"
-	done
-}
+anchors() { service_tasks web; }
 
 # companions [-a]: "NODE ID ANCHOR_ID STATE" of the companions on every node
 # (-a: also those not running).
@@ -68,8 +54,6 @@ companions() {
 			--format "$i {{.ID}} {{.Label \"podshim.companion-of\"}} {{.State}}"
 	done
 }
-
-netns_of() { readlink "/proc/$(dn "$1" inspect -f '{{.State.Pid}}' "$2")/ns/net"; }
 
 # paired WANT: WANT replicas run and every one is paired (see above); prints
 # "P of R paired" and why not.  PAIRED/REPLICAS are set for the figures.
@@ -255,9 +239,4 @@ diag "service rm: $((SECONDS - t))s"
 diag "figures (paired of running replicas):" "${FIG[@]}"
 
 # --- teardown -----------------------------------------------------------------
-t=$SECONDS
-cluster_down
-left=$(cluster_leftovers)
-is "teardown leaves no netns, process, mount, cgroup or dir" "$left" ""
-diag "teardown: $((SECONDS - t))s; whole suite: $((SECONDS - T0))s"
-done_testing
+cluster_end

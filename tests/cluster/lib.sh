@@ -1,10 +1,16 @@
 # shellcheck shell=bash
 # tests/cluster/lib.sh — a multi-node Swarm on one machine, for podshim's
-# cluster tests.  Source it after tests/e2e/lib.sh (TAP, wait_for, at_exit):
+# cluster tests.  It sources tests/e2e/lib.sh (TAP, wait_for, at_exit).  A
+# cluster test:
 #
-#   cluster_up 3          # nodes n1..n3, swarm formed, test image on each
+#   #!/usr/bin/env bash
+#   set -euo pipefail
+#   # shellcheck source=tests/cluster/lib.sh
+#   . "$(dirname "$0")/lib.sh"
+#   cluster_begin 3       # nodes n1..n3, swarm formed, test image on each
+#   dn 1 service create "${SVC_OPTS[@]}" --name web "$IMG" ...
 #   dn 2 service ps web   # the docker CLI pointed at node 2
-#   cluster_down          # (also at exit) everything removed, and verified
+#   cluster_end           # torn down, nothing left (checked), done_testing
 #
 # Each node is a private dockerd (hack/dockerd) with its own network
 # namespace, mount namespace (unshare --mount: the host's /sys and cgroup
@@ -13,11 +19,26 @@
 # node i is 10.251.0.i on the eth0 of its netns, the other end of a veth
 # plugged into bridge br0 of a network namespace this file creates.  No
 # address outside these namespaces is used.  PODSHIM_ENGINE (debian12 or
-# sid) is honoured by hack/dockerd.
+# sid) is honoured by hack/dockerd; CL_NODE_ENV (an array of VAR=VALUE, set
+# before cluster_begin) is added to every node's hack/dockerd environment
+# (e.g. a daemon option a test needs on all its nodes).
 #
-# Set by cluster_up: CL_DIR (the nodes' dirs CL_DIR/nI), CL_BRNS (the bridge
-# netns), CL_N (node count), CL_NODE_ID[i] (Swarm node ID of node i).
+# Set by cluster_begin/cluster_up: CL_DIR (the nodes' dirs CL_DIR/nI), CL_BRNS
+# (the bridge netns), CL_N and N (node count), CL_NODE_ID[i] (Swarm node ID
+# of node i), T0 (when the test began, in $SECONDS).
+# Set here for the tests: IMG (the test image, imported on every node) and
+# SVC_OPTS (`docker service create` options: detached, quick restarts and
+# updates, a bounded number of restarts).
 
+# shellcheck source=tests/e2e/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
+
+# shellcheck disable=SC2034 # for the tests that source this file
+IMG=podshim/busybox
+# shellcheck disable=SC2034
+SVC_OPTS=(-d -q --no-resolve-image --stop-grace-period 1s --restart-delay 1s --update-delay 0s
+	--restart-max-attempts 20)
+[[ -v CL_NODE_ENV ]] || CL_NODE_ENV=()
 CL_SUBNET=10.251.0
 CL_NODE_ID=()
 CL_N=0
@@ -36,6 +57,39 @@ pshim() {
 	shift
 	bounded "$PODSHIM" --podshim-state "$CL_DIR/n$i/podshim-state" --podshim-data "$CL_DIR/n$i/podshim-data" "$@"
 }
+
+# cluster_begin N: the test's start: T0, a cluster of N nodes (cluster_up),
+# and a diag line saying how long it took, on which engine.
+cluster_begin() {
+	T0=$SECONDS
+	N=$1
+	cluster_up "$N"
+	diag "cluster of $N nodes up in $((SECONDS - T0))s (engine ${PODSHIM_ENGINE:-debian12}, $(dn 1 version --format '{{.Server.Version}}'))"
+}
+
+# cluster_end: the test's end: the cluster torn down, a test that nothing is
+# left on the machine, the time it took, done_testing.
+cluster_end() {
+	local t=$SECONDS left
+	cluster_down
+	left=$(cluster_leftovers)
+	is "teardown leaves no netns, process, mount, cgroup or dir" "$left" ""
+	diag "teardown: $((SECONDS - t))s; whole suite: $((SECONDS - T0))s"
+	done_testing
+}
+
+# service_tasks SERVICE: "NODE ID TASK" (node number, container ID, task
+# name) of SERVICE's running containers on every node.
+service_tasks() {
+	local i
+	for ((i = 1; i <= CL_N; i++)); do
+		dn "$i" ps --no-trunc --filter "label=com.docker.swarm.service.name=$1" \
+			--format "$i {{.ID}} {{.Label \"com.docker.swarm.task.name\"}}"
+	done
+}
+
+# netns_of I CONTAINER: the network namespace of CONTAINER on node I.
+netns_of() { readlink "/proc/$(dn "$1" inspect -f '{{.State.Pid}}' "$2")/ns/net"; }
 
 # _node_start I: start node I (node_restart: hack/dockerd with its link,
 # mount namespace and cgroup parent) and import the test image into it.
@@ -174,14 +228,15 @@ node_poweroff() {
 	}
 }
 
-# node_restart I: start node I's daemon (again, on its dirs, as at boot).
+# node_restart I: start node I's daemon (again, on its dirs, as at boot),
+# with CL_NODE_ENV in its environment.
 # PODSHIM_DOCKER_HOST, inherited by its containerd, shims and so podshim,
 # names the node's own API socket: companions are made on their node, and
 # podshim asks its own daemon what it plumbs.  CL_BRIDGE=none: the daemon
 # has "bridge": "none" (no default bridge).
 node_restart() {
 	local i=$1
-	PODSHIM_DOCKERD_BRIDGE=${CL_BRIDGE:-} \
+	env "${CL_NODE_ENV[@]}" PODSHIM_DOCKERD_BRIDGE="${CL_BRIDGE:-}" \
 		PODSHIM_DOCKERD_LINK="$CL_BRNS:br0:$CL_SUBNET.$i/24" PODSHIM_DOCKERD_MOUNTNS=1 \
 		PODSHIM_DOCKERD_CGROUP_PARENT="$CL_CGROUP-n$i" PODSHIM_DOCKER_HOST="unix://$CL_DIR/n$i/docker.sock" \
 		"$E2E_REPO/hack/dockerd" start "$CL_DIR/n$i" >&2

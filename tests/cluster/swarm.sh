@@ -22,35 +22,21 @@
 #             default network with a fixed pod name, pairs on every node
 #   teardown  nothing left: no netns, process, mount, cgroup or dir
 # A node's daemon crash and a power cut: companions.sh.
-set -euo pipefail
 # shellcheck disable=SC2016 # single-quoted $VARS and `...` are meant literally
-# shellcheck source=tests/e2e/lib.sh
-. "$(dirname "$0")/../e2e/lib.sh"
+set -euo pipefail
 # shellcheck source=tests/cluster/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-T0=$SECONDS
-N=3
-IMG=podshim/busybox
-SVC_OPTS=(-d -q --no-resolve-image --stop-grace-period 1s --restart-delay 1s --update-delay 0s
-	--restart-max-attempts 20)
 APP_CMD=(sh -c 'mkdir -p /www && echo "app on $NODE" >/www/index.html &&
 	exec httpd -f -p 127.0.0.1:8080 -h /www')
 SIDE_CMD=(sleep 100000)
 
-cluster_up $N
-diag "cluster of $N nodes up in $((SECONDS - T0))s (engine ${PODSHIM_ENGINE:-debian12}, $(dn 1 version --format '{{.Server.Version}}'))"
-is "manager sees $N ready nodes" "$(dn 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" $N
+cluster_begin 3
+is "manager sees $N ready nodes" "$(dn 1 node ls --format '{{.Status}}' | grep -c '^Ready$')" "$N"
 
 # running_tasks SERVICE: "NODE_NUMBER CONTAINER_ID TASK_NAME" of SERVICE's
 # running containers on every node.
-running_tasks() {
-	local i
-	for ((i = 1; i <= N; i++)); do
-		dn "$i" ps --no-trunc --filter "label=com.docker.swarm.service.name=$1" \
-			--format "$i {{.ID}} {{.Label \"com.docker.swarm.task.name\"}}"
-	done
-}
+running_tasks() { service_tasks "$1"; }
 
 # count_running SERVICE WANT: SERVICE has WANT running containers.
 count_running() {
@@ -58,8 +44,6 @@ count_running() {
 	got=$(running_tasks "$1" | grep -c .) || true
 	[[ $got == "$2" ]] || { echo "$1: $got running, want $2"; return 1; }
 }
-
-netns_of() { readlink "/proc/$(dn "$1" inspect -f '{{.State.Pid}}' "$2")/ns/net"; }
 
 # paired POD_OF_NODE: on every node, the app and sidecar tasks are the two
 # members of the node's pod (POD_OF_NODE I prints its name), in one netns,
@@ -219,9 +203,4 @@ rm_services app side
 diag "nobridge: $((SECONDS - t))s"
 
 # --- teardown -----------------------------------------------------------------
-t=$SECONDS
-cluster_down
-left=$(cluster_leftovers)
-is "teardown leaves no netns, process, mount, cgroup or dir" "$left" ""
-diag "teardown: $((SECONDS - t))s; whole suite: $((SECONDS - T0))s"
-done_testing
+cluster_end
