@@ -551,10 +551,10 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_config),     cmocka_unit_test (test_names),
-    cmocka_unit_test (test_apply),      cmocka_unit_test (test_command_id),
-    cmocka_unit_test (test_record),     cmocka_unit_test (test_record_versions),
-    cmocka_unit_test (test_wait_parse), cmocka_unit_test (test_wait_check),
+    cmocka_unit_test (test_config),         cmocka_unit_test (test_names),
+    cmocka_unit_test (test_apply),          cmocka_unit_test (test_command_id),
+    cmocka_unit_test (test_record),         cmocka_unit_test (test_record_versions),
+    cmocka_unit_test (test_wait_parse),     cmocka_unit_test (test_wait_check),
     cmocka_unit_test (test_wait_tcp_table),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);

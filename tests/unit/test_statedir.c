@@ -216,7 +216,7 @@ test_index (void **state)
   efd = openat (cfd, "c4", O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   assert_true (efd >= 0);
   const char *newer = "{\"version\":2,\"pod\":\"web\"}";
-  assert_int_equal (write (efd, newer, strlen (newer)), (ssize_t) strlen (newer));
+  assert_int_equal (write (efd, newer, strlen (newer)), (ssize_t)strlen (newer));
   close (efd);
   close (cfd);
   assert_true (statedir_index_read (rootfd, "c4", &key, &err) < 0);
