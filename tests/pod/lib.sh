@@ -52,6 +52,10 @@ STATE=$T/state
 # Pod volumes (podshim --podshim-data): never /var/lib/podshim in tests.
 DATA=$T/data
 export PODSHIM_DATA=$DATA
+# The Docker API of a companion's detached workers: a socket nobody serves,
+# never the host's /run/docker.sock (a refused companion's worker waits for
+# it; _cleanup ends such workers).
+export PODSHIM_DOCKER_HOST=unix://$T/no-docker.sock
 LOG=$T/podshim.log
 ROOTFS=$T/rootfs
 mkdir -p "$T/b" "$T/out" "$T/bounded"
@@ -104,6 +108,13 @@ _cleanup() {
 	done
 	for p in $pauses $(our_pauses); do
 		[[ $(cat "/proc/$p/comm" 2>/dev/null) == podshim-pause ]] && kill -9 "$p" 2>/dev/null
+	done
+	# podshim's detached workers (a refused companion's waits up to 600 s for
+	# the Docker API) of this test: their command line names $T (under
+	# valgrind too, whose exe is its own).
+	for p in /proc/[0-9]*; do
+		[[ ${p#/proc/} != "$$" && ${p#/proc/} != "$BASHPID" ]] || continue
+		tr '\0' '\n' <"$p/cmdline" 2>/dev/null | grep -q "^$T/state" && kill -9 "${p#/proc/}" 2>/dev/null
 	done
 	unmount_under "$T"
 	find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name "$CGROUP_PARENT" 2>/dev/null |
