@@ -12,17 +12,28 @@
 
 static const char *const label_path[] = { "Config", "Labels", NULL };
 
+/* METHOD /WHAT/<obj, escaped>SUFFIX (WHAT: containers or images; obj may
+   follow a query's `name=`) with body (or NULL): *r the answer, -1 with err
+   when the API does not give one. */
+static int
+api_call (struct docker_api *a, const char *method, const char *what, const char *obj,
+          const char *suffix, const char *body, int timeout_ms, struct http_response *r,
+          struct podshim_error **err)
+{
+  cleanup_free char *esc = docker_url_escape (obj);
+  cleanup_free char *path = NULL;
+  if (asprintf (&path, "/%s%s%s", what, esc, suffix) < 0)
+    abort ();
+  return docker_api_call (a, method, path, body, timeout_ms, r, err);
+}
+
 /* Pulls image when the node lacks it. */
 static int
 ensure_image (struct docker_api *a, const char *image, struct podshim_error **err)
 {
-  cleanup_free char *esc = docker_url_escape (image);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/images/%s/json", esc) < 0)
-    abort ();
   {
     cleanup_http_response struct http_response r = { 0 };
-    if (docker_api_call (a, "GET", path, NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+    if (api_call (a, "GET", "images/", image, "/json", NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
       return -1;
     if (r.status == 200)
       return 0;
@@ -85,11 +96,10 @@ ensure_image (struct docker_api *a, const char *image, struct podshim_error **er
 int
 companion_api_remove (struct docker_api *a, const char *id, struct podshim_error **err)
 {
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/%s?force=1&v=1", id) < 0)
-    abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (docker_api_call (a, "DELETE", path, NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+  if (api_call (a, "DELETE", "containers/", id, "?force=1&v=1", NULL, COMPANION_API_TIMEOUT_MS, &r,
+                err)
+      < 0)
     return -1;
   if (r.status != 204 && r.status != 404)
     {
@@ -102,11 +112,9 @@ companion_api_remove (struct docker_api *a, const char *id, struct podshim_error
 int
 companion_api_start (struct docker_api *a, const char *id, struct podshim_error **err)
 {
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/%s/start", id) < 0)
-    abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (docker_api_call (a, "POST", path, NULL, COMPANION_API_TIMEOUT_MS * 4, &r, err) < 0)
+  if (api_call (a, "POST", "containers/", id, "/start", NULL, COMPANION_API_TIMEOUT_MS * 4, &r, err)
+      < 0)
     return -1;
   if (r.status != 204 && r.status != 304)
     {
@@ -122,14 +130,10 @@ int
 companion_api_inspect (struct docker_api *a, const char *id, yajl_val *ret,
                        struct podshim_error **err)
 {
-  cleanup_free char *esc = docker_url_escape (id);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/%s/json", esc) < 0)
-    abort ();
   cleanup_http_response struct http_response r = { 0 };
   if (ret)
     *ret = NULL;
-  if (docker_api_call (a, "GET", path, NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+  if (api_call (a, "GET", "containers/", id, "/json", NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
     return -1;
   if (r.status == 404)
     return 404;
@@ -162,12 +166,9 @@ static int
 find_companion (struct docker_api *a, const char *name, const char *anchor_id, char **ret_id,
                 struct podshim_error **err)
 {
-  cleanup_free char *esc = docker_url_escape (name);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/%s/json", esc) < 0)
-    abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (docker_api_call (a, "GET", path, NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+  if (api_call (a, "GET", "containers/", name, "/json", NULL, COMPANION_API_TIMEOUT_MS, &r, err)
+      < 0)
     return -1;
   if (r.status == 404)
     return 0;
@@ -211,12 +212,10 @@ api_create (struct docker_api *a, const char *name, yajl_val body, char **ret_id
   size_t dlen;
   if (json_emit (body, &doc, &dlen, err) < 0)
     return -1;
-  cleanup_free char *esc = docker_url_escape (name);
-  cleanup_free char *path = NULL;
-  if (asprintf (&path, "/containers/create?name=%s", esc) < 0)
-    abort ();
   cleanup_http_response struct http_response r = { 0 };
-  if (docker_api_call (a, "POST", path, doc, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+  if (api_call (a, "POST", "containers/create?name=", name, "", doc, COMPANION_API_TIMEOUT_MS, &r,
+                err)
+      < 0)
     return -1;
   if (r.status != 201)
     {
@@ -324,12 +323,10 @@ companion_api_skip_image_labels (struct docker_api *a, const char *anchor_id, ya
                                   name);
       if (img == NULL)
         {
-          cleanup_free char *esc = docker_url_escape (image);
-          cleanup_free char *path = NULL;
-          if (asprintf (&path, "/images/%s/json", esc) < 0)
-            abort ();
           cleanup_http_response struct http_response r = { 0 };
-          if (docker_api_call (a, "GET", path, NULL, COMPANION_API_TIMEOUT_MS, &r, err) < 0)
+          if (api_call (a, "GET", "images/", image, "/json", NULL, COMPANION_API_TIMEOUT_MS, &r,
+                        err)
+              < 0)
             return podshim_error_wrap (err, "companion `%s`", name);
           if (r.status != 200)
             {

@@ -81,18 +81,7 @@ serve (const char *path, const struct fake *f)
       if (c < 0)
         _exit (1);
       char req[4096];
-      size_t got = 0;
-      while (got < sizeof (req) - 1)
-        {
-          ssize_t r = read (c, req + got, sizeof (req) - 1 - got);
-          if (r <= 0)
-            break;
-          got += (size_t)r;
-          req[got] = '\0';
-          if (strstr (req, "\r\n\r\n"))
-            break;
-        }
-      req[got] = '\0';
+      t_read_head (c, req, sizeof (req));
       char line[256] = "", path_[200] = "";
       sscanf (req, "%255[^\r]", line);
       sscanf (req, "%*s %199s", path_);

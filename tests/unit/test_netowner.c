@@ -366,18 +366,7 @@ fake_serve (const struct fake *f)
       if (c < 0 || lf == NULL)
         _exit (1);
       char req[4096];
-      size_t got = 0;
-      while (got < sizeof (req) - 1)
-        {
-          ssize_t r = read (c, req + got, sizeof (req) - 1 - got);
-          if (r <= 0)
-            break;
-          got += (size_t)r;
-          req[got] = '\0';
-          if (strstr (req, "\r\n\r\n"))
-            break;
-        }
-      req[got] = '\0';
+      size_t got = t_read_head (c, req, sizeof (req));
       char path[1024] = "";
       /* A connection that asks nothing (who listens?) is no question. */
       if (got == 0 || sscanf (req, "%*s %1023s", path) != 1)

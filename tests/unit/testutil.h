@@ -92,6 +92,27 @@ t_fork_server (const char *path, int *ret_fd)
   return pid;
 }
 
+/* A fake server's read of one request's head from c (up to its blank line,
+ * the end of the connection, or size - 1 bytes) into req, NUL-terminated:
+ * the bytes read. */
+static inline size_t
+t_read_head (int c, char *req, size_t size)
+{
+  size_t got = 0;
+  req[0] = '\0';
+  while (got < size - 1)
+    {
+      ssize_t r = read (c, req + got, size - 1 - got);
+      if (r <= 0)
+        break;
+      got += (size_t)r;
+      req[got] = '\0';
+      if (strstr (req, "\r\n\r\n"))
+        break;
+    }
+  return got;
+}
+
 static inline void
 t_write (const char *path, const char *content)
 {
