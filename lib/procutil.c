@@ -62,18 +62,6 @@ parse_start_time (const char *buf, unsigned long long *ret)
 }
 
 int
-proc_start_time (pid_t pid, unsigned long long *ret)
-{
-  if (pid <= 0)
-    return -EINVAL;
-  char buf[1024];
-  int r = read_stat (pid, buf, sizeof (buf));
-  if (r < 0)
-    return r;
-  return parse_start_time (buf, ret);
-}
-
-int
 proc_comm_start (pid_t pid, char comm[16], unsigned long long *ret_start)
 {
   if (pid <= 0)
@@ -91,6 +79,13 @@ proc_comm_start (pid_t pid, char comm[16], unsigned long long *ret_start)
   memcpy (comm, open_ + 1, (size_t)(close_ - open_ - 1));
   comm[close_ - open_ - 1] = '\0';
   return 0;
+}
+
+int
+proc_start_time (pid_t pid, unsigned long long *ret)
+{
+  char comm[16];
+  return proc_comm_start (pid, comm, ret);
 }
 
 static bool
