@@ -284,7 +284,6 @@ check "podman rm -f own3: pod pm2 gone" eval 'pm rm -f -t 0 own3 >/dev/null && [
 # --- teardown ----------------------------------------------------------------------------------
 
 pm_cleanup
-TAP_CLEANUPS=()
 leftovers() {
 	our_pids
 	grep -F " $D" /proc/self/mountinfo | awk '{ print "mount " $5 }'

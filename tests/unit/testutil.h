@@ -13,7 +13,9 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -43,16 +45,6 @@ t_printf (const char *fmt, ...)
   return s;
 }
 
-/* A fresh directory under $TMPDIR (or /tmp); remove it with t_rmtree. */
-static inline char *
-t_mkdtemp (void)
-{
-  const char *tmp = getenv ("TMPDIR");
-  char *p = t_printf ("%s/podshim-unit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  assert_non_null (mkdtemp (p));
-  return p;
-}
-
 static inline int
 t_rm_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -69,6 +61,41 @@ t_rmtree (const char *path)
 {
   if (path)
     nftw (path, t_rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Every directory t_mkdtemp made, removed again at the test program's exit
+ * (a failed assertion skips the rest of its test, and its t_rmtree). */
+#define T_MAX_TMPDIRS 256
+static char t_tmpdirs[T_MAX_TMPDIRS][4096];
+static size_t t_n_tmpdirs;
+static pid_t t_tmpdirs_owner;
+
+static inline void
+t_rm_tmpdirs (void)
+{
+  if (getpid () != t_tmpdirs_owner)
+    return; /* a forked child's exit */
+  for (size_t i = 0; i < t_n_tmpdirs; i++)
+    if (access (t_tmpdirs[i], F_OK) == 0)
+      t_rmtree (t_tmpdirs[i]);
+}
+
+/* A fresh directory under $TMPDIR (or /tmp); remove it with t_rmtree (at
+ * the latest, it goes at exit). */
+static inline char *
+t_mkdtemp (void)
+{
+  const char *tmp = getenv ("TMPDIR");
+  char *p = t_printf ("%s/podshim-unit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  assert_non_null (mkdtemp (p));
+  if (t_n_tmpdirs == 0)
+    {
+      t_tmpdirs_owner = getpid ();
+      atexit (t_rm_tmpdirs);
+    }
+  if (t_n_tmpdirs < T_MAX_TMPDIRS && strlen (p) < sizeof (t_tmpdirs[0]))
+    strcpy (t_tmpdirs[t_n_tmpdirs++], p);
+  return p;
 }
 
 /* A listening unix socket at path, for a fake server's child to accept on;
@@ -88,6 +115,8 @@ t_fork_server (const char *path, int *ret_fd)
   assert_true (pid >= 0);
   if (pid > 0)
     close (s);
+  else
+    prctl (PR_SET_PDEATHSIG, SIGKILL); /* gone with a test that fails */
   *ret_fd = s;
   return pid;
 }
