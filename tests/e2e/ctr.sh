@@ -22,10 +22,13 @@ export PATH="${BINDIR:+$BINDIR:}$PATH"
 
 D=$(mktemp -d /tmp/ctr.XXXXXX)
 SOCK=$D/containerd.sock
+# containerd's namespace, which is also the parent of its tasks' cgroups
+# (/NS/ID): the test's own, removed at exit.
+NS=podshim-e2e-${D##*.}
 export PODSHIM_STATE=$D/podshim-state
 CPID=
 
-c() { bounded -t 60 ctr -a "$SOCK" -n podshim-e2e "$@"; }
+c() { bounded -t 60 ctr -a "$SOCK" -n "$NS" "$@"; }
 
 # ctr_cleanup: tasks and containers, the daemon and its shims (found by the
 # socket path in their command lines), mounts, DIR.
@@ -50,6 +53,7 @@ ctr_cleanup() {
 	grep -F " $D/" /proc/self/mountinfo | awk '{ print $5 }' | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf --one-file-system -- "$D"
 	rmdir /run/containerd/s /run/containerd 2>/dev/null || true
+	find /sys/fs/cgroup -mindepth 2 -maxdepth 3 -depth -type d -path "*/$NS*" -exec rmdir {} + 2>/dev/null || true
 }
 at_exit ctr_cleanup
 
@@ -79,7 +83,7 @@ diag "containerd $(c version | awk '/Version:/ { print $2; exit }') ($ENGINE)"
 run() { # NAME ENV CMD...: a detached task from the rootfs, podshim as runc
 	local name=$1 env=$2
 	shift 2
-	bounded -t 60 ctr -a "$SOCK" -n podshim-e2e run -d --runc-binary "$PODSHIM" --rootfs --env PATH=/bin \
+	bounded -t 60 ctr -a "$SOCK" -n "$NS" run -d --runc-binary "$PODSHIM" --rootfs --env PATH=/bin \
 		${env:+--env "$env"} "$D/rootfs" "$name" "$@"
 }
 pid_of() { c tasks ls | awk -v n="$1" '$1 == n { print $2 }'; }
